@@ -1,0 +1,45 @@
+/**
+ * A failure told the way a pipeline author needs it: what failed, the likely cause, the fix.
+ * Every error a task reports to the user is one of these; anything else is wrapped into one
+ * at the task boundary so no stack trace or raw response body reaches the log by default.
+ */
+export interface Explanation {
+  /** What failed, in the user's terms ("Getting an Entra ID token for the ARM connection 'prod'"). */
+  what: string;
+  /** The likely cause, one sentence. */
+  reason: string;
+  /** What to do about it, one sentence or a command. */
+  fix: string;
+  /** A stable code for tests, summaries and docs (e.g. "AADSTS700213", "WRONG_CONNECTION_TYPE"). */
+  code: string;
+}
+
+export class ExplainedError extends Error implements Explanation {
+  readonly what: string;
+  readonly reason: string;
+  readonly fix: string;
+  readonly code: string;
+
+  constructor(explanation: Explanation, options?: { cause?: unknown }) {
+    super(formatExplanation(explanation), options);
+    this.name = 'ExplainedError';
+    this.what = explanation.what;
+    this.reason = explanation.reason;
+    this.fix = explanation.fix;
+    this.code = explanation.code;
+  }
+}
+
+export function formatExplanation(e: Explanation): string {
+  return `${e.what} failed [${e.code}]: ${e.reason} Fix: ${e.fix}`;
+}
+
+export function isExplainedError(err: unknown): err is ExplainedError {
+  return err instanceof ExplainedError;
+}
+
+/** The message of any thrown value, without its stack. */
+export function messageOf(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

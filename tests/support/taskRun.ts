@@ -1,0 +1,115 @@
+import { spawn } from 'child_process';
+import * as path from 'path';
+import type { Env } from './agentEnvironment';
+
+export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
+
+export type TaskName = 'PrivateAksDeployV1' | 'AcrNetworkRuleSyncV1' | 'ServiceConnectionRoleCheckV1';
+export const ALL_TASKS: TaskName[] = ['PrivateAksDeployV1', 'AcrNetworkRuleSyncV1', 'ServiceConnectionRoleCheckV1'];
+
+/** A task run as the agent runs it, with the logging commands it printed, parsed. */
+export interface TaskRun {
+  exitCode: number | null;
+  stdout: string;
+  stderr: string;
+  /** Plain output lines (not ##vso commands). */
+  lines: string[];
+  result?: string;
+  resultMessage?: string;
+  errors: string[];
+  warnings: string[];
+  /** Output variables set with isOutput=true. */
+  outputs: Record<string, string>;
+  /** Values registered with task.setsecret. */
+  registeredSecrets: string[];
+  durationMs: number;
+  timedOut: boolean;
+}
+
+/** Undoes the agent's escaping of logging-command data (%0D, %0A, %25, %3B, %5D). */
+function unescapeData(s: string): string {
+  return s.replace(/%0D/g, '\r').replace(/%0A/g, '\n').replace(/%5D/g, ']').replace(/%3B/g, ';').replace(/%25/g, '%');
+}
+
+export function parseTaskOutput(stdout: string): Pick<TaskRun, 'lines' | 'result' | 'resultMessage' | 'errors' | 'warnings' | 'outputs' | 'registeredSecrets'> {
+  const parsed: ReturnType<typeof parseTaskOutput> = { lines: [], errors: [], warnings: [], outputs: {}, registeredSecrets: [] };
+  for (const line of stdout.split(/\r?\n/)) {
+    const m = /^##vso\[([\w.]+)([^\]]*)\](.*)$/.exec(line);
+    if (!m) {
+      if (line) parsed.lines.push(line);
+      continue;
+    }
+    const [, command, rawProps, rawData] = m;
+    const props: Record<string, string> = {};
+    for (const kv of rawProps.trim().split(';')) {
+      const i = kv.indexOf('=');
+      if (i > 0) props[kv.slice(0, i)] = unescapeData(kv.slice(i + 1));
+    }
+    const data = unescapeData(rawData);
+    if (command === 'task.complete') {
+      parsed.result = props.result;
+      parsed.resultMessage = data;
+    } else if (command === 'task.issue' && props.type === 'error') parsed.errors.push(data);
+    else if (command === 'task.issue' && props.type === 'warning') parsed.warnings.push(data);
+    else if (command === 'task.setvariable' && props.isOutput === 'true') parsed.outputs[props.variable] = data;
+    else if (command === 'task.setsecret') parsed.registeredSecrets.push(data);
+  }
+  return parsed;
+}
+
+export interface RunOptions {
+  /** Run the esbuild bundle (what ships) or the tsc output (for debugging). Default: bundle. */
+  artifact?: 'bundle' | 'compiled';
+  timeoutMs?: number;
+  cwd?: string;
+}
+
+/** Runs a task entry point as a child process with exactly the given environment (plus PATH and HOME). */
+export function runTask(task: TaskName, env: Env, options: RunOptions = {}): Promise<TaskRun> {
+  const entry =
+    options.artifact === 'compiled'
+      ? path.join(REPO_ROOT, 'build', 'tasks', task, 'index.js')
+      : path.join(REPO_ROOT, 'tasks', task, 'index.js');
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [entry], {
+      cwd: options.cwd ?? REPO_ROOT,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    let timedOut = false;
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    child.on('error', reject);
+    child.on('close', (exitCode) => {
+      clearTimeout(timer);
+      resolve({ exitCode, stdout, stderr, durationMs: Date.now() - started, timedOut, ...parseTaskOutput(stdout) });
+    });
+  });
+}
+
+/**
+ * Every secret found in the text, for leak assertions (reports which, never the value itself).
+ * A PEM key is checked line by line: one leaked line of a private key is a leak.
+ */
+export function leakedSecrets(text: string, secrets: string[]): string[] {
+  const needles = secrets.flatMap((s) =>
+    s.includes('-----BEGIN') ? s.split(/\r?\n/).filter((line) => line.length >= 40 && !line.startsWith('-----')) : [s],
+  );
+  return needles.filter((s) => s.length >= 8 && text.includes(s)).map((s) => `${s.slice(0, 4)}…(${s.length} chars)`);
+}
+
+/** What reaches the job log: all output but the setsecret commands the agent consumes to mask. */
+export function loggedText(stdout: string, stderr = ''): string {
+  return (stdout + '\n' + stderr)
+    .split(/\r?\n/)
+    .filter((line) => !line.startsWith('##vso[task.setsecret]'))
+    .join('\n');
+}

@@ -1,0 +1,60 @@
+import * as assert from 'assert';
+import * as path from 'path';
+import { MockTestRunner } from 'azure-pipelines-task-lib/mock-test';
+import { ALL_TASKS, REPO_ROOT, loggedText, type TaskName } from '../support/taskRun';
+
+const MOCK_RUN = path.join(__dirname, 'mock', 'entryPointMockRun.js');
+
+async function mockRun(task: TaskName, mockCase: string): Promise<MockTestRunner> {
+  process.env.MOCK_TASK = task;
+  process.env.MOCK_CASE = mockCase;
+  try {
+    const runner = new MockTestRunner(MOCK_RUN, path.join(REPO_ROOT, 'tasks', task, 'task.json'));
+    // Without a nodePath (and LoadAsync sets none), MockTestRunner downloads a Node build to match the handler.
+    runner.nodePath = process.execPath;
+    await runner.runAsync();
+    return runner;
+  } finally {
+    delete process.env.MOCK_TASK;
+    delete process.env.MOCK_CASE;
+  }
+}
+
+describe('task entry points under the task-lib mock runner (offline)', function () {
+  this.timeout(30_000);
+
+  for (const task of ALL_TASKS) {
+    describe(task, () => {
+      it('signs in and reports the identity first', async () => {
+        const tr = await mockRun(task, 'signedIn');
+        assert.ok(tr.succeeded, tr.stdout);
+        assert.ok(tr.stdout.includes('Signed in to Azure:'), tr.stdout);
+        assert.ok(tr.stdout.includes('Object id               : 22222222-2222-2222-2222-222222222222'), tr.stdout);
+        assert.ok(tr.stdout.includes('Scheme                  : ServicePrincipal (service principal (secret))'), tr.stdout);
+        assert.ok(!loggedText(tr.stdout, tr.stderr).includes('mock-secret-value-0123456789'), 'the client secret reached the log');
+        assert.ok(tr.stdout.includes('##vso[task.setsecret]mock-secret-value-0123456789'), 'the client secret was not registered for masking');
+        if (task === 'ServiceConnectionRoleCheckV1') {
+          assert.ok(tr.stdout.includes('##vso[task.setvariable variable=principalObjectId;isOutput=true;issecret=false;]22222222-2222-2222-2222-222222222222'), tr.stdout);
+        }
+      });
+
+      it('names the input when no connection is given', async () => {
+        const tr = await mockRun(task, 'missingConnection');
+        assert.ok(tr.failed);
+        assert.match(tr.errorIssues.join('\n'), /input 'connectedServiceNameARM' \(azureSubscription\).*\[MISSING_CONNECTION\]/);
+      });
+
+      it('refuses a connection that is not Azure Resource Manager', async () => {
+        const tr = await mockRun(task, 'wrongType');
+        assert.ok(tr.failed);
+        assert.match(tr.errorIssues.join('\n'), /\[WRONG_CONNECTION_TYPE\].*Azure Resource Manager/);
+      });
+
+      it('explains a workload identity federation run without System.AccessToken', async () => {
+        const tr = await mockRun(task, 'wifWithoutAccessToken');
+        assert.ok(tr.failed);
+        assert.match(tr.errorIssues.join('\n'), /\[MISSING_SYSTEM_ACCESS_TOKEN\].*Allow scripts to access the OAuth token/);
+      });
+    });
+  }
+});

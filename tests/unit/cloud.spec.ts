@@ -1,0 +1,41 @@
+import * as assert from 'assert';
+import { authorityHostOf, defaultScopeOf, resolveCloudEndpoints } from '../../shared/connection/cloud';
+
+describe('cloud endpoints from a connection', () => {
+  it('takes authority and Resource Manager from the connection (sovereign clouds)', () => {
+    const c = resolveCloudEndpoints({
+      environment: 'AzureUSGovernment',
+      resourceManagerUrl: 'https://management.usgovcloudapi.net',
+      authorityUrl: 'https://login.microsoftonline.us/',
+      resourceManagerAudience: 'https://management.core.usgovcloudapi.net/',
+    });
+    assert.deepStrictEqual(c, {
+      environment: 'AzureUSGovernment',
+      resourceManagerUrl: 'https://management.usgovcloudapi.net/',
+      authorityHost: 'https://login.microsoftonline.us',
+      resourceManagerAudience: 'https://management.core.usgovcloudapi.net/',
+    });
+  });
+
+  it('fills a known cloud\'s authority when an older connection lacks it', () => {
+    assert.strictEqual(resolveCloudEndpoints({ environment: 'AzureChinaCloud', resourceManagerUrl: 'https://management.chinacloudapi.cn/' }).authorityHost, 'https://login.chinacloudapi.cn');
+    assert.strictEqual(resolveCloudEndpoints({}).authorityHost, 'https://login.microsoftonline.com');
+  });
+
+  it('uses Resource Manager itself as the audience when none is given', () => {
+    assert.strictEqual(resolveCloudEndpoints({ resourceManagerUrl: 'https://management.azure.com' }).resourceManagerAudience, 'https://management.azure.com/');
+  });
+
+  it('refuses an unknown cloud without an authority', () => {
+    assert.throws(() => resolveCloudEndpoints({ environment: 'AzureStack', resourceManagerUrl: 'https://management.local.azurestack.external/' }), /gives no Entra ID authority URL/);
+  });
+
+  it('keeps only the host of an authority URL with a tenant path', () => {
+    assert.strictEqual(authorityHostOf('https://login.windows.net/contoso.onmicrosoft.com/'), 'https://login.windows.net');
+  });
+
+  it('builds .default scopes the way Entra ID expects for v1 resources', () => {
+    assert.strictEqual(defaultScopeOf('https://management.core.windows.net/'), 'https://management.core.windows.net//.default');
+    assert.strictEqual(defaultScopeOf('6dae42f8-4368-4678-94ff-3960e28e3630'), '6dae42f8-4368-4678-94ff-3960e28e3630/.default');
+  });
+});
