@@ -23,6 +23,10 @@ export interface PresentedFederatedIdentity {
 
 const OIDC_API_VERSION = '7.1';
 const ATTEMPT_TIMEOUT_MS = 15_000;
+/** An OIDC token is handed out again only within this window of being fetched… */
+const REUSE_WINDOW_MS = 30_000;
+/** …and only while it has this much life left, so Entra ID never receives one about to expire. */
+const REUSE_MARGIN_MS = 120_000;
 
 /** The job's token for calling Azure DevOps: the agent hands it to every task as the SystemVssConnection endpoint. */
 export function systemAccessToken(): string | undefined {
@@ -58,6 +62,7 @@ export class AzureDevOpsOidcTokenSource {
   /** The explained failure of the last request, if it failed: @azure/identity wraps callback errors. */
   lastFailure: ExplainedError | undefined;
   requestCount = 0;
+  private recent: { token: string; fetchedAtMs: number; expiresAtMs: number } | undefined;
 
   constructor(
     private readonly connectionId: string,
@@ -97,8 +102,14 @@ export class AzureDevOpsOidcTokenSource {
 
   /** A new OIDC token; the callback ClientAssertionCredential invokes for each Entra token exchange. */
   async getToken(abortSignal?: AbortSignal): Promise<string> {
+    // @azure/identity asks for the assertion twice per exchange; a token this fresh serves both.
+    if (this.recent && this.recent.expiresAtMs - Date.now() > REUSE_MARGIN_MS && Date.now() - this.recent.fetchedAtMs < REUSE_WINDOW_MS) {
+      return this.recent.token;
+    }
     try {
       const token = await this.requestToken(abortSignal);
+      const exp = this.lastPresented?.expiresOn?.getTime() ?? 0;
+      this.recent = { token, fetchedAtMs: Date.now(), expiresAtMs: exp };
       this.lastFailure = undefined;
       return token;
     } catch (err) {

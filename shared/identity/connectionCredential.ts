@@ -13,6 +13,7 @@ import { agentHttpSettingsFor } from '../net/agentHttpSettings';
 import { ExplainedError, isExplainedError, messageOf } from '../pipeline/explainedError';
 import { registerSecret } from '../pipeline/secrets';
 import { AzureDevOpsOidcTokenSource } from './azureDevOpsOidc';
+import { probeAuthorityMetadata } from './authorityProbe';
 import { explainTokenFailure } from './entraErrors';
 import { decodeJwtClaims } from './jwtClaims';
 
@@ -124,7 +125,12 @@ export async function acquireToken(
     if (isExplainedError(err)) throw err;
     // @azure/identity wraps what the assertion callback threw; the source kept the explained original.
     if (cc.oidc?.lastFailure) throw cc.oidc.lastFailure;
-    const explanation = explainTokenFailure(messageOf(err), {
+    let message = messageOf(err);
+    if (/endpoints_resolution_error/i.test(message)) {
+      const probe = await probeAuthorityMetadata(connection.cloud.authorityHost, connection.tenantId);
+      if (probe) message = `${message} (${probe})`;
+    }
+    const explanation = explainTokenFailure(message, {
       connectionId: connection.id,
       schemeLabel: cc.schemeLabel,
       tenantId: connection.tenantId,

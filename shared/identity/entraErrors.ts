@@ -117,6 +117,13 @@ export function explainTokenFailure(message: string, ctx: TokenRequestContext): 
       fix: 'Run the job on a self-hosted agent in Azure that has the identity assigned, or use a workload identity federation connection.',
     };
   }
+  if (/endpoints_resolution_error/i.test(message) && /HTTP 404/.test(message)) {
+    return {
+      code: 'AUTHORITY_NOT_ENTRA',
+      reason: `${ctx.authorityHost} answered, but serves no Entra ID metadata for tenant '${ctx.tenantId}': the connection's authority URL is wrong.`,
+      fix: 'Edit the service connection\'s environment (or Azure Stack endpoints) so its authority is the cloud\'s Entra ID login host.',
+    };
+  }
   if (TLS_ERROR.test(message) && !NETWORK_ERROR.test(message)) {
     return {
       code: 'AUTHORITY_TLS_UNTRUSTED',
@@ -124,7 +131,7 @@ export function explainTokenFailure(message: string, ctx: TokenRequestContext): 
       fix: 'Give the agent the proxy\'s root CA (agent configuration --sslcacert, which sets Agent.CAInfo).',
     };
   }
-  if (NETWORK_ERROR.test(message) || /no answer within/i.test(message)) {
+  if (NETWORK_ERROR.test(message) || /no answer within|endpoints_resolution_error/i.test(message)) {
     return {
       code: 'AUTHORITY_UNREACHABLE',
       reason: `The Entra ID authority ${ctx.authorityHost} is unreachable from the agent (${NETWORK_ERROR.exec(message)?.[1] ?? 'no answer'}).`,

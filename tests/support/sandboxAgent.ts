@@ -1,0 +1,65 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import type { Sandbox } from '../sandbox';
+import { IMDS_ENDPOINT_ENV } from '../sandbox';
+import { agentJobEnv, azureRmConnectionEnv, taskInputsEnv, type ConnectionScheme, type Env } from './agentEnvironment';
+
+export interface SandboxJobOptions {
+  /** Sandbox service connection id (WIF) or any id for the other schemes. */
+  connectionId: string;
+  scheme: ConnectionScheme;
+  /** Sandbox principal name behind the connection. */
+  principal: string;
+  inputs?: Record<string, string>;
+  /** Leave out the job's System.AccessToken (as a job without OAuth access would). */
+  withoutSystemAccessToken?: boolean;
+  /** What the connection holds instead of the principal's real client id / secret (stale or wrong values). */
+  clientIdOverride?: string;
+  secretOverride?: string;
+  /** Override the authority the connection names (e.g. an unreachable one). */
+  authorityUrl?: string;
+  debug?: boolean;
+  extraEnv?: Env;
+}
+
+/**
+ * The environment the agent would give a task in a job that uses a sandbox service connection.
+ * The sandbox CA is trusted only the way the agent does it (Agent.CAInfo), never NODE_EXTRA_CA_CERTS,
+ * so the tests prove the tasks honour the agent's CA setting.
+ */
+export function sandboxJobEnv(sandbox: Sandbox, o: SandboxJobOptions): Env {
+  const principal = sandbox.principal(o.principal);
+  const workFolder = path.join(sandbox.tempDir, 'agent', '_work');
+  const tempDirectory = path.join(workFolder, '_temp');
+  fs.mkdirSync(tempDirectory, { recursive: true });
+  const wifConnection = o.scheme === 'WorkloadIdentityFederation' ? sandbox.serviceConnection(o.connectionId) : undefined;
+  return {
+    ...agentJobEnv({
+      tempDirectory,
+      workFolder,
+      collectionUri: sandbox.collectionUri,
+      oidcRequestUri: sandbox.oidcRequestUri,
+      systemAccessToken: o.withoutSystemAccessToken ? undefined : sandbox.systemAccessToken,
+      caFile: sandbox.caFile,
+      debug: o.debug,
+    }),
+    ...azureRmConnectionEnv({
+      id: o.connectionId,
+      scheme: o.scheme,
+      tenantId: sandbox.tenantId,
+      principal: {
+        clientId: o.clientIdOverride ?? principal.clientId,
+        secret: o.secretOverride ?? principal.secret,
+        certificatePem: principal.certificatePem,
+      },
+      // No Resource Manager in this sandbox yet: nothing here calls it, and nothing may reach Azure.
+      resourceManagerUrl: 'https://127.0.0.1:9/',
+      authorityUrl: o.authorityUrl ?? `${sandbox.authorityHost}/`,
+      federated: wifConnection ? { issuer: sandbox.oidcIssuer, subject: wifConnection.subject } : undefined,
+    }),
+    // IMDS lives at a link-local address on Azure VMs; @azure/identity's override points it at the sandbox.
+    ...(o.scheme === 'ManagedServiceIdentity' ? { [IMDS_ENDPOINT_ENV]: sandbox.imdsEndpoint } : {}),
+    ...taskInputsEnv({ connectedServiceNameARM: o.connectionId, ...o.inputs }),
+    ...o.extraEnv,
+  };
+}
