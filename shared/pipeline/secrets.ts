@@ -1,3 +1,4 @@
+import { Writable } from 'stream';
 import * as tl from 'azure-pipelines-task-lib/task';
 
 /**
@@ -11,4 +12,23 @@ export function registerSecret(value: string | undefined | null): void {
     // Armour lines (-----BEGIN …-----) are public and shared by every PEM: masking them hides nothing.
     if (trimmed.length >= 8 && !trimmed.startsWith('-----')) tl.setSecret(trimmed);
   }
+}
+
+const discard = new Writable({ write: (_chunk, _encoding, done) => done() });
+
+/**
+ * Reads a secret pipeline variable (e.g. Agent.ProxyPassword) and registers it. task-lib's getter
+ * writes every value it returns to the debug log, secrets included, so its output is discarded
+ * for the duration of the call.
+ */
+export function readSecretVariable(name: string): string | undefined {
+  tl.setStdStream(discard);
+  let value: string | undefined;
+  try {
+    value = tl.getVariable(name);
+  } finally {
+    tl.setStdStream(process.stdout);
+  }
+  registerSecret(value);
+  return value || undefined;
 }

@@ -19,6 +19,9 @@ export interface SandboxJobOptions {
   /** Override the authority the connection names (e.g. an unreachable one). */
   authorityUrl?: string;
   debug?: boolean;
+  /** The agent's proxy (Agent.ProxyUrl) and its bypass list of URL regexes. */
+  proxyUrl?: string;
+  proxyBypassList?: string[];
   extraEnv?: Env;
 }
 
@@ -42,6 +45,8 @@ export function sandboxJobEnv(sandbox: Sandbox, o: SandboxJobOptions): Env {
       systemAccessToken: o.withoutSystemAccessToken ? undefined : sandbox.systemAccessToken,
       caFile: sandbox.caFile,
       debug: o.debug,
+      proxyUrl: o.proxyUrl,
+      proxyBypassList: o.proxyBypassList,
     }),
     ...azureRmConnectionEnv({
       id: o.connectionId,

@@ -2,6 +2,7 @@ import * as assert from 'assert';
 import { randomUUID } from 'crypto';
 import { startSandbox, type Sandbox } from '../sandbox';
 import { ALL_SCHEMES, type ConnectionScheme } from '../support/agentEnvironment';
+import { startRecordingProxy } from '../support/connectProxy';
 import { sandboxJobEnv, type SandboxJobOptions } from '../support/sandboxAgent';
 import { ALL_TASKS, leakedSecrets, loggedText, runTask, type TaskRun, type TaskName } from '../support/taskRun';
 
@@ -148,6 +149,61 @@ describe('tasks sign in with every kind of Azure Resource Manager connection', f
         },
       });
       assertFailedWith(r, 'WRONG_CONNECTION_TYPE', /not an Azure Resource Manager connection/);
+    });
+  });
+
+  describe("the agent's network settings", () => {
+    it('token traffic goes through the agent proxy, and the bypass list is honoured', async () => {
+      const proxy = await startRecordingProxy();
+      try {
+        const entraPort = new URL(sandbox.authorityHost).port;
+        const oidcPort = new URL(sandbox.oidcRequestUri).port;
+        const viaProxy = await run('PrivateAksDeployV1', { scheme: 'WorkloadIdentityFederation', proxyUrl: proxy.url });
+        assert.strictEqual(viaProxy.result, 'Succeeded', viaProxy.stdout);
+        assert.ok(proxy.tunnels.includes(`127.0.0.1:${entraPort}`), `Entra ID was not reached through the proxy: ${proxy.tunnels}`);
+        assert.ok(proxy.tunnels.includes(`127.0.0.1:${oidcPort}`), `Azure DevOps was not reached through the proxy: ${proxy.tunnels}`);
+
+        proxy.tunnels.length = 0;
+        const bypassed = await run('PrivateAksDeployV1', { scheme: 'WorkloadIdentityFederation', proxyUrl: proxy.url, proxyBypassList: [`127\\.0\\.0\\.1:${entraPort}`] });
+        assert.strictEqual(bypassed.result, 'Succeeded', bypassed.stdout);
+        assert.ok(!proxy.tunnels.includes(`127.0.0.1:${entraPort}`), 'a bypassed host went through the proxy');
+        assert.ok(proxy.tunnels.includes(`127.0.0.1:${oidcPort}`));
+      } finally {
+        await proxy.close();
+      }
+    });
+
+    it('an authenticating proxy gets the agent\'s proxy credentials, and the password stays out of the log', async () => {
+      const proxy = await startRecordingProxy({ username: 'agent', password: 'proxy-password-do-not-log' });
+      try {
+        const r = await run('PrivateAksDeployV1', {
+          scheme: 'ServicePrincipalCertificate',
+          proxyUrl: proxy.url,
+          // The agent hands its proxy password over as a secret variable.
+          extraEnv: { AGENT_PROXYUSERNAME: 'agent', SECRET_AGENT_PROXYPASSWORD: 'proxy-password-do-not-log', VSTS_SECRET_VARIABLES: '["Agent.ProxyPassword"]' },
+        });
+        assert.strictEqual(r.result, 'Succeeded', r.stdout);
+        assert.ok(proxy.tunnels.length > 0);
+        // task-lib itself writes `Agent.ProxyPassword=<value>` once while loading (its _exposeProxySettings);
+        // the agent masks that, as the password is a secret variable. Nothing else may carry it.
+        const ours = loggedText(r.stdout, r.stderr)
+          .split('\n')
+          .filter((line) => line !== '##vso[task.debug]Agent.ProxyPassword=proxy-password-do-not-log')
+          .join('\n');
+        assert.deepStrictEqual(leakedSecrets(ours, ['proxy-password-do-not-log']), []);
+      } finally {
+        await proxy.close();
+      }
+    });
+
+    it('a proxy that refuses the agent: the failure names the authority, not a stack', async () => {
+      const proxy = await startRecordingProxy({ username: 'agent', password: 'right-proxy-password' });
+      try {
+        const r = await run('PrivateAksDeployV1', { scheme: 'ServicePrincipalSecret', proxyUrl: proxy.url });
+        assertFailedWith(r, /AUTHORITY_UNREACHABLE|TOKEN_REQUEST_FAILED/, new RegExp(sandbox.authorityHost.replace(/[.]/g, '\\.')));
+      } finally {
+        await proxy.close();
+      }
     });
   });
 
