@@ -3,6 +3,7 @@
  * resolves it to (`ResolvedScenario`), with generated GUIDs, secrets and certificates.
  */
 import * as crypto from 'node:crypto';
+import type { AzureScenario } from './azureResources';
 import type { IssuedCertificate } from './testCa';
 
 export interface FederatedCredentialSpec {
@@ -54,7 +55,7 @@ export interface AzureDevOpsSpec {
     systemAccessToken?: string;
 }
 
-export interface Scenario {
+export interface Scenario extends AzureScenario {
     tenantId?: string;
     /** Subscription used in generated managed identity resource ids (later: ARM). */
     subscriptionId?: string;

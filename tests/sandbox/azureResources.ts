@@ -1,0 +1,99 @@
+/**
+ * The Azure side of a sandbox scenario: groups, roles and role assignments, AKS clusters, container
+ * registries, and where the agent sits on the network. Declared by tests; the ARM, AKS, ACR and
+ * network services read it (resolved defaults live in the ARM service's state).
+ */
+
+export interface GroupSpec {
+  name: string;
+  objectId?: string;
+  /** PrincipalSpec names (or other group names) that are members. */
+  members: string[];
+}
+
+export interface CustomRoleSpec {
+  name: string;
+  /** Role definition GUID; generated when omitted. */
+  id?: string;
+  actions?: string[];
+  notActions?: string[];
+  dataActions?: string[];
+  notDataActions?: string[];
+}
+
+export interface RoleAssignmentSpec {
+  /** PrincipalSpec name or GroupSpec name. */
+  principal: string;
+  /** Built-in role name ("Azure Kubernetes Service Cluster User Role"), custom role name, or role definition GUID. */
+  role: string;
+  /**
+   * ARM scope. Shorthands: 'subscription', 'resourceGroup:<rg>', 'cluster:<name>',
+   * 'cluster:<name>/namespaces/<ns>', 'registry:<name>'; otherwise a full ARM id.
+   */
+  scope: string;
+}
+
+export interface ClusterSpec {
+  name: string;
+  resourceGroup: string;
+  location?: string; // default 'eastus'
+  /** apiServerAccessProfile.enablePrivateCluster; default true. */
+  private?: boolean;
+  enablePrivateClusterPublicFQDN?: boolean;
+  /** Entra integration; null = none (local accounts only). Default { managed: true, enableAzureRBAC: true }. */
+  aad?: { managed: boolean; enableAzureRBAC: boolean; adminGroups?: string[] } | null;
+  disableLocalAccounts?: boolean; // default true
+  disableRunCommand?: boolean; // default false
+  authorizedIpRanges?: string[];
+  oidcIssuer?: boolean;
+  workloadIdentity?: boolean;
+  azurePolicy?: boolean;
+  keyVaultSecretsProvider?: boolean;
+  networkPolicy?: 'azure' | 'calico' | 'cilium' | 'none';
+  defender?: boolean;
+  /** PrincipalSpec name of the kubelet identity (a managed identity). */
+  kubeletIdentity?: string;
+  /** Seconds until a Deployment's rollout completes; 'never' keeps it progressing. Default 1. */
+  rolloutDelaySeconds?: number | 'never';
+  /** Kubernetes version reported by /version. Default '1.31.2'. */
+  kubernetesVersion?: string;
+}
+
+export interface RegistrySpec {
+  name: string;
+  resourceGroup: string;
+  location?: string;
+  sku?: 'Basic' | 'Standard' | 'Premium'; // default Premium (network rules need it)
+  publicNetworkAccess?: 'Enabled' | 'Disabled'; // default Enabled
+  /** networkRuleSet.defaultAction; default 'Deny' (selected networks). */
+  defaultAction?: 'Allow' | 'Deny';
+  ipRules?: string[];
+  /** Subnet resource ids. */
+  virtualNetworkRules?: string[];
+  adminUserEnabled?: boolean;
+  networkRuleBypassOptions?: 'AzureServices' | 'None';
+  privateEndpoints?: { name: string; status: 'Approved' | 'Pending' | 'Rejected' }[];
+  /** Seconds before a network rule change takes effect on the data endpoint. Default 2. */
+  firewallPropagationSeconds?: number;
+  /** IPRules quota reported by listUsages. Default 200. */
+  ipRuleLimit?: number;
+  tags?: Record<string, string>;
+}
+
+export interface NetworkSpec {
+  /** Whether the agent is inside the VNet (private DNS names resolve there). Default false. */
+  agentInsideVnet?: boolean;
+  /** The public IP the registry and API server see for the agent. Default '203.0.113.10'. */
+  agentEgressIp?: string;
+}
+
+export interface AzureScenario {
+  subscriptionId?: string;
+  subscriptionName?: string;
+  groups?: GroupSpec[];
+  customRoles?: CustomRoleSpec[];
+  roleAssignments?: RoleAssignmentSpec[];
+  clusters?: ClusterSpec[];
+  registries?: RegistrySpec[];
+  network?: NetworkSpec;
+}
