@@ -61,6 +61,7 @@ export function sandboxJobEnv(sandbox: Sandbox, o: SandboxJobOptions): Env {
       resourceManagerUrl: 'https://127.0.0.1:9/',
       authorityUrl: o.authorityUrl ?? `${sandbox.authorityHost}/`,
       federated: wifConnection ? { issuer: sandbox.oidcIssuer, subject: wifConnection.subject } : undefined,
+      subscriptionId: sandbox.scenario.subscriptionId,
     }),
     // IMDS lives at a link-local address on Azure VMs; @azure/identity's override points it at the sandbox.
     ...(o.scheme === 'ManagedServiceIdentity' ? { [IMDS_ENDPOINT_ENV]: sandbox.imdsEndpoint } : {}),
