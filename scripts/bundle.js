@@ -1,16 +1,17 @@
 // Bundles each task's entry point into tasks/<Task>/index.js: one file, no node_modules in the package.
 const path = require('path');
 const esbuild = require('esbuild');
-const { taskFolders, versionOf } = require('./tasks');
+const { taskFolders, entryPointsOf, versionOf } = require('./tasks');
 
 async function main() {
   const tasks = taskFolders();
   if (tasks.length === 0) throw new Error('no tasks/*/task.json found');
+  const builds = tasks.flatMap((task) => entryPointsOf(task).map((entry) => ({ task, entry })));
   await Promise.all(
-    tasks.map((task) =>
+    builds.map(({ task, entry }) =>
       esbuild.build({
-        entryPoints: [path.join(task.dir, 'index.ts')],
-        outfile: path.join(task.dir, 'index.js'),
+        entryPoints: [entry],
+        outfile: entry.replace(/\.ts$/, '.js'),
         bundle: true,
         platform: 'node',
         target: 'node20',
@@ -23,7 +24,7 @@ async function main() {
       }),
     ),
   );
-  for (const task of tasks) console.log(`bundled ${path.relative(process.cwd(), path.join(task.dir, 'index.js'))}`);
+  for (const { entry } of builds) console.log(`bundled ${path.relative(process.cwd(), entry.replace(/\.ts$/, '.js'))}`);
 }
 
 main().catch((err) => {

@@ -6,7 +6,7 @@
 const fs = require('fs');
 const path = require('path');
 const { execFileSync } = require('child_process');
-const { root, taskFolders } = require('./tasks');
+const { root, taskFolders, entryPointsOf } = require('./tasks');
 
 function option(name, envName) {
   const i = process.argv.indexOf(`--${name}`);
@@ -18,7 +18,10 @@ function option(name, envName) {
   return process.env[envName] || undefined;
 }
 
-const TASK_FILES = ['task.json', 'icon.png', 'index.js'];
+/** What a task folder ships: its definition, its icon and the bundle of each entry point. */
+function taskFiles(task) {
+  return ['task.json', 'icon.png', ...entryPointsOf(task).map((entry) => path.basename(entry).replace(/\.ts$/, '.js'))];
+}
 
 function stage(stageDir, manifest) {
   fs.rmSync(stageDir, { recursive: true, force: true });
@@ -30,7 +33,7 @@ function stage(stageDir, manifest) {
   for (const task of taskFolders()) {
     const target = path.join(stageDir, 'tasks', task.name);
     fs.mkdirSync(target, { recursive: true });
-    for (const file of TASK_FILES) {
+    for (const file of taskFiles(task)) {
       const source = path.join(task.dir, file);
       if (!fs.existsSync(source)) throw new Error(`${path.relative(root, source)} is missing: run npm run build first`);
       fs.copyFileSync(source, path.join(target, file));

@@ -28,12 +28,17 @@ describe('the Marketplace package', function () {
     assert.match(manifest, /Version="9\.8\.7"/);
   });
 
-  it('holds, per task, exactly task.json, its icon and its bundle', () => {
+  it('holds, per task, exactly task.json, its icon and the bundle of each entry point', () => {
     for (const task of ALL_TASKS) {
       const files = Object.keys(zip.files)
         .filter((f) => f.startsWith(`tasks/${task}/`) && !zip.files[f].dir)
         .sort();
-      assert.deepStrictEqual(files, [`tasks/${task}/icon.png`, `tasks/${task}/index.js`, `tasks/${task}/task.json`]);
+      const bundles = fs
+        .readdirSync(path.join(REPO_ROOT, 'tasks', task))
+        .filter((f) => f.endsWith('.ts'))
+        .map((f) => `tasks/${task}/${f.replace(/\.ts$/, '.js')}`);
+      assert.ok(bundles.includes(`tasks/${task}/index.js`));
+      assert.deepStrictEqual(files, [`tasks/${task}/icon.png`, ...bundles, `tasks/${task}/task.json`].sort());
     }
   });
 
