@@ -1,0 +1,149 @@
+import * as dns from 'dns';
+import * as net from 'net';
+import * as tls from 'tls';
+import * as https from 'https';
+import { DeadlineExceededError, withDeadline } from './deadline';
+
+/** One network step from the agent to an endpoint, in the order a client takes them. */
+export type ProbeStep = 'dns' | 'tcp' | 'tls' | 'http';
+
+export interface StepResult {
+  step: ProbeStep;
+  ok: boolean;
+  /** What was seen: addresses, the HTTP status, the error code. */
+  detail: string;
+  /** Node's error code when the step failed (ENOTFOUND, ECONNREFUSED, ETIMEDOUT, ERR_TLS_CERT_ALTNAME_INVALID, …). */
+  errorCode?: string;
+  ms: number;
+}
+
+export interface EndpointProbe {
+  /** What the endpoint is to the user: "AKS API server", "ACR login server". */
+  label: string;
+  host: string;
+  port: number;
+  /** CAs the endpoint's certificate must chain to (the cluster CA); public roots when omitted. */
+  caPem?: string;
+  /** The HTTP path asked without credentials: /readyz for AKS, /v2/ for ACR. */
+  path: string;
+  /** HTTP statuses that prove the endpoint answers the agent (401 = reachable, needs auth). */
+  reachableStatuses: number[];
+}
+
+export interface EndpointResult {
+  probe: EndpointProbe;
+  steps: StepResult[];
+  /** Addresses the name resolved to. */
+  addresses: string[];
+  /** The HTTP status and body head, when the HTTP step ran. */
+  http?: { status: number; body: string };
+  ok: boolean;
+}
+
+const PRIVATE_V4 = [/^10\./, /^172\.(1[6-9]|2\d|3[01])\./, /^192\.168\./, /^100\.(6[4-9]|[7-9]\d|1[01]\d|12[0-7])\./, /^127\./];
+
+/** Whether an address is private (RFC 1918, CGNAT, loopback, IPv6 ULA/loopback). */
+export function isPrivateAddress(address: string): boolean {
+  if (net.isIPv6(address)) return /^(fc|fd)/i.test(address) || address === '::1';
+  return PRIVATE_V4.some((r) => r.test(address));
+}
+
+function errorCodeOf(err: unknown): string {
+  if (err instanceof DeadlineExceededError) return 'ETIMEDOUT';
+  const e = err as { code?: string };
+  return e.code ?? 'EUNKNOWN';
+}
+
+async function timed<T>(step: ProbeStep, deadlineMs: number, what: string, work: (signal: AbortSignal) => Promise<T>): Promise<{ value?: T; result: StepResult }> {
+  const started = Date.now();
+  try {
+    const value = await withDeadline(deadlineMs, work, () => new DeadlineExceededError(what, deadlineMs));
+    return { value, result: { step, ok: true, detail: '', ms: Date.now() - started } };
+  } catch (err) {
+    const code = errorCodeOf(err);
+    const message = err instanceof Error ? err.message : String(err);
+    return { result: { step, ok: false, errorCode: code, detail: message, ms: Date.now() - started } };
+  }
+}
+
+/**
+ * Walks DNS (through the operating system's resolver, as kubectl does), TCP, TLS (with the
+ * endpoint's CA and name) and one unauthenticated HTTP request, each within its deadline, and
+ * stops at the first step that fails. No credential is sent.
+ */
+export async function probeEndpoint(probe: EndpointProbe, stepDeadlineMs: number): Promise<EndpointResult> {
+  const steps: StepResult[] = [];
+  const done = (extra: Partial<EndpointResult> = {}): EndpointResult => ({
+    probe,
+    steps,
+    addresses: [],
+    ok: steps.every((s) => s.ok),
+    ...extra,
+  });
+
+  const lookup = await timed('dns', stepDeadlineMs, `DNS lookup of ${probe.host}`, () =>
+    dns.promises.lookup(probe.host, { all: true, verbatim: true }),
+  );
+  const addresses = (lookup.value ?? []).map((a) => a.address);
+  lookup.result.detail = lookup.result.ok ? addresses.join(', ') : lookup.result.detail;
+  steps.push(lookup.result);
+  if (!lookup.result.ok) return done({ addresses });
+  const address = addresses[0];
+
+  const connect = await timed('tcp', stepDeadlineMs, `TCP connect to ${address}:${probe.port}`, (signal) =>
+    new Promise<void>((resolve, reject) => {
+      const socket = net.connect({ host: address, port: probe.port });
+      const abort = () => socket.destroy(new DeadlineExceededError('TCP connect', stepDeadlineMs));
+      signal.addEventListener('abort', abort, { once: true });
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve();
+      });
+      socket.once('error', reject);
+    }),
+  );
+  connect.result.detail = connect.result.ok ? `${address}:${probe.port} accepted` : connect.result.detail;
+  steps.push(connect.result);
+  if (!connect.result.ok) return done({ addresses });
+
+  const ca = probe.caPem ? [probe.caPem] : undefined;
+  const handshake = await timed('tls', stepDeadlineMs, `TLS handshake with ${probe.host}`, (signal) =>
+    new Promise<string>((resolve, reject) => {
+      const socket = tls.connect({ host: address, port: probe.port, servername: probe.host, ca, ALPNProtocols: ['http/1.1'] });
+      signal.addEventListener('abort', () => socket.destroy(), { once: true });
+      socket.once('secureConnect', () => {
+        const cn = socket.getPeerCertificate()?.subject?.CN ?? '';
+        const subject = Array.isArray(cn) ? cn.join(', ') : cn;
+        socket.destroy();
+        resolve(subject);
+      });
+      socket.once('error', reject);
+    }),
+  );
+  handshake.result.detail = handshake.result.ok ? `certificate for ${probe.host} verified${handshake.value ? ` (CN ${handshake.value})` : ''}` : handshake.result.detail;
+  steps.push(handshake.result);
+  if (!handshake.result.ok) return done({ addresses });
+
+  const request = await timed('http', stepDeadlineMs, `GET ${probe.path} on ${probe.host}`, (signal) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = https.request(
+        { host: address, port: probe.port, servername: probe.host, path: probe.path, method: 'GET', ca, signal, agent: false, headers: { Host: probe.host, 'User-Agent': 'PrivateAksDeploy-preflight' } },
+        (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => (body.length < 2048 ? (body += c) : undefined));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        },
+      );
+      req.once('error', reject);
+      req.end();
+    }),
+  );
+  const httpAnswer = request.value;
+  if (httpAnswer) {
+    request.result.ok = probe.reachableStatuses.includes(httpAnswer.status);
+    request.result.detail = `HTTP ${httpAnswer.status}`;
+  }
+  steps.push(request.result);
+  return done({ addresses, http: httpAnswer });
+}

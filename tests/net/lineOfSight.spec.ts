@@ -1,0 +1,63 @@
+import * as assert from 'assert';
+import * as https from 'https';
+import type { AddressInfo } from 'net';
+import { createTestCa } from '../sandbox/testCa';
+import { probeEndpoint } from '../../shared/net/lineOfSight';
+import { diagnoseLineOfSight } from '../../shared/net/lineOfSightDiagnosis';
+
+/** Real sockets on loopback ('localhost' resolves from the hosts file: no DNS traffic leaves the machine). */
+describe('line-of-sight probes on loopback', function () {
+  this.timeout(15_000);
+  const ca = createTestCa();
+  const servers: https.Server[] = [];
+
+  async function serve(names: string[], status: number, body = ''): Promise<number> {
+    const cert = ca.issueServerCertificate(names, []);
+    const server = https.createServer({ key: cert.keyPem, cert: cert.certPem }, (_req, res) => res.writeHead(status).end(body));
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return (server.address() as AddressInfo).port;
+  }
+
+  after(() => servers.forEach((s) => s.close()));
+
+  it('walks DNS, TCP, TLS with the cluster CA and an anonymous /readyz (401 = reachable)', async () => {
+    const port = await serve(['localhost'], 401, '{"kind":"Status","code":401}');
+    const r = await probeEndpoint({ label: 'AKS API server', host: 'localhost', port, caPem: ca.certPem, path: '/readyz', reachableStatuses: [200, 401] }, 3_000);
+    assert.deepStrictEqual(r.steps.map((s) => [s.step, s.ok]), [['dns', true], ['tcp', true], ['tls', true], ['http', true]]);
+    assert.strictEqual(r.http?.status, 401);
+    assert.strictEqual(diagnoseLineOfSight(r, { kind: 'aksApiServer', resourceName: 'aks' }).code, 'REACHABLE');
+  });
+
+  it('stops at TLS when the certificate names another host', async () => {
+    const port = await serve(['api.other.test'], 200);
+    const r = await probeEndpoint({ label: 'AKS API server', host: 'localhost', port, caPem: ca.certPem, path: '/readyz', reachableStatuses: [200, 401] }, 3_000);
+    assert.deepStrictEqual(r.steps.map((s) => s.step), ['dns', 'tcp', 'tls']);
+    assert.strictEqual(r.steps[2].errorCode, 'ERR_TLS_CERT_ALTNAME_INVALID');
+    assert.strictEqual(diagnoseLineOfSight(r, { kind: 'aksApiServer', resourceName: 'aks' }).code, 'TLS_NAME_MISMATCH');
+  });
+
+  it('stops at TLS when the certificate does not chain to the cluster CA', async () => {
+    const port = await serve(['localhost'], 200);
+    const r = await probeEndpoint({ label: 'AKS API server', host: 'localhost', port, caPem: createTestCa().certPem, path: '/readyz', reachableStatuses: [200, 401] }, 3_000);
+    assert.strictEqual(diagnoseLineOfSight(r, { kind: 'aksApiServer', resourceName: 'aks' }).code, 'TLS_UNTRUSTED');
+  });
+
+  it('reports a refused port at once', async () => {
+    const port = await serve(['localhost'], 200);
+    servers.pop()!.close();
+    await new Promise((r) => setTimeout(r, 50));
+    const started = Date.now();
+    const r = await probeEndpoint({ label: 'AKS API server', host: 'localhost', port, path: '/readyz', reachableStatuses: [200, 401] }, 3_000);
+    assert.ok(Date.now() - started < 1_000);
+    assert.strictEqual(diagnoseLineOfSight(r, { kind: 'aksApiServer', resourceName: 'aks' }).code, 'TCP_REFUSED');
+  });
+
+  it('reads the IP ACR saw from its firewall answer', async () => {
+    const port = await serve(['localhost'], 403, `{"errors":[{"code":"DENIED","message":"client with IP '203.0.113.10' is not allowed access. Refer https://aka.ms/acr/firewall to grant access."}]}`);
+    const r = await probeEndpoint({ label: 'ACR login server', host: 'localhost', port, caPem: ca.certPem, path: '/v2/', reachableStatuses: [200, 401] }, 3_000);
+    const d = diagnoseLineOfSight(r, { kind: 'acrLoginServer', resourceName: 'contosoprod' });
+    assert.strictEqual(d.code, 'ACR_FIREWALL_DENIED');
+    assert.match(d.fix, /--ip-address 203\.0\.113\.10/);
+  });
+});
