@@ -1,0 +1,109 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { parseAllDocuments, stringify } from 'yaml';
+import { ExplainedError } from '../pipeline/explainedError';
+
+/** A Kubernetes object from the pipeline's manifests, with where it came from. */
+export interface ManifestObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; [key: string]: unknown };
+  [key: string]: unknown;
+}
+
+export interface LoadedManifest {
+  file: string;
+  object: ManifestObject;
+}
+
+/** Limits that keep a hostile or mistaken input from exhausting the agent. */
+export const MANIFEST_LIMITS = { maxFileBytes: 8 * 1024 * 1024, maxTotalBytes: 64 * 1024 * 1024, maxDocuments: 5_000, maxAliasCount: 100 };
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+function refuse(input: string, reason: string, fix: string, code = 'INVALID_MANIFEST'): ExplainedError {
+  return new ExplainedError({ what: `Reading the input '${input}'`, reason, fix, code });
+}
+
+/** Checks a namespace name: a DNS label (lower case, digits, hyphens, at most 63). */
+export function validateNamespace(input: string, value: string): string {
+  if (!DNS_LABEL.test(value)) {
+    throw refuse(input, `'${value}' is not a valid namespace: it must be a DNS label (lower-case letters, digits and hyphens, at most 63, starting and ending with a letter or digit).`, 'Use a name like "web" or "team-a-prod".', 'INVALID_INPUT');
+  }
+  return value;
+}
+
+/**
+ * Parses the manifest files (multi-document YAML or JSON) into objects, refusing what kubectl
+ * would choke on later, each with the file and document it came from: not YAML, a YAML bomb
+ * (aliases), files too big, documents without kind, apiVersion or a valid name.
+ */
+export function loadManifests(input: string, files: string[]): LoadedManifest[] {
+  if (files.length === 0) {
+    throw refuse(input, 'The patterns match no file.', 'Check the paths: they are relative to the sources directory (or absolute), one per line; globs like manifests/**/*.yaml work.', 'NO_MANIFESTS');
+  }
+  const loaded: LoadedManifest[] = [];
+  let total = 0;
+  for (const file of files) {
+    const size = fs.statSync(file).size;
+    total += size;
+    if (size > MANIFEST_LIMITS.maxFileBytes || total > MANIFEST_LIMITS.maxTotalBytes) {
+      throw refuse(input, `${file} is too large (${size} bytes; limits ${MANIFEST_LIMITS.maxFileBytes} per file and ${MANIFEST_LIMITS.maxTotalBytes} in all).`, 'Split the manifests or remove generated data from them.', 'MANIFEST_TOO_LARGE');
+    }
+    const text = fs.readFileSync(file, 'utf8');
+    const documents = parseAllDocuments(text);
+    const docs = Array.isArray(documents) ? documents : [documents];
+    docs.forEach((doc, index) => {
+      const where = `${path.basename(file)} (document ${index + 1})`;
+      if (doc.errors.length > 0) {
+        throw refuse(input, `${where} is not valid YAML: ${doc.errors[0].message.split('\n')[0]}`, 'Fix the YAML (a linter such as yamllint shows the line).');
+      }
+      let value: unknown;
+      try {
+        value = doc.toJS({ maxAliasCount: MANIFEST_LIMITS.maxAliasCount });
+      } catch (err) {
+        throw refuse(input, `${where} expands too many aliases (${(err as Error).message.split('\n')[0]}): it looks like a YAML bomb.`, 'Remove the anchors and aliases.');
+      }
+      if (value === null || value === undefined) return; // an empty document between ---
+      for (const object of value && (value as { kind?: string }).kind === 'List' ? ((value as { items?: unknown[] }).items ?? []) : [value]) {
+        loaded.push({ file, object: checkObject(input, where, object) });
+        if (loaded.length > MANIFEST_LIMITS.maxDocuments) {
+          throw refuse(input, `More than ${MANIFEST_LIMITS.maxDocuments} objects.`, 'Deploy them in several steps.', 'MANIFEST_TOO_LARGE');
+        }
+      }
+    });
+  }
+  if (loaded.length === 0) throw refuse(input, `The ${files.length} matching file(s) hold no Kubernetes object.`, 'Check that the files are manifests.', 'NO_MANIFESTS');
+  return loaded;
+}
+
+function checkObject(input: string, where: string, value: unknown): ManifestObject {
+  const o = value as Partial<ManifestObject> | null;
+  if (!o || typeof o !== 'object' || Array.isArray(o)) throw refuse(input, `${where} is not a Kubernetes object (a mapping with apiVersion, kind and metadata).`, 'Check the file.');
+  if (typeof o.apiVersion !== 'string' || typeof o.kind !== 'string') throw refuse(input, `${where} has no apiVersion or kind.`, 'Every object needs apiVersion and kind.');
+  const name = o.metadata?.name;
+  if (typeof name !== 'string' || !DNS_SUBDOMAIN.test(name)) {
+    throw refuse(input, `${where}: ${o.kind} name '${name ?? ''}' is not a valid Kubernetes name (lower-case DNS subdomain).`, 'Fix metadata.name (generateName is not supported by apply).');
+  }
+  const ns = o.metadata?.namespace;
+  if (ns !== undefined && (typeof ns !== 'string' || !DNS_LABEL.test(ns))) {
+    throw refuse(input, `${where}: namespace '${String(ns)}' of ${o.kind}/${name} is not a DNS label.`, 'Fix metadata.namespace.');
+  }
+  return o as ManifestObject;
+}
+
+/** A `kind/namespace/name` reference, as outputs and summaries show objects. */
+export function objectRef(o: ManifestObject, defaultNamespace?: string): { kind: string; namespace?: string; name: string } {
+  return { kind: o.kind, namespace: o.metadata.namespace ?? (isClusterScoped(o.kind) ? undefined : defaultNamespace), name: o.metadata.name };
+}
+
+const CLUSTER_SCOPED = new Set(['Namespace', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding', 'PersistentVolume', 'StorageClass', 'PriorityClass', 'IngressClass', 'ValidatingWebhookConfiguration', 'MutatingWebhookConfiguration', 'APIService', 'Node', 'RuntimeClass']);
+export function isClusterScoped(kind: string): boolean {
+  return CLUSTER_SCOPED.has(kind);
+}
+
+/** Serialises objects as one multi-document YAML stream for kubectl. */
+export function toYamlStream(objects: ManifestObject[]): string {
+  return objects.map((o) => stringify(o)).join('---\n');
+}
