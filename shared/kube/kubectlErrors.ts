@@ -1,0 +1,85 @@
+import type { Explanation } from '../pipeline/explainedError';
+
+export interface KubectlFailureContext {
+  server: string;
+  clusterName: string;
+  namespace?: string;
+  /** The principal's object id, for role assignment commands. */
+  principalObjectId?: string;
+  clusterResourceId?: string;
+  azureRbac: boolean;
+}
+
+/** The least-privileged built-in role that grants a Kubernetes verb through Azure RBAC. */
+export function roleForVerb(verb: string): string {
+  return /^(get|list|watch)$/.test(verb) ? 'Azure Kubernetes Service RBAC Reader' : 'Azure Kubernetes Service RBAC Writer';
+}
+
+/**
+ * Recognises what kubectl printed when it failed and says what it means on a private, Entra-only
+ * cluster. Pure: stderr in, an explanation (or undefined when nothing is recognised) out.
+ */
+export function explainKubectlFailure(stderr: string, ctx: KubectlFailureContext): Omit<Explanation, 'what'> | undefined {
+  const host = new URL(ctx.server).host;
+  if (/no such host|server misbehaving|Temporary failure in name resolution/i.test(stderr)) {
+    return {
+      code: 'KUBECTL_DNS',
+      reason: `kubectl could not resolve ${host}: the agent has no line of sight to the private API server (private DNS zone not linked to its VNet, or a Microsoft-hosted agent).`,
+      fix: 'Use route auto or runCommand, or a self-hosted agent inside the VNet with the private DNS zone linked.',
+    };
+  }
+  if (/i\/o timeout|context deadline exceeded|connection timed out|dial tcp .* connect: (connection refused|no route to host|network is unreachable)/i.test(stderr)) {
+    return {
+      code: 'KUBECTL_UNREACHABLE',
+      reason: `kubectl could not connect to ${host}: a network security group, firewall, peering gap or authorized IP ranges block the agent.`,
+      fix: 'Use route auto or runCommand, or open TCP 443 from the agent to the API server.',
+    };
+  }
+  if (/x509: certificate is valid for|x509: certificate signed by unknown authority|tls: failed to verify/i.test(stderr)) {
+    return {
+      code: 'KUBECTL_TLS',
+      reason: `kubectl does not trust the certificate presented for ${host}: a proxy intercepts TLS or the name resolves to another endpoint.`,
+      fix: `Exclude ${host} from TLS inspection and check its DNS record.`,
+    };
+  }
+  if (/You must be logged in to the server|Unauthorized/i.test(stderr)) {
+    return {
+      code: 'KUBECTL_UNAUTHORIZED',
+      reason: `The API server refused the token (401): it was not for the AKS server application 6dae42f8-4368-4678-94ff-3960e28e3630, had expired, or the cluster does not use Entra ID.`,
+      fix: 'Check that the cluster has Entra ID integration; if it only has local accounts, its user credential works without this task\'s token.',
+    };
+  }
+  const forbidden = /User "([^"]+)" cannot (\w+) resource "([^"]+)" in API group "([^"]*)"(?: in the namespace "([^"]+)")?/i.exec(stderr);
+  if (forbidden) {
+    const [, user, verb, resource, group, ns] = forbidden;
+    const role = roleForVerb(verb);
+    const scope = ctx.clusterResourceId ? `${ctx.clusterResourceId}${ns ? `/namespaces/${ns}` : ''}` : '<cluster resource id>';
+    if (!ctx.azureRbac) {
+      return {
+        code: 'KUBECTL_FORBIDDEN',
+        reason: `The cluster's Kubernetes RBAC does not let ${user} ${verb} ${resource}${group ? `.${group}` : ''}${ns ? ` in namespace ${ns}` : ''}.`,
+        fix: `Bind a Role or ClusterRole that allows it to the user or group ${user} in the cluster (kubectl create rolebinding …).`,
+      };
+    }
+    return {
+      code: 'KUBECTL_FORBIDDEN',
+      reason: `Azure RBAC does not let ${user} ${verb} ${resource}${group ? `.${group}` : ''}${ns ? ` in namespace ${ns}` : ''}: the identity lacks an "${role}" (or broader) role at that scope.`,
+      fix: `az role assignment create --assignee-object-id ${ctx.principalObjectId ?? user} --assignee-principal-type ServicePrincipal --role "${role}" --scope ${scope}`,
+    };
+  }
+  if (/devicelogin|To sign in, use a web browser/i.test(stderr)) {
+    return {
+      code: 'KUBECTL_DEVICE_CODE',
+      reason: 'The credential plugin asked for an interactive device-code sign-in, which a pipeline cannot answer.',
+      fix: 'Use the built-in credential helper, or kubelogin with --login azurepipelines, workloadidentity, spn or msi.',
+    };
+  }
+  if (/executable (\S+) not found|exec: "([^"]+)": executable file not found/i.test(stderr)) {
+    return {
+      code: 'KUBECTL_PLUGIN_MISSING',
+      reason: 'kubectl could not start the credential plugin named in the kubeconfig (kubelogin is not installed on the agent).',
+      fix: 'Use the built-in credential helper (credentialHelper: builtIn), or install kubelogin (KubeloginInstaller@0) before this task.',
+    };
+  }
+  return undefined;
+}
