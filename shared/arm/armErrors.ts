@@ -1,0 +1,62 @@
+import type { Explanation } from '../pipeline/explainedError';
+
+/** The parts of an Azure SDK RestError the explanation needs. */
+export interface ArmFailure {
+  statusCode?: number;
+  code?: string;
+  message: string;
+}
+
+export interface ArmFailureContext {
+  /** The ARM action the call needed, e.g. Microsoft.ContainerService/managedClusters/listClusterUserCredential/action. */
+  action: string;
+  scope: string;
+  principalObjectId?: string;
+  /** The least-privileged built-in role that grants the action, when known. */
+  role?: string;
+  resourceLabel: string;
+}
+
+/**
+ * Turns a Resource Manager failure into what the pipeline author can act on. Pure.
+ */
+export function explainArmFailure(f: ArmFailure, ctx: ArmFailureContext): Omit<Explanation, 'what'> {
+  const code = f.code ?? '';
+  if (code === 'AuthorizationFailed' || f.statusCode === 403) {
+    const role = ctx.role ?? 'a role that grants it';
+    return {
+      code: 'ARM_AUTHORIZATION_FAILED',
+      reason: `The connection's identity may not perform ${ctx.action} on ${ctx.resourceLabel}.`,
+      fix: `az role assignment create --assignee-object-id ${ctx.principalObjectId ?? '<object id>'} --assignee-principal-type ServicePrincipal --role "${role}" --scope ${ctx.scope}`,
+    };
+  }
+  if (/disable local accounts/i.test(f.message)) {
+    return {
+      code: 'LOCAL_ACCOUNTS_DISABLED',
+      reason: `${ctx.resourceLabel} disables local accounts, so AKS hands out no admin (static) credential.`,
+      fix: 'Leave useAdminCredentials off: the task deploys with an Entra ID token and the cluster user credential.',
+    };
+  }
+  if (code === 'ResourceGroupNotFound' || code === 'ResourceNotFound' || f.statusCode === 404) {
+    return {
+      code: 'ARM_NOT_FOUND',
+      reason: `${ctx.resourceLabel} was not found (${code || 'HTTP 404'}): a wrong name or resource group, or the connection's subscription is not the one that holds it.`,
+      fix: 'Check the names, or give the full resource id (which names the subscription).',
+    };
+  }
+  if (code === 'InvalidAuthenticationToken' || code === 'InvalidAuthenticationTokenTenant' || f.statusCode === 401) {
+    return {
+      code: 'ARM_TOKEN_REFUSED',
+      reason: `Resource Manager refused the token (${code || 'HTTP 401'}): the connection's tenant does not own the subscription, or the token was for another cloud.`,
+      fix: "Check the connection's tenant, subscription and environment.",
+    };
+  }
+  if (f.statusCode === 429) {
+    return { code: 'ARM_THROTTLED', reason: 'Resource Manager kept throttling the requests (HTTP 429) beyond the retry budget.', fix: 'Run again later, or spread the jobs that use this subscription.' };
+  }
+  return {
+    code: 'ARM_FAILED',
+    reason: `Resource Manager answered ${f.statusCode ? `HTTP ${f.statusCode} ` : ''}${code ? `${code}: ` : ''}${f.message.split('\n')[0]}`,
+    fix: `Check ${ctx.resourceLabel} in the portal; run again with system.debug for the request id.`,
+  };
+}
