@@ -127,6 +127,11 @@ export interface ResolvedScenario {
     azureDevOps: ResolvedAzureDevOps;
     tokenLifetimeSeconds: number;
     oidcTokenLifetimeSeconds: number;
+    /**
+     * The Azure side of the scenario as declared (groups, roles, assignments, clusters, registries,
+     * network), copied. The ARM service resolves it into live state (`armState.ts`, `armStateFor`).
+     */
+    azure: AzureScenario;
 }
 
 export const TOKEN_EXCHANGE_AUDIENCE = 'api://AzureADTokenExchange';
@@ -218,6 +223,21 @@ export function resolveScenario(scenario: Scenario): ResolvedScenario {
         azureDevOps,
         tokenLifetimeSeconds: scenario.tokenLifetimeSeconds ?? 3600,
         oidcTokenLifetimeSeconds: scenario.oidcTokenLifetimeSeconds ?? 600,
+        azure: copyAzureScenario(scenario, subscriptionId),
+    };
+}
+
+function copyAzureScenario(scenario: Scenario, subscriptionId: string): AzureScenario {
+    const copy = <T>(value: T): T => (value === undefined ? value : structuredClone(value));
+    return {
+        subscriptionId,
+        subscriptionName: scenario.subscriptionName,
+        groups: copy(scenario.groups),
+        customRoles: copy(scenario.customRoles),
+        roleAssignments: copy(scenario.roleAssignments),
+        clusters: copy(scenario.clusters),
+        registries: copy(scenario.registries),
+        network: copy(scenario.network),
     };
 }
 

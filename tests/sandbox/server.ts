@@ -108,7 +108,9 @@ export class ServiceServer {
 
     private async handle(req: http.IncomingMessage, res: http.ServerResponse, options: ServiceServerOptions): Promise<void> {
         const startedAt = new Date();
-        const url = new URL(req.url ?? '/', this.origin);
+        // Concatenate rather than resolve: a path like //subscriptions/… (an SDK joining a scope that
+        // starts with '/') would otherwise be read as a protocol-relative URL to host 'subscriptions'.
+        const url = new URL(`${this.origin}${req.url ?? '/'}`);
         const path = url.pathname.replace(/\/{2,}/g, '/');
         const method = (req.method ?? 'GET').toUpperCase();
         const record = {
