@@ -34,6 +34,8 @@ import {
     type Scenario,
 } from './scenario';
 import { createTestCa, type IssuedCertificate, type TestCa } from './testCa';
+import { startAzure, type SandboxAzure } from './azure';
+import { PrivateNetwork, type PrivateNetworkOptions } from './network';
 
 export type { Scenario, PrincipalSpec, ServiceConnectionSpec, AzureDevOpsSpec, FederatedCredentialSpec, ResolvedScenario, ResolvedPrincipal, ResolvedServiceConnection } from './scenario';
 export type { FaultSpec, ActiveFault } from './faults';
@@ -55,6 +57,12 @@ export interface StartOptions {
     freshKeys?: boolean;
     /** Directory under which the sandbox temp dir is created. Default: os.tmpdir(). */
     tempRoot?: string;
+    /**
+     * Also start the private network (network namespaces inside and outside the VNet, with their own
+     * DNS). Needs root; when unavailable, `sandbox.network` stays undefined and `networkUnavailable`
+     * says why, so callers can skip with the reason.
+     */
+    privateNetwork?: boolean;
 }
 
 /** What every sandbox service gets; later services (ARM, AKS, ACR) take the same context. */
@@ -97,6 +105,14 @@ export interface Sandbox {
     readonly requests: RequestLog;
     readonly services: { entra: EntraService; oidc: AzureDevOpsOidcService; imds: ImdsService };
     readonly context: SandboxContext;
+    /** Resource Manager, the AKS API servers and the ACR data endpoints of the scenario. */
+    readonly azure: SandboxAzure;
+    /** `https://127.0.0.1:<port>/`: the Resource Manager URL of the sandbox's service connections. */
+    readonly resourceManagerUrl: string;
+    /** The private network, when asked for and available. */
+    readonly network?: PrivateNetwork;
+    /** Why the private network is not there, when it was asked for. */
+    readonly networkUnavailable?: string;
 
     principal(name: string): ResolvedPrincipal;
     /** By id (case-insensitive) or name. */
@@ -195,6 +211,26 @@ export async function startSandbox(scenario: Scenario, options: StartOptions = {
     }
 
     const context: SandboxContext = { scenario: resolved, ca, tls: serverTls, log, faults, secrets, entra };
+    let azure: SandboxAzure;
+    let network: PrivateNetwork | undefined;
+    let networkUnavailable: string | undefined;
+    try {
+        azure = await startAzure(context, tempDir);
+        closers.push(() => azure.close());
+        if (options.privateNetwork) {
+            const availability = await PrivateNetwork.available();
+            if (availability.ok) {
+                network = await PrivateNetwork.start(privateNetworkOptions(azure, [entra.port, Number(new URL(oidc.origin).port), imds.port, azure.arm.port], ca));
+                const started = network;
+                closers.unshift(() => started.stop());
+            } else {
+                networkUnavailable = availability.reason;
+            }
+        }
+    } catch (err) {
+        await closeAll();
+        throw err;
+    }
     let stopped: Promise<void> | undefined;
 
     const sandbox: Sandbox = {
@@ -216,6 +252,10 @@ export async function startSandbox(scenario: Scenario, options: StartOptions = {
         requests: log,
         services: { entra, oidc, imds },
         context,
+        azure,
+        resourceManagerUrl: `${azure.arm.origin}/`,
+        network,
+        networkUnavailable,
         principal(name) {
             const principal = resolved.principals.find((p) => p.name === name);
             if (!principal) throw new Error(`Unknown sandbox principal '${name}' (known: ${resolved.principals.map((p) => p.name).join(', ')})`);
@@ -260,4 +300,26 @@ export async function startSandbox(scenario: Scenario, options: StartOptions = {
         },
     };
     return sandbox;
+}
+
+/**
+ * The DNS of the scenario: private FQDNs of clusters and the registries' private-endpoint names
+ * resolve only inside the VNet; public FQDNs and login servers resolve everywhere (inside, the
+ * private zone wins, as a linked private DNS zone does).
+ */
+function privateNetworkOptions(azure: SandboxAzure, loopbackPorts: number[], ca: TestCa): PrivateNetworkOptions {
+    const names: PrivateNetworkOptions['names'] = [];
+    const publicNames: PrivateNetworkOptions['publicNames'] = [];
+    for (const record of azure.state.clusters) {
+        const server = azure.clusters.get(record.name)!;
+        if (record.privateFqdn) names.push({ fqdn: record.privateFqdn, target: { port: server.port } });
+        if (record.fqdn) publicNames.push({ fqdn: record.fqdn, target: { port: server.port } });
+    }
+    for (const record of azure.state.registries) {
+        const endpoint = azure.registries.get(record.name)!;
+        const privateLink = record.loginServer.replace(/\.azurecr\.io$/, '.privatelink.azurecr.io');
+        names.push({ fqdn: privateLink, target: { port: endpoint.privateEndpointPort } }, { fqdn: record.loginServer, target: { port: endpoint.privateEndpointPort } });
+        publicNames.push({ fqdn: record.loginServer, target: { port: endpoint.port } });
+    }
+    return { names, publicNames, loopbackPorts, ca };
 }

@@ -57,8 +57,7 @@ export function sandboxJobEnv(sandbox: Sandbox, o: SandboxJobOptions): Env {
         secret: o.secretOverride ?? principal.secret,
         certificatePem: principal.certificatePem,
       },
-      // No Resource Manager in this sandbox yet: nothing here calls it, and nothing may reach Azure.
-      resourceManagerUrl: 'https://127.0.0.1:9/',
+      resourceManagerUrl: sandbox.resourceManagerUrl,
       authorityUrl: o.authorityUrl ?? `${sandbox.authorityHost}/`,
       federated: wifConnection ? { issuer: sandbox.oidcIssuer, subject: wifConnection.subject } : undefined,
       subscriptionId: sandbox.scenario.subscriptionId,

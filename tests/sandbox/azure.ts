@@ -1,0 +1,67 @@
+/**
+ * The Azure side of the sandbox, wired together: Resource Manager over the scenario's state, one
+ * private AKS API server per cluster (its kubeconfig endpoint and run command come from there),
+ * and one ACR data endpoint per registry whose firewall follows the state ARM edits.
+ */
+import { AcrDataEndpoint } from './acrDataEndpoint';
+import { AksApiServer } from './aksApiServer';
+import { ArmService } from './arm';
+import { armStateFor, type ArmState } from './armState';
+import type { SandboxContext } from './index';
+import { runCommand } from './runCommand';
+
+export interface SandboxAzure {
+  state: ArmState;
+  arm: ArmService;
+  clusters: Map<string, AksApiServer>;
+  registries: Map<string, AcrDataEndpoint>;
+  close(): Promise<void>;
+}
+
+export async function startAzure(context: SandboxContext, tempRoot: string): Promise<SandboxAzure> {
+  const state = armStateFor(context.scenario);
+  const clusters = new Map<string, AksApiServer>();
+  const registries = new Map<string, AcrDataEndpoint>();
+  const closers: (() => Promise<void>)[] = [];
+  const close = async () => {
+    await Promise.allSettled(closers.splice(0).map((c) => c()));
+  };
+  try {
+    for (const record of state.clusters) {
+      const spec = (context.scenario.azure?.clusters ?? []).find((c) => c.name === record.name)!;
+      const server = await AksApiServer.start(context, spec, {
+        authorize: (oid, action, scope) => state.isAllowed(oid, action, scope, 'dataAction'),
+        clusterResourceId: record.id,
+        privateFqdn: (record.privateFqdn ?? record.fqdn)!,
+        publicFqdn: record.privateFqdn ? record.fqdn : undefined,
+      });
+      clusters.set(record.name, server);
+      closers.push(() => server.close());
+    }
+    for (const record of state.registries) {
+      const endpoint = await AcrDataEndpoint.start({
+        registryName: record.name,
+        location: record.location,
+        getRegistry: () => state.registryNetworkState(record.name),
+        context,
+        agentEgressIp: () => state.network.agentEgressIp,
+      });
+      registries.set(record.name, endpoint);
+      closers.push(() => endpoint.close());
+    }
+    const arm = await ArmService.start({
+      ...context,
+      state,
+      clusterEndpoint: (name, hint) => {
+        const server = clusters.get(name)!;
+        return { ...server.endpoint(hint.kind), staticUserToken: server.staticUserToken, staticAdminToken: server.staticAdminToken };
+      },
+      runCommand: (name, request) => runCommand(clusters.get(name)!, request, { tempRoot }),
+    });
+    closers.push(() => arm.close());
+    return { state, arm, clusters, registries, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
