@@ -10,9 +10,12 @@ export interface KubectlFailureContext {
   azureRbac: boolean;
 }
 
-/** The least-privileged built-in role that grants a Kubernetes verb through Azure RBAC. */
-export function roleForVerb(verb: string): string {
-  return /^(get|list|watch)$/.test(verb) ? 'Azure Kubernetes Service RBAC Reader' : 'Azure Kubernetes Service RBAC Writer';
+/** The least-privileged built-in role that grants a Kubernetes verb on a resource through Azure RBAC. */
+export function roleForVerb(verb: string, resource = ''): string {
+  const writes = !/^(get|list|watch)$/.test(verb);
+  if (resource === 'namespaces' && writes) return 'Azure Kubernetes Service RBAC Cluster Admin';
+  if (/^(roles|rolebindings)$/.test(resource)) return 'Azure Kubernetes Service RBAC Admin';
+  return writes ? 'Azure Kubernetes Service RBAC Writer' : 'Azure Kubernetes Service RBAC Reader';
 }
 
 /**
@@ -52,7 +55,7 @@ export function explainKubectlFailure(stderr: string, ctx: KubectlFailureContext
   const forbidden = /User "([^"]+)" cannot (\w+) resource "([^"]+)" in API group "([^"]*)"(?: in the namespace "([^"]+)")?/i.exec(stderr);
   if (forbidden) {
     const [, user, verb, resource, group, ns] = forbidden;
-    const role = roleForVerb(verb);
+    const role = roleForVerb(verb, resource);
     const scope = ctx.clusterResourceId ? `${ctx.clusterResourceId}${ns ? `/namespaces/${ns}` : ''}` : '<cluster resource id>';
     if (!ctx.azureRbac) {
       return {
@@ -64,7 +67,15 @@ export function explainKubectlFailure(stderr: string, ctx: KubectlFailureContext
     return {
       code: 'KUBECTL_FORBIDDEN',
       reason: `Azure RBAC does not let ${user} ${verb} ${resource}${group ? `.${group}` : ''}${ns ? ` in namespace ${ns}` : ''}: the identity lacks an "${role}" (or broader) role at that scope.`,
-      fix: `az role assignment create --assignee-object-id ${ctx.principalObjectId ?? user} --assignee-principal-type ServicePrincipal --role "${role}" --scope ${scope}`,
+      fix: `${resource === 'namespaces' ? 'Create the namespace once outside the pipeline and set createNamespace to false, or grant: ' : ''}az role assignment create --assignee-object-id ${ctx.principalObjectId ?? user} --assignee-principal-type ServicePrincipal --role "${role}" --scope ${scope}`,
+    };
+  }
+  const missingNamespace = /namespaces "([^"]+)" not found/i.exec(stderr);
+  if (missingNamespace) {
+    return {
+      code: 'KUBECTL_NAMESPACE_MISSING',
+      reason: `Namespace '${missingNamespace[1]}' does not exist in ${ctx.clusterName}.`,
+      fix: 'Set createNamespace to true, or add the Namespace to the manifests.',
     };
   }
   if (/devicelogin|To sign in, use a web browser/i.test(stderr)) {

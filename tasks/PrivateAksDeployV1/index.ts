@@ -1,8 +1,117 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import * as tl from 'azure-pipelines-task-lib/task';
+import { ClusterAccess, clusterResourceId, clusterTargetFromInputs } from '../../shared/aks/clusterAccess';
+import { clusterFactsLines } from '../../shared/aks/clusterFacts';
+import { appliedObjects } from '../../shared/aks/deployPlan';
+import { deployDirect } from '../../shared/aks/directRoute';
+import { planFromInputs } from '../../shared/aks/planFromInputs';
+import { preflightMarkdown, preflightTableLines, runPreflight, type PreflightOutcome } from '../../shared/aks/preflight';
+import { deployThroughRunCommand } from '../../shared/aks/runCommandRoute';
 import { signInWithTaskConnection } from '../../shared/identity/signIn';
-import { runTask } from '../../shared/pipeline/runTask';
+import { apiServerOf, usesEntraExec, withExecCredential, writeKubeconfig } from '../../shared/kube/kubeconfig';
+import { explainKubectlFailure } from '../../shared/kube/kubectlErrors';
+import { locateKubectl } from '../../shared/kube/kubectl';
+import { startTokenBroker } from '../../shared/kube/tokenBroker';
+import { ExplainedError } from '../../shared/pipeline/explainedError';
+import { onTaskEnd, runTask } from '../../shared/pipeline/runTask';
+import { booleanInput, choiceInput, integerInput, optionalInput } from '../../shared/pipeline/taskInputs';
 
 void runTask('PrivateAksDeploy', async () => {
-  await signInWithTaskConnection();
-  tl.warning('This build of PrivateAksDeploy checks the service connection only: it signs in and reports the identity, and deploys nothing yet.');
+  const tempDir = tl.getVariable('Agent.TempDirectory') || os.tmpdir();
+  const sourcesDirectory = tl.getVariable('System.DefaultWorkingDirectory') || process.cwd();
+  const route = choiceInput('route', ['auto', 'direct', 'runCommand'] as const, 'auto');
+  const useAdmin = booleanInput('useAdminCredentials', false);
+  const probeTimeoutMs = integerInput('probeTimeoutSeconds', 10, 1, 120) * 1000;
+  if (choiceInput('credentialHelper', ['builtIn', 'kubelogin'] as const, 'builtIn') === 'kubelogin') {
+    throw new ExplainedError({ what: "Reading the input 'credentialHelper'", reason: 'This version has only the built-in exec credential helper; kubelogin support comes in a later version.', fix: 'Set credentialHelper to builtIn (it needs no kubelogin on the agent).', code: 'NOT_SUPPORTED' });
+  }
+  let kubectlPath: string | undefined;
+  const kubectl = () => (kubectlPath ??= locateKubectl(optionalInput('kubectlPath')));
+  // Inputs first: a bad manifest or name fails before anything signs in.
+  const plan = await planFromInputs({ sourcesDirectory, tempDir, kubectl });
+  console.log(`${plan.objects.length} object(s) to apply.`);
+
+  const { cc, identity } = await signInWithTaskConnection();
+  const target = clusterTargetFromInputs(cc.connection.subscriptionId);
+  const access = new ClusterAccess(cc, target, identity.objectId);
+  const facts = await access.facts();
+  console.log('Cluster:');
+  for (const line of clusterFactsLines(facts)) console.log(`  ${line}`);
+  if (useAdmin && facts.localAccountsDisabled) {
+    throw new ExplainedError({ what: 'Getting the cluster admin credential', reason: `'${facts.name}' disables local accounts, so AKS hands out no admin credential.`, fix: 'Leave useAdminCredentials off: the task deploys with an Entra ID token and the cluster user credential.', code: 'LOCAL_ACCOUNTS_DISABLED' });
+  }
+  const kubeconfig = await access.kubeconfig(useAdmin);
+  const server = apiServerOf(kubeconfig);
+  const serverUrl = new URL(server.server);
+
+  let outcomes: PreflightOutcome[] = [];
+  let chosen: 'direct' | 'runCommand' = route === 'runCommand' ? 'runCommand' : 'direct';
+  if (route !== 'runCommand') {
+    console.log('Line of sight from this agent:');
+    outcomes = await runPreflight(
+      [
+        {
+          probe: { label: 'AKS API server', host: server.tlsServerName ?? serverUrl.hostname, port: Number(serverUrl.port) || 443, caPem: server.caPem, path: '/readyz', reachableStatuses: [200, 401] },
+          context: { kind: 'aksApiServer', resourceName: facts.name, privateCluster: facts.privateCluster, authorizedIpRanges: facts.authorizedIpRanges.length > 0 },
+        },
+      ],
+      probeTimeoutMs,
+    );
+    for (const line of preflightTableLines(outcomes)) console.log(`  ${line}`);
+    const reachable = outcomes.every((o) => o.diagnosis.ok);
+    if (!reachable && route === 'direct') {
+      const d = outcomes.find((o) => !o.diagnosis.ok)!.diagnosis;
+      throw new ExplainedError({ what: `Reaching the API server of '${facts.name}' from this agent`, reason: d.reason, fix: d.fix, code: d.code });
+    }
+    if (!reachable) {
+      chosen = 'runCommand';
+      console.log(`No line of sight to the API server: deploying through AKS run command instead (route: auto).`);
+    }
+  }
+  tl.setVariable('lineOfSight', outcomes.length === 0 ? 'skipped' : outcomes.every((o) => o.diagnosis.ok) ? 'pass' : 'fail', false, true);
+
+  const failureContext = { server: server.server, clusterName: facts.name, namespace: plan.namespace, principalObjectId: identity.objectId, clusterResourceId: clusterResourceId(target), azureRbac: facts.azureRbac };
+  if (chosen === 'direct') {
+    let env: Record<string, string> = {};
+    let config = kubeconfig;
+    if (usesEntraExec(kubeconfig)) {
+      const broker = await startTokenBroker(cc);
+      onTaskEnd(() => broker.close());
+      env = broker.env;
+      config = withExecCredential(kubeconfig, { command: process.execPath, args: [path.join(__dirname, 'execCredential.js')] });
+    } else if (!useAdmin) {
+      tl.warning(`'${facts.name}' has no Entra ID integration: deploying with its local user credential. Enable Entra ID integration and disable local accounts to deploy with short-lived tokens.`);
+    }
+    const written = writeKubeconfig(tempDir, config);
+    onTaskEnd(() => written.remove());
+    await deployDirect(plan, { kubectl: kubectl(), kubeconfigPath: written.path, env, failureContext, applyDeadlineMs: 300_000 });
+  } else {
+    const outcome = await deployThroughRunCommand(cc, access, facts, plan, (plan.rolloutTimeoutSeconds + 120) * 1000, identity.objectId);
+    for (const line of outcome.logs.split(/\r?\n/)) if (line) console.log(`  [run command] ${line}`);
+    if (outcome.exitCode !== 0) {
+      const explained = explainKubectlFailure(outcome.logs, failureContext);
+      throw new ExplainedError(explained ? { what: 'Deploying through AKS run command', ...explained } : { what: 'Deploying through AKS run command', reason: `The command exited with ${outcome.exitCode}.`, fix: 'See the run command log above.', code: 'RUN_COMMAND_FAILED' });
+    }
+  }
+
+  const applied = appliedObjects(plan);
+  tl.setVariable('appliedObjects', JSON.stringify(applied), false, true);
+  tl.setVariable('route', chosen, false, true);
+  const summary = path.join(tempDir, `private-aks-deploy-summary-${process.pid}.md`);
+  fs.writeFileSync(
+    summary,
+    [
+      `### Deployed to \`${facts.name}\` (${chosen === 'direct' ? 'kubectl from the agent' : 'AKS run command'})`,
+      '',
+      outcomes.length ? preflightMarkdown(outcomes) : '_Line of sight not checked (route: runCommand)._',
+      '',
+      '| Kind | Namespace | Name |',
+      '|---|---|---|',
+      ...applied.map((o) => `| ${o.kind} | ${o.namespace ?? ''} | ${o.name} |`),
+    ].join('\n'),
+  );
+  tl.uploadSummary(summary);
+  console.log(`Applied ${applied.length} object(s) to ${facts.name} via ${chosen}.`);
 });

@@ -20,9 +20,12 @@ export function demoScenario(): Scenario {
     serviceConnections: [{ id: DEMO_CONNECTION.id, name: DEMO_CONNECTION.name, principal: 'pipeline' }],
     azureDevOps: { organization: 'contoso', projectName: 'web' },
     groups: [{ name: 'aks-deployers', members: ['pipeline'] }],
+    // Run command needs both actions; no built-in role below Contributor grants the pair.
+    customRoles: [{ name: 'AKS Run Command Invoker', actions: ['Microsoft.ContainerService/managedClusters/runcommand/action', 'Microsoft.ContainerService/managedClusters/commandResults/read', 'Microsoft.ContainerService/managedClusters/read'] }],
     roleAssignments: [
       { principal: 'aks-deployers', role: 'Azure Kubernetes Service Cluster User Role', scope: 'cluster:aks-prod' },
       { principal: 'aks-deployers', role: 'Azure Kubernetes Service RBAC Writer', scope: 'cluster:aks-prod/namespaces/web' },
+      { principal: 'aks-deployers', role: 'AKS Run Command Invoker', scope: 'cluster:aks-prod' },
       { principal: 'pipeline', role: 'AcrPush', scope: 'registry:contosoprod' },
       { principal: 'kubelet', role: 'AcrPull', scope: 'registry:contosoprod' },
     ],
@@ -37,6 +40,8 @@ export function demoScenario(): Scenario {
         workloadIdentity: true,
         networkPolicy: 'azure',
         kubeletIdentity: 'kubelet',
+        // The platform team created the team's namespace; the pipeline may write only inside it.
+        namespaces: ['web'],
       },
     ],
     registries: [

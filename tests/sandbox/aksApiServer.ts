@@ -267,7 +267,9 @@ export class AksApiServer {
 
     /** What ARM puts in kubeconfigs: the cluster's private (or public) FQDN on 443, and the cluster CA. */
     endpoint(which: 'private' | 'public' = 'private'): { server: string; caPem: string } {
-        const host = which === 'public' ? this.options.publicFqdn : this.options.privateFqdn;
+        // A public cluster has one FQDN, which may have been given as privateFqdn.
+        const publicHost = this.options.publicFqdn ?? (this.cluster.private === false ? this.options.privateFqdn : undefined);
+        const host = which === 'public' ? publicHost : this.options.privateFqdn;
         if (!host) throw new Error(`Cluster '${this.cluster.name}' has no public FQDN`);
         return { server: `https://${host}:443`, caPem: this.caPem };
     }
@@ -308,7 +310,7 @@ export class AksApiServer {
     private bootstrap(): void {
         this.bootstrapping = true;
         const nsType = this.type('', 'v1', 'namespaces');
-        for (const name of ['default', 'kube-system', 'kube-public', 'kube-node-lease']) {
+        for (const name of ['default', 'kube-system', 'kube-public', 'kube-node-lease', ...(this.cluster.namespaces ?? [])]) {
             const ns: KubeObject = { apiVersion: 'v1', kind: 'Namespace', metadata: { name } };
             this.commitCreate(nsType, ns, undefined, { manager: 'kube-apiserver', record: true, dryRun: false });
         }

@@ -55,6 +55,8 @@ export interface ClusterSpec {
   kubeletIdentity?: string;
   /** Seconds until a Deployment's rollout completes; 'never' keeps it progressing. Default 1. */
   rolloutDelaySeconds?: number | 'never';
+  /** Namespaces that exist from the start besides the built-in ones (a platform team's landing zone). */
+  namespaces?: string[];
   /** Kubernetes version reported by /version. Default '1.31.2'. */
   kubernetesVersion?: string;
 }

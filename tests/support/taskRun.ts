@@ -62,6 +62,8 @@ export interface RunOptions {
   artifact?: 'bundle' | 'compiled';
   timeoutMs?: number;
   cwd?: string;
+  /** Run through another command, e.g. `ip netns exec <ns>` to place the agent inside or outside the VNet. */
+  wrap?: (command: string, args: string[]) => { command: string; args: string[] };
 }
 
 /** Runs a task entry point as a child process with exactly the given environment (plus PATH and HOME). */
@@ -73,7 +75,8 @@ export function runTask(task: TaskName, env: Env, options: RunOptions = {}): Pro
   const timeoutMs = options.timeoutMs ?? 60_000;
   const started = Date.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [entry], {
+    const { command, args } = options.wrap ? options.wrap(process.execPath, [entry]) : { command: process.execPath, args: [entry] };
+    const child = spawn(command, args, {
       cwd: options.cwd ?? REPO_ROOT,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

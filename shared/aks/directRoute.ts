@@ -1,0 +1,51 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import * as tl from 'azure-pipelines-task-lib/task';
+import { explainKubectlFailure, type KubectlFailureContext } from '../kube/kubectlErrors';
+import { runKubectl } from '../kube/kubectl';
+import { toYamlStream } from '../kube/manifests';
+import { ExplainedError } from '../pipeline/explainedError';
+import { applyArgs, namespaceObject, rolloutArgs, rolloutTargets, type DeployPlan } from './deployPlan';
+
+export interface DirectRouteOptions {
+  kubectl: string;
+  kubeconfigPath: string;
+  /** kubectl's environment additions (the token broker's address and key). */
+  env: Record<string, string>;
+  failureContext: KubectlFailureContext;
+  applyDeadlineMs: number;
+}
+
+async function kubectlStep(what: string, args: string[], o: DirectRouteOptions, deadlineMs: number): Promise<string> {
+  const result = await runKubectl(o.kubectl, args, {
+    kubeconfig: o.kubeconfigPath,
+    env: o.env,
+    deadlineMs,
+    onLine: (line, stream) => (stream === 'stdout' ? console.log(`  ${line}`) : line && console.log(`  ${line}`)),
+  });
+  if (result.timedOut) {
+    throw new ExplainedError({ what, reason: `kubectl did not finish within ${Math.round(deadlineMs / 1000)} s.`, fix: 'Check the API server and the rollout; raise rolloutTimeoutSeconds if the rollout is just slow.', code: 'KUBECTL_TIMEOUT' });
+  }
+  if (result.exitCode !== 0) {
+    const explained = explainKubectlFailure(result.stderr, o.failureContext);
+    throw new ExplainedError(
+      explained ? { what, ...explained } : { what, reason: `kubectl exited with ${result.exitCode}: ${result.stderr.trim().split('\n').slice(-3).join(' ')}`, fix: 'See kubectl\'s message above.', code: 'KUBECTL_FAILED' },
+    );
+  }
+  return result.stdout;
+}
+
+/** Applies the plan with kubectl from the agent, then waits for each rollout. */
+export async function deployDirect(plan: DeployPlan, o: DirectRouteOptions): Promise<void> {
+  const manifestFile = path.join(path.dirname(o.kubeconfigPath), 'manifests.yaml');
+  const namespace = namespaceObject(plan);
+  fs.writeFileSync(manifestFile, toYamlStream(namespace ? [namespace, ...plan.objects] : plan.objects), { mode: 0o600 });
+  console.log(`kubectl ${applyArgs(plan, 'manifests.yaml').join(' ')}`);
+  await kubectlStep('Applying the manifests', applyArgs(plan, manifestFile), o, o.applyDeadlineMs);
+  if (!plan.waitForRollout) return;
+  for (const target of rolloutTargets(plan)) {
+    console.log(`kubectl ${rolloutArgs(plan, target).join(' ')}`);
+    await kubectlStep(`Waiting for the rollout of ${target.ref} in ${target.namespace}`, rolloutArgs(plan, target), o, (plan.rolloutTimeoutSeconds + 30) * 1000);
+  }
+  tl.debug('direct route finished');
+}

@@ -1,0 +1,65 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import * as tl from 'azure-pipelines-task-lib/task';
+import { parseImage, substituteImages } from '../kube/imageSubstitution';
+import { runKubectl } from '../kube/kubectl';
+import { loadManifests, validateNamespace, type ManifestObject } from '../kube/manifests';
+import { ExplainedError } from '../pipeline/explainedError';
+import { booleanInput, integerInput, linesInput, optionalInput, requiredInput } from '../pipeline/taskInputs';
+import type { DeployPlan } from './deployPlan';
+
+/** Renders a kustomization with kubectl's built-in kustomize (local: no cluster involved). */
+async function renderKustomization(kubectl: string, dir: string, tempDir: string): Promise<string> {
+  const out = path.join(tempDir, `kustomize-${process.pid}-${Date.now()}.yaml`);
+  const result = await runKubectl(kubectl, ['kustomize', dir], { kubeconfig: '', deadlineMs: 120_000 });
+  if (result.exitCode !== 0) {
+    throw new ExplainedError({ what: "Rendering the input 'kustomizationPath'", reason: `kubectl kustomize failed: ${result.stderr.trim().split('\n').slice(-2).join(' ')}`, fix: 'Run kubectl kustomize on the folder locally to see the error.', code: 'INVALID_MANIFEST' });
+  }
+  fs.writeFileSync(out, result.stdout, { mode: 0o600 });
+  return out;
+}
+
+/**
+ * Everything about what to deploy, from the inputs, checked before anything touches the network:
+ * manifests found and parsed, names and namespace valid, images substituted.
+ */
+export async function planFromInputs(options: { sourcesDirectory: string; tempDir: string; kubectl: () => string }): Promise<DeployPlan> {
+  const namespaceInput = optionalInput('namespace');
+  const namespace = namespaceInput ? validateNamespace('namespace', namespaceInput) : undefined;
+  const patterns = linesInput('manifests');
+  const kustomization = optionalInput('kustomizationPath');
+  if (patterns.length === 0 && !kustomization) {
+    throw new ExplainedError({ what: "Reading the input 'manifests'", reason: 'Neither manifests nor a kustomization folder was given.', fix: 'Set manifests (paths or globs, one per line) or kustomizationPath.', code: 'NO_MANIFESTS' });
+  }
+  const files: string[] = [];
+  if (patterns.length > 0) {
+    const matched = tl.findMatch(options.sourcesDirectory, patterns).filter((f) => fs.statSync(f).isFile() && /\.(ya?ml|json)$/i.test(f));
+    if (matched.length === 0) loadManifests('manifests', []); // throws NO_MANIFESTS, naming the input
+    files.push(...matched);
+  }
+  if (kustomization) {
+    const dir = path.resolve(options.sourcesDirectory, kustomization);
+    if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
+      throw new ExplainedError({ what: "Reading the input 'kustomizationPath'", reason: `${dir} is not a folder.`, fix: 'Give the folder that holds kustomization.yaml.', code: 'INVALID_INPUT' });
+    }
+    files.push(await renderKustomization(options.kubectl(), dir, options.tempDir));
+  }
+  const objects: ManifestObject[] = loadManifests(patterns.length ? 'manifests' : 'kustomizationPath', files).map((l) => l.object);
+  const images = linesInput('containers').map((line) => parseImage('containers', line));
+  if (images.length > 0) {
+    for (const [image, count] of substituteImages(objects, images)) {
+      if (count === 0) tl.warning(`containers: no container uses the repository of ${image}; nothing was replaced for it.`);
+      else console.log(`Image ${image} set in ${count} container(s).`);
+    }
+  }
+  const prune = booleanInput('prune', false);
+  return {
+    objects,
+    namespace,
+    createNamespace: booleanInput('createNamespace', false),
+    serverSideApply: booleanInput('serverSideApply', false),
+    pruneSelector: prune ? requiredInput('pruneSelector') : undefined,
+    waitForRollout: booleanInput('waitForRollout', true),
+    rolloutTimeoutSeconds: integerInput('rolloutTimeoutSeconds', 300, 1, 86_400),
+  };
+}

@@ -1,0 +1,74 @@
+import JSZip from 'jszip';
+import type { ConnectionCredential } from '../identity/connectionCredential';
+import { acquireToken } from '../identity/connectionCredential';
+import { toYamlStream } from '../kube/manifests';
+import { DeadlineExceededError, withDeadline } from '../net/deadline';
+import { ExplainedError, messageOf } from '../pipeline/explainedError';
+import { explainArmFailure } from '../arm/armErrors';
+import type { ClusterAccess } from './clusterAccess';
+import { clusterResourceId } from './clusterAccess';
+import type { ClusterFacts } from './clusterFacts';
+import { applyArgs, namespaceObject, rolloutArgs, rolloutTargets, shellQuote, type DeployPlan } from './deployPlan';
+
+/** AKS run command takes the files as one base64 zip in the request; keep well under its limits. */
+const MAX_CONTEXT_BYTES = 20 * 1024 * 1024;
+
+export interface RunCommandOutcome {
+  exitCode: number;
+  logs: string;
+}
+
+/** The bash command the run-command pod executes: apply, then wait for each rollout. */
+export function runCommandScript(plan: DeployPlan): string {
+  const steps = [applyArgs(plan, 'manifests.yaml')];
+  if (plan.waitForRollout) for (const target of rolloutTargets(plan)) steps.push(rolloutArgs(plan, target));
+  return steps.map((args) => ['kubectl', ...args].map((a) => (/^[\w./=:-]+$/.test(a) ? a : shellQuote(a))).join(' ')).join(' && ');
+}
+
+/**
+ * Deploys through Resource Manager's AKS run command: the manifests travel zipped in the request,
+ * a pod inside the cluster runs kubectl with a short-lived Entra token for the API server, and the
+ * task polls for the result within the deadline. This reaches a private cluster from any agent.
+ */
+export async function deployThroughRunCommand(cc: ConnectionCredential, access: ClusterAccess, facts: ClusterFacts, plan: DeployPlan, deadlineMs: number, principalObjectId?: string): Promise<RunCommandOutcome> {
+  const what = `Deploying to '${facts.name}' through AKS run command`;
+  if (facts.runCommandDisabled) {
+    throw new ExplainedError({
+      what,
+      reason: 'The cluster disables run command (apiServerAccessProfile.disableRunCommand), and the agent has no line of sight to its API server.',
+      fix: `Run the job on a self-hosted agent inside the cluster's VNet, or enable run command: az aks command invoke needs 'az aks update -n ${facts.name} -g ${facts.resourceGroup} --enable-run-command'.`,
+      code: 'RUN_COMMAND_DISABLED',
+    });
+  }
+  const zip = new JSZip();
+  const namespace = namespaceObject(plan);
+  zip.file('manifests.yaml', toYamlStream(namespace ? [namespace, ...plan.objects] : plan.objects));
+  const context = await zip.generateAsync({ type: 'base64', compression: 'DEFLATE' });
+  if (context.length > MAX_CONTEXT_BYTES) {
+    throw new ExplainedError({ what, reason: `The zipped manifests are ${Math.round(context.length / 1024 / 1024)} MB, more than run command carries (${MAX_CONTEXT_BYTES / 1024 / 1024} MB).`, fix: 'Deploy in smaller batches, or from an agent with line of sight (route: direct).', code: 'RUN_COMMAND_TOO_LARGE' });
+  }
+  const clusterToken = (await acquireToken(cc, 'aksServer')).token;
+  try {
+    const result = await withDeadline(
+      deadlineMs,
+      () => access.containerService.managedClusters.runCommand(facts.resourceGroup, facts.name, { command: runCommandScript(plan), context, clusterToken }, { updateIntervalInMs: 1_000 }),
+      () => new DeadlineExceededError('AKS run command', deadlineMs),
+    );
+    return { exitCode: result.exitCode ?? -1, logs: result.logs ?? '' };
+  } catch (err) {
+    if (err instanceof DeadlineExceededError) {
+      throw new ExplainedError({ what, reason: `The command did not finish within ${Math.round(deadlineMs / 1000)} s.`, fix: 'Raise rolloutTimeoutSeconds, or check the rollout in the cluster.', code: 'RUN_COMMAND_TIMEOUT' }, { cause: err });
+    }
+    const e = err as { statusCode?: number; code?: string };
+    throw new ExplainedError(
+      {
+        what,
+        ...explainArmFailure(
+          { statusCode: e.statusCode, code: e.code, message: messageOf(err) },
+          { action: 'Microsoft.ContainerService/managedClusters/runcommand/action (and commandResults/read)', role: 'Contributor', scope: clusterResourceId(access.target), principalObjectId, resourceLabel: `cluster '${facts.name}'` },
+        ),
+      },
+      { cause: err },
+    );
+  }
+}
