@@ -24,19 +24,16 @@ export async function runPreflight(targets: PreflightTarget[], stepDeadlineMs: n
 
 const STEP_LABEL = { dns: 'DNS', tcp: 'TCP 443', tls: 'TLS', http: 'HTTP' } as const;
 
-/** The preflight as a table for the log: one row per endpoint and step, then the verdict with its fix. */
+/** The preflight for the log: per endpoint, one row per step, then the verdict with its fix. */
 export function preflightTableLines(outcomes: PreflightOutcome[]): string[] {
-  const rows: string[][] = [['Endpoint', 'Step', 'Result', 'Time', 'Detail']];
+  const lines: string[] = [];
   for (const o of outcomes) {
+    lines.push(`${o.target.probe.label} ${o.target.probe.host}:${o.target.probe.port}`);
     for (const step of o.result.steps) {
-      rows.push([`${o.target.probe.label} ${o.target.probe.host}`, STEP_LABEL[step.step], step.ok ? 'pass' : 'FAIL', `${step.ms} ms`, (step.errorCode && !step.ok ? `${step.errorCode}: ` : '') + step.detail.split('\n')[0].slice(0, 100)]);
+      const detail = (step.errorCode && !step.ok ? `${step.errorCode}: ` : '') + step.detail.split('\n')[0].slice(0, 120);
+      lines.push(`  ${STEP_LABEL[step.step].padEnd(7)}  ${(step.ok ? 'pass' : 'FAIL').padEnd(4)}  ${`${step.ms} ms`.padStart(8)}  ${detail}`);
     }
-  }
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  const lines = rows.map((r) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd());
-  lines.splice(1, 0, widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const o of outcomes) {
-    lines.push(`${o.diagnosis.ok ? '✔' : '✖'} ${o.diagnosis.reason}${o.diagnosis.fix ? ` Fix: ${o.diagnosis.fix}` : ''}`);
+    lines.push(`  ${o.diagnosis.ok ? '✔' : '✖'} ${o.diagnosis.reason}${o.diagnosis.fix ? ` Fix: ${o.diagnosis.fix}` : ''}`);
   }
   return lines;
 }

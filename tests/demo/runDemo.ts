@@ -1,44 +1,59 @@
 /**
- * `npm run demo`: starts the local Azure sandbox with the demo scenario and runs the three tasks
- * exactly as the agent would (environment, working and temp directories), printing what a
- * pipeline author would see in the job log, then stops everything. No Azure, no root needed.
+ * `npm run demo`: starts the local Azure sandbox with the demo scenario and runs the tasks exactly
+ * as the agent would (environment, working and temp directories), printing what a pipeline author
+ * sees in the job log, then stops everything. No Azure needed. As root, the agent runs in network
+ * namespaces outside and inside the cluster's VNet; otherwise only the outside story is told.
  */
-import { startSandbox } from '../sandbox';
+import { startSandbox, type Sandbox } from '../sandbox';
+import { DEPLOY_INPUTS, writeDemoManifests } from '../support/deployInputs';
 import { sandboxJobEnv } from '../support/sandboxAgent';
-import { ALL_TASKS, runTask, type TaskRun } from '../support/taskRun';
+import { runTask, type TaskName, type TaskRun } from '../support/taskRun';
 import { DEMO_CONNECTION, demoScenario } from './demoScenario';
 
 const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
 
-function printRun(task: string, run: TaskRun): void {
-  console.log(bold(`\n━━ ${task} ━━ ${run.result ?? 'no result'} in ${(run.durationMs / 1000).toFixed(1)} s`));
+function printRun(title: string, run: TaskRun): void {
+  console.log(bold(`\n━━ ${title} ━━ ${run.result ?? 'no result'} in ${(run.durationMs / 1000).toFixed(1)} s`));
   for (const line of run.lines) console.log(`  ${line}`);
   for (const w of run.warnings) console.log(`  ⚠ ${w}`);
   for (const e of run.errors) console.log(`  ✖ ${e}`);
   for (const [name, value] of Object.entries(run.outputs)) console.log(`  output ${name} = ${value}`);
 }
 
+async function runAsAgent(sandbox: Sandbox, task: TaskName, inside: boolean | undefined): Promise<TaskRun> {
+  const env = sandboxJobEnv(sandbox, {
+    connectionId: DEMO_CONNECTION.id,
+    scheme: 'WorkloadIdentityFederation',
+    principal: 'pipeline',
+    inputs: { ...DEPLOY_INPUTS, resourceGroupName: 'rg-aks-prod', registryName: 'contosoprod' },
+  });
+  const network = sandbox.network;
+  return runTask(task, env, { timeoutMs: 120_000, wrap: network && inside !== undefined ? (c, a) => network.spawnArgs(inside, c, a) : undefined });
+}
+
 async function main(): Promise<number> {
   const started = Date.now();
-  const sandbox = await startSandbox(demoScenario());
-  console.log(`Sandbox up in ${Date.now() - started} ms: Entra ID ${sandbox.authorityHost}, Azure DevOps ${sandbox.collectionUri}`);
+  const sandbox = await startSandbox(demoScenario(), { privateNetwork: true });
+  console.log(`Sandbox up in ${Date.now() - started} ms: Entra ID ${sandbox.authorityHost}, Resource Manager ${sandbox.resourceManagerUrl}, Azure DevOps ${sandbox.collectionUri}`);
+  console.log(sandbox.network ? 'Private network: agent namespaces inside and outside the VNet.' : `Private network unavailable (${sandbox.networkUnavailable}): the agent runs outside the VNet only.`);
+  writeDemoManifests(sandbox);
+  const runs: [string, TaskName, boolean | undefined][] = [
+    ['ServiceConnectionRoleCheck', 'ServiceConnectionRoleCheckV1', undefined],
+    ['AcrNetworkRuleSync', 'AcrNetworkRuleSyncV1', undefined],
+    ['PrivateAksDeploy from a Microsoft-hosted agent (outside the VNet)', 'PrivateAksDeployV1', false],
+  ];
+  if (sandbox.network) runs.push(['PrivateAksDeploy from a self-hosted agent inside the VNet', 'PrivateAksDeployV1', true]);
   let failures = 0;
   try {
-    for (const task of ALL_TASKS) {
-      const env = sandboxJobEnv(sandbox, {
-        connectionId: DEMO_CONNECTION.id,
-        scheme: 'WorkloadIdentityFederation',
-        principal: 'pipeline',
-        inputs: { resourceGroupName: 'rg-aks-prod', clusterName: 'aks-prod', registryName: 'contosoprod' },
-      });
-      const run = await runTask(task, env);
-      printRun(task, run);
+    for (const [title, task, inside] of runs) {
+      const run = await runAsAgent(sandbox, task, inside);
+      printRun(title, run);
       if (run.result !== 'Succeeded' && run.result !== 'SucceededWithIssues') failures++;
     }
   } finally {
     await sandbox.stop();
   }
-  console.log(failures === 0 ? '\nDemo passed: every task ran as on an agent.' : `\nDemo failed: ${failures} task(s) did not succeed.`);
+  console.log(failures === 0 ? '\nDemo passed: every task ran as on an agent.' : `\nDemo failed: ${failures} task run(s) did not succeed.`);
   return failures === 0 ? 0 : 1;
 }
 

@@ -48,13 +48,13 @@ describe('the Marketplace package', function () {
   });
 
   it('keeps the packaged bundle runnable on its own', async () => {
-    const bundle = await zip.file('tasks/PrivateAksDeployV1/index.js')!.async('string');
+    const bundle = await zip.file('tasks/ServiceConnectionRoleCheckV1/index.js')!.async('string');
     const dir = fs.mkdtempSync(path.join(require('os').tmpdir(), 'vsix-bundle-'));
     try {
       fs.writeFileSync(path.join(dir, 'index.js'), bundle);
       // No node_modules anywhere near: the bundle must carry all it needs.
       const result = await run(process.execPath, [path.join(dir, 'index.js')], { cwd: dir, env: { PATH: process.env.PATH } }).catch((e) => e);
-      assert.match(result.stdout, /PrivateAksDeploy 1\.0\.0/);
+      assert.match(result.stdout, /ServiceConnectionRoleCheck 1\.0\.0/);
       assert.match(result.stdout, /\[MISSING_CONNECTION\]/);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

@@ -10,9 +10,9 @@
  *     ConfigMap (via ClusterControllers.schedule, from the API server); a deleted namespace is
  *     Terminating, then its contents and itself disappear.
  *
- * Status writes go through the store as the `kube-controller-manager` (or
- * `kube-apiserver` for CRDs) manager on the status subresource, bumping resourceVersion and
- * producing MODIFIED watch events.
+ * Workload status writes go through the store as the `kube-controller-manager` manager on the
+ * status subresource, bumping resourceVersion and producing MODIFIED watch events. A CRD's status
+ * (`establishedCrdStatus`) is set by the API server when it stores the CRD.
  */
 import * as crypto from 'node:crypto';
 import { isObject, type Json, type JsonObject } from './kubernetesPatch';

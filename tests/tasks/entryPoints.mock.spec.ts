@@ -25,7 +25,19 @@ describe('task entry points under the task-lib mock runner (offline)', function 
 
   for (const task of ALL_TASKS) {
     describe(task, () => {
-      it('signs in and reports the identity first', async () => {
+      if (task === 'PrivateAksDeployV1') {
+        it('checks the manifests and namespace before it signs in', async () => {
+          const none = await mockRun(task, 'noManifests');
+          assert.ok(none.failed);
+          assert.match(none.errorIssues.join('\n'), /input 'manifests'.*\[NO_MANIFESTS\]/);
+          const badNamespace = await mockRun(task, 'badNamespace');
+          assert.match(badNamespace.errorIssues.join('\n'), /input 'namespace'.*'Web_Prod' is not a valid namespace/);
+          assert.ok(!badNamespace.stdout.includes('Signed in to Azure'));
+        });
+      }
+
+      // PrivateAksDeploy goes on to Resource Manager after signing in: its sign-in runs against the sandbox instead.
+      (task === 'PrivateAksDeployV1' ? it.skip : it)('signs in and reports the identity first', async () => {
         const tr = await mockRun(task, 'signedIn');
         assert.ok(tr.succeeded, tr.stdout);
         assert.ok(tr.stdout.includes('Signed in to Azure:'), tr.stdout);

@@ -3,6 +3,7 @@ import { randomUUID } from 'crypto';
 import { startSandbox, type Sandbox } from '../sandbox';
 import { ALL_SCHEMES, type ConnectionScheme } from '../support/agentEnvironment';
 import { startRecordingProxy } from '../support/connectProxy';
+import { DEPLOY_INPUTS, writeDemoManifests } from '../support/deployInputs';
 import { sandboxJobEnv, type SandboxJobOptions } from '../support/sandboxAgent';
 import { ALL_TASKS, leakedSecrets, loggedText, runTask, type TaskRun, type TaskName } from '../support/taskRun';
 
@@ -40,7 +41,17 @@ describe('tasks sign in with every kind of Azure Resource Manager connection', f
         { id: WIF_CASE, name: 'prod-wif-case', principal: 'wifCase' },
       ],
       azureDevOps: { organization: 'contoso', projectName: 'web' },
+      // So that PrivateAksDeploy, which signs in on its way to a deployment, has one to make.
+      groups: [{ name: 'deployers', members: ['wif', 'secret', 'cert', 'msi'] }],
+      customRoles: [{ name: 'Run command invoker', actions: ['Microsoft.ContainerService/managedClusters/runcommand/action', 'Microsoft.ContainerService/managedClusters/commandResults/read'] }],
+      roleAssignments: [
+        { principal: 'deployers', role: 'Azure Kubernetes Service Cluster User Role', scope: 'cluster:aks-prod' },
+        { principal: 'deployers', role: 'Azure Kubernetes Service RBAC Writer', scope: 'cluster:aks-prod/namespaces/web' },
+        { principal: 'deployers', role: 'Run command invoker', scope: 'cluster:aks-prod' },
+      ],
+      clusters: [{ name: 'aks-prod', resourceGroup: 'rg-aks', namespaces: ['web'], rolloutDelaySeconds: 0 }],
     });
+    writeDemoManifests(sandbox);
   });
 
   after(async () => {
@@ -52,7 +63,9 @@ describe('tasks sign in with every kind of Azure Resource Manager connection', f
   });
 
   async function run(task: TaskName, o: Partial<SandboxJobOptions> & { scheme: ConnectionScheme }): Promise<TaskRun> {
-    const r = await runTask(task, sandboxJobEnv(sandbox, { connectionId: connectionFor(o.scheme), principal: principalFor[o.scheme], debug: true, ...o }));
+    // The deploy inputs PrivateAksDeploy needs (the other tasks ignore them); run command keeps DNS out of it.
+    const inputs = { ...DEPLOY_INPUTS, route: 'runCommand', ...o.inputs };
+    const r = await runTask(task, sandboxJobEnv(sandbox, { connectionId: connectionFor(o.scheme), principal: principalFor[o.scheme], debug: true, ...o, inputs }));
     runs.push(r);
     assert.ok(!r.timedOut, `${task} hung:\n${r.stdout}`);
     return r;
@@ -73,6 +86,7 @@ describe('tasks sign in with every kind of Azure Resource Manager connection', f
       it(`${task} with ${scheme}: a token from the sandbox and the identity it belongs to`, async () => {
         const r = await run(task, { scheme });
         assert.strictEqual(r.result, 'Succeeded', r.stdout);
+        if (task === 'PrivateAksDeployV1') assert.strictEqual(r.outputs.route, 'runCommand');
         const principal = sandbox.principal(principalFor[scheme]);
         const log = r.lines.join('\n');
         assert.match(log, new RegExp(`Tenant\\s+: ${sandbox.tenantId}`));

@@ -3,6 +3,8 @@
  * by MOCK_TASK and MOCK_CASE. Offline: the identity library is replaced by a fake that hands out
  * an unsigned token with known claims, so this checks the entry point's wiring, not Entra ID.
  */
+import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 
 const task = process.env.MOCK_TASK ?? 'PrivateAksDeployV1';
@@ -39,8 +41,23 @@ switch (mockCase) {
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 import mr = require('azure-pipelines-task-lib/mock-run');
 
+
 const runner = new mr.TaskMockRunner(path.join(__dirname, '..', '..', '..', 'tasks', task, 'index.js'));
 if (mockCase !== 'missingConnection') runner.setInput('connectedServiceNameARM', CONNECTION);
+if (task === 'PrivateAksDeployV1') {
+  // PrivateAksDeploy checks what it is to deploy before it signs in.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mock-manifests-'));
+  fs.writeFileSync(path.join(dir, 'app.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n');
+  runner.setInput('manifests', path.join(dir, '*.yaml'));
+  runner.setInput('resourceGroupName', 'rg-aks');
+  runner.setInput('clusterName', 'aks-prod');
+  runner.setInput('namespace', mockCase === 'badNamespace' ? 'Web_Prod' : 'web');
+  if (mockCase === 'noManifests') runner.setInput('manifests', path.join(dir, 'nothing-here/*.yaml'));
+  // The mock task-lib answers findMatch only from canned answers; match the real files.
+  // Loaded lazily by absolute path: task-lib reads inputs when it loads, and the mock owns the module name.
+  const realTaskLibPath = require.resolve('azure-pipelines-task-lib/task');
+  runner.registerMockExport('findMatch', (...args: unknown[]) => require(realTaskLibPath).findMatch(...args));
+}
 
 function fakeToken(): string {
   const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
