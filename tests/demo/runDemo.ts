@@ -4,7 +4,8 @@
  * sees in the job log, then stops everything. No Azure needed. As root, the agent runs in network
  * namespaces outside and inside the cluster's VNet; otherwise only the outside story is told.
  */
-import { startSandbox, type Sandbox } from '../sandbox';
+import * as fs from 'fs';
+import { startSandbox, type Sandbox, type Scenario } from '../sandbox';
 import { DEPLOY_INPUTS, writeDemoManifests } from '../support/deployInputs';
 import { sandboxJobEnv } from '../support/sandboxAgent';
 import { runTask, type TaskName, type TaskRun } from '../support/taskRun';
@@ -33,7 +34,10 @@ async function runAsAgent(sandbox: Sandbox, task: TaskName, inside: boolean | un
 
 async function main(): Promise<number> {
   const started = Date.now();
-  const sandbox = await startSandbox(demoScenario(), { privateNetwork: true });
+  // `npm run demo -- --scenario my-scenario.json` tells the same story against another world.
+  const i = process.argv.indexOf('--scenario');
+  const scenario = i > 0 ? (JSON.parse(fs.readFileSync(process.argv[i + 1], 'utf8')) as Scenario) : demoScenario();
+  const sandbox = await startSandbox(scenario, { privateNetwork: true });
   console.log(`Sandbox up in ${Date.now() - started} ms: Entra ID ${sandbox.authorityHost}, Resource Manager ${sandbox.resourceManagerUrl}, Azure DevOps ${sandbox.collectionUri}`);
   console.log(sandbox.network ? 'Private network: agent namespaces inside and outside the VNet.' : `Private network unavailable (${sandbox.networkUnavailable}): the agent runs outside the VNet only.`);
   writeDemoManifests(sandbox);
