@@ -16,7 +16,7 @@ export interface DirectRouteOptions {
   applyDeadlineMs: number;
 }
 
-async function kubectlStep(what: string, args: string[], o: DirectRouteOptions, deadlineMs: number): Promise<string> {
+async function kubectlStep(what: string, args: string[], o: DirectRouteOptions, deadlineMs: number, intent: 'read' | 'write'): Promise<string> {
   const result = await runKubectl(o.kubectl, args, {
     kubeconfig: o.kubeconfigPath,
     env: o.env,
@@ -27,7 +27,7 @@ async function kubectlStep(what: string, args: string[], o: DirectRouteOptions, 
     throw new ExplainedError({ what, reason: `kubectl did not finish within ${Math.round(deadlineMs / 1000)} s.`, fix: 'Check the API server and the rollout; raise rolloutTimeoutSeconds if the rollout is just slow.', code: 'KUBECTL_TIMEOUT' });
   }
   if (result.exitCode !== 0) {
-    const explained = explainKubectlFailure(result.stderr, o.failureContext);
+    const explained = explainKubectlFailure(result.stderr, { ...o.failureContext, intent });
     throw new ExplainedError(
       explained ? { what, ...explained } : { what, reason: `kubectl exited with ${result.exitCode}: ${result.stderr.trim().split('\n').slice(-3).join(' ')}`, fix: 'See kubectl\'s message above.', code: 'KUBECTL_FAILED' },
     );
@@ -41,11 +41,11 @@ export async function deployDirect(plan: DeployPlan, o: DirectRouteOptions): Pro
   const namespace = namespaceObject(plan);
   fs.writeFileSync(manifestFile, toYamlStream(namespace ? [namespace, ...plan.objects] : plan.objects), { mode: 0o600 });
   console.log(`kubectl ${applyArgs(plan, 'manifests.yaml').join(' ')}`);
-  await kubectlStep('Applying the manifests', applyArgs(plan, manifestFile), o, o.applyDeadlineMs);
+  await kubectlStep('Applying the manifests', applyArgs(plan, manifestFile), o, o.applyDeadlineMs, 'write');
   if (!plan.waitForRollout) return;
   for (const target of rolloutTargets(plan)) {
     console.log(`kubectl ${rolloutArgs(plan, target).join(' ')}`);
-    await kubectlStep(`Waiting for the rollout of ${target.ref} in ${target.namespace}`, rolloutArgs(plan, target), o, (plan.rolloutTimeoutSeconds + 30) * 1000);
+    await kubectlStep(`Waiting for the rollout of ${target.ref} in ${target.namespace}`, rolloutArgs(plan, target), o, (plan.rolloutTimeoutSeconds + 30) * 1000, 'read');
   }
   tl.debug('direct route finished');
 }

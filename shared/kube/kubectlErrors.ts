@@ -8,6 +8,8 @@ export interface KubectlFailureContext {
   principalObjectId?: string;
   clusterResourceId?: string;
   azureRbac: boolean;
+  /** What the step does: an apply reads before it writes, and the role must cover the write. */
+  intent?: 'read' | 'write';
 }
 
 /** The least-privileged built-in role that grants a Kubernetes verb on a resource through Azure RBAC. */
@@ -55,7 +57,7 @@ export function explainKubectlFailure(stderr: string, ctx: KubectlFailureContext
   const forbidden = /User "([^"]+)" cannot (\w+) resource "([^"]+)" in API group "([^"]*)"(?: in the namespace "([^"]+)")?/i.exec(stderr);
   if (forbidden) {
     const [, user, verb, resource, group, ns] = forbidden;
-    const role = roleForVerb(verb, resource);
+    const role = roleForVerb(ctx.intent === 'write' ? 'patch' : verb, resource);
     const scope = ctx.clusterResourceId ? `${ctx.clusterResourceId}${ns ? `/namespaces/${ns}` : ''}` : '<cluster resource id>';
     if (!ctx.azureRbac) {
       return {

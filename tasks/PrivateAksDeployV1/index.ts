@@ -91,7 +91,7 @@ void runTask('PrivateAksDeploy', async () => {
     const outcome = await deployThroughRunCommand(cc, access, facts, plan, (plan.rolloutTimeoutSeconds + 120) * 1000, identity.objectId);
     for (const line of outcome.logs.split(/\r?\n/)) if (line) console.log(`  [run command] ${line}`);
     if (outcome.exitCode !== 0) {
-      const explained = explainKubectlFailure(outcome.logs, failureContext);
+      const explained = explainKubectlFailure(outcome.logs, { ...failureContext, intent: 'write' });
       throw new ExplainedError(explained ? { what: 'Deploying through AKS run command', ...explained } : { what: 'Deploying through AKS run command', reason: `The command exited with ${outcome.exitCode}.`, fix: 'See the run command log above.', code: 'RUN_COMMAND_FAILED' });
     }
   }

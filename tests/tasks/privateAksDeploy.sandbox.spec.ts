@@ -1,0 +1,177 @@
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as path from 'path';
+import { randomUUID } from 'crypto';
+import { startSandbox, type Sandbox } from '../sandbox';
+import { ALL_SCHEMES, type ConnectionScheme } from '../support/agentEnvironment';
+import { DEPLOY_INPUTS, writeDemoManifests } from '../support/deployInputs';
+import { sandboxJobEnv, type SandboxJobOptions } from '../support/sandboxAgent';
+import { leakedSecrets, loggedText, runTask, type TaskRun } from '../support/taskRun';
+
+/**
+ * PrivateAksDeploy as an agent runs it, inside and outside the cluster's VNet (network namespaces),
+ * against a private, Entra-only cluster with local accounts disabled, with the real kubectl.
+ */
+describe('PrivateAksDeploy against a private, Entra-only cluster', function () {
+  this.timeout(120_000);
+  let sandbox: Sandbox;
+  const runs: TaskRun[] = [];
+  const WIF = randomUUID();
+  const principalFor: Record<ConnectionScheme, string> = { WorkloadIdentityFederation: 'wif', ServicePrincipalSecret: 'secret', ServicePrincipalCertificate: 'cert', ManagedServiceIdentity: 'msi' };
+
+  before(async function () {
+    sandbox = await startSandbox(
+      {
+        principals: [
+          { name: 'wif', federated: [{ subject: 'sc://contoso/web/prod-wif' }] },
+          { name: 'secret' },
+          { name: 'cert', certificate: true },
+          { name: 'msi', managedIdentity: true, systemAssigned: true },
+          { name: 'readerOnly' },
+          { name: 'noDataRole' },
+        ],
+        serviceConnections: [{ id: WIF, name: 'prod-wif', principal: 'wif' }],
+        azureDevOps: { organization: 'contoso', projectName: 'web' },
+        groups: [{ name: 'deployers', members: ['wif', 'secret', 'cert', 'msi'] }],
+        roleAssignments: [
+          { principal: 'deployers', role: 'Azure Kubernetes Service Cluster User Role', scope: 'cluster:aks-prod' },
+          { principal: 'deployers', role: 'Azure Kubernetes Service RBAC Writer', scope: 'cluster:aks-prod/namespaces/web' },
+          { principal: 'readerOnly', role: 'Reader', scope: 'resourceGroup:rg-aks' },
+          { principal: 'noDataRole', role: 'Azure Kubernetes Service Cluster User Role', scope: 'cluster:aks-prod' },
+        ],
+        clusters: [{ name: 'aks-prod', resourceGroup: 'rg-aks', private: true, disableLocalAccounts: true, namespaces: ['web'], rolloutDelaySeconds: 1 }],
+      },
+      { privateNetwork: true },
+    );
+    if (!sandbox.network) {
+      console.log(`      skipped: the private network needs network namespaces (${sandbox.networkUnavailable})`);
+      await sandbox.stop();
+      this.skip();
+    }
+    writeDemoManifests(sandbox);
+  });
+
+  after(async () => {
+    if (!sandbox?.network) return;
+    const leaks = runs.flatMap((r) => leakedSecrets(loggedText(r.stdout, r.stderr), sandbox.issuedSecrets()));
+    await sandbox.stop();
+    assert.deepStrictEqual(leaks, [], 'secrets leaked into task output');
+  });
+
+  async function deploy(o: { scheme?: ConnectionScheme; inside: boolean; inputs?: Record<string, string>; principal?: string; extra?: Partial<SandboxJobOptions> }): Promise<TaskRun> {
+    const scheme = o.scheme ?? 'ServicePrincipalSecret';
+    const env = sandboxJobEnv(sandbox, {
+      connectionId: scheme === 'WorkloadIdentityFederation' ? WIF : `sc-${scheme}`,
+      scheme,
+      principal: o.principal ?? principalFor[scheme],
+      debug: true,
+      inputs: { ...DEPLOY_INPUTS, ...o.inputs },
+      ...o.extra,
+    });
+    const network = sandbox.network!;
+    const r = await runTask('PrivateAksDeployV1', env, { wrap: (c, a) => network.spawnArgs(o.inside, c, a), timeoutMs: 90_000 });
+    runs.push(r);
+    assert.ok(!r.timedOut, `the task hung:\n${r.stdout}`);
+    return r;
+  }
+
+  const failedWith = (r: TaskRun, code: string) => {
+    assert.strictEqual(r.result, 'Failed', r.stdout);
+    assert.ok(r.resultMessage?.includes(`[${code}]`), `expected ${code}: ${r.resultMessage}`);
+    return r.resultMessage!;
+  };
+
+  for (const scheme of ALL_SCHEMES) {
+    it(`deploys directly from inside the VNet with ${scheme}, and removes its kubeconfig`, async () => {
+      const r = await deploy({ scheme, inside: true, inputs: { route: 'direct' } });
+      assert.strictEqual(r.result, 'Succeeded', r.stdout);
+      assert.strictEqual(r.outputs.route, 'direct');
+      assert.strictEqual(r.outputs.lineOfSight, 'pass');
+      assert.deepStrictEqual(JSON.parse(r.outputs.appliedObjects).map((o: { kind: string }) => o.kind), ['ConfigMap', 'Deployment', 'Service']);
+      assert.match(r.lines.join('\n'), /deployment "shop" successfully rolled out/);
+      const temp = path.join(sandbox.tempDir, 'agent', '_work', '_temp');
+      assert.deepStrictEqual(fs.readdirSync(temp).filter((f) => f.startsWith('private-aks-deploy-') && !f.endsWith('.md')), [], 'kubeconfig folder left behind');
+    });
+  }
+
+  it('falls back to run command from outside the VNet, saying why', async () => {
+    const r = await deploy({ inside: false, principal: 'secret', scheme: 'ServicePrincipalSecret', inputs: { route: 'auto' }, extra: {} });
+    // The secret principal has no run command permission: the diagnosis and the fallback still show.
+    const log = r.lines.join('\n');
+    assert.match(log, /ENOTFOUND/);
+    assert.match(log, /privatelink\.eastus\.azmk8s\.io is not linked to the agent's VNet/);
+    assert.match(log, /deploying through AKS run command instead \(route: auto\)/);
+    failedWith(r, 'ARM_AUTHORIZATION_FAILED');
+    assert.match(r.resultMessage!, /runcommand\/action/);
+  });
+
+  it('diagnoses a blackholed API server within the probe deadline', async () => {
+    const fqdn = sandbox.azure.state.cluster('aks-prod').privateFqdn!;
+    const network = sandbox.network!;
+    network.removeName('private', fqdn);
+    await network.addNames('private', [{ fqdn, target: 'blackhole' }]);
+    try {
+      const r = await deploy({ inside: true, inputs: { route: 'direct', probeTimeoutSeconds: '3' } });
+      const message = failedWith(r, 'TCP_BLOCKED');
+      assert.match(message, /No answer from 10\.224\.0\.254:443 within the deadline/);
+      const tcp = /TCP 443\s+FAIL\s+(\d+) ms/.exec(r.lines.join('\n'));
+      assert.ok(tcp && Number(tcp[1]) >= 2_900 && Number(tcp[1]) < 4_000, `TCP step: ${tcp?.[1]} ms`);
+      assert.ok(r.durationMs < 3_000 + 10_000, `whole task took ${r.durationMs} ms`);
+    } finally {
+      network.removeName('private', fqdn);
+      await network.addNames('private', [{ fqdn, target: { port: sandbox.azure.clusters.get('aks-prod')!.port } }]);
+    }
+  });
+
+  it('gets a new token when the old one expires during the rollout (WIF outlives its OIDC token)', async () => {
+    const server = sandbox.azure.clusters.get('aks-prod')!;
+    sandbox.scenario.tokenLifetimeSeconds = 4;
+    sandbox.scenario.oidcTokenLifetimeSeconds = 3;
+    server.cluster.rolloutDelaySeconds = 9;
+    const aksTokensBefore = sandbox.requests.filter((q) => q.service === 'entra' && q.note?.resource === '6dae42f8-4368-4678-94ff-3960e28e3630').length;
+    const oidcBefore = sandbox.requests.count('oidc');
+    // Bump the deployment so that a new rollout starts, and cut the watch once the first token expired.
+    writeDemoManifests(sandbox, fs.readFileSync(path.join(sandbox.tempDir, 'agent', '_work', '1', 's', 'deploy', 'app.yaml'), 'utf8').replace('replicas: 2', 'replicas: 3'));
+    const cut = setTimeout(() => server.dropConnections(), 6_000);
+    try {
+      const r = await deploy({ scheme: 'WorkloadIdentityFederation', inside: true, inputs: { route: 'direct', rolloutTimeoutSeconds: '40' } });
+      assert.strictEqual(r.result, 'Succeeded', r.stdout);
+      const aksTokens = sandbox.requests.filter((q) => q.service === 'entra' && q.note?.resource === '6dae42f8-4368-4678-94ff-3960e28e3630').length - aksTokensBefore;
+      assert.ok(aksTokens >= 2, `only ${aksTokens} AKS token(s) were issued`);
+      assert.ok(sandbox.requests.count('oidc') - oidcBefore >= 3, 'no fresh OIDC token for the later exchanges');
+    } finally {
+      clearTimeout(cut);
+      sandbox.scenario.tokenLifetimeSeconds = 3600;
+      sandbox.scenario.oidcTokenLifetimeSeconds = 600;
+      server.cluster.rolloutDelaySeconds = 1;
+    }
+  });
+
+  describe('the errors users hit today', () => {
+    it('no permission to get the cluster user credential', async () => {
+      const message = failedWith(await deploy({ inside: true, principal: 'readerOnly' }), 'ARM_AUTHORIZATION_FAILED');
+      assert.match(message, /listClusterUserCredential\/action/);
+      assert.match(message, /--role "Azure Kubernetes Service Cluster User Role" --scope \/subscriptions\/.*\/managedClusters\/aks-prod/);
+    });
+
+    it('no Azure RBAC data role: names the role and the namespace scope', async () => {
+      const message = failedWith(await deploy({ inside: true, principal: 'noDataRole', inputs: { route: 'direct' } }), 'KUBECTL_FORBIDDEN');
+      assert.match(message, /--role "Azure Kubernetes Service RBAC Writer" --scope \/subscriptions\/.*\/managedClusters\/aks-prod\/namespaces\/web/);
+    });
+
+    it('admin credentials asked of a cluster without local accounts', async () => {
+      const message = failedWith(await deploy({ inside: true, inputs: { useAdminCredentials: 'true' } }), 'LOCAL_ACCOUNTS_DISABLED');
+      assert.match(message, /disables local accounts/);
+    });
+
+    it('kubectl not where the input says', async () => {
+      const message = failedWith(await deploy({ inside: true, inputs: { route: 'direct', kubectlPath: '/opt/nowhere/kubectl' } }), 'KUBECTL_MISSING');
+      assert.match(message, /No kubectl at \/opt\/nowhere\/kubectl/);
+    });
+
+    it('a cluster named by a malformed resource id', async () => {
+      const message = failedWith(await deploy({ inside: true, inputs: { clusterSpecifiedBy: 'resourceId', clusterResourceId: '/subscriptions/x/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/aks' } }), 'INVALID_INPUT');
+      assert.match(message, /input 'clusterResourceId'/);
+    });
+  });
+});
