@@ -22,8 +22,8 @@ export interface EndpointProbe {
   label: string;
   host: string;
   port: number;
-  /** CAs the endpoint's certificate must chain to (the cluster CA); public roots when omitted. */
-  caPem?: string;
+  /** CAs the endpoint's certificate must chain to (the cluster CA, or public roots plus the agent's CA); Node's roots when omitted. */
+  ca?: string[];
   /** The HTTP path asked without credentials: /readyz for AKS, /v2/ for ACR. */
   path: string;
   /** HTTP statuses that prove the endpoint answers the agent (401 = reachable, needs auth). */
@@ -106,7 +106,7 @@ export async function probeEndpoint(probe: EndpointProbe, stepDeadlineMs: number
   steps.push(connect.result);
   if (!connect.result.ok) return done({ addresses });
 
-  const ca = probe.caPem ? [probe.caPem] : undefined;
+  const ca = probe.ca;
   const handshake = await timed('tls', stepDeadlineMs, `TLS handshake with ${probe.host}`, (signal) =>
     new Promise<string>((resolve, reject) => {
       const socket = tls.connect({ host: address, port: probe.port, servername: probe.host, ca, ALPNProtocols: ['http/1.1'] });

@@ -18,6 +18,16 @@ export interface DiagnosisContext {
   authorizedIpRanges?: boolean;
 }
 
+/** ACR's error text: its JSON escapes the apostrophes around the IP (\u0027), so read it as JSON first. */
+function registryMessage(body: string): string {
+  try {
+    const parsed = JSON.parse(body) as { errors?: { message?: string }[] };
+    return parsed.errors?.map((e) => e.message ?? '').join(' ') || body;
+  } catch {
+    return body;
+  }
+}
+
 const isPrivateLinkName = (host: string) => /\.privatelink\./i.test(host);
 
 /** The private DNS zone a private name lives in: `x.y.privatelink.eastus.azmk8s.io` → `privatelink.eastus.azmk8s.io`. */
@@ -104,7 +114,7 @@ export function diagnoseLineOfSight(result: EndpointResult, ctx: DiagnosisContex
       };
     case 'http': {
       const status = result.http?.status;
-      const body = result.http?.body ?? '';
+      const body = registryMessage(result.http?.body ?? '');
       const deniedIp = /client with IP '([^']+)' is not allowed access/i.exec(body)?.[1];
       if (status === 403 && deniedIp) {
         return {

@@ -14,6 +14,8 @@ import { apiServerOf, usesEntraExec, withExecCredential, writeKubeconfig } from 
 import { explainKubectlFailure } from '../../shared/kube/kubectlErrors';
 import { locateKubectl } from '../../shared/kube/kubectl';
 import { startTokenBroker } from '../../shared/kube/tokenBroker';
+import { validateResourceName } from '../../shared/arm/resourceId';
+import { registryProbe } from '../../shared/aks/registryProbe';
 import { ExplainedError } from '../../shared/pipeline/explainedError';
 import { onTaskEnd, runTask } from '../../shared/pipeline/runTask';
 import { booleanInput, choiceInput, integerInput, optionalInput } from '../../shared/pipeline/taskInputs';
@@ -24,6 +26,8 @@ void runTask('PrivateAksDeploy', async () => {
   const route = choiceInput('route', ['auto', 'direct', 'runCommand'] as const, 'auto');
   const useAdmin = booleanInput('useAdminCredentials', false);
   const probeTimeoutMs = integerInput('probeTimeoutSeconds', 10, 1, 120) * 1000;
+  const registryNameInput = optionalInput('registryName');
+  const registryName = registryNameInput ? validateResourceName('registryName', 'registry', registryNameInput) : undefined;
   if (choiceInput('credentialHelper', ['builtIn', 'kubelogin'] as const, 'builtIn') === 'kubelogin') {
     throw new ExplainedError({ what: "Reading the input 'credentialHelper'", reason: 'This version has only the built-in exec credential helper; kubelogin support comes in a later version.', fix: 'Set credentialHelper to builtIn (it needs no kubelogin on the agent).', code: 'NOT_SUPPORTED' });
   }
@@ -50,17 +54,16 @@ void runTask('PrivateAksDeploy', async () => {
   let chosen: 'direct' | 'runCommand' = route === 'runCommand' ? 'runCommand' : 'direct';
   if (route !== 'runCommand') {
     console.log('Line of sight from this agent:');
-    outcomes = await runPreflight(
-      [
-        {
-          probe: { label: 'AKS API server', host: server.tlsServerName ?? serverUrl.hostname, port: Number(serverUrl.port) || 443, caPem: server.caPem, path: '/readyz', reachableStatuses: [200, 401] },
-          context: { kind: 'aksApiServer', resourceName: facts.name, privateCluster: facts.privateCluster, authorizedIpRanges: facts.authorizedIpRanges.length > 0 },
-        },
-      ],
-      probeTimeoutMs,
-    );
+    const apiServer = {
+      probe: { label: 'AKS API server', host: server.tlsServerName ?? serverUrl.hostname, port: Number(serverUrl.port) || 443, ca: server.caPem ? [server.caPem] : undefined, path: '/readyz', reachableStatuses: [200, 401] },
+      context: { kind: 'aksApiServer' as const, resourceName: facts.name, privateCluster: facts.privateCluster, authorizedIpRanges: facts.authorizedIpRanges.length > 0 },
+    };
+    const registry = registryName ? registryProbe(registryName, cc.connection.cloud.environment) : undefined;
+    outcomes = await runPreflight(registry ? [apiServer, registry] : [apiServer], probeTimeoutMs);
     for (const line of preflightTableLines(outcomes)) console.log(`  ${line}`);
-    const reachable = outcomes.every((o) => o.diagnosis.ok);
+    for (const o of outcomes.slice(1)) if (!o.diagnosis.ok) tl.warning(`${o.diagnosis.reason} Fix: ${o.diagnosis.fix}`);
+    // The route depends on the API server; the registry matters to whoever pushes and pulls images.
+    const reachable = outcomes[0].diagnosis.ok;
     if (!reachable && route === 'direct') {
       const d = outcomes.find((o) => !o.diagnosis.ok)!.diagnosis;
       throw new ExplainedError({ what: `Reaching the API server of '${facts.name}' from this agent`, reason: d.reason, fix: d.fix, code: d.code });

@@ -23,7 +23,7 @@ describe('line-of-sight probes on loopback', function () {
 
   it('walks DNS, TCP, TLS with the cluster CA and an anonymous /readyz (401 = reachable)', async () => {
     const port = await serve(['localhost'], 401, '{"kind":"Status","code":401}');
-    const r = await probeEndpoint({ label: 'AKS API server', host: 'localhost', port, caPem: ca.certPem, path: '/readyz', reachableStatuses: [200, 401] }, 3_000);
+    const r = await probeEndpoint({ label: 'AKS API server', host: 'localhost', port, ca: [ca.certPem], path: '/readyz', reachableStatuses: [200, 401] }, 3_000);
     assert.deepStrictEqual(r.steps.map((s) => [s.step, s.ok]), [['dns', true], ['tcp', true], ['tls', true], ['http', true]]);
     assert.strictEqual(r.http?.status, 401);
     assert.strictEqual(diagnoseLineOfSight(r, { kind: 'aksApiServer', resourceName: 'aks' }).code, 'REACHABLE');
@@ -31,7 +31,7 @@ describe('line-of-sight probes on loopback', function () {
 
   it('stops at TLS when the certificate names another host', async () => {
     const port = await serve(['api.other.test'], 200);
-    const r = await probeEndpoint({ label: 'AKS API server', host: 'localhost', port, caPem: ca.certPem, path: '/readyz', reachableStatuses: [200, 401] }, 3_000);
+    const r = await probeEndpoint({ label: 'AKS API server', host: 'localhost', port, ca: [ca.certPem], path: '/readyz', reachableStatuses: [200, 401] }, 3_000);
     assert.deepStrictEqual(r.steps.map((s) => s.step), ['dns', 'tcp', 'tls']);
     assert.strictEqual(r.steps[2].errorCode, 'ERR_TLS_CERT_ALTNAME_INVALID');
     assert.strictEqual(diagnoseLineOfSight(r, { kind: 'aksApiServer', resourceName: 'aks' }).code, 'TLS_NAME_MISMATCH');
@@ -39,7 +39,7 @@ describe('line-of-sight probes on loopback', function () {
 
   it('stops at TLS when the certificate does not chain to the cluster CA', async () => {
     const port = await serve(['localhost'], 200);
-    const r = await probeEndpoint({ label: 'AKS API server', host: 'localhost', port, caPem: createTestCa().certPem, path: '/readyz', reachableStatuses: [200, 401] }, 3_000);
+    const r = await probeEndpoint({ label: 'AKS API server', host: 'localhost', port, ca: [createTestCa().certPem], path: '/readyz', reachableStatuses: [200, 401] }, 3_000);
     assert.strictEqual(diagnoseLineOfSight(r, { kind: 'aksApiServer', resourceName: 'aks' }).code, 'TLS_UNTRUSTED');
   });
 
@@ -55,7 +55,7 @@ describe('line-of-sight probes on loopback', function () {
 
   it('reads the IP ACR saw from its firewall answer', async () => {
     const port = await serve(['localhost'], 403, `{"errors":[{"code":"DENIED","message":"client with IP '203.0.113.10' is not allowed access. Refer https://aka.ms/acr/firewall to grant access."}]}`);
-    const r = await probeEndpoint({ label: 'ACR login server', host: 'localhost', port, caPem: ca.certPem, path: '/v2/', reachableStatuses: [200, 401] }, 3_000);
+    const r = await probeEndpoint({ label: 'ACR login server', host: 'localhost', port, ca: [ca.certPem], path: '/v2/', reachableStatuses: [200, 401] }, 3_000);
     const d = diagnoseLineOfSight(r, { kind: 'acrLoginServer', resourceName: 'contosoprod' });
     assert.strictEqual(d.code, 'ACR_FIREWALL_DENIED');
     assert.match(d.fix, /--ip-address 203\.0\.113\.10/);

@@ -40,6 +40,8 @@ describe('PrivateAksDeploy against a private, Entra-only cluster', function () {
           { principal: 'noDataRole', role: 'Azure Kubernetes Service Cluster User Role', scope: 'cluster:aks-prod' },
         ],
         clusters: [{ name: 'aks-prod', resourceGroup: 'rg-aks', private: true, disableLocalAccounts: true, namespaces: ['web'], rolloutDelaySeconds: 1 }],
+        registries: [{ name: 'contosoprod', resourceGroup: 'rg-aks', defaultAction: 'Deny', ipRules: ['198.51.100.0/24'] }],
+        network: { agentEgressIp: '203.0.113.77' },
       },
       { privateNetwork: true },
     );
@@ -83,7 +85,7 @@ describe('PrivateAksDeploy against a private, Entra-only cluster', function () {
 
   for (const scheme of ALL_SCHEMES) {
     it(`deploys directly from inside the VNet with ${scheme}, and removes its kubeconfig`, async () => {
-      const r = await deploy({ scheme, inside: true, inputs: { route: 'direct' } });
+      const r = await deploy({ scheme, inside: true, inputs: { route: 'direct', registryName: 'contosoprod' } });
       assert.strictEqual(r.result, 'Succeeded', r.stdout);
       assert.strictEqual(r.outputs.route, 'direct');
       assert.strictEqual(r.outputs.lineOfSight, 'pass');
@@ -95,12 +97,14 @@ describe('PrivateAksDeploy against a private, Entra-only cluster', function () {
   }
 
   it('falls back to run command from outside the VNet, saying why', async () => {
-    const r = await deploy({ inside: false, principal: 'secret', scheme: 'ServicePrincipalSecret', inputs: { route: 'auto' }, extra: {} });
+    const r = await deploy({ inside: false, principal: 'secret', scheme: 'ServicePrincipalSecret', inputs: { route: 'auto', registryName: 'contosoprod' } });
     // The secret principal has no run command permission: the diagnosis and the fallback still show.
     const log = r.lines.join('\n');
     assert.match(log, /ENOTFOUND/);
     assert.match(log, /privatelink\.eastus\.azmk8s\.io is not linked to the agent's VNet/);
     assert.match(log, /deploying through AKS run command instead \(route: auto\)/);
+    // The registry's firewall, with the IP ACR saw.
+    assert.ok(r.warnings.some((w) => /firewall denies the agent's egress IP 203\.0\.113\.77.*--ip-address 203\.0\.113\.77/.test(w)), r.warnings.join('\n'));
     failedWith(r, 'ARM_AUTHORIZATION_FAILED');
     assert.match(r.resultMessage!, /runcommand\/action/);
   });

@@ -55,7 +55,8 @@ describe('line-of-sight diagnosis', () => {
     { name: 'TLS inspection', r: result(PRIVATE_HOST, { step: 'tls', code: 'SELF_SIGNED_CERT_IN_CHAIN' }), code: 'TLS_UNTRUSTED', reason: /cluster's CA.*TLS-inspecting proxy/, fix: /Exclude/ },
     {
       name: 'ACR firewall',
-      r: result('contosoprod.azurecr.io', { step: 'http' }, { http: { status: 403, body: `{"errors":[{"code":"DENIED","message":"client with IP '203.0.113.10' is not allowed access. Refer https://aka.ms/acr/firewall to grant access."}]}` } }),
+      // As ACR sends it: the apostrophes JSON-escaped.
+      r: result('contosoprod.azurecr.io', { step: 'http' }, { http: { status: 403, body: `{"errors":[{"code":"DENIED","message":"client with IP \\u0027203.0.113.10\\u0027 is not allowed access. Refer https://aka.ms/acr/firewall to grant access."}]}` } }),
       ctx: { kind: 'acrLoginServer', resourceName: 'contosoprod' },
       code: 'ACR_FIREWALL_DENIED',
       reason: /egress IP 203\.0\.113\.10/,
