@@ -18,6 +18,8 @@ export interface Kubeconfig {
 export interface ExecCredentialPlugin {
   command: string;
   args: string[];
+  /** Defaults to client.authentication.k8s.io/v1. */
+  apiVersion?: string;
 }
 
 function invalid(reason: string): ExplainedError {
@@ -91,7 +93,7 @@ export function withExecCredential(k: Kubeconfig, plugin: ExecCredentialPlugin, 
         name: userName,
         user: {
           exec: {
-            apiVersion: 'client.authentication.k8s.io/v1',
+            apiVersion: plugin.apiVersion ?? 'client.authentication.k8s.io/v1',
             command: plugin.command,
             args: plugin.args,
             interactiveMode: 'Never',

@@ -13,6 +13,7 @@ import { signInWithTaskConnection } from '../../shared/identity/signIn';
 import { apiServerOf, usesEntraExec, withExecCredential, writeKubeconfig } from '../../shared/kube/kubeconfig';
 import { explainKubectlFailure } from '../../shared/kube/kubectlErrors';
 import { locateKubectl } from '../../shared/kube/kubectl';
+import { kubeloginCredential } from '../../shared/kube/kubeloginCredential';
 import { startTokenBroker } from '../../shared/kube/tokenBroker';
 import { validateResourceName } from '../../shared/arm/resourceId';
 import { registryProbe } from '../../shared/aks/registryProbe';
@@ -28,9 +29,8 @@ void runTask('PrivateAksDeploy', async () => {
   const probeTimeoutMs = integerInput('probeTimeoutSeconds', 10, 1, 120) * 1000;
   const registryNameInput = optionalInput('registryName');
   const registryName = registryNameInput ? validateResourceName('registryName', 'registry', registryNameInput) : undefined;
-  if (choiceInput('credentialHelper', ['builtIn', 'kubelogin'] as const, 'builtIn') === 'kubelogin') {
-    throw new ExplainedError({ what: "Reading the input 'credentialHelper'", reason: 'This version has only the built-in exec credential helper; kubelogin support comes in a later version.', fix: 'Set credentialHelper to builtIn (it needs no kubelogin on the agent).', code: 'NOT_SUPPORTED' });
-  }
+  const credentialHelper = choiceInput('credentialHelper', ['builtIn', 'kubelogin'] as const, 'builtIn');
+  const kubeloginMode = choiceInput('kubeloginLoginMode', ['azurepipelines', 'workloadidentity', 'spn', 'msi'] as const, 'azurepipelines');
   let kubectlPath: string | undefined;
   const kubectl = () => (kubectlPath ??= locateKubectl(optionalInput('kubectlPath')));
   // Inputs first: a bad manifest or name fails before anything signs in.
@@ -79,7 +79,11 @@ void runTask('PrivateAksDeploy', async () => {
   if (chosen === 'direct') {
     let env: Record<string, string> = {};
     let config = kubeconfig;
-    if (usesEntraExec(kubeconfig)) {
+    if (usesEntraExec(kubeconfig) && credentialHelper === 'kubelogin') {
+      const kubelogin = kubeloginCredential(cc.connection, kubeloginMode);
+      env = kubelogin.env;
+      config = withExecCredential(kubeconfig, kubelogin.exec);
+    } else if (usesEntraExec(kubeconfig)) {
       const broker = await startTokenBroker(cc);
       onTaskEnd(() => broker.close());
       env = broker.env;

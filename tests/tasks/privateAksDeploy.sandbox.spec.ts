@@ -151,6 +151,56 @@ describe('PrivateAksDeploy against a private, Entra-only cluster', function () {
     }
   });
 
+  describe('with the installed kubelogin instead of the built-in helper', () => {
+    /** A stand-in kubelogin on PATH: records how kubectl ran it, then does spn's client-credentials exchange itself. */
+    function fakeKubelogin(): { dir: string; record: string } {
+      const dir = path.join(sandbox.tempDir, 'fake-kubelogin');
+      fs.mkdirSync(dir, { recursive: true });
+      const record = path.join(dir, 'invocations.jsonl');
+      fs.writeFileSync(
+        path.join(dir, 'kubelogin'),
+        `#!${process.execPath}
+const fs = require('fs'), https = require('https');
+const env = process.env;
+fs.appendFileSync(${JSON.stringify(record)}, JSON.stringify({ argv: process.argv.slice(2), envNames: Object.keys(env).filter((k) => /^(AAD_|AZURESUBSCRIPTION_|SYSTEM_)/.test(k)).sort() }) + '\\n');
+const arg = (n) => process.argv[process.argv.indexOf(n) + 1];
+const body = new URLSearchParams({ grant_type: 'client_credentials', client_id: env.AAD_SERVICE_PRINCIPAL_CLIENT_ID, client_secret: env.AAD_SERVICE_PRINCIPAL_CLIENT_SECRET, scope: arg('--server-id') + '/.default' }).toString();
+const req = https.request(env.FAKE_KUBELOGIN_AUTHORITY + '/' + arg('--tenant-id') + '/oauth2/v2.0/token', { method: 'POST', ca: fs.readFileSync(env.FAKE_KUBELOGIN_CA), headers: { 'Content-Type': 'application/x-www-form-urlencoded' } }, (res) => {
+  let text = ''; res.on('data', (d) => (text += d)); res.on('end', () => {
+    const t = JSON.parse(text);
+    if (!t.access_token) { process.stderr.write(text); process.exit(1); }
+    process.stdout.write(JSON.stringify({ apiVersion: 'client.authentication.k8s.io/v1beta1', kind: 'ExecCredential', status: { token: t.access_token, expirationTimestamp: new Date(Date.now() + t.expires_in * 1000).toISOString() } }));
+  });
+});
+req.end(body);
+`,
+        { mode: 0o755 },
+      );
+      return { dir, record };
+    }
+
+    it('runs kubelogin get-token in spn mode, with the secret only in its environment', async () => {
+      const fake = fakeKubelogin();
+      const r = await deploy({
+        scheme: 'ServicePrincipalSecret',
+        inside: true,
+        inputs: { route: 'direct', credentialHelper: 'kubelogin', kubeloginLoginMode: 'spn' },
+        extra: { extraEnv: { PATH: `${fake.dir}:${process.env.PATH}`, FAKE_KUBELOGIN_AUTHORITY: sandbox.authorityHost, FAKE_KUBELOGIN_CA: sandbox.caFile } },
+      });
+      assert.strictEqual(r.result, 'Succeeded', r.stdout);
+      const calls = fs.readFileSync(fake.record, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      const principal = sandbox.principal('secret');
+      assert.deepStrictEqual(calls[0].argv, ['get-token', '--login', 'spn', '--server-id', '6dae42f8-4368-4678-94ff-3960e28e3630', '--environment', 'AzurePublicCloud', '--tenant-id', sandbox.tenantId, '--client-id', principal.clientId]);
+      assert.ok(calls.every((c) => !c.argv.join(' ').includes(principal.secret!)), 'the secret was on a command line');
+      assert.ok(calls[0].envNames.includes('AAD_SERVICE_PRINCIPAL_CLIENT_SECRET'));
+    });
+
+    it('refuses a mode that would need a token file on disk', async () => {
+      const r = await deploy({ inside: true, inputs: { route: 'direct', credentialHelper: 'kubelogin', kubeloginLoginMode: 'workloadidentity' } });
+      assert.match(failedWith(r, 'KUBELOGIN_MODE_MISMATCH'), /token from a file/);
+    });
+  });
+
   describe('the errors users hit today', () => {
     it('no permission to get the cluster user credential', async () => {
       const message = failedWith(await deploy({ inside: true, principal: 'readerOnly' }), 'ARM_AUTHORIZATION_FAILED');
