@@ -38,8 +38,13 @@ describe('PrivateAksDeploy against a private, Entra-only cluster', function () {
           { principal: 'deployers', role: 'Azure Kubernetes Service RBAC Writer', scope: 'cluster:aks-prod/namespaces/web' },
           { principal: 'readerOnly', role: 'Reader', scope: 'resourceGroup:rg-aks' },
           { principal: 'noDataRole', role: 'Azure Kubernetes Service Cluster User Role', scope: 'cluster:aks-prod' },
+          { principal: 'deployers', role: 'Azure Kubernetes Service Cluster User Role', scope: 'cluster:aks-legacy' },
         ],
-        clusters: [{ name: 'aks-prod', resourceGroup: 'rg-aks', private: true, disableLocalAccounts: true, namespaces: ['web'], rolloutDelaySeconds: 1 }],
+        clusters: [
+          { name: 'aks-prod', resourceGroup: 'rg-aks', private: true, disableLocalAccounts: true, namespaces: ['web'], rolloutDelaySeconds: 1 },
+          // An older cluster without Entra ID integration: local accounts only.
+          { name: 'aks-legacy', resourceGroup: 'rg-aks', private: true, aad: null, disableLocalAccounts: false, namespaces: ['web'], rolloutDelaySeconds: 0 },
+        ],
         registries: [{ name: 'contosoprod', resourceGroup: 'rg-aks', defaultAction: 'Deny', ipRules: ['198.51.100.0/24'] }],
         network: { agentEgressIp: '203.0.113.77' },
       },
@@ -149,6 +154,30 @@ describe('PrivateAksDeploy against a private, Entra-only cluster', function () {
       sandbox.scenario.oidcTokenLifetimeSeconds = 600;
       server.cluster.rolloutDelaySeconds = 1;
     }
+  });
+
+  it('deploys to a cluster without Entra ID with its local user credential, and a warning', async () => {
+    const r = await deploy({ inside: true, inputs: { route: 'direct', clusterName: 'aks-legacy' } });
+    assert.strictEqual(r.result, 'Succeeded', r.stdout);
+    assert.ok(r.warnings.some((w) => /has no Entra ID integration: deploying with its local user credential/.test(w)), r.warnings.join('\n'));
+  });
+
+  it('substitutes images, applies server-side, and renders a kustomization', async () => {
+    const kustomization = path.join(sandbox.tempDir, 'agent', '_work', '1', 's', 'overlay');
+    fs.mkdirSync(kustomization, { recursive: true });
+    fs.writeFileSync(path.join(kustomization, 'kustomization.yaml'), 'resources:\n  - extra.yaml\ncommonLabels:\n  team: shop\n');
+    fs.writeFileSync(path.join(kustomization, 'extra.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-kustomize\ndata:\n  a: b\n');
+    const r = await deploy({
+      inside: true,
+      inputs: { route: 'direct', serverSideApply: 'true', containers: 'contosoprod.azurecr.io/shop/web:2.0.0', kustomizationPath: 'overlay' },
+    });
+    assert.strictEqual(r.result, 'Succeeded', r.stdout);
+    assert.match(r.lines.join('\n'), /--server-side --field-manager=private-aks-deploy/);
+    const store = sandbox.azure.clusters.get('aks-prod')!.store;
+    const deployment = store.get('Deployment', 'web', 'shop') as { spec: { template: { spec: { containers: { image: string }[] } } } };
+    assert.strictEqual(deployment.spec.template.spec.containers[0].image, 'contosoprod.azurecr.io/shop/web:2.0.0');
+    const rendered = store.get('ConfigMap', 'web', 'from-kustomize') as { metadata: { labels: Record<string, string> } };
+    assert.strictEqual(rendered.metadata.labels.team, 'shop');
   });
 
   describe('with the installed kubelogin instead of the built-in helper', () => {
