@@ -25,7 +25,9 @@ export function rolloutTargets(plan: DeployPlan): { ref: string; namespace: stri
 export function applyArgs(plan: DeployPlan, manifestFile: string): string[] {
   const args = ['apply', '-f', manifestFile];
   if (plan.namespace) args.push('--namespace', plan.namespace);
-  if (plan.serverSideApply) args.push('--server-side', '--field-manager=private-aks-deploy');
+  // The pipeline is the source of truth for what it applies: take over fields another manager
+  // (an earlier client-side apply, a hand edit) set, as a migration to server-side apply needs.
+  if (plan.serverSideApply) args.push('--server-side', '--field-manager=private-aks-deploy', '--force-conflicts');
   if (plan.pruneSelector) args.push('--prune', '--selector', plan.pruneSelector);
   return args;
 }

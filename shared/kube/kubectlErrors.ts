@@ -72,6 +72,14 @@ export function explainKubectlFailure(stderr: string, ctx: KubectlFailureContext
       fix: `${resource === 'namespaces' ? 'Create the namespace once outside the pipeline and set createNamespace to false, or grant: ' : ''}az role assignment create --assignee-object-id ${ctx.principalObjectId ?? user} --assignee-principal-type ServicePrincipal --role "${role}" --scope ${scope}`,
     };
   }
+  const conflict = /Apply failed with \d+ conflicts?: conflict with "([^"]+)"/.exec(stderr);
+  if (conflict) {
+    return {
+      code: 'KUBECTL_APPLY_CONFLICT',
+      reason: `Server-side apply met fields owned by another manager ("${conflict[1]}").`,
+      fix: 'Let this task own them (it applies with --force-conflicts), or remove the fields from the manifests.',
+    };
+  }
   const missingNamespace = /namespaces "([^"]+)" not found/i.exec(stderr);
   if (missingNamespace) {
     return {

@@ -172,7 +172,8 @@ describe('PrivateAksDeploy against a private, Entra-only cluster', function () {
       inputs: { route: 'direct', serverSideApply: 'true', containers: 'contosoprod.azurecr.io/shop/web:2.0.0', kustomizationPath: 'overlay' },
     });
     assert.strictEqual(r.result, 'Succeeded', r.stdout);
-    assert.match(r.lines.join('\n'), /--server-side --field-manager=private-aks-deploy/);
+    // Earlier tests applied client-side: taking the fields over is what a migration to server-side apply needs.
+    assert.match(r.lines.join('\n'), /--server-side --field-manager=private-aks-deploy --force-conflicts/);
     const store = sandbox.azure.clusters.get('aks-prod')!.store;
     const deployment = store.get('Deployment', 'web', 'shop') as { spec: { template: { spec: { containers: { image: string }[] } } } };
     assert.strictEqual(deployment.spec.template.spec.containers[0].image, 'contosoprod.azurecr.io/shop/web:2.0.0');
