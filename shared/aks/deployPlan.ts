@@ -28,7 +28,11 @@ export function applyArgs(plan: DeployPlan, manifestFile: string): string[] {
   // The pipeline is the source of truth for what it applies: take over fields another manager
   // (an earlier client-side apply, a hand edit) set, as a migration to server-side apply needs.
   if (plan.serverSideApply) args.push('--server-side', '--field-manager=private-aks-deploy', '--force-conflicts');
-  if (plan.pruneSelector) args.push('--prune', '--selector', plan.pruneSelector);
+  if (plan.pruneSelector) {
+    // Prune only the kinds the manifests hold: kubectl's default list is deprecated and reaches kinds
+    // the pipeline never deployed.
+    args.push('--prune', '--selector', plan.pruneSelector, ...pruneAllowlist(plan).flatMap((gvk) => ['--prune-allowlist', gvk]));
+  }
   return args;
 }
 
@@ -51,4 +55,15 @@ export function appliedObjects(plan: DeployPlan): { kind: string; namespace?: st
 /** Quotes one argument for the run command's bash (single quotes, nothing expands). */
 export function shellQuote(arg: string): string {
   return `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+/** `<group>/<version>/<Kind>` of each kind in the plan (core for the core group), as --prune-allowlist takes them. */
+export function pruneAllowlist(plan: DeployPlan): string[] {
+  const kinds = new Set(
+    plan.objects.map((o) => {
+      const [group, version] = o.apiVersion.includes('/') ? o.apiVersion.split('/') : ['core', o.apiVersion];
+      return `${group}/${version}/${o.kind}`;
+    }),
+  );
+  return [...kinds].sort();
 }

@@ -43,7 +43,7 @@ describe('PrivateAksDeploy against a private, Entra-only cluster', function () {
         clusters: [
           { name: 'aks-prod', resourceGroup: 'rg-aks', private: true, disableLocalAccounts: true, namespaces: ['web'], rolloutDelaySeconds: 1 },
           // An older cluster without Entra ID integration: local accounts only.
-          { name: 'aks-legacy', resourceGroup: 'rg-aks', private: true, aad: null, disableLocalAccounts: false, namespaces: ['web'], rolloutDelaySeconds: 0 },
+          { name: 'aks-legacy', resourceGroup: 'rg-aks', private: true, aad: null, disableLocalAccounts: false, disableRunCommand: true, namespaces: ['web'], rolloutDelaySeconds: 0 },
         ],
         registries: [{ name: 'contosoprod', resourceGroup: 'rg-aks', defaultAction: 'Deny', ipRules: ['198.51.100.0/24'] }],
         network: { agentEgressIp: '203.0.113.77' },
@@ -160,6 +160,27 @@ describe('PrivateAksDeploy against a private, Entra-only cluster', function () {
     const r = await deploy({ inside: true, inputs: { route: 'direct', clusterName: 'aks-legacy' } });
     assert.strictEqual(r.result, 'Succeeded', r.stdout);
     assert.ok(r.warnings.some((w) => /has no Entra ID integration: deploying with its local user credential/.test(w)), r.warnings.join('\n'));
+  });
+
+  it('explains that run command is disabled when the agent has no line of sight either', async () => {
+    const message = failedWith(await deploy({ inside: false, inputs: { route: 'auto', clusterName: 'aks-legacy' } }), 'RUN_COMMAND_DISABLED');
+    assert.match(message, /disables run command/);
+  });
+
+  it('prunes, by label selector, what the manifests no longer hold', async () => {
+    const labelled = (name: string) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\n  labels:\n    owner: pad-test\ndata:\n  a: b\n`;
+    writeDemoManifests(sandbox, [labelled('keep-me'), labelled('drop-me')].join('---\n'));
+    try {
+      assert.strictEqual((await deploy({ inside: true, inputs: { route: 'direct' } })).result, 'Succeeded');
+      writeDemoManifests(sandbox, labelled('keep-me'));
+      const r = await deploy({ inside: true, inputs: { route: 'direct', prune: 'true', pruneSelector: 'owner=pad-test' } });
+      assert.strictEqual(r.result, 'Succeeded', r.stdout);
+      const store = sandbox.azure.clusters.get('aks-prod')!.store;
+      assert.ok(store.get('ConfigMap', 'web', 'keep-me'));
+      assert.strictEqual(store.get('ConfigMap', 'web', 'drop-me'), undefined);
+    } finally {
+      writeDemoManifests(sandbox);
+    }
   });
 
   it('substitutes images, applies server-side, and renders a kustomization', async () => {
