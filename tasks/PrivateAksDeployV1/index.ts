@@ -16,7 +16,7 @@ import { locateKubectl } from '../../shared/kube/kubectl';
 import { kubeloginCredential } from '../../shared/kube/kubeloginCredential';
 import { startTokenBroker } from '../../shared/kube/tokenBroker';
 import { validateResourceName } from '../../shared/arm/resourceId';
-import { registryProbe } from '../../shared/aks/registryProbe';
+import { registryDataEndpointProbe, registryEndpoints, registryProbe } from '../../shared/aks/registryProbe';
 import { ExplainedError } from '../../shared/pipeline/explainedError';
 import { onTaskEnd, runTask } from '../../shared/pipeline/runTask';
 import { booleanInput, choiceInput, integerInput, optionalInput } from '../../shared/pipeline/taskInputs';
@@ -58,8 +58,12 @@ void runTask('PrivateAksDeploy', async () => {
       probe: { label: 'AKS API server', host: server.tlsServerName ?? serverUrl.hostname, port: Number(serverUrl.port) || 443, ca: server.caPem ? [server.caPem] : undefined, path: '/readyz', reachableStatuses: [200, 401] },
       context: { kind: 'aksApiServer' as const, resourceName: facts.name, privateCluster: facts.privateCluster, authorizedIpRanges: facts.authorizedIpRanges.length > 0 },
     };
-    const registry = registryName ? registryProbe(registryName, cc.connection.cloud.environment) : undefined;
-    outcomes = await runPreflight(registry ? [apiServer, registry] : [apiServer], probeTimeoutMs);
+    const registryTargets = [];
+    if (registryName) {
+      const endpoints = await registryEndpoints(cc, target.subscriptionId, target.resourceGroup, registryName);
+      registryTargets.push(registryProbe(registryName, cc.connection.cloud.environment, endpoints.loginServer), ...endpoints.dataEndpoints.map((host) => registryDataEndpointProbe(registryName, host)));
+    }
+    outcomes = await runPreflight([apiServer, ...registryTargets], probeTimeoutMs);
     for (const line of preflightTableLines(outcomes)) console.log(`  ${line}`);
     for (const o of outcomes.slice(1)) if (!o.diagnosis.ok) tl.warning(`${o.diagnosis.reason} Fix: ${o.diagnosis.fix}`);
     // The route depends on the API server; the registry matters to whoever pushes and pulls images.

@@ -620,7 +620,7 @@ export class ArmState {
             sku: spec.sku ?? 'Premium',
             loginServer: `${spec.name.toLowerCase()}.azurecr.io`,
             adminUserEnabled: spec.adminUserEnabled ?? false,
-            dataEndpointEnabled: false,
+            dataEndpointEnabled: spec.dataEndpointEnabled ?? false,
             anonymousPullEnabled: false,
             network,
             previousNetwork: structuredClone(network),

@@ -73,6 +73,8 @@ export interface RegistrySpec {
   /** Subnet resource ids. */
   virtualNetworkRules?: string[];
   adminUserEnabled?: boolean;
+  /** Dedicated data endpoints (`<name>.<region>.data.azurecr.io`) for layer downloads. */
+  dataEndpointEnabled?: boolean;
   networkRuleBypassOptions?: 'AzureServices' | 'None';
   privateEndpoints?: { name: string; status: 'Approved' | 'Pending' | 'Rejected' }[];
   /** Seconds before a network rule change takes effect on the data endpoint. Default 2. */

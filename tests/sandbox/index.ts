@@ -320,6 +320,10 @@ function privateNetworkOptions(azure: SandboxAzure, loopbackPorts: number[], ca:
         const privateLink = record.loginServer.replace(/\.azurecr\.io$/, '.privatelink.azurecr.io');
         names.push({ fqdn: privateLink, target: { port: endpoint.privateEndpointPort } }, { fqdn: record.loginServer, target: { port: endpoint.privateEndpointPort } });
         publicNames.push({ fqdn: record.loginServer, target: { port: endpoint.port } });
+        if (record.dataEndpointEnabled) {
+            names.push({ fqdn: endpoint.dataEndpoint, target: { port: endpoint.privateEndpointPort } });
+            publicNames.push({ fqdn: endpoint.dataEndpoint, target: { port: endpoint.port } });
+        }
     }
     return { names, publicNames, loopbackPorts, ca };
 }

@@ -37,6 +37,8 @@ describe('PrivateAksDeploy against a private, Entra-only cluster', function () {
           { principal: 'deployers', role: 'Azure Kubernetes Service Cluster User Role', scope: 'cluster:aks-prod' },
           { principal: 'deployers', role: 'Azure Kubernetes Service RBAC Writer', scope: 'cluster:aks-prod/namespaces/web' },
           { principal: 'readerOnly', role: 'Reader', scope: 'resourceGroup:rg-aks' },
+          // Reading the registry tells the task its data endpoints.
+          { principal: 'secret', role: 'Reader', scope: 'registry:contosoprod' },
           { principal: 'noDataRole', role: 'Azure Kubernetes Service Cluster User Role', scope: 'cluster:aks-prod' },
           { principal: 'deployers', role: 'Azure Kubernetes Service Cluster User Role', scope: 'cluster:aks-legacy' },
         ],
@@ -45,7 +47,7 @@ describe('PrivateAksDeploy against a private, Entra-only cluster', function () {
           // An older cluster without Entra ID integration: local accounts only.
           { name: 'aks-legacy', resourceGroup: 'rg-aks', private: true, aad: null, disableLocalAccounts: false, disableRunCommand: true, namespaces: ['web'], rolloutDelaySeconds: 0 },
         ],
-        registries: [{ name: 'contosoprod', resourceGroup: 'rg-aks', defaultAction: 'Deny', ipRules: ['198.51.100.0/24'] }],
+        registries: [{ name: 'contosoprod', resourceGroup: 'rg-aks', defaultAction: 'Deny', ipRules: ['198.51.100.0/24'], dataEndpointEnabled: true }],
         network: { agentEgressIp: '203.0.113.77' },
       },
       { privateNetwork: true },
@@ -110,6 +112,9 @@ describe('PrivateAksDeploy against a private, Entra-only cluster', function () {
     assert.match(log, /deploying through AKS run command instead \(route: auto\)/);
     // The registry's firewall, with the IP ACR saw.
     assert.ok(r.warnings.some((w) => /firewall denies the agent's egress IP 203\.0\.113\.77.*--ip-address 203\.0\.113\.77/.test(w)), r.warnings.join('\n'));
+    // …at the login server and at the data endpoint ARM lists for it.
+    assert.match(log, /ACR data endpoint contosoprod\.eastus\.data\.azurecr\.io:443/);
+    assert.strictEqual(r.warnings.filter((w) => /firewall denies/.test(w)).length, 2);
     failedWith(r, 'ARM_AUTHORIZATION_FAILED');
     assert.match(r.resultMessage!, /runcommand\/action/);
   });
