@@ -5,39 +5,12 @@ import * as path from 'path';
 import { ClientSecretCredential } from '@azure/identity';
 import { ContainerServiceClient } from '@azure/arm-containerservice';
 import { parse, stringify } from 'yaml';
+import { DEMO_MANIFEST } from '../support/deployInputs';
 import { startSandbox, type Sandbox } from './index';
 
 const AKS_SCOPE = '6dae42f8-4368-4678-94ff-3960e28e3630/.default';
-const MANIFEST = `apiVersion: v1
-kind: Namespace
-metadata:
-  name: web
----
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: settings
-  namespace: web
-data:
-  mode: prod
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: shop
-  namespace: web
-spec:
-  replicas: 2
-  selector:
-    matchLabels: { app: shop }
-  template:
-    metadata:
-      labels: { app: shop }
-    spec:
-      containers:
-        - name: web
-          image: contosoprod.azurecr.io/shop/web:1.0.0
-`;
+// The usual app (tests/support/deployInputs) in its own new namespace.
+const MANIFEST = `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: web\n---\n${DEMO_MANIFEST}`;
 
 /**
  * The whole sandbox as a deploying pipeline meets it: the cluster user credential from Resource
@@ -120,7 +93,7 @@ describe('sandbox: a private, Entra-only cluster reached by the real kubectl', f
 
   it('applies a multi-document manifest and waits for the rollout', async () => {
     const kubeconfig = await kubeconfigFor('deployer');
-    const applied = await kubectl(kubeconfig, ['apply', '-f', '-'], MANIFEST);
+    const applied = await kubectl(kubeconfig, ['apply', '--namespace', 'web', '-f', '-'], MANIFEST);
     assert.strictEqual(applied.code, 0, applied.stderr);
     assert.match(applied.stdout, /namespace\/web created/);
     assert.match(applied.stdout, /deployment\.apps\/shop created/);
@@ -138,7 +111,7 @@ describe('sandbox: a private, Entra-only cluster reached by the real kubectl', f
 
   it('refuses a principal without an Azure RBAC data role (403)', async () => {
     const kubeconfig = await kubeconfigFor('onlyUser');
-    const r = await kubectl(kubeconfig, ['apply', '-f', '-'], MANIFEST);
+    const r = await kubectl(kubeconfig, ['apply', '--namespace', 'web', '-f', '-'], MANIFEST);
     assert.notStrictEqual(r.code, 0);
     assert.match(r.stderr, /is forbidden: User "[0-9a-f-]{36}" cannot .*User does not have access to the resource in Azure/);
   });

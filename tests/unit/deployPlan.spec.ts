@@ -1,0 +1,53 @@
+import * as assert from 'assert';
+import { applyArgs, appliedObjects, namespaceObject, pruneAllowlist, rolloutTargets, type DeployPlan } from '../../shared/aks/deployPlan';
+import { runCommandScript } from '../../shared/aks/runCommandRoute';
+
+const plan: DeployPlan = {
+  objects: [
+    { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'settings' } },
+    { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'shop' } },
+    { apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'db', namespace: 'data' } },
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'reader' } },
+  ],
+  namespace: 'web',
+  createNamespace: true,
+  serverSideApply: true,
+  pruneSelector: "app in (shop, db)",
+  waitForRollout: true,
+  rolloutTimeoutSeconds: 120,
+};
+
+describe('deploy plan', () => {
+  it('builds kubectl apply with server-side apply and a prune allowlist of the kinds deployed', () => {
+    assert.deepStrictEqual(applyArgs(plan, 'm.yaml'), [
+      'apply', '-f', 'm.yaml', '--namespace', 'web', '--server-side', '--field-manager=private-aks-deploy', '--force-conflicts',
+      '--prune', '--selector', 'app in (shop, db)',
+      '--prune-allowlist', 'apps/v1/Deployment', '--prune-allowlist', 'apps/v1/StatefulSet', '--prune-allowlist', 'core/v1/ConfigMap', '--prune-allowlist', 'rbac.authorization.k8s.io/v1/ClusterRole',
+    ]);
+    assert.deepStrictEqual(pruneAllowlist({ ...plan, objects: [plan.objects[0], plan.objects[0]] }), ['core/v1/ConfigMap']);
+  });
+
+  it('waits for the rollout of workloads in their own namespace', () => {
+    assert.deepStrictEqual(rolloutTargets(plan), [
+      { ref: 'deployment/shop', namespace: 'web' },
+      { ref: 'statefulset/db', namespace: 'data' },
+    ]);
+  });
+
+  it('creates the namespace only when asked and not already in the manifests', () => {
+    assert.deepStrictEqual(namespaceObject(plan), { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'web' } });
+    assert.strictEqual(namespaceObject({ ...plan, createNamespace: false }), undefined);
+    assert.strictEqual(namespaceObject({ ...plan, objects: [...plan.objects, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'web' } }] }), undefined);
+  });
+
+  it('reports cluster-scoped objects without a namespace', () => {
+    assert.deepStrictEqual(appliedObjects(plan).map((o) => `${o.kind}/${o.namespace ?? '-'}/${o.name}`), ['ConfigMap/web/settings', 'Deployment/web/shop', 'StatefulSet/data/db', 'ClusterRole/-/reader']);
+  });
+
+  it('quotes what the run command bash must not expand', () => {
+    const script = runCommandScript({ ...plan, pruneSelector: "app=$(touch /tmp/pwned);x='y'" });
+    assert.match(script, /^kubectl apply -f manifests\.yaml --namespace web --server-side/);
+    assert.ok(script.includes(`'app=$(touch /tmp/pwned);x='\\''y'\\'''`), script);
+    assert.match(script, / && kubectl rollout status statefulset\/db --namespace data --timeout=120s$/);
+  });
+});
