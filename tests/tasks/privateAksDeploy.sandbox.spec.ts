@@ -129,6 +129,7 @@ describe('PrivateAksDeploy against a private, Entra-only cluster', function () {
       const message = failedWith(r, 'TCP_BLOCKED');
       assert.match(message, /No answer from 10\.224\.0\.254:443 within the deadline/);
       const tcp = /TCP 443\s+FAIL\s+(\d+) ms/.exec(r.lines.join('\n'));
+      console.log(`      (blackholed TCP step: ${tcp?.[1]} ms; task: ${r.durationMs} ms)`);
       assert.ok(tcp && Number(tcp[1]) >= 2_900 && Number(tcp[1]) < 4_000, `TCP step: ${tcp?.[1]} ms`);
       assert.ok(r.durationMs < 3_000 + 10_000, `whole task took ${r.durationMs} ms`);
     } finally {
