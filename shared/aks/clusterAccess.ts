@@ -42,9 +42,9 @@ export function clusterResourceId(t: ClusterTarget): string {
   return `/subscriptions/${t.subscriptionId}/resourceGroups/${t.resourceGroup}/providers/Microsoft.ContainerService/managedClusters/${t.name}`;
 }
 
-async function armCall<T>(what: string, action: string, role: string, target: ClusterTarget, principalObjectId: string | undefined, call: () => Promise<T>): Promise<T> {
+async function armCall<T>(what: string, action: string, role: string, target: ClusterTarget, principalObjectId: string | undefined, call: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
   try {
-    return await withDeadline(ARM_DEADLINE_MS, () => call(), () => new DeadlineExceededError(what, ARM_DEADLINE_MS));
+    return await withDeadline(ARM_DEADLINE_MS, call, () => new DeadlineExceededError(what, ARM_DEADLINE_MS));
   } catch (err) {
     if (err instanceof ExplainedError) throw err;
     const e = err as { statusCode?: number; code?: string };
@@ -70,7 +70,7 @@ export class ClusterAccess {
       'Azure Kubernetes Service Cluster User Role',
       this.target,
       this.principalObjectId,
-      () => this.client.managedClusters.get(this.target.resourceGroup, this.target.name),
+      (abortSignal) => this.client.managedClusters.get(this.target.resourceGroup, this.target.name, { abortSignal }),
     );
     return clusterFactsOf(cluster, this.target);
   }
@@ -84,10 +84,10 @@ export class ClusterAccess {
       admin ? 'Azure Kubernetes Service Cluster Admin Role' : 'Azure Kubernetes Service Cluster User Role',
       this.target,
       this.principalObjectId,
-      () =>
+      (abortSignal) =>
         admin
-          ? this.client.managedClusters.listClusterAdminCredentials(this.target.resourceGroup, this.target.name)
-          : this.client.managedClusters.listClusterUserCredentials(this.target.resourceGroup, this.target.name),
+          ? this.client.managedClusters.listClusterAdminCredentials(this.target.resourceGroup, this.target.name, { abortSignal })
+          : this.client.managedClusters.listClusterUserCredentials(this.target.resourceGroup, this.target.name, { abortSignal }),
     );
     const value = result.kubeconfigs?.[0]?.value;
     if (!value) {

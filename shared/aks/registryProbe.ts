@@ -45,7 +45,7 @@ function agentCas(): string[] | undefined {
  */
 export async function registryEndpoints(cc: ConnectionCredential, subscriptionId: string, resourceGroup: string, registryName: string): Promise<{ loginServer?: string; dataEndpoints: string[] }> {
   try {
-    const registry = await withDeadline(30_000, () => containerRegistryClient(cc, subscriptionId).registries.get(resourceGroup, registryName), () => new DeadlineExceededError('registry read', 30_000));
+    const registry = await withDeadline(30_000, (abortSignal) => containerRegistryClient(cc, subscriptionId).registries.get(resourceGroup, registryName, { abortSignal }), () => new DeadlineExceededError('registry read', 30_000));
     return { loginServer: registry.loginServer, dataEndpoints: registry.dataEndpointEnabled ? registry.dataEndpointHostNames ?? [] : [] };
   } catch (err) {
     tl.debug(`Registry ${registryName} not readable through Resource Manager (${(err as Error).message}); probing its login server only.`);

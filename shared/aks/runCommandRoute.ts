@@ -51,7 +51,7 @@ export async function deployThroughRunCommand(cc: ConnectionCredential, access: 
   try {
     const result = await withDeadline(
       deadlineMs,
-      () => access.containerService.managedClusters.runCommand(facts.resourceGroup, facts.name, { command: runCommandScript(plan), context, clusterToken }, { updateIntervalInMs: 1_000 }),
+      (abortSignal) => access.containerService.managedClusters.runCommand(facts.resourceGroup, facts.name, { command: runCommandScript(plan), context, clusterToken }, { updateIntervalInMs: 1_000, abortSignal }),
       () => new DeadlineExceededError('AKS run command', deadlineMs),
     );
     return { exitCode: result.exitCode ?? -1, logs: result.logs ?? '' };
