@@ -26,7 +26,7 @@ async function runAsAgent(sandbox: Sandbox, task: TaskName, inside: boolean | un
     connectionId: DEMO_CONNECTION.id,
     scheme: 'WorkloadIdentityFederation',
     principal: 'pipeline',
-    inputs: { ...DEPLOY_INPUTS, resourceGroupName: 'rg-aks-prod', registryName: 'contosoprod' },
+    inputs: { ...DEPLOY_INPUTS, resourceGroupName: 'rg-aks-prod', registryName: 'contosoprod', intents: 'deploy,deployRunCommand,acrPush' },
   });
   const network = sandbox.network;
   return runTask(task, env, { timeoutMs: 120_000, wrap: network && inside !== undefined ? (c, a) => network.spawnArgs(inside, c, a) : undefined });

@@ -37,9 +37,15 @@ describe('task entry points under the task-lib mock runner (offline)', function 
       }
 
       // PrivateAksDeploy goes on to Resource Manager after signing in: its sign-in runs against the sandbox instead.
-      (task === 'PrivateAksDeployV1' ? it.skip : it)('signs in and reports the identity first', async () => {
+      (task === 'PrivateAksDeployV1' ? it.skip : it)('signs in and reports the identity first (RoleCheck: then names its missing resource group)', async () => {
         const tr = await mockRun(task, 'signedIn');
-        assert.ok(tr.succeeded, tr.stdout);
+        // RoleCheck goes on to its inputs after the identity: without a resource group it stops there, offline.
+        if (task === 'ServiceConnectionRoleCheckV1') {
+          assert.ok(tr.failed, tr.stdout);
+          assert.match(tr.errorIssues.join('\n'), /input 'resourceGroupName'.*\[INVALID_INPUT\]/);
+        } else {
+          assert.ok(tr.succeeded, tr.stdout);
+        }
         assert.ok(tr.stdout.includes('Signed in to Azure:'), tr.stdout);
         assert.ok(tr.stdout.includes('Object id               : 22222222-2222-2222-2222-222222222222'), tr.stdout);
         assert.ok(tr.stdout.includes('Scheme                  : ServicePrincipal (service principal (secret))'), tr.stdout);
