@@ -6,7 +6,13 @@ import type { ManagedCluster } from '@azure/arm-containerservice';
 import type { Registry } from '@azure/arm-containerregistry';
 import { containerRegistryClient, containerServiceClient } from '../../shared/arm/armClient';
 import { validateResourceGroupName, validateResourceName } from '../../shared/arm/resourceId';
+import { ClusterAccess, type ClusterTarget } from '../../shared/aks/clusterAccess';
+import { acquireToken } from '../../shared/identity/connectionCredential';
 import { signInWithTaskConnection } from '../../shared/identity/signIn';
+import { apiServerOf } from '../../shared/kube/kubeconfig';
+import { probeEndpoint } from '../../shared/net/lineOfSight';
+import { diagnoseLineOfSight } from '../../shared/net/lineOfSightDiagnosis';
+import { reviewInCluster, roleBindingCommand } from '../../shared/rbac/inClusterReview';
 import { identityReportLines } from '../../shared/identity/signedInIdentity';
 import { validateNamespace } from '../../shared/kube/manifests';
 import { hardeningChecklist, postureScore, type ChecklistInput, type ChecklistItem } from '../../shared/posture/hardeningChecklist';
@@ -15,7 +21,7 @@ import { runTask } from '../../shared/pipeline/runTask';
 import { booleanInput, choiceInput, optionalInput, requiredInput } from '../../shared/pipeline/taskInputs';
 import { armRead, authorizationClient, kubeletPullOnRegistry, permissionsAt, type PermissionTarget } from '../../shared/rbac/armPermissions';
 import { parseIntents, resourceOf, type ScopeKind } from '../../shared/rbac/intents';
-import { evaluateIntents, type ClusterAuthorization } from '../../shared/rbac/intentVerdicts';
+import { evaluateIntents, type ClusterAuthorization, type OperationVerdict } from '../../shared/rbac/intentVerdicts';
 import { evaluatePermission, type PermissionEntry } from '../../shared/rbac/permissionEvaluator';
 import { assignmentLines, checklistFixLines, checklistTableLines, permissionTableLines, roleCheckMarkdown } from '../../shared/rbac/roleCheckReport';
 
@@ -57,6 +63,39 @@ async function tryRead<T>(read: () => Promise<T>): Promise<{ value: T } | { erro
     return { error: e.reason ?? messageOf(err) };
   }
 }
+
+/**
+ * On a Kubernetes-RBAC cluster, asks the API server itself (SelfSubjectAccessReview, as the
+ * connection's identity) when the agent has line of sight to it; otherwise says why not.
+ */
+async function checkInClusterBindings(
+  cc: Parameters<typeof acquireToken>[0],
+  target: ClusterTarget,
+  oid: string | undefined,
+  verdicts: OperationVerdict[],
+  namespace: string,
+): Promise<{ verdicts?: OperationVerdict[]; reason: string }> {
+  let kubeconfig;
+  try {
+    kubeconfig = await new ClusterAccess(cc, target, oid).kubeconfig(false);
+  } catch (err) {
+    return { reason: `the connection could not get the cluster user credential (${(err as ExplainedError).reason ?? messageOf(err)})` };
+  }
+  const server = apiServerOf(kubeconfig);
+  const url = new URL(server.server);
+  const host = server.tlsServerName ?? url.hostname;
+  const probe = await probeEndpoint({ label: 'AKS API server', host, port: Number(url.port) || 443, ca: server.caPem ? [server.caPem] : undefined, path: '/readyz', reachableStatuses: [200, 401] }, IN_CLUSTER_PROBE_MS);
+  const diagnosis = diagnoseLineOfSight(probe, { kind: 'aksApiServer', resourceName: target.name, privateCluster: /\.privatelink\./.test(host) });
+  if (!diagnosis.ok) return { reason: `the API server is not reachable from this agent [${diagnosis.code}]; run the check on an agent inside the cluster's network.` };
+  try {
+    const token = (await acquireToken(cc, 'aksServer')).token;
+    return { verdicts: await reviewInCluster(verdicts, { ...server, token }, namespace, 30_000), reason: '' };
+  } catch (err) {
+    return { reason: `the API server did not answer the review (${messageOf(err)}).` };
+  }
+}
+
+const IN_CLUSTER_PROBE_MS = 5_000;
 
 function clusterAuthorizationOf(cluster: ManagedCluster | undefined): ClusterAuthorization {
   if (!cluster) return 'unknown';
@@ -102,9 +141,22 @@ void runTask('ServiceConnectionRoleCheck', async () => {
   const registry: Registry | undefined = registryRead && 'value' in registryRead ? registryRead.value : undefined;
   const clusterAuthorization = clusterAuthorizationOf(cluster);
 
-  const evaluation = evaluateIntents(inputs.intents, { scopeIds, permissions, clusterAuthorization, namespace: inputs.namespace });
+  let evaluation = evaluateIntents(inputs.intents, { scopeIds, permissions, clusterAuthorization, namespace: inputs.namespace });
   const notes: string[] = [];
-  if (clusterAuthorization === 'kubernetesRbac') notes.push(`'${inputs.clusterName}' uses Kubernetes RBAC: the Kubernetes permissions are decided by RoleBindings inside the cluster, which this task does not check (no SelfSubjectAccessReview is made). Check with: kubectl auth can-i create deployments --namespace ${inputs.namespace}`);
+  if (clusterAuthorization === 'kubernetesRbac' && inputs.clusterName && evaluation.verdicts.some((v) => v.verdict === 'inCluster')) {
+    const inCluster = await checkInClusterBindings(cc, { subscriptionId, resourceGroup: inputs.resourceGroup, name: inputs.clusterName }, oid, evaluation.verdicts, inputs.namespace);
+    if (inCluster.verdicts) {
+      const denied = inCluster.verdicts.filter((v) => v.verdict === 'missing' && v.kind === 'dataAction');
+      evaluation = { ...evaluation, verdicts: inCluster.verdicts, missing: [...evaluation.missing, ...denied.map((v) => ({ operation: v.operation, scopeId: v.scopeId }))] };
+      notes.push(
+        denied.length
+          ? `'${inputs.clusterName}' uses Kubernetes RBAC, and its RoleBindings deny ${denied.length} of the operations (SelfSubjectAccessReview). Grant them in the cluster: ${roleBindingCommand(oid ?? '<object id>', inputs.namespace)}`
+          : `'${inputs.clusterName}' uses Kubernetes RBAC; its RoleBindings allow the operations (checked with SelfSubjectAccessReview).`,
+      );
+    } else {
+      notes.push(`'${inputs.clusterName}' uses Kubernetes RBAC: RoleBindings inside the cluster decide, and they were not checked: ${inCluster.reason} Check with: kubectl auth can-i create deployments --namespace ${inputs.namespace}`);
+    }
+  }
   if (clusterAuthorization === 'localAccounts') notes.push(`'${inputs.clusterName}' has no Entra ID integration: whoever gets its user credential gets the access of that local credential; Azure RBAC does not limit Kubernetes operations.`);
   if (clusterAuthorization === 'unknown' && inputs.clusterName) notes.push(`The connection could not read '${inputs.clusterName}' (${clusterRead && 'error' in clusterRead ? clusterRead.error : 'not read'}), so the Kubernetes permissions were checked as if the cluster used Azure RBAC.`);
   if (cluster?.disableLocalAccounts && inputs.intents.includes('adminCredentials')) notes.push(`'${inputs.clusterName}' disables local accounts: AKS hands out no admin credential whatever the role.`);

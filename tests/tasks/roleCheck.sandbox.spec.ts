@@ -29,6 +29,7 @@ describe('ServiceConnectionRoleCheck against the sandbox', function () {
         { name: 'msi', managedIdentity: true, systemAssigned: true },
         { name: 'nothing' },
         { name: 'clusterUserOnly' },
+        { name: 'k8sBound' },
         { name: 'writerOnly' },
         { name: 'both' },
         { name: 'contributorViaGroup' },
@@ -57,6 +58,9 @@ describe('ServiceConnectionRoleCheck against the sandbox', function () {
         { principal: 'deployers', role: 'Azure Kubernetes Service RBAC Writer', scope: 'cluster:aks-prod/namespaces/web' },
         { principal: 'clusterUserOnly', role: 'Azure Kubernetes Service Cluster User Role', scope: 'cluster:aks-prod' },
         { principal: 'clusterUserOnly', role: 'Azure Kubernetes Service Cluster User Role', scope: 'cluster:aks-k8srbac' },
+        // On the Kubernetes-RBAC cluster the sandbox's in-cluster decision follows this data role, as a RoleBinding would.
+        { principal: 'k8sBound', role: 'Azure Kubernetes Service Cluster User Role', scope: 'cluster:aks-k8srbac' },
+        { principal: 'k8sBound', role: 'Azure Kubernetes Service RBAC Writer', scope: 'cluster:aks-k8srbac/namespaces/web' },
         { principal: 'writerOnly', role: 'Azure Kubernetes Service RBAC Writer', scope: 'cluster:aks-prod/namespaces/web' },
         { principal: 'both', role: 'Azure Kubernetes Service Cluster User Role', scope: 'cluster:aks-prod' },
         { principal: 'both', role: 'Azure Kubernetes Service RBAC Writer', scope: 'cluster:aks-prod/namespaces/web' },
@@ -81,7 +85,7 @@ describe('ServiceConnectionRoleCheck against the sandbox', function () {
         { name: 'contosoprod', resourceGroup: 'rg-aks', publicNetworkAccess: 'Disabled', adminUserEnabled: false, networkRuleBypassOptions: 'AzureServices', privateEndpoints: [{ name: 'pe-aks', status: 'Approved' }] },
         { name: 'contosodefault', resourceGroup: 'rg-aks', publicNetworkAccess: 'Enabled', defaultAction: 'Allow', adminUserEnabled: true, networkRuleBypassOptions: 'None', privateEndpoints: [{ name: 'pe-new', status: 'Pending' }] },
       ],
-    });
+    }, { privateNetwork: true });
   });
 
   after(async () => {
@@ -97,7 +101,7 @@ describe('ServiceConnectionRoleCheck against the sandbox', function () {
   const command = (principal: string, role: string, scope: string) =>
     `az role assignment create --assignee-object-id ${sandbox.principal(principal).objectId} --assignee-principal-type ServicePrincipal --role "${role}" --scope ${scope}`;
 
-  async function check(principal: string, inputs: Record<string, string> = {}, scheme: ConnectionScheme = 'ServicePrincipalSecret'): Promise<TaskRun> {
+  async function check(principal: string, inputs: Record<string, string> = {}, scheme: ConnectionScheme = 'ServicePrincipalSecret', where?: 'insideVnet' | 'outsideVnet'): Promise<TaskRun> {
     const env = sandboxJobEnv(sandbox, {
       connectionId: scheme === 'WorkloadIdentityFederation' ? WIF : `sc-${principal}`,
       scheme,
@@ -105,7 +109,8 @@ describe('ServiceConnectionRoleCheck against the sandbox', function () {
       debug: true,
       inputs: { resourceGroupName: 'rg-aks', clusterName: 'aks-prod', namespace: 'web', intents: 'deploy', checkHardening: 'false', ...inputs },
     });
-    const r = await runTask('ServiceConnectionRoleCheckV1', env);
+    const network = sandbox.network;
+    const r = await runTask('ServiceConnectionRoleCheckV1', env, { wrap: where && network ? (c, a) => network.spawnArgs(where === 'insideVnet', c, a) : undefined });
     runs.push(r);
     assert.ok(!r.timedOut, `the task hung:\n${r.stdout}`);
     return r;
@@ -226,12 +231,33 @@ describe('ServiceConnectionRoleCheck against the sandbox', function () {
       assert.strictEqual(r.outputs.missingPermissionCount, '12');
     });
 
-    it('a cluster with Kubernetes RBAC: the in-cluster binding decides, and the task says it did not check it', async () => {
-      const r = await check('clusterUserOnly', { clusterName: 'aks-k8srbac' });
-      assert.strictEqual(r.result, 'Succeeded', r.stdout);
-      assert.strictEqual(r.outputs.missingPermissionCount, '0');
-      assert.match(verdictOf(r, `${AKS}/apps/deployments/write`), /^IN-CLUSTER \(the cluster uses Kubernetes RBAC: a RoleBinding in 'web' decides/);
-      assert.ok(r.warnings.some((w) => /Kubernetes RBAC.*no SelfSubjectAccessReview is made/.test(w)), r.warnings.join('\n'));
+    describe('a cluster with Kubernetes RBAC (the agent in the private network)', () => {
+      before(function () {
+        if (!sandbox.network) this.skip();
+      });
+
+      it('inside the VNet: asks the API server (SelfSubjectAccessReview) and reports what the RoleBindings deny', async () => {
+        const r = await check('clusterUserOnly', { clusterName: 'aks-k8srbac', failOn: 'never' }, 'ServicePrincipalSecret', 'insideVnet');
+        assert.strictEqual(r.result, 'Succeeded', r.stdout);
+        assert.strictEqual(r.outputs.missingPermissionCount, '10');
+        assert.match(verdictOf(r, `${AKS}/apps/deployments/write`), /^MISSING \(in-cluster RBAC \(SelfSubjectAccessReview\) denies create, patch deployments\.apps in 'web'/);
+        assert.ok(r.warnings.some((w) => w.includes(`kubectl create rolebinding private-aks-deploy --clusterrole=edit --user=${sandbox.principal('clusterUserOnly').objectId} --namespace web`)), r.warnings.join('\n'));
+      });
+
+      it('inside the VNet: an identity the cluster allows passes', async () => {
+        const r = await check('k8sBound', { clusterName: 'aks-k8srbac' }, 'ServicePrincipalSecret', 'insideVnet');
+        assert.strictEqual(r.result, 'Succeeded', r.stdout);
+        assert.strictEqual(r.outputs.missingPermissionCount, '0');
+        assert.match(verdictOf(r, `${AKS}/apps/deployments/write`), /^OK/);
+      });
+
+      it('outside the VNet: says the in-cluster binding was not checked, and why', async () => {
+        const r = await check('clusterUserOnly', { clusterName: 'aks-k8srbac' }, 'ServicePrincipalSecret', 'outsideVnet');
+        assert.strictEqual(r.result, 'Succeeded', r.stdout);
+        assert.strictEqual(r.outputs.missingPermissionCount, '0');
+        assert.match(verdictOf(r, `${AKS}/apps/deployments/write`), /^IN-CLUSTER/);
+        assert.ok(r.warnings.some((w) => /not checked: the API server is not reachable from this agent \[PRIVATE_DNS_UNRESOLVED\]/.test(w)), r.warnings.join('\n'));
+      });
     });
   });
 
