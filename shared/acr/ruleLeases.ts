@@ -81,12 +81,17 @@ export function planRemove(current: RuleState, ip: string, jobKey: string, nowSe
   return { ipRules: [...current.ipRules], tags };
 }
 
-/** Removes the rules we own whose every lease expired (a crashed agent's), and their tags. */
+/** Removes the rules we own whose every lease expired (a crashed agent's), and their tags; drops expired leases on rules still held. */
 export function planPrune(current: RuleState, nowSeconds: number): { state: RuleState; removed: string[] } {
   let state: RuleState = { ipRules: [...current.ipRules], tags: { ...current.tags } };
   const removed: string[] = [];
   for (const [ip, leases] of readLeases(current.tags)) {
-    if ([...leases.leases.values()].some((exp) => exp > nowSeconds)) continue;
+    if ([...leases.leases.values()].some((exp) => exp > nowSeconds)) {
+      // Still held: only the expired leases of other (lost) jobs go.
+      const expired = [...leases.leases].filter(([, exp]) => exp <= nowSeconds).map(([jobKey]) => leaseKey(ip, jobKey));
+      if (expired.length) state = { ipRules: state.ipRules, tags: Object.fromEntries(Object.entries(state.tags).filter(([k]) => !expired.includes(k))) };
+      continue;
+    }
     if (leases.owned && state.ipRules.some((r) => sameIpRule(r, ip))) removed.push(ip);
     state = { ipRules: leases.owned ? state.ipRules.filter((r) => !sameIpRule(r, ip)) : state.ipRules, tags: withoutIpTags(state.tags, ip) };
   }

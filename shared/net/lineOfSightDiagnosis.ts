@@ -1,4 +1,5 @@
 import type { EndpointResult } from './lineOfSight';
+import { deniedIpOf, registryMessage } from '../acr/acrDenied';
 import { isPrivateAddress } from './lineOfSight';
 
 export interface LineOfSightDiagnosis {
@@ -16,16 +17,6 @@ export interface DiagnosisContext {
   /** For AKS: is the cluster private, and does it filter by authorized IP ranges? */
   privateCluster?: boolean;
   authorizedIpRanges?: boolean;
-}
-
-/** ACR's error text: its JSON escapes the apostrophes around the IP (\u0027), so read it as JSON first. */
-function registryMessage(body: string): string {
-  try {
-    const parsed = JSON.parse(body) as { errors?: { message?: string }[] };
-    return parsed.errors?.map((e) => e.message ?? '').join(' ') || body;
-  } catch {
-    return body;
-  }
 }
 
 const isPrivateLinkName = (host: string) => /\.privatelink\./i.test(host);
@@ -114,8 +105,7 @@ export function diagnoseLineOfSight(result: EndpointResult, ctx: DiagnosisContex
       };
     case 'http': {
       const status = result.http?.status;
-      const body = registryMessage(result.http?.body ?? '');
-      const deniedIp = /client with IP '([^']+)' is not allowed access/i.exec(body)?.[1];
+      const deniedIp = deniedIpOf(result.http?.body ?? '');
       if (status === 403 && deniedIp) {
         return {
           ok: false,
@@ -124,7 +114,7 @@ export function diagnoseLineOfSight(result: EndpointResult, ctx: DiagnosisContex
           fix: `Open it for this job with AcrNetworkRuleSync, or: az acr network-rule add --name ${ctx.resourceName} --ip-address ${deniedIp}; or reach the registry through its private endpoint from inside the VNet.`,
         };
       }
-      if (status === 403 && /public network access/i.test(body)) {
+      if (status === 403 && /public network access/i.test(registryMessage(result.http?.body ?? ''))) {
         return {
           ok: false,
           code: 'ACR_PUBLIC_ACCESS_DISABLED',

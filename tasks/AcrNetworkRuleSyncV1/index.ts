@@ -1,8 +1,6 @@
-import * as tl from 'azure-pipelines-task-lib/task';
-import { signInWithTaskConnection } from '../../shared/identity/signIn';
+import { runAcrNetworkRuleSync } from '../../shared/acr/registryRuleTask';
 import { runTask } from '../../shared/pipeline/runTask';
 
-void runTask('AcrNetworkRuleSync', async () => {
-  await signInWithTaskConnection();
-  tl.warning('This build of AcrNetworkRuleSync checks the service connection only: it signs in and reports the identity, and changes no firewall rule yet.');
-});
+// One entry point for the main step and the post-job step (postjobexecution): the task variables
+// the main step set tell them apart.
+void runTask('AcrNetworkRuleSync', runAcrNetworkRuleSync);

@@ -27,6 +27,9 @@ export function demoScenario(): Scenario {
       { principal: 'aks-deployers', role: 'Azure Kubernetes Service RBAC Writer', scope: 'cluster:aks-prod/namespaces/web' },
       { principal: 'aks-deployers', role: 'AKS Run Command Invoker', scope: 'cluster:aks-prod' },
       { principal: 'pipeline', role: 'AcrPush', scope: 'registry:contosoprod' },
+      // AcrNetworkRuleSync opens the registry's firewall to the agent for the job (and reads the IP rule quota).
+      { principal: 'pipeline', role: 'Container Registry Contributor and Data Access Configuration Administrator', scope: 'registry:contosoprod' },
+      { principal: 'pipeline', role: 'Reader', scope: 'registry:contosoprod' },
       { principal: 'kubelet', role: 'AcrPull', scope: 'registry:contosoprod' },
     ],
     clusters: [

@@ -26,7 +26,14 @@ async function runAsAgent(sandbox: Sandbox, task: TaskName, inside: boolean | un
     connectionId: DEMO_CONNECTION.id,
     scheme: 'WorkloadIdentityFederation',
     principal: 'pipeline',
-    inputs: { ...DEPLOY_INPUTS, resourceGroupName: 'rg-aks-prod', registryName: 'contosoprod', intents: 'deploy,deployRunCommand,acrPush' },
+    inputs: {
+      ...DEPLOY_INPUTS,
+      resourceGroupName: 'rg-aks-prod',
+      registryName: 'contosoprod',
+      intents: 'deploy,deployRunCommand,acrPush',
+      // Without the private network the login server's public name does not resolve: name the agent's IP instead.
+      ...(task === 'AcrNetworkRuleSyncV1' && inside === undefined ? { ipSource: 'explicit', ipAddresses: sandbox.azure.state.network.agentEgressIp, waitForAccess: 'false' } : {}),
+    },
   });
   const network = sandbox.network;
   return runTask(task, env, { timeoutMs: 120_000, wrap: network && inside !== undefined ? (c, a) => network.spawnArgs(inside, c, a) : undefined });
@@ -43,7 +50,7 @@ async function main(): Promise<number> {
   writeDemoManifests(sandbox);
   const runs: [string, TaskName, boolean | undefined][] = [
     ['ServiceConnectionRoleCheck', 'ServiceConnectionRoleCheckV1', undefined],
-    ['AcrNetworkRuleSync', 'AcrNetworkRuleSyncV1', undefined],
+    ['AcrNetworkRuleSync', 'AcrNetworkRuleSyncV1', sandbox.network ? false : undefined],
     ['PrivateAksDeploy from a Microsoft-hosted agent (outside the VNet)', 'PrivateAksDeployV1', false],
   ];
   if (sandbox.network) runs.push(['PrivateAksDeploy from a self-hosted agent inside the VNet', 'PrivateAksDeployV1', true]);

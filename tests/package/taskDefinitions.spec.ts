@@ -45,7 +45,14 @@ describe('task.json definitions', () => {
       it('runs on the Node20_1 and Node24 handlers from the bundle', () => {
         assert.deepStrictEqual(Object.keys(def.execution).sort(), ['Node20_1', 'Node24']);
         for (const handler of Object.values<{ target: string }>(def.execution)) assert.strictEqual(handler.target, 'index.js');
-        assert.ok(!def.prejobexecution && !def.postjobexecution, 'no pre/post-job step until a task needs one');
+        assert.ok(!def.prejobexecution, 'no pre-job step');
+        if (task === 'AcrNetworkRuleSyncV1') {
+          // The post-job step removes the job's rule, even when the job failed or was cancelled.
+          assert.deepStrictEqual(Object.keys(def.postjobexecution).sort(), ['Node20_1', 'Node24']);
+          for (const handler of Object.values<{ target: string }>(def.postjobexecution)) assert.strictEqual(handler.target, 'index.js');
+        } else {
+          assert.ok(!def.postjobexecution, 'no post-job step until a task needs one');
+        }
       });
 
       it('takes an Azure Resource Manager connection aliased azureSubscription', () => {

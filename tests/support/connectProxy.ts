@@ -8,7 +8,11 @@ export interface RecordingProxy {
   close(): Promise<void>;
 }
 
-export async function startRecordingProxy(options: { username?: string; password?: string } = {}): Promise<RecordingProxy> {
+/**
+ * `hosts` maps a tunnelled `host:port` to where it really is (a public Azure name the sandbox
+ * serves on loopback), the way DNS would send the agent there.
+ */
+export async function startRecordingProxy(options: { username?: string; password?: string; hosts?: Record<string, { host: string; port: number }> } = {}): Promise<RecordingProxy> {
   const tunnels: string[] = [];
   const sockets = new Set<net.Socket>();
   const server = http.createServer((_req, res) => {
@@ -23,7 +27,8 @@ export async function startRecordingProxy(options: { username?: string; password
       client.end('HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="sandbox"\r\n\r\n');
       return;
     }
-    const [host, port] = (req.url ?? '').split(':');
+    const mapped = options.hosts?.[(req.url ?? '').toLowerCase()];
+    const [host, port] = mapped ? [mapped.host, String(mapped.port)] : (req.url ?? '').split(':');
     tunnels.push(req.url ?? '');
     const upstream = net.connect(Number(port), host, () => {
       client.write('HTTP/1.1 200 Connection Established\r\n\r\n');

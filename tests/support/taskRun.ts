@@ -22,6 +22,8 @@ export interface TaskRun {
   outputs: Record<string, string>;
   /** Values registered with task.setsecret. */
   registeredSecrets: string[];
+  /** Task variables set with task.settaskvariable (carried by the agent to the task's post-job step). */
+  taskVariables: Record<string, string>;
   durationMs: number;
   timedOut: boolean;
 }
@@ -31,8 +33,8 @@ function unescapeData(s: string): string {
   return s.replace(/%0D/g, '\r').replace(/%0A/g, '\n').replace(/%5D/g, ']').replace(/%3B/g, ';').replace(/%25/g, '%');
 }
 
-export function parseTaskOutput(stdout: string): Pick<TaskRun, 'lines' | 'result' | 'resultMessage' | 'errors' | 'warnings' | 'outputs' | 'registeredSecrets'> {
-  const parsed: ReturnType<typeof parseTaskOutput> = { lines: [], errors: [], warnings: [], outputs: {}, registeredSecrets: [] };
+export function parseTaskOutput(stdout: string): Pick<TaskRun, 'lines' | 'result' | 'resultMessage' | 'errors' | 'warnings' | 'outputs' | 'registeredSecrets' | 'taskVariables'> {
+  const parsed: ReturnType<typeof parseTaskOutput> = { lines: [], errors: [], warnings: [], outputs: {}, registeredSecrets: [], taskVariables: {} };
   for (const line of stdout.split(/\r?\n/)) {
     const m = /^##vso\[([\w.]+)([^\]]*)\](.*)$/.exec(line);
     if (!m) {
@@ -53,6 +55,7 @@ export function parseTaskOutput(stdout: string): Pick<TaskRun, 'lines' | 'result
     else if (command === 'task.issue' && props.type === 'warning') parsed.warnings.push(data);
     else if (command === 'task.setvariable' && props.isOutput === 'true') parsed.outputs[props.variable] = data;
     else if (command === 'task.setsecret') parsed.registeredSecrets.push(data);
+    else if (command === 'task.settaskvariable') parsed.taskVariables[props.variable] = data;
   }
   return parsed;
 }
@@ -96,6 +99,14 @@ export function runTask(task: TaskName, env: Env, options: RunOptions = {}): Pro
       resolve({ exitCode, stdout, stderr, durationMs: Date.now() - started, timedOut, ...parseTaskOutput(stdout) });
     });
   });
+}
+
+/**
+ * The environment the agent gives a task's post-job step for the task variables its main step set:
+ * `VSTS_TASKVARIABLE_<NAME>` (dots and spaces as underscores, upper case), as task-lib reads them.
+ */
+export function taskVariablesEnv(vars: Record<string, string>): Env {
+  return Object.fromEntries(Object.entries(vars).map(([name, value]) => [`VSTS_TASKVARIABLE_${name.replace(/[. ]/g, '_').toUpperCase()}`, value]));
 }
 
 /**

@@ -37,10 +37,10 @@ describe('task entry points under the task-lib mock runner (offline)', function 
       }
 
       // PrivateAksDeploy goes on to Resource Manager after signing in, which needs the sandbox: its sign-in is tested there.
-      if (task !== 'PrivateAksDeployV1') it('signs in and reports the identity first (RoleCheck: then names its missing resource group)', async () => {
+      if (task !== 'PrivateAksDeployV1') it('signs in and reports the identity first, then names its missing resource group', async () => {
         const tr = await mockRun(task, 'signedIn');
-        // RoleCheck goes on to its inputs after the identity: without a resource group it stops there, offline.
-        if (task === 'ServiceConnectionRoleCheckV1') {
+        // Both go on to their inputs after the identity: without a resource group they stop there, offline.
+        if (task === 'ServiceConnectionRoleCheckV1' || task === 'AcrNetworkRuleSyncV1') {
           assert.ok(tr.failed, tr.stdout);
           assert.match(tr.errorIssues.join('\n'), /input 'resourceGroupName'.*\[INVALID_INPUT\]/);
         } else {

@@ -48,8 +48,11 @@ describe('tasks sign in with every kind of Azure Resource Manager connection', f
         { principal: 'deployers', role: 'Azure Kubernetes Service Cluster User Role', scope: 'cluster:aks-prod' },
         { principal: 'deployers', role: 'Azure Kubernetes Service RBAC Writer', scope: 'cluster:aks-prod/namespaces/web' },
         { principal: 'deployers', role: 'Run command invoker', scope: 'cluster:aks-prod' },
+        { principal: 'deployers', role: 'Reader', scope: 'registry:contosoprod' },
       ],
       clusters: [{ name: 'aks-prod', resourceGroup: 'rg-aks', namespaces: ['web'], rolloutDelaySeconds: 0 }],
+      // AcrNetworkRuleSync reads it and, as it allows all networks, changes nothing.
+      registries: [{ name: 'contosoprod', resourceGroup: 'rg-aks', defaultAction: 'Allow' }],
     });
     writeDemoManifests(sandbox);
   });
@@ -64,7 +67,7 @@ describe('tasks sign in with every kind of Azure Resource Manager connection', f
 
   async function run(task: TaskName, o: Partial<SandboxJobOptions> & { scheme: ConnectionScheme }): Promise<TaskRun> {
     // The deploy inputs PrivateAksDeploy needs (the other tasks ignore them); run command keeps DNS out of it.
-    const inputs = { ...DEPLOY_INPUTS, route: 'runCommand', ...o.inputs };
+    const inputs = { ...DEPLOY_INPUTS, route: 'runCommand', ...(task === 'AcrNetworkRuleSyncV1' ? { registryName: 'contosoprod' } : {}), ...o.inputs };
     const r = await runTask(task, sandboxJobEnv(sandbox, { connectionId: connectionFor(o.scheme), principal: principalFor[o.scheme], debug: true, ...o, inputs }));
     runs.push(r);
     assert.ok(!r.timedOut, `${task} hung:\n${r.stdout}`);

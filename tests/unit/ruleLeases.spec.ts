@@ -76,6 +76,15 @@ describe('rule leases on the registry', () => {
     assert.strictEqual(readLeases(pruned.state.tags).has('198.51.100.0/24'), false);
   });
 
+  it('prune drops the expired leases of a rule another job still holds, and keeps the rule', () => {
+    const s = planAdd(planAdd(base, '203.0.113.9', 'aaaaaaaa', NOW - 10), '203.0.113.9', 'bbbbbbbb', NOW + 60);
+    const pruned = planPrune(s, NOW);
+    assert.deepStrictEqual(pruned.removed, []);
+    assert.ok(holdsLease(pruned.state, '203.0.113.9', 'bbbbbbbb'));
+    assert.strictEqual(holdsLease(pruned.state, '203.0.113.9', 'aaaaaaaa'), false);
+    assert.strictEqual(readLeases(pruned.state.tags).get('203.0.113.9')?.owned, true);
+  });
+
   it('handles ranges in tag keys', () => {
     const s = planAdd(base, '203.0.113.0/28', 'aaaaaaaa', NOW + 60);
     assert.ok(Object.keys(s.tags).every((k) => !k.includes('/')), 'a tag key may not hold a slash');
