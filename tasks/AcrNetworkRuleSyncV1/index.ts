@@ -1,4 +1,4 @@
-import { runAcrNetworkRuleSync } from '../../shared/acr/registryRuleTask';
+import { runAcrNetworkRuleSync } from '../../shared/firewall/ruleSyncTask';
 import { runTask } from '../../shared/pipeline/runTask';
 
 // One entry point for the main step and the post-job step (postjobexecution): the task variables

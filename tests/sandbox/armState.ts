@@ -102,6 +102,8 @@ export interface ClusterRecord {
     tags: Record<string, string>;
     /** Last change of authorized IP ranges / private-public exposure. */
     lastNetworkChangeAt: Date;
+    /** The authorized IP ranges before that change (in force until it has propagated). */
+    previousAuthorizedIpRanges: string[];
     /**
      * Static tokens of the local accounts (`clusterUser`, `clusterAdmin`), served in kubeconfigs when
      * local accounts are enabled. The AKS API server accepts them only while local accounts are enabled.
@@ -481,8 +483,9 @@ export class ArmState {
             rolloutDelaySeconds: spec.rolloutDelaySeconds ?? 1,
             provisioningState: 'Succeeded',
             eTag: crypto.randomUUID(),
-            tags: {},
+            tags: { ...(spec.tags ?? {}) },
             lastNetworkChangeAt: now,
+            previousAuthorizedIpRanges: [...(spec.authorizedIpRanges ?? [])],
             localAccounts: { userToken: crypto.randomBytes(32).toString('hex'), adminToken: crypto.randomBytes(32).toString('hex') },
             createdAt: now,
             fqdnParts: { publicHash: hashHex(`${seed}|public`, 8), privateHash: hashHex(`${seed}|private`, 8), privateGuid: guidFrom(`${seed}|privatelink`) },
@@ -499,7 +502,10 @@ export class ArmState {
     updateCluster(name: string, change: Partial<Pick<ClusterRecord, 'authorizedIpRanges' | 'disableRunCommand' | 'disableLocalAccounts' | 'enablePrivateClusterPublicFQDN' | 'tags' | 'kubernetesVersion'>> & { enableAzureRBAC?: boolean; adminGroupObjectIDs?: string[] }, now = new Date()): ClusterRecord {
         const c = this.cluster(name);
         const before = JSON.stringify([c.authorizedIpRanges, c.enablePrivateClusterPublicFQDN]);
-        if (change.authorizedIpRanges !== undefined) c.authorizedIpRanges = [...change.authorizedIpRanges];
+        if (change.authorizedIpRanges !== undefined) {
+            if (JSON.stringify(change.authorizedIpRanges) !== JSON.stringify(c.authorizedIpRanges)) c.previousAuthorizedIpRanges = [...c.authorizedIpRanges];
+            c.authorizedIpRanges = [...change.authorizedIpRanges];
+        }
         if (change.disableRunCommand !== undefined) c.disableRunCommand = change.disableRunCommand;
         if (change.disableLocalAccounts !== undefined) c.disableLocalAccounts = change.disableLocalAccounts;
         if (change.enablePrivateClusterPublicFQDN !== undefined) c.enablePrivateClusterPublicFQDN = change.enablePrivateClusterPublicFQDN;

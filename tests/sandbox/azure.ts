@@ -5,6 +5,7 @@
  */
 import { AcrDataEndpoint } from './acrDataEndpoint';
 import { AksApiServer } from './aksApiServer';
+import { AuthorizedRangesGate } from './authorizedRangesGate';
 import { ArmService } from './arm';
 import { armStateFor, type ArmState } from './armState';
 import type { SandboxContext } from './index';
@@ -15,6 +16,8 @@ export interface SandboxAzure {
   arm: ArmService;
   clusters: Map<string, AksApiServer>;
   registries: Map<string, AcrDataEndpoint>;
+  /** Public clusters: the API server behind its authorized-IP-range filter (reach it on this port as the agent). */
+  publicGates: Map<string, AuthorizedRangesGate>;
   close(): Promise<void>;
 }
 
@@ -22,6 +25,7 @@ export async function startAzure(context: SandboxContext, tempRoot: string): Pro
   const state = armStateFor(context.scenario);
   const clusters = new Map<string, AksApiServer>();
   const registries = new Map<string, AcrDataEndpoint>();
+  const publicGates = new Map<string, AuthorizedRangesGate>();
   const closers: (() => Promise<void>)[] = [];
   const close = async () => {
     await Promise.allSettled(closers.splice(0).map((c) => c()));
@@ -37,6 +41,19 @@ export async function startAzure(context: SandboxContext, tempRoot: string): Pro
       });
       clusters.set(record.name, server);
       closers.push(() => server.close());
+      if (!record.enablePrivateCluster) {
+        const gate = await AuthorizedRangesGate.start({
+          targetPort: server.port,
+          ranges: () => {
+            const c = state.cluster(record.name);
+            return { current: c.authorizedIpRanges, previous: c.previousAuthorizedIpRanges, changedAt: c.lastNetworkChangeAt.getTime() };
+          },
+          agentEgressIp: () => state.network.agentEgressIp,
+          propagationSeconds: spec.authorizedIpRangesPropagationSeconds ?? 2,
+        });
+        publicGates.set(record.name, gate);
+        closers.push(() => gate.close());
+      }
     }
     for (const record of state.registries) {
       const endpoint = await AcrDataEndpoint.start({
@@ -59,7 +76,7 @@ export async function startAzure(context: SandboxContext, tempRoot: string): Pro
       runCommand: (name, request) => runCommand(clusters.get(name)!, request, { tempRoot }),
     });
     closers.push(() => arm.close());
-    return { state, arm, clusters, registries, close };
+    return { state, arm, clusters, registries, publicGates, close };
   } catch (err) {
     await close();
     throw err;

@@ -45,6 +45,9 @@ export interface ClusterSpec {
   disableLocalAccounts?: boolean; // default true
   disableRunCommand?: boolean; // default false
   authorizedIpRanges?: string[];
+  /** Seconds before a change of the authorized IP ranges takes effect at the public API server. Default 2. */
+  authorizedIpRangesPropagationSeconds?: number;
+  tags?: Record<string, string>;
   oidcIssuer?: boolean;
   workloadIdentity?: boolean;
   azurePolicy?: boolean;

@@ -21,6 +21,7 @@ describe('AcrNetworkRuleSync on a registry', function () {
   const EGRESS = '203.0.113.77';
   const SUBNET = '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/hub/subnets/agents';
   const PRE_EXISTING = ['198.51.100.0/24', '192.0.2.44'];
+  const PRE_EXISTING_RANGES = ['198.51.100.0/24', '192.0.2.44/32'];
   const registry = (name: string, extra: Partial<RegistrySpec> = {}): RegistrySpec => ({
     name,
     resourceGroup: RG,
@@ -44,6 +45,15 @@ describe('AcrNetworkRuleSync on a registry', function () {
         // listUsages (the IP rule quota) needs Reader.
         { principal: 'syncer', role: 'Reader', scope: `resourceGroup:${RG}` },
         { principal: 'readerOnly', role: 'Reader', scope: `resourceGroup:${RG}` },
+        { principal: 'syncer', role: 'Azure Kubernetes Service Contributor Role', scope: `resourceGroup:${RG}` },
+      ],
+      clusters: [
+        { name: 'aks-public', resourceGroup: RG, private: false, authorizedIpRanges: [...PRE_EXISTING_RANGES], authorizedIpRangesPropagationSeconds: 2, tags: { env: 'prod' } },
+        { name: 'aks-conc', resourceGroup: RG, private: false, authorizedIpRanges: [...PRE_EXISTING_RANGES] },
+        { name: 'aks-race', resourceGroup: RG, private: false, authorizedIpRanges: [...PRE_EXISTING_RANGES] },
+        { name: 'aks-alone', resourceGroup: RG, private: false, authorizedIpRanges: [] },
+        { name: 'aks-private', resourceGroup: RG, private: true },
+        { name: 'aks-full', resourceGroup: RG, private: false, authorizedIpRanges: Array.from({ length: 200 }, (_, i) => `10.${Math.floor(i / 250)}.${i % 250}.0/24`) },
       ],
       registries: [
         registry('acrmain', { firewallPropagationSeconds: 3 }),
@@ -72,6 +82,8 @@ describe('AcrNetworkRuleSync on a registry', function () {
     });
     const hosts: Record<string, { host: string; port: number }> = {};
     for (const [name, endpoint] of sandbox.azure.registries) hosts[`${name.toLowerCase()}.azurecr.io:443`] = { host: '127.0.0.1', port: endpoint.port };
+    // Public API servers, behind their authorized-IP-range filter.
+    for (const [name, gate] of sandbox.azure.publicGates) hosts[`${sandbox.azure.state.cluster(name).fqdn}:443`] = { host: '127.0.0.1', port: gate.port };
     proxy = await startRecordingProxy({ hosts });
     // An IP echo service: answers with the caller's public IP, as the registry would see it.
     echo = https.createServer(sandbox.context.tls, (_req, res) => res.writeHead(200, { 'Content-Type': 'text/plain' }).end(`${EGRESS}\n`));
@@ -147,6 +159,7 @@ describe('AcrNetworkRuleSync on a registry', function () {
     return r.resultMessage!;
   };
   const leaseOf = (r: TaskRun) => /\(lease ([0-9a-f]{16}) until/.exec(r.lines.join('\n'))?.[1];
+  const armWrites = (registry: string) => sandbox.requests.filter((e) => e.service === 'arm' && e.method === 'PATCH' && e.path.toLowerCase().endsWith(`/registries/${registry}`)).length;
   const retriesOf = (r: TaskRun) => [...r.lines.join('\n').matchAll(/(\d+) retr(?:y|ies) after concurrent changes/g)].reduce((n, m) => n + Number(m[1]), 0);
 
   it('detects the IP the registry sees, adds it, waits for 401, and the post-job step of a failed job removes it; other rules and VNet rules intact', async () => {
@@ -219,24 +232,33 @@ describe('AcrNetworkRuleSync on a registry', function () {
     assert.deepStrictEqual(ourTags(state('acrpair').tags), []);
   });
 
-  it('8 concurrent jobs (5 behind one NAT IP, 3 with their own) add and remove against one registry, ending with exactly the rules it had', async () => {
+  it('20 concurrent jobs (10 behind one NAT IP, 10 with their own) add and remove against one registry through a 429 and a failed update, ending with exactly the rules it had', async function () {
+    this.timeout(300_000);
     const jobs: Job[] = [
-      ...[1, 2, 3, 4, 5].map((i) => ({ jobId: `conc-nat-${i}`, inputs: { registryName: 'acrconc', echoUrl } })),
-      ...[1, 2, 3].map((i) => ({ jobId: `conc-own-${i}`, inputs: { registryName: 'acrconc', ipSource: 'explicit', ipAddresses: `203.0.113.${100 + i}`, waitForAccess: 'false' } })),
+      ...Array.from({ length: 10 }, (_, i) => ({ jobId: `conc-nat-${i + 1}`, inputs: { registryName: 'acrconc', echoUrl } })),
+      ...Array.from({ length: 10 }, (_, i) => ({ jobId: `conc-own-${i + 1}`, inputs: { registryName: 'acrconc', ipSource: 'explicit', ipAddresses: `203.0.113.${101 + i}`, waitForAccess: 'false' } })),
     ];
+    // Resource Manager throttles one write and fails one update's long-running operation.
+    sandbox.faults.inject('arm', { status: 429, retryAfterSeconds: 1, times: 1, method: 'PATCH', pathIncludes: '/registries/acrconc' });
+    sandbox.azure.arm.failNextOperation('registries');
+    const writesBefore = armWrites('acrconc');
     const started = Date.now();
     const adds = await Promise.all(jobs.map((j) => main(j)));
     adds.forEach(succeeded);
+    const addSeconds = (Date.now() - started) / 1000;
     const afterAdds = state('acrconc');
-    const expectedIps = [EGRESS, '203.0.113.101', '203.0.113.102', '203.0.113.103'];
+    const expectedIps = [EGRESS, ...Array.from({ length: 10 }, (_, i) => `203.0.113.${101 + i}`)];
     const lostLeases = adds.filter((r, i) => afterAdds.tags[`privateaksdeploy.${jobs[i].inputs.ipAddresses ?? EGRESS}.${leaseOf(r)}`] === undefined).length;
     const lostRules = expectedIps.filter((ip) => !afterAdds.ipRules.includes(ip)).length;
     const addRetries = adds.reduce((n, r) => n + retriesOf(r), 0);
+    assert.ok(adds.some((r) => /answered HTTP 429/.test(r.stdout)), 'a job met the 429');
+    assert.ok(adds.some((r) => /answered with a failed update/.test(r.stdout)), "a job met the failed update");
     const posts = await Promise.all(jobs.map((j, i) => postJob(j, adds[i])));
     posts.forEach(succeeded);
     const removeRetries = posts.reduce((n, r) => n + retriesOf(r), 0);
     const end = state('acrconc');
-    console.log(`      concurrent: ${jobs.length} jobs, ${lostRules} rule(s) and ${lostLeases} lease(s) lost after the adds, ${addRetries} add retries, ${removeRetries} remove retries, ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    const writes = armWrites('acrconc') - writesBefore;
+    console.log(`      concurrent: ${jobs.length} jobs, ${lostRules} rule(s) and ${lostLeases} lease(s) lost after the adds, ${addRetries} add retries, ${removeRetries} remove retries, ${writes} ARM writes (${(writes / jobs.length).toFixed(1)} per job), adds ${addSeconds.toFixed(1)} s, all ${((Date.now() - started) / 1000).toFixed(1)} s`);
     assert.strictEqual(lostRules, 0, 'a rule added by a job was lost');
     assert.strictEqual(lostLeases, 0, "a job's lease was lost");
     assert.deepStrictEqual(end.ipRules, PRE_EXISTING);
@@ -246,7 +268,7 @@ describe('AcrNetworkRuleSync on a registry', function () {
 
   it('an exhausted IP rule quota is explained, and nothing changes', async () => {
     const r = await main({ jobId: 'job-quota', inputs: { registryName: 'acrquota' } });
-    const message = failedWith(r, 'ACR_IP_RULE_QUOTA');
+    const message = failedWith(r, 'FIREWALL_RULE_QUOTA');
     assert.match(message, /2 of its 2 IP rules/);
     assert.deepStrictEqual(state('acrquota').ipRules, PRE_EXISTING);
     assert.deepStrictEqual(ourTags(state('acrquota').tags), []);
@@ -290,9 +312,100 @@ describe('AcrNetworkRuleSync on a registry', function () {
     assert.strictEqual(s.tags.env, 'prod');
   });
 
-  it('an AKS target is refused: this version supports registries only', async () => {
-    const r = await main({ jobId: 'job-aks', inputs: { targetType: 'aksAuthorizedIpRanges', clusterName: 'aks-prod', registryName: '' } });
-    failedWith(r, 'TARGET_NOT_SUPPORTED');
+  const cluster = (name: string) => {
+    const c = sandbox.azure.state.cluster(name);
+    return { ranges: [...c.authorizedIpRanges], tags: { ...c.tags }, eTag: c.eTag };
+  };
+  const aksJob = (jobId: string, clusterName: string, inputs: Record<string, string> = {}): Job => ({ jobId, inputs: { targetType: 'aksAuthorizedIpRanges', clusterName, echoUrl, ...inputs } });
+
+  it('AKS: adds the agent IP to the authorized ranges (PUT with If-Match), waits until the API server answers, the post-job step removes it; other ranges and tags intact', async () => {
+    const job = aksJob('aks-main', 'aks-public');
+    const r = await main(job);
+    succeeded(r);
+    const log = r.lines.join('\n');
+    assert.match(log, /Agent egress IP: 203\.0\.113\.77 \(from https:\/\/127\.0\.0\.1:\d+\/ip; the AKS API server does not name the caller's IP\)/);
+    assert.match(log, /waiting for the rule to take effect: no answer/);
+    assert.match(log, /presents its certificate|\/readyz answers HTTP/);
+    assert.strictEqual(r.outputs.ruleAdded, 'true');
+    assert.ok(Number(r.outputs.secondsToAccess) >= 1.5, `secondsToAccess ${r.outputs.secondsToAccess}`);
+    const puts = sandbox.requests.filter((e) => e.service === 'arm' && e.method === 'PUT' && e.path.endsWith('/managedClusters/aks-public'));
+    assert.ok(puts.length >= 1, 'the ranges were written with a PUT');
+    const added = cluster('aks-public');
+    assert.deepStrictEqual(added.ranges, [...PRE_EXISTING_RANGES, EGRESS]);
+    assert.strictEqual(added.tags.env, 'prod');
+    assert.ok(sandbox.azure.publicGates.get('aks-public')!.admitsAgent(Date.now() + 60_000));
+
+    const post = await postJob(job, r, 'Failed');
+    succeeded(post);
+    assert.match(post.lines.join('\n'), /Removed 203\.0\.113\.77/);
+    const after = cluster('aks-public');
+    assert.deepStrictEqual(after.ranges, PRE_EXISTING_RANGES);
+    assert.deepStrictEqual(after.tags, { env: 'prod' });
+  });
+
+  it('AKS: 6 concurrent jobs on one cluster meet eTag conflicts (412), retry, and end with exactly the ranges it had', async function () {
+    this.timeout(180_000);
+    const jobs = Array.from({ length: 6 }, (_, i) => aksJob(`aks-conc-${i + 1}`, 'aks-conc', { ipSource: 'explicit', ipAddresses: `203.0.113.${180 + i}`, waitForAccess: 'false' }));
+    const adds = await Promise.all(jobs.map((j) => main(j)));
+    adds.forEach(succeeded);
+    assert.deepStrictEqual(cluster('aks-conc').ranges.slice().sort(), [...PRE_EXISTING_RANGES, ...jobs.map((j) => j.inputs.ipAddresses)].sort());
+    const puts = sandbox.requests.filter((e) => e.service === 'arm' && e.method === 'PUT' && e.path.endsWith('/managedClusters/aks-conc'));
+    const stale = puts.filter((e) => e.status === 412).length;
+    const busy = puts.filter((e) => e.status === 409).length;
+    console.log(`      AKS concurrent: ${jobs.length} jobs, ${puts.length} PUTs: ${stale} refused as stale (412), ${busy} while another update ran (409)`);
+    assert.ok(stale + busy > 0, 'concurrent PUTs met each other');
+    const posts = await Promise.all(jobs.map((j, i) => postJob(j, adds[i])));
+    posts.forEach(succeeded);
+    assert.deepStrictEqual(cluster('aks-conc').ranges, PRE_EXISTING_RANGES);
+    assert.deepStrictEqual(ourTags(cluster('aks-conc').tags), []);
+  });
+
+  it('AKS: someone changes the cluster between our read and our PUT: 412 (If-Match), read again, their change kept', async () => {
+    // Our PUT is held for 1.5 s; while it waits, another writer updates the cluster (new eTag).
+    sandbox.faults.inject('arm', { delayMs: 1_500, times: 1, method: 'PUT', pathIncludes: '/managedClusters/aks-race' });
+    const running = main(aksJob('aks-race-1', 'aks-race', { ipSource: 'explicit', ipAddresses: '203.0.113.190', waitForAccess: 'false' }));
+    const deadline = Date.now() + 30_000;
+    while (!sandbox.requests.some((e) => e.method === 'PUT' && e.path.endsWith('/managedClusters/aks-race')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    sandbox.azure.state.updateCluster('aks-race', { tags: { owner: 'platform-team' }, authorizedIpRanges: [...PRE_EXISTING_RANGES, '192.0.2.99/32'] });
+    const r = await running;
+    succeeded(r);
+    assert.match(r.stdout, /the cluster 'aks-race' answered HTTP 412/);
+    const puts = sandbox.requests.filter((e) => e.method === 'PUT' && e.path.endsWith('/managedClusters/aks-race'));
+    assert.deepStrictEqual(puts.map((e) => e.status), [412, 200]);
+    const c = cluster('aks-race');
+    assert.deepStrictEqual(c.ranges, [...PRE_EXISTING_RANGES, '192.0.2.99/32', '203.0.113.190'], "the other writer's range is kept");
+    assert.strictEqual(c.tags.owner, 'platform-team');
+  });
+
+  it('AKS: a private cluster is refused with the reason, nothing changed', async () => {
+    const before = cluster('aks-private');
+    const r = await main(aksJob('aks-priv', 'aks-private'));
+    const message = failedWith(r, 'AKS_PRIVATE_CLUSTER');
+    assert.match(message, /authorized IP ranges do not apply/);
+    assert.deepStrictEqual(cluster('aks-private'), before);
+  });
+
+  it('AKS: a cluster without ranges accepts every network; adding one would shut others out, so nothing changes', async () => {
+    const before = cluster('aks-alone');
+    const r = await main(aksJob('aks-open', 'aks-alone'));
+    succeeded(r);
+    assert.match(r.lines.join('\n'), /accepts every network \(no authorized IP ranges/);
+    assert.deepStrictEqual(cluster('aks-alone'), before);
+  });
+
+  it('AKS: 200 ranges already: the limit is explained, nothing changed', async () => {
+    const before = cluster('aks-full');
+    const r = await main(aksJob('aks-limit', 'aks-full', { ipSource: 'explicit', ipAddresses: '203.0.113.99' }));
+    const message = failedWith(r, 'FIREWALL_RULE_QUOTA');
+    assert.match(message, /allows 200/);
+    assert.deepStrictEqual(cluster('aks-full'), before);
+  });
+
+  it('AKS: auto without an echo URL says how to give the IP', async () => {
+    const r = await main({ jobId: 'aks-noecho', inputs: { targetType: 'aksAuthorizedIpRanges', clusterName: 'aks-public' } });
+    const message = failedWith(r, 'AGENT_IP_UNKNOWN');
+    assert.match(message, /does not name the caller's IP/);
+    assert.match(message, /echoUrl|explicit/);
   });
 
   it('an identity without write permission: explained with the role to assign, nothing changed', async () => {

@@ -1,5 +1,5 @@
 import * as assert from 'assert';
-import { holdsLease, planAdd, planPrune, planRemove, readLeases, type RuleState } from '../../shared/acr/ruleLeases';
+import { holdsLease, planAdd, planPrune, planRemove, readLeases, type RuleState } from '../../shared/firewall/ruleLeases';
 import { ipv4RangeContains, parseIpv4Range, sameIpRule } from '../../shared/net/ipv4';
 
 const NOW = 1_800_000_000;

@@ -1,0 +1,188 @@
+import { createHash } from 'crypto';
+import * as tl from 'azure-pipelines-task-lib/task';
+import { ArmCallError } from '../arm/rawArmCall';
+import { ExplainedError } from '../pipeline/explainedError';
+import { planAdd, planPrune, planRemove, readLeases, MAX_TAGS, TAG_PREFIX, type RuleState } from './ruleLeases';
+
+/**
+ * Where a firewall's allow-list and our lease tags live: a registry's network rule set, or a
+ * cluster's authorized IP ranges. `raw` is the resource as read, written back with only the rules
+ * and tags changed.
+ */
+export interface RuleStore<Raw> {
+  /** "the registry 'acr1'", for messages. */
+  label: string;
+  /** What the user can run to list the rules by hand. */
+  listCommand: string;
+  /** Rules the resource accepts at most. */
+  maxRules: number;
+  /**
+   * Writes are conditional (If-Match on the eTag): a write planned from an older read is refused
+   * (412) instead of overwriting, so one read after a write confirms it. Without that (ACR has no
+   * eTag on registries) a later write planned before ours can still land, and confirming takes two
+   * reads some time apart.
+   */
+  conditionalWrites: boolean;
+  read(): Promise<{ rules: RuleState; raw: Raw }>;
+  write(raw: Raw, next: RuleState): Promise<void>;
+  /** The read's or write's failure explained (permission, not found, …). */
+  explain(err: unknown, what: string, operation: 'read' | 'write'): Error;
+}
+
+export interface ConvergeOutcome<Raw> {
+  rules: RuleState;
+  raw: Raw;
+  /** Writes that went through. */
+  writes: number;
+  /** Times the wanted state was missing after our write, or a write was refused as stale or busy. */
+  retries: number;
+}
+
+const CONVERGE_DEADLINE_MS = 180_000;
+/** Busy, throttled or failed writes in a row before giving up. */
+const MAX_BUSY_ANSWERS = 6;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const jitter = (minMs: number, maxMs: number) => minMs + Math.random() * (maxMs - minMs);
+
+function sameRuleState(a: RuleState, b: RuleState): boolean {
+  const sorted = (t: Record<string, string>) => Object.entries(t).sort(([x], [y]) => x.localeCompare(y));
+  return JSON.stringify(a.ipRules) === JSON.stringify(b.ipRules) && JSON.stringify(sorted(a.tags)) === JSON.stringify(sorted(b.tags));
+}
+
+/** Short, stable key of this job's use of the rule (lease tag suffix): plan, job, task instance, attempt. */
+export function jobKeyOf(parts: (string | undefined)[]): string {
+  return createHash('sha256').update(parts.map((p) => p ?? '').join('|')).digest('hex').slice(0, 16);
+}
+
+/**
+ * Read-modify-write until the resource holds what `plan` wants. After every write the rules are
+ * read again; a state that lacks our change (another job's write won) is planned and written again
+ * after a jittered backoff, which comes before the read, never between the read and the write.
+ * Without conditional writes a state is accepted only when two reads, three times the slowest
+ * write apart, both show it, so a slower write planned from an older read is caught too.
+ */
+export async function converge<Raw>(store: RuleStore<Raw>, what: string, plan: (current: RuleState) => RuleState, options: { confirmingReads?: number } = {}): Promise<ConvergeOutcome<Raw>> {
+  const confirmingReads = store.conditionalWrites ? 1 : options.confirmingReads ?? 2;
+  const started = Date.now();
+  let writes = 0;
+  let retries = 0;
+  let confirmations = 0;
+  let backedOff = false;
+  let busyAnswers = 0;
+  let slowestWriteMs = 0;
+  for (;;) {
+    if (Date.now() - started > CONVERGE_DEADLINE_MS) {
+      throw new ExplainedError({
+        what,
+        reason: `Other writers kept changing ${store.label} for ${CONVERGE_DEADLINE_MS / 1000} s (${writes} writes, ${retries} retries).`,
+        fix: 'Run again; if many jobs open this firewall at once, give the agents a NAT gateway with one fixed outbound IP and add that once.',
+        code: 'FIREWALL_RULE_CONTENTION',
+      });
+    }
+    const { rules: current, raw } = await store.read().catch((err) => {
+      throw store.explain(err, what, 'read');
+    });
+    const next = plan(current);
+    if (sameRuleState(current, next)) {
+      if (++confirmations >= confirmingReads) return { rules: current, raw, writes, retries };
+      const settleMs = Math.min(8_000, Math.max(1_500, 3 * slowestWriteMs));
+      await sleep(jitter(settleMs, settleMs * 1.3));
+      continue;
+    }
+    confirmations = 0;
+    if ((writes > 0 || retries > 0) && !backedOff) {
+      retries++;
+      backedOff = true;
+      await sleep(jitter(150, Math.min(3_000, 250 * 2 ** Math.min(retries, 4))));
+      continue;
+    }
+    backedOff = false;
+    checkLimits(store, what, current, next);
+    const writeStarted = Date.now();
+    try {
+      await store.write(raw, next);
+    } catch (err) {
+      const waitMs = retryableWait(err, busyAnswers++);
+      if (waitMs === undefined) throw explainWrite(store, what, err, current);
+      const f = (err as ArmCallError).failure;
+      console.log(`  ${store.label} answered ${f.operationFailed ? `with a failed update (${f.code ?? 'Failed'})` : `HTTP ${f.statusCode}${f.code ? ` ${f.code}` : ''}`}; reading it again in ${(waitMs / 1000).toFixed(1)} s.`);
+      retries++;
+      backedOff = true;
+      await sleep(waitMs);
+      continue;
+    }
+    busyAnswers = 0;
+    slowestWriteMs = Math.max(slowestWriteMs, Date.now() - writeStarted);
+    writes++;
+  }
+}
+
+/**
+ * How long to wait before reading again after a failed write, or undefined when the failure is not
+ * one that passes: 412 (our read was stale), 409 (another update in progress), 429 (Retry-After
+ * honoured, at most a minute), 5xx, and an update whose operation failed.
+ */
+function retryableWait(err: unknown, busyAnswersSoFar: number): number | undefined {
+  if (!(err instanceof ArmCallError) || busyAnswersSoFar >= MAX_BUSY_ANSWERS) return undefined;
+  const f = err.failure;
+  if (f.statusCode === 412) return jitter(100, 400);
+  if (f.statusCode === 409 || f.statusCode === 429 || f.statusCode >= 500 || f.operationFailed) {
+    if (f.retryAfterMs !== undefined) return Math.min(f.retryAfterMs, 60_000);
+    return jitter(500, 1500) * (busyAnswersSoFar + 1);
+  }
+  return undefined;
+}
+
+function checkLimits(store: RuleStore<unknown>, what: string, current: RuleState, next: RuleState): void {
+  const tagCount = Object.keys(next.tags).length;
+  if (tagCount > MAX_TAGS && tagCount > Object.keys(current.tags).length) {
+    throw new ExplainedError({
+      what,
+      reason: `${store.label} would carry ${tagCount} tags; Azure allows ${MAX_TAGS}. The task keeps its leases in tags (${TAG_PREFIX}…).`,
+      fix: `Remove unused tags from ${store.label}, or run the task with action 'prune' to drop expired leases.`,
+      code: 'FIREWALL_TAG_LIMIT',
+    });
+  }
+  if (next.ipRules.length > store.maxRules && next.ipRules.length > current.ipRules.length) {
+    throw quotaError(store, what, `${store.label} would have ${next.ipRules.length} rules; it allows ${store.maxRules}. Nothing was changed.`);
+  }
+}
+
+function quotaError(store: RuleStore<unknown>, what: string, reason: string): ExplainedError {
+  return new ExplainedError({
+    what,
+    reason,
+    fix: `Remove rules you no longer need (${store.listCommand}), run the task with action 'prune', or give the agents a NAT gateway with one fixed outbound IP and add that once.`,
+    code: 'FIREWALL_RULE_QUOTA',
+  });
+}
+
+function explainWrite(store: RuleStore<unknown>, what: string, err: unknown, current: RuleState): Error {
+  if (err instanceof ArmCallError && /quota|limit/i.test(`${err.failure.code} ${err.failure.message}`)) {
+    return quotaError(store, what, `${store.label} refused the rules: ${err.failure.message} (${err.failure.code}). ${current.ipRules.length} rules are already in place; nothing was changed.`);
+  }
+  return store.explain(err, what, 'write');
+}
+
+export function planAddAll(ips: string[], jobKey: string, expiresAt: number) {
+  return (s: RuleState) => ips.reduce((acc, ip) => planAdd(acc, ip, jobKey, expiresAt), s);
+}
+
+export function planRemoveAll(ips: string[], jobKey: string, nowSeconds: number) {
+  return (s: RuleState) => ips.reduce((acc, ip) => planRemove(acc, ip, jobKey, nowSeconds), s);
+}
+
+export function planPruneAt(nowSeconds: number) {
+  return (s: RuleState) => planPrune(s, nowSeconds).state;
+}
+
+/** The IPs a lease key holds (for `remove` without a detectable IP). */
+export function ipsLeasedBy(tags: Record<string, string>, jobKey: string): string[] {
+  return [...readLeases(tags)].filter(([, l]) => l.leases.has(jobKey)).map(([ip]) => ip);
+}
+
+/** Log line of a converge outcome, and the figure tests read. */
+export function reportConverge(label: string, o: ConvergeOutcome<unknown>): void {
+  console.log(`  ${label}: confirmed (${o.writes} write(s), ${o.retries} retr${o.retries === 1 ? 'y' : 'ies'} after concurrent changes).`);
+  tl.debug(`${label}: writes=${o.writes} retries=${o.retries}`);
+}

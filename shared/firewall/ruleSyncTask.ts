@@ -1,0 +1,273 @@
+import * as tl from 'azure-pipelines-task-lib/task';
+import { containerRegistryClient, containerServiceClient } from '../arm/armClient';
+import { ArmCallError, asArmCallError } from '../arm/rawArmCall';
+import { validateResourceGroupName, validateResourceName } from '../arm/resourceId';
+import { registryTarget } from '../acr/registryFirewall';
+import { agentGet } from '../acr/loginServerAccess';
+import { finish } from '../acr/ruleSyncSummary';
+import { clusterTarget } from '../aks/authorizedRangesTarget';
+import { signInWithTaskConnection } from '../identity/signIn';
+import type { ConnectionCredential } from '../identity/connectionCredential';
+import { parseIpv4Range, sameIpRule } from '../net/ipv4';
+import { ExplainedError, messageOf } from '../pipeline/explainedError';
+import { booleanInput, choiceInput, integerInput, linesInput, optionalInput, requiredInput } from '../pipeline/taskInputs';
+import { waitForAccess } from './accessWait';
+import type { FirewallTarget } from './firewallTarget';
+import { holdsLease, readLeases, type RuleState } from './ruleLeases';
+import { converge, ipsLeasedBy, jobKeyOf, planAddAll, planPruneAt, planRemoveAll, reportConverge } from './ruleSync';
+
+/** Task variables the main step hands to its post-job step (scoped to this task instance). */
+export const PHASE_VARIABLE = 'AcrNetworkRuleSync.Phase';
+export const LEASE_VARIABLE = 'AcrNetworkRuleSync.Lease';
+
+type Action = 'addForJob' | 'add' | 'remove' | 'prune';
+type TargetType = FirewallTarget['kind'];
+
+/** What the post-job step needs to find the lease again, without reading the inputs a second time. */
+interface LeaseHandOver {
+  targetType: TargetType;
+  subscriptionId: string;
+  resourceGroup: string;
+  name: string;
+  ips: string[];
+  jobKey: string;
+}
+
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+/**
+ * The agent runs the post-job step only for a task whose main step ran, with the task variables
+ * that step set (VSTS_TASKVARIABLE_*): the phase marker, set first thing in the main step, tells
+ * the two apart.
+ */
+export function isPostJobStep(): boolean {
+  return tl.getTaskVariable(PHASE_VARIABLE) === 'main';
+}
+
+export async function runAcrNetworkRuleSync(): Promise<void> {
+  if (isPostJobStep()) return postJob();
+  tl.setTaskVariable(PHASE_VARIABLE, 'main');
+  await mainStep();
+}
+
+function jobKey(): string {
+  return jobKeyOf([tl.getVariable('System.PlanId'), tl.getVariable('System.JobId'), tl.getVariable('System.TaskInstanceId'), tl.getVariable('System.JobAttempt')]);
+}
+
+/** `add` and `remove` pair up across the jobs of one run: their lease belongs to the run. */
+function runKey(): string {
+  return jobKeyOf(['run', tl.getVariable('System.PlanId')]);
+}
+
+function subscriptionOf(cc: ConnectionCredential): string {
+  const id = cc.connection.subscriptionId;
+  if (!id) {
+    throw new ExplainedError({ what: 'Reading the service connection', reason: 'The connection names no subscription (scope level other than Subscription).', fix: 'Use an Azure Resource Manager connection scoped to the subscription that holds the registry or cluster.', code: 'NO_SUBSCRIPTION' });
+  }
+  return id;
+}
+
+interface TargetRef {
+  targetType: TargetType;
+  subscriptionId: string;
+  resourceGroup: string;
+  name: string;
+}
+
+async function openTarget(cc: ConnectionCredential, ref: TargetRef, principalObjectId: string | undefined, allowEnablingSelectedNetworks = false): Promise<FirewallTarget> {
+  const common = { resourceManagerUrl: cc.connection.cloud.resourceManagerUrl, subscriptionId: ref.subscriptionId, resourceGroup: ref.resourceGroup, principalObjectId };
+  if (ref.targetType === 'registry') {
+    return registryTarget({ ...common, sdk: containerRegistryClient(cc, ref.subscriptionId), registryName: ref.name, allowEnablingSelectedNetworks });
+  }
+  return clusterTarget({ ...common, sdk: containerServiceClient(cc, ref.subscriptionId), clusterName: ref.name });
+}
+
+async function mainStep(): Promise<void> {
+  // Who we are first, so a wrong connection or tenant shows before anything else.
+  const { cc, identity } = await signInWithTaskConnection();
+  const targetType = choiceInput('targetType', ['registry', 'aksAuthorizedIpRanges'] as const, 'registry');
+  const action = choiceInput<Action>('action', ['addForJob', 'add', 'remove', 'prune'], 'addForJob');
+  const resourceGroup = validateResourceGroupName('resourceGroupName', requiredInput('resourceGroupName'));
+  const name = targetType === 'registry' ? validateResourceName('registryName', 'registry', requiredInput('registryName')) : validateResourceName('clusterName', 'cluster', requiredInput('clusterName'));
+  const ipSource = choiceInput('ipSource', ['auto', 'explicit'] as const, 'auto');
+  // Explicit addresses are checked before anything is read or changed.
+  const explicitIps = action !== 'prune' && ipSource === 'explicit' ? explicitAddresses() : undefined;
+  const waitForIt = booleanInput('waitForAccess', true);
+  const accessTimeoutSeconds = integerInput('accessTimeoutSeconds', 300, 1, 3600);
+  const leaseMinutes = integerInput('leaseMinutes', 120, 1, 7 * 24 * 60);
+  const allowEnabling = booleanInput('allowEnablingSelectedNetworks', false);
+  const echoUrl = optionalInput('echoUrl');
+  if (echoUrl && !/^https:\/\/[^/\s]+/i.test(echoUrl)) {
+    throw new ExplainedError({ what: "Reading the input 'echoUrl'", reason: `'${echoUrl}' is not an HTTPS URL: an IP answer over plain HTTP could be altered on the way.`, fix: 'Give an https:// URL that answers with the caller IP as plain text.', code: 'INVALID_INPUT' });
+  }
+
+  const ref: TargetRef = { targetType, subscriptionId: subscriptionOf(cc), resourceGroup, name };
+  const target = await openTarget(cc, ref, identity.objectId, allowEnabling);
+  if (action === 'prune') return prune(target);
+
+  const key = action === 'addForJob' ? jobKey() : runKey();
+  if (action === 'remove') {
+    const ips = explicitIps ?? (await detectAgentIp(target, echoUrl, action));
+    const current = await target.store.read().catch((err) => {
+      throw target.store.explain(err, `Reading ${target.store.label}`, 'read');
+    });
+    return remove(target, ips ?? ipsLeasedBy(current.rules.tags, key), key);
+  }
+
+  if ((await target.posture()) === 'open') {
+    const why = target.kind === 'registry' ? 'public network access Enabled, default action Allow' : 'no authorized IP ranges: adding one would shut out every other network';
+    console.log(`${target.store.label} accepts every network (${why}): no rule is needed, nothing changed.`);
+    finish({ agentIp: explicitIps?.join(',') ?? '', ruleAdded: false, secondsToAccess: 0 }, target.name, action, explicitIps ?? [], 'all networks allowed; nothing changed');
+    return;
+  }
+  const ips = explicitIps ?? (await detectAgentIp(target, echoUrl, action));
+  if (!ips) {
+    tl.warning(`${target.endpoint} already lets the agent in, and the task cannot tell which IP it sees for the agent without an echo URL: no lease was taken, so another job's post-job step may remove the rule this job relies on. Set echoUrl, or ipSource: explicit with the agent's egress IP.`);
+    finish({ agentIp: '', ruleAdded: false, secondsToAccess: 0 }, target.name, action, [], 'already allowed; nothing changed');
+    return;
+  }
+  await add(target, ref, ips, key, action, { leaseMinutes, waitForIt, accessTimeoutSeconds });
+}
+
+async function add(target: FirewallTarget, ref: TargetRef, ips: string[], key: string, action: Action, o: { leaseMinutes: number; waitForIt: boolean; accessTimeoutSeconds: number }): Promise<void> {
+  const before = await target.store.read().catch((err) => {
+    throw target.store.explain(err, `Reading ${target.store.label}`, 'read');
+  });
+  const missing = ips.filter((ip) => !before.rules.ipRules.some((r) => sameIpRule(r, ip)));
+  await target.beforeAdd?.(missing.length);
+
+  if (action === 'addForJob') {
+    // Handed over before the write: a job cancelled mid-write still has its post-job step remove the lease.
+    const handOver: LeaseHandOver = { ...ref, ips, jobKey: key };
+    tl.setTaskVariable(LEASE_VARIABLE, JSON.stringify(handOver));
+  }
+  const expiresAt = nowSeconds() + o.leaseMinutes * 60;
+  console.log(`Adding ${ips.join(', ')} to ${target.store.label} (lease ${key} until ${new Date(expiresAt * 1000).toISOString()}).`);
+  const writtenAt = Date.now();
+  const plan = planAddAll(ips, key, expiresAt);
+  const outcome = await converge(target.store, `Adding ${ips.join(', ')} to ${target.store.label}`, plan);
+  reportConverge('rule and lease', outcome);
+  const added = missing.filter((ip) => outcome.rules.ipRules.some((r) => sameIpRule(r, ip)) && readLeases(outcome.rules.tags).get(ip)?.owned);
+  console.log(added.length ? `Added ${added.join(', ')}.` : `${ips.join(', ')} already had a rule; this job holds a lease on it.`);
+
+  let secondsToAccess = 0;
+  let retries = outcome.retries;
+  if (o.waitForIt) {
+    console.log(`Waiting up to ${o.accessTimeoutSeconds} s for ${target.endpoint} to let the agent in…`);
+    // A rule this job wrote counts from its write; a rule that was there already from now.
+    const access = await waitForAccess(target.endpoint, (ms) => target.ask(ms), o.accessTimeoutSeconds, added.length ? writtenAt : Date.now());
+    secondsToAccess = access.seconds;
+    if (!target.store.conditionalWrites) {
+      // Without an eTag a write planned by another job before ours landed could still have
+      // replaced the rules while we waited: look once more, and take the lease again if it is gone.
+      const now = await target.store.read().catch((err) => {
+        throw target.store.explain(err, `Reading ${target.store.label}`, 'read');
+      });
+      if (!ips.every((ip) => holdsLease(now.rules, ip, key)) || JSON.stringify(plan(now.rules)) !== JSON.stringify(now.rules)) {
+        const again = await converge(target.store, `Adding ${ips.join(', ')} to ${target.store.label} again`, plan);
+        console.log(`  the lease had been overwritten by a concurrent change and was written again (${again.writes} write(s)).`);
+        retries += again.retries + again.writes;
+      }
+    }
+  }
+  finish({ agentIp: ips.join(','), ruleAdded: added.length > 0, secondsToAccess }, target.name, action, ips, added.length ? `added ${added.join(', ')}` : 'rule already present; lease taken', retries);
+  if (action === 'addForJob') console.log("The post-job step removes this job's lease, and the rule when no other job holds it.");
+}
+
+function explicitAddresses(): string[] {
+  const lines = linesInput('ipAddresses');
+  if (lines.length === 0) {
+    throw new ExplainedError({ what: "Reading the input 'ipAddresses'", reason: 'It is empty while ipSource is explicit.', fix: 'List IPv4 addresses or CIDR ranges, one per line, or set ipSource: auto.', code: 'INVALID_INPUT' });
+  }
+  const values = lines.map((l) => parseIpv4Range('ipAddresses', l).value);
+  return values.filter((v, i) => values.findIndex((w) => sameIpRule(v, w)) === i);
+}
+
+/**
+ * The agent's egress IP: the endpoint's own refusal names it where it can (ACR's 403); otherwise
+ * the echo URL tells it. Undefined when the endpoint lets the agent in already and no echo URL is set.
+ */
+async function detectAgentIp(target: FirewallTarget, echoUrl: string | undefined, action: Action): Promise<string[] | undefined> {
+  const seen = await target.ipFromEndpoint();
+  if (seen.ip) {
+    console.log(`Agent egress IP: ${seen.ip} (${seen.why}).`);
+    return [parseIpv4Range('agent IP', seen.ip).value];
+  }
+  if (echoUrl) {
+    const res = await agentGet(echoUrl, 15_000).catch((err) => {
+      throw new ExplainedError({ what: `Asking ${echoUrl} for the agent's egress IP`, reason: `${seen.why}, and the echo URL failed: ${messageOf(err)}.`, fix: 'Check the echo URL, or set ipSource: explicit.', code: 'AGENT_IP_UNKNOWN' });
+    });
+    const text = res.body.trim();
+    if (res.status !== 200 || !/^\d+\.\d+\.\d+\.\d+$/.test(text)) {
+      throw new ExplainedError({ what: `Asking ${echoUrl} for the agent's egress IP`, reason: `${seen.why}; the echo URL answered HTTP ${res.status} with no plain IPv4 address.`, fix: 'Use an echo URL that answers with the caller IP as plain text, or set ipSource: explicit.', code: 'AGENT_IP_UNKNOWN' });
+    }
+    console.log(`Agent egress IP: ${text} (from ${echoUrl}; ${seen.why}).`);
+    return [parseIpv4Range('agent IP', text).value];
+  }
+  if ((seen.through && target.kind === 'registry') || action === 'remove') return undefined;
+  throw new ExplainedError({ what: "Detecting the agent's egress IP", reason: `${seen.why}.`, fix: "Set echoUrl to an HTTPS URL that answers with the caller IP, or set ipSource: explicit with the agent's egress IPs.", code: 'AGENT_IP_UNKNOWN' });
+}
+
+async function remove(target: FirewallTarget, ips: string[], key: string): Promise<void> {
+  if (ips.length === 0) {
+    console.log(`No rule on ${target.store.label} is held by this lease; nothing to remove.`);
+    finish({ agentIp: '', ruleAdded: false, secondsToAccess: 0 }, target.name, 'remove', [], 'nothing held');
+    return;
+  }
+  const before = await target.store.read().catch((err) => {
+    throw target.store.explain(err, `Reading ${target.store.label}`, 'read');
+  });
+  const plan = planRemoveAll(ips, key, nowSeconds());
+  // Three reads without an eTag: a lease brought back by a concurrent job's older write would keep the rule until it expires.
+  const outcome = await converge(target.store, `Removing ${ips.join(', ')} from ${target.store.label}`, target.guard ? target.guard(plan) : plan, { confirmingReads: 3 });
+  reportConverge('lease released', outcome);
+  const has = (s: RuleState, ip: string) => s.ipRules.some((r) => sameIpRule(r, ip));
+  const removed = ips.filter((ip) => has(before.rules, ip) && !has(outcome.rules, ip));
+  if (removed.length) console.log(`Removed ${removed.join(', ')}.`);
+  for (const ip of ips.filter((i) => !removed.includes(i) && has(outcome.rules, i))) {
+    const leases = readLeases(outcome.rules.tags).get(ip);
+    const ownedBefore = readLeases(before.rules.tags).get(ip)?.owned;
+    if (leases?.owned) console.log(`Kept ${ip}: ${leases.leases.size} other job(s) still hold it.`);
+    else if (ownedBefore) tl.warning(`Kept ${ip} on ${target.store.label}: it is the last rule, and an empty list turns IP filtering off (every network would get in). It is no longer marked as this extension's; remove it by hand when the cluster gets other ranges.`);
+    else console.log(`Kept ${ip}: the rule was not added by this extension.`);
+  }
+  finish({ agentIp: ips.join(','), ruleAdded: false, secondsToAccess: 0 }, target.name, 'remove', ips, removed.length ? `removed ${removed.join(', ')}` : 'lease released; rule kept', outcome.retries);
+}
+
+async function prune(target: FirewallTarget): Promise<void> {
+  const at = nowSeconds();
+  const before = await target.store.read().catch((err) => {
+    throw target.store.explain(err, `Reading ${target.store.label}`, 'read');
+  });
+  const plan = planPruneAt(at);
+  const outcome = await converge(target.store, `Pruning expired rules from ${target.store.label}`, target.guard ? target.guard(plan) : plan);
+  reportConverge('expired leases pruned', outcome);
+  const removed = before.rules.ipRules.filter((r) => !outcome.rules.ipRules.some((v) => sameIpRule(v, r)));
+  console.log(removed.length ? `Pruned ${removed.join(', ')} (every lease expired).` : 'No expired rule of this extension found.');
+  finish({ agentIp: '', ruleAdded: false, secondsToAccess: 0 }, target.name, 'prune', removed, removed.length ? `pruned ${removed.join(', ')}` : 'nothing expired', outcome.retries);
+}
+
+/** The post-job step: releases this job's lease, removing the rule when no other live job holds it. */
+async function postJob(): Promise<void> {
+  const status = tl.getVariable('Agent.JobStatus') ?? 'unknown';
+  const raw = tl.getTaskVariable(LEASE_VARIABLE);
+  if (!raw) {
+    console.log(`Post-job (job status ${status}): the main step took no lease; nothing to remove.`);
+    return;
+  }
+  const lease = JSON.parse(raw) as LeaseHandOver;
+  console.log(`Post-job (job status ${status}): releasing lease ${lease.jobKey} on ${lease.ips.join(', ')} at ${lease.name}.`);
+  const { cc, identity } = await signInWithTaskConnection();
+  let target: FirewallTarget;
+  try {
+    target = await openTarget(cc, lease, identity.objectId);
+  } catch (err) {
+    const cause = err instanceof ExplainedError ? asArmCallError(err.cause) : undefined;
+    if (cause instanceof ArmCallError && cause.failure.statusCode === 404) {
+      tl.warning(`${lease.name} no longer exists; nothing to remove.`);
+      return;
+    }
+    throw err;
+  }
+  await remove(target, lease.ips, lease.jobKey);
+}
