@@ -37,16 +37,3 @@ export function preflightTableLines(outcomes: PreflightOutcome[]): string[] {
   }
   return lines;
 }
-
-/** The preflight as Markdown for the build summary. */
-export function preflightMarkdown(outcomes: PreflightOutcome[]): string {
-  const lines = ['| Endpoint | DNS | TCP 443 | TLS | HTTP | Verdict |', '|---|---|---|---|---|---|'];
-  for (const o of outcomes) {
-    const cell = (step: string) => {
-      const s = o.result.steps.find((x) => x.step === step);
-      return s ? (s.ok ? `✅ ${s.ms} ms` : `❌ ${s.errorCode ?? ''}`) : '—';
-    };
-    lines.push(`| ${o.target.probe.label}<br>\`${o.target.probe.host}\` | ${cell('dns')} | ${cell('tcp')} | ${cell('tls')} | ${cell('http')} | ${o.diagnosis.ok ? 'reachable' : `**${o.diagnosis.code}**: ${o.diagnosis.reason} ${o.diagnosis.fix}`} |`);
-  }
-  return lines.join('\n');
-}

@@ -1,4 +1,3 @@
-import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tl from 'azure-pipelines-task-lib/task';
@@ -7,7 +6,8 @@ import { clusterFactsLines } from '../../shared/aks/clusterFacts';
 import { appliedObjects } from '../../shared/aks/deployPlan';
 import { deployDirect } from '../../shared/aks/directRoute';
 import { planFromInputs } from '../../shared/aks/planFromInputs';
-import { preflightMarkdown, preflightTableLines, runPreflight, type PreflightOutcome } from '../../shared/aks/preflight';
+import { deploySummaryMarkdown } from '../../shared/aks/deploySummary';
+import { preflightTableLines, runPreflight, type PreflightOutcome } from '../../shared/aks/preflight';
 import { deployThroughRunCommand } from '../../shared/aks/runCommandRoute';
 import { signInWithTaskConnection } from '../../shared/identity/signIn';
 import { apiServerOf, usesEntraExec, withExecCredential, writeKubeconfig } from '../../shared/kube/kubeconfig';
@@ -17,6 +17,7 @@ import { kubeloginCredential } from '../../shared/kube/kubeloginCredential';
 import { startTokenBroker } from '../../shared/kube/tokenBroker';
 import { validateResourceName } from '../../shared/arm/resourceId';
 import { registryDataEndpointProbe, registryEndpoints, registryProbe } from '../../shared/aks/registryProbe';
+import { uploadSummaryPage } from '../../shared/pipeline/buildSummary';
 import { ExplainedError } from '../../shared/pipeline/explainedError';
 import { onTaskEnd, runTask } from '../../shared/pipeline/runTask';
 import { booleanInput, choiceInput, integerInput, optionalInput } from '../../shared/pipeline/taskInputs';
@@ -110,19 +111,7 @@ void runTask('PrivateAksDeploy', async () => {
   const applied = appliedObjects(plan);
   tl.setVariable('appliedObjects', JSON.stringify(applied), false, true);
   tl.setVariable('route', chosen, false, true);
-  const summary = path.join(tempDir, `private-aks-deploy-summary-${process.pid}.md`);
-  fs.writeFileSync(
-    summary,
-    [
-      `### Deployed to \`${facts.name}\` (${chosen === 'direct' ? 'kubectl from the agent' : 'AKS run command'})`,
-      '',
-      outcomes.length ? preflightMarkdown(outcomes) : '_Line of sight not checked (route: runCommand)._',
-      '',
-      '| Kind | Namespace | Name |',
-      '|---|---|---|',
-      ...applied.map((o) => `| ${o.kind} | ${o.namespace ?? ''} | ${o.name} |`),
-    ].join('\n'),
-  );
-  tl.uploadSummary(summary);
+  const credential = !usesEntraExec(kubeconfig) ? 'local' : credentialHelper;
+  uploadSummaryPage('private-aks-deploy-summary', 'Private AKS deploy', deploySummaryMarkdown({ facts, identity, plan, applied, requestedRoute: route, chosenRoute: chosen, credential, outcomes }));
   console.log(`Applied ${applied.length} object(s) to ${facts.name} via ${chosen}.`);
 });

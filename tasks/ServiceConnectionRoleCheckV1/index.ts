@@ -1,6 +1,3 @@
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
 import * as tl from 'azure-pipelines-task-lib/task';
 import type { ManagedCluster } from '@azure/arm-containerservice';
 import type { Registry } from '@azure/arm-containerregistry';
@@ -13,9 +10,9 @@ import { apiServerOf } from '../../shared/kube/kubeconfig';
 import { probeEndpoint } from '../../shared/net/lineOfSight';
 import { diagnoseLineOfSight } from '../../shared/net/lineOfSightDiagnosis';
 import { reviewInCluster, roleBindingCommand } from '../../shared/rbac/inClusterReview';
-import { identityReportLines } from '../../shared/identity/signedInIdentity';
 import { validateNamespace } from '../../shared/kube/manifests';
 import { hardeningChecklist, postureScore, type ChecklistInput, type ChecklistItem } from '../../shared/posture/hardeningChecklist';
+import { uploadSummaryPage } from '../../shared/pipeline/buildSummary';
 import { ExplainedError, messageOf } from '../../shared/pipeline/explainedError';
 import { runTask } from '../../shared/pipeline/runTask';
 import { booleanInput, choiceInput, optionalInput, requiredInput } from '../../shared/pipeline/taskInputs';
@@ -199,10 +196,7 @@ void runTask('ServiceConnectionRoleCheck', async () => {
     tl.setVariable('postureScore', String(score), false, true);
   }
 
-  const tempDir = tl.getVariable('Agent.TempDirectory') || os.tmpdir();
-  const summary = path.join(tempDir, `service-connection-role-check-${process.pid}.md`);
-  fs.writeFileSync(summary, roleCheckMarkdown({ identityLines: identityReportLines(identity), evaluation, ctx: { principalObjectId: oid, scopeLabels }, checklist, score, notes: [rgLine, ...notes] }));
-  tl.uploadSummary(summary);
+  uploadSummaryPage('service-connection-role-check', 'Service connection role check', roleCheckMarkdown({ identity, intents: inputs.intents, evaluation, ctx: { principalObjectId: oid, scopeLabels }, checklist, score, notes: [rgLine, ...notes] }));
 
   const failures = checklist?.filter((i) => i.status === 'fail') ?? [];
   if (inputs.failOn !== 'never' && evaluation.missing.length > 0) {

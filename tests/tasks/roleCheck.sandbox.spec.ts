@@ -1,5 +1,6 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
+import { uploadedSummaries } from '../support/uploadedSummaries';
 import { randomUUID } from 'crypto';
 import { startSandbox, type Sandbox } from '../sandbox';
 import { ALL_SCHEMES, type ConnectionScheme } from '../support/agentEnvironment';
@@ -307,12 +308,15 @@ describe('ServiceConnectionRoleCheck against the sandbox', function () {
       for (const title of ['Entra ID integration (managed)', 'Azure RBAC for Kubernetes authorization', 'Local accounts disabled', 'Private cluster or authorized IP ranges', 'OIDC issuer and workload identity', 'Azure Policy add-on', 'Key Vault secrets provider', 'Network policy', 'Microsoft Defender for Containers', 'Admin user disabled', 'Public network access', 'Private endpoints approved', 'Trusted Azure services may bypass the firewall', 'Kubelet identity holds AcrPull on the registry']) {
         assert.match(text, new RegExp(`${title.replace(/[()]/g, '\\$&')}\\s+PASS`), `${title}:\n${text}`);
       }
-      const summaryPath = /##vso\[task\.uploadsummary\](.*)/.exec(r.stdout)?.[1];
-      assert.ok(summaryPath && fs.existsSync(summaryPath), 'no summary uploaded');
-      const summary = fs.readFileSync(summaryPath!, 'utf8');
+      const [uploaded] = uploadedSummaries(r.stdout);
+      assert.ok(uploaded && fs.existsSync(uploaded.file), 'no summary uploaded');
+      assert.strictEqual(uploaded.title, 'Service connection role check');
+      const summary = fs.readFileSync(uploaded.file, 'utf8');
       assert.match(summary, /#### Hardening checklist: score 100\/100/);
-      assert.match(summary, new RegExp(`Object id\\s+: ${sandbox.principal('auditor').objectId}`));
-      assert.match(summary, /\| acrPull \| `Microsoft\.ContainerRegistry\/registries\/pull\/read` \| registry contosoprod \| ✅ OK \|/);
+      assert.match(summary, new RegExp(`\\| \\*\\*Object id\\*\\* \\| \`${sandbox.principal('auditor').objectId}\` \\|`));
+      // The permission matrix: one row per permission and scope, one column per intent.
+      assert.match(summary, /\| Permission \| Scope \| `acrPull` \|/);
+      assert.match(summary, /\| `registries\/pull\/read` \| registry contosoprod \| ✅ \|/);
     });
 
     it('a default cluster and registry: failures and warnings with their fix commands; postureFailures fails the task', async () => {
