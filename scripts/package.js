@@ -29,7 +29,9 @@ function stage(stageDir, manifest) {
   for (const file of ['vss-extension.json', manifest.content.details.path]) {
     fs.copyFileSync(path.join(root, file), path.join(stageDir, file));
   }
-  fs.cpSync(path.join(root, 'images'), path.join(stageDir, 'images'), { recursive: true });
+  // The icons' SVG sources stay in the repo: the Marketplace shows only the PNGs.
+  const iconSources = path.join(root, 'images', 'src');
+  fs.cpSync(path.join(root, 'images'), path.join(stageDir, 'images'), { recursive: true, filter: (src) => src !== iconSources });
   for (const task of taskFolders()) {
     const target = path.join(stageDir, 'tasks', task.name);
     fs.mkdirSync(target, { recursive: true });
