@@ -6,6 +6,8 @@ import { promisify } from 'util';
 import JSZip from 'jszip';
 import { ALL_TASKS, REPO_ROOT } from '../support/taskRun';
 
+const { readPng } = require(path.join(REPO_ROOT, 'scripts', 'png.js')) as { readPng: (buf: Buffer) => { width: number; height: number } };
+
 const run = promisify(execFile);
 
 describe('the Marketplace package', function () {
@@ -40,6 +42,41 @@ describe('the Marketplace package', function () {
       assert.ok(bundles.includes(`tasks/${task}/index.js`));
       assert.deepStrictEqual(files, [`tasks/${task}/icon.png`, ...bundles, `tasks/${task}/task.json`].sort());
     }
+  });
+
+  it('has, for every task the manifest contributes, task.json, a 32x32 icon and the bundle each handler runs', async () => {
+    // The contributions as the Marketplace reads them from the package.
+    const manifest = JSON.parse(await zip.file('extension.vsomanifest')!.async('string'));
+    const folders: string[] = manifest.contributions.filter((c: { type: string }) => c.type === 'ms.vss-distributed-task.task').map((c: { properties: { name: string } }) => c.properties.name);
+    assert.deepStrictEqual(folders.map((f) => path.basename(f)).sort(), [...ALL_TASKS].sort());
+    for (const folder of folders) {
+      const taskJson = zip.file(`${folder}/task.json`);
+      assert.ok(taskJson, `${folder}/task.json`);
+      const def = JSON.parse(await taskJson.async('string'));
+      const icon = readPng(await zip.file(`${folder}/icon.png`)!.async('nodebuffer'));
+      assert.deepStrictEqual([icon.width, icon.height], [32, 32], `${folder}/icon.png`);
+      for (const stage of ['execution', 'prejobexecution', 'postjobexecution']) {
+        for (const [handler, { target }] of Object.entries<{ target: string }>(def[stage] ?? {})) {
+          assert.ok(zip.file(`${folder}/${target}`), `${folder}: ${stage}.${handler} runs ${target}, which is not packaged`);
+        }
+      }
+    }
+  });
+
+  it('carries the extension icon and the images the overview shows, not their sources', () => {
+    const manifest = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'vss-extension.json'), 'utf8'));
+    const icon = readPng(Buffer.from(fs.readFileSync(path.join(REPO_ROOT, manifest.icons.default))));
+    assert.deepStrictEqual([icon.width, icon.height], [128, 128]);
+    assert.ok(zip.file(manifest.icons.default), manifest.icons.default);
+    const overview = fs.readFileSync(path.join(REPO_ROOT, 'overview.md'), 'utf8');
+    for (const [, image] of overview.matchAll(/!\[[^\]]*\]\(([^)]+)\)/g)) assert.ok(zip.file(image), `${image} is not packaged`);
+    assert.deepStrictEqual(Object.keys(zip.files).filter((f) => f.startsWith('images/src/') || f.endsWith('.svg')), []);
+  });
+
+  it('stays small (agents download the task folders from it)', () => {
+    const bytes = fs.statSync(vsixPath).size;
+    console.log(`      .vsix: ${(bytes / 1024 / 1024).toFixed(2)} MB`);
+    assert.ok(bytes < 3 * 1024 * 1024, `${bytes} bytes`);
   });
 
   it('ships no node_modules, sources, source maps or tests', () => {

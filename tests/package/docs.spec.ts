@@ -1,0 +1,64 @@
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as path from 'path';
+import { INTENT_NAMES, operationsFor } from '../../shared/rbac/intents';
+import { leastPrivilegedRoleFor } from '../../shared/rbac/leastPrivilegedRoles';
+import { REPO_ROOT } from '../support/taskRun';
+
+// The Marketplace page promises what the code does: these checks keep the two together.
+const overview = fs.readFileSync(path.join(REPO_ROOT, 'overview.md'), 'utf8');
+
+function section(markdown: string, heading: string): string {
+  const start = markdown.indexOf(`\n## ${heading}`);
+  assert.ok(start >= 0, `overview.md has no '## ${heading}' section`);
+  const end = markdown.indexOf('\n## ', start + 1);
+  return markdown.slice(start, end < 0 ? undefined : end);
+}
+
+function sources(dir: string): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) return sources(p);
+    return e.name.endsWith('.ts') && !e.name.endsWith('.d.ts') ? [fs.readFileSync(p, 'utf8')] : [];
+  });
+}
+
+describe('overview.md (the Marketplace page)', () => {
+  const code = [...sources(path.join(REPO_ROOT, 'shared')), ...sources(path.join(REPO_ROOT, 'tasks'))].join('\n');
+  const troubleshooting = section(overview, 'Troubleshooting');
+  const documented = new Set([...troubleshooting.matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map((m) => m[1]));
+
+  it('lists every error code the tasks raise in its troubleshooting table', () => {
+    const raised = new Set([...code.matchAll(/code: '([A-Z][A-Z0-9_]+)'/g)].map((m) => m[1]));
+    raised.delete('REACHABLE'); // a diagnosis that found nothing wrong
+    const missing = [...raised].filter((c) => !documented.has(c));
+    assert.deepStrictEqual(missing, [], 'add these codes to the Troubleshooting table of overview.md');
+  });
+
+  it('documents no code the tasks do not raise', () => {
+    const unknown = [...documented].filter((c) => (c.startsWith('AADSTS') ? !code.includes(`${c}:`) : !code.includes(`'${c}'`)));
+    assert.deepStrictEqual(unknown, []);
+  });
+
+  it('names, for every intent, the least-privileged roles ServiceConnectionRoleCheck suggests', () => {
+    const roles = section(overview, 'Roles each task needs');
+    for (const intent of INTENT_NAMES) {
+      assert.ok(roles.includes(`\`${intent}\``), `no row for the intent ${intent}`);
+      for (const op of operationsFor(intent)) {
+        const role = leastPrivilegedRoleFor(op.operation)?.role.name;
+        assert.ok(role && roles.includes(role), `${intent} needs ${op.operation}: the table should name '${role}'`);
+      }
+    }
+  });
+
+  it('shows images that exist and are packaged', () => {
+    const manifest = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'vss-extension.json'), 'utf8'));
+    assert.ok(manifest.files.some((f: { path: string; addressable?: boolean }) => f.path === 'images' && f.addressable), 'images/ is addressable');
+    const images = [...overview.matchAll(/!\[[^\]]*\]\(([^)]+)\)/g)].map((m) => m[1]);
+    assert.ok(images.length >= 3, 'the three build summaries are shown');
+    for (const image of images) {
+      assert.match(image, /^images\/[\w.-]+\.png$/);
+      assert.ok(fs.existsSync(path.join(REPO_ROOT, image)), `${image} is missing: npm run screenshots`);
+    }
+  });
+});
