@@ -41,6 +41,22 @@ function explainer(o: RegistryTargetOptions, registryId: string) {
   };
 }
 
+/** A registry's network rule set and tags as a firewall rule store (no eTag: writes are verified by reading). */
+export function registryRuleStore(net: RegistryNetworkClient, registryName: string, explain: RuleStore<unknown>['explain']): RuleStore<RegistryNetworkState> {
+  return {
+    label: `the registry '${registryName}'`,
+    listCommand: `az acr network-rule list --name ${registryName}`,
+    maxRules: Number.MAX_SAFE_INTEGER, // listUsages tells the real quota before adding
+    conditionalWrites: false,
+    async read() {
+      const raw = await net.read();
+      return { raw, rules: { ipRules: ipRuleValues(raw), tags: { ...raw.tags } } };
+    },
+    write: (raw, next) => net.write(withIpRules(raw, next.ipRules), next.tags),
+    explain,
+  };
+}
+
 /** Reads the registry (SKU, login server, public access) and returns it as a firewall target. */
 export async function registryTarget(o: RegistryTargetOptions): Promise<FirewallTarget> {
   const registryId = registryIdOf(o.subscriptionId, o.resourceGroup, o.registryName);
@@ -51,18 +67,7 @@ export async function registryTarget(o: RegistryTargetOptions): Promise<Firewall
   const loginServer = registry.loginServer ?? `${o.registryName.toLowerCase()}.azurecr.io`;
   console.log(`Registry ${o.registryName}: ${registry.sku?.name ?? '?'} SKU, public network access ${registry.publicNetworkAccess ?? 'Enabled'}, default action ${registry.networkRuleSet?.defaultAction ?? '?'}, ${registry.networkRuleSet?.ipRules?.length ?? 0} IP rule(s).`);
   const net = new RegistryNetworkClient(o.sdk, o.resourceManagerUrl, registryId);
-  const store: RuleStore<RegistryNetworkState> = {
-    label: `the registry '${o.registryName}'`,
-    listCommand: `az acr network-rule list --name ${o.registryName}`,
-    maxRules: Number.MAX_SAFE_INTEGER, // listUsages tells the real quota before adding
-    conditionalWrites: false,
-    async read() {
-      const raw = await net.read();
-      return { raw, rules: { ipRules: ipRuleValues(raw), tags: { ...raw.tags } } };
-    },
-    write: (raw, next) => net.write(withIpRules(raw, next.ipRules), next.tags),
-    explain,
-  };
+  const store = registryRuleStore(net, o.registryName, explain);
 
   return {
     kind: 'registry',

@@ -2,7 +2,7 @@ import { createHash } from 'crypto';
 import * as tl from 'azure-pipelines-task-lib/task';
 import { ArmCallError } from '../arm/rawArmCall';
 import { ExplainedError } from '../pipeline/explainedError';
-import { planAdd, planPrune, planRemove, readLeases, MAX_TAGS, TAG_PREFIX, type RuleState } from './ruleLeases';
+import { holdsLease, planAdd, planPrune, planRemove, readLeases, MAX_TAGS, TAG_PREFIX, type RuleState } from './ruleLeases';
 
 /**
  * Where a firewall's allow-list and our lease tags live: a registry's network rule set, or a
@@ -162,6 +162,22 @@ function explainWrite(store: RuleStore<unknown>, what: string, err: unknown, cur
     return quotaError(store, what, `${store.label} refused the rules: ${err.failure.message} (${err.failure.code}). ${current.ipRules.length} rules are already in place; nothing was changed.`);
   }
   return store.explain(err, what, 'write');
+}
+
+/**
+ * Looks once more after the job waited for access: without an eTag a write planned by another job
+ * before ours landed could still have replaced the rules meanwhile. Takes the lease again if it is
+ * gone; returns the extra writes and retries (0 when the lease held).
+ */
+export async function reconfirmLease<Raw>(store: RuleStore<Raw>, what: string, ips: string[], jobKey: string, plan: (s: RuleState) => RuleState): Promise<{ writes: number; retries: number }> {
+  if (store.conditionalWrites) return { writes: 0, retries: 0 };
+  const now = await store.read().catch((err) => {
+    throw store.explain(err, what, 'read');
+  });
+  if (ips.every((ip) => holdsLease(now.rules, ip, jobKey)) && sameRuleState(plan(now.rules), now.rules)) return { writes: 0, retries: 0 };
+  const again = await converge(store, what, plan);
+  console.log(`  the lease had been overwritten by a concurrent change and was written again (${again.writes} write(s)).`);
+  return { writes: again.writes, retries: again.retries + 1 };
 }
 
 export function planAddAll(ips: string[], jobKey: string, expiresAt: number) {

@@ -13,8 +13,8 @@ import { ExplainedError, messageOf } from '../pipeline/explainedError';
 import { booleanInput, choiceInput, integerInput, linesInput, optionalInput, requiredInput } from '../pipeline/taskInputs';
 import { waitForAccess } from './accessWait';
 import type { FirewallTarget } from './firewallTarget';
-import { holdsLease, readLeases, type RuleState } from './ruleLeases';
-import { converge, ipsLeasedBy, jobKeyOf, planAddAll, planPruneAt, planRemoveAll, reportConverge } from './ruleSync';
+import { readLeases, type RuleState } from './ruleLeases';
+import { converge, ipsLeasedBy, jobKeyOf, planAddAll, planPruneAt, planRemoveAll, reconfirmLease, reportConverge } from './ruleSync';
 
 /** Task variables the main step hands to its post-job step (scoped to this task instance). */
 export const PHASE_VARIABLE = 'AcrNetworkRuleSync.Phase';
@@ -157,18 +157,8 @@ async function add(target: FirewallTarget, ref: TargetRef, ips: string[], key: s
     // A rule this job wrote counts from its write; a rule that was there already from now.
     const access = await waitForAccess(target.endpoint, (ms) => target.ask(ms), o.accessTimeoutSeconds, added.length ? writtenAt : Date.now());
     secondsToAccess = access.seconds;
-    if (!target.store.conditionalWrites) {
-      // Without an eTag a write planned by another job before ours landed could still have
-      // replaced the rules while we waited: look once more, and take the lease again if it is gone.
-      const now = await target.store.read().catch((err) => {
-        throw target.store.explain(err, `Reading ${target.store.label}`, 'read');
-      });
-      if (!ips.every((ip) => holdsLease(now.rules, ip, key)) || JSON.stringify(plan(now.rules)) !== JSON.stringify(now.rules)) {
-        const again = await converge(target.store, `Adding ${ips.join(', ')} to ${target.store.label} again`, plan);
-        console.log(`  the lease had been overwritten by a concurrent change and was written again (${again.writes} write(s)).`);
-        retries += again.retries + again.writes;
-      }
-    }
+    const again = await reconfirmLease(target.store, `Adding ${ips.join(', ')} to ${target.store.label} again`, ips, key, plan);
+    retries += again.retries;
   }
   finish({ agentIp: ips.join(','), ruleAdded: added.length > 0, secondsToAccess }, target.name, action, ips, added.length ? `added ${added.join(', ')}` : 'rule already present; lease taken', retries);
   if (action === 'addForJob') console.log("The post-job step removes this job's lease, and the rule when no other job holds it.");

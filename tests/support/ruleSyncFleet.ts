@@ -1,0 +1,126 @@
+/**
+ * Many jobs syncing one registry's firewall at once, in one process: the task's own rule store and
+ * convergence (shared/firewall) against the sandbox's Resource Manager, without a node process
+ * and a sign-in per job, so a fleet of 50 fits in the suite and the bench. Jobs arrive over a
+ * window, hold their rule for a while, and release it; some crash (never release) and are pruned
+ * once their lease expired. What is measured: rules or leases a job lost while it held them (must
+ * be 0), jobs refused (tag limit), ARM writes, retries, and the final rule set.
+ */
+import { ClientSecretCredential } from '@azure/identity';
+import { ContainerRegistryManagementClient } from '@azure/arm-containerregistry';
+import { RegistryNetworkClient } from '../../shared/acr/registryNetwork';
+import { registryIdOf, registryRuleStore } from '../../shared/acr/registryFirewall';
+import { ExplainedError } from '../../shared/pipeline/explainedError';
+import { holdsLease } from '../../shared/firewall/ruleLeases';
+import { converge, jobKeyOf, planAddAll, planPruneAt, planRemoveAll, reconfirmLease } from '../../shared/firewall/ruleSync';
+import type { Sandbox } from '../sandbox';
+import { ARM_SCOPE } from '../sandbox/entra';
+
+export interface FleetOptions {
+  registryName: string;
+  resourceGroup: string;
+  principal: string;
+  jobs: number;
+  /** Jobs whose agents share NAT IPs, spread over `natIps` addresses; the rest have their own. */
+  natJobs: number;
+  natIps: number;
+  /** Jobs that never release their lease (a lost agent); their leases expire after `crashLeaseSeconds`. */
+  crashJobs: number;
+  crashLeaseSeconds: number;
+  /** Jobs start spread over this window, and hold their rule for up to `holdMs`. */
+  arrivalWindowMs: number;
+  holdMs: number;
+}
+
+export interface FleetResult {
+  jobs: number;
+  /** Times a job found its rule or lease gone while it held it. */
+  lost: number;
+  /** Jobs whose lease a stale concurrent write had removed between their confirmation and the check after the access wait (taken again). */
+  rewritten: number;
+  /** Jobs refused with an explained error (e.g. the tag limit), and their codes. */
+  refused: string[];
+  writes: number;
+  retries: number;
+  seconds: number;
+  finalIpRules: string[];
+  finalOurTags: string[];
+}
+
+/** What waiting for the registry's 401 takes at least: its propagation delay (2 s in the sandbox, minutes in Azure). */
+const accessWaitMs = 2_000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function runFleet(sandbox: Sandbox, o: FleetOptions): Promise<FleetResult> {
+  const p = sandbox.principal(o.principal);
+  const credential = new ClientSecretCredential(sandbox.tenantId, p.clientId, p.secret!, { authorityHost: sandbox.authorityHost, disableInstanceDiscovery: true, tlsOptions: sandbox.tlsOptions() });
+  const subscriptionId = sandbox.scenario.subscriptionId;
+  const arm = sandbox.azure.arm.origin;
+  const sdk = new ContainerRegistryManagementClient(credential, subscriptionId, { endpoint: arm, credentials: { scopes: [ARM_SCOPE] }, tlsOptions: sandbox.tlsOptions() });
+  const net = new RegistryNetworkClient(sdk, arm, registryIdOf(subscriptionId, o.resourceGroup, o.registryName));
+  const explain = (err: unknown) => (err instanceof Error ? err : new Error(String(err)));
+  const store = registryRuleStore(net, o.registryName, explain);
+  const registry = () => sandbox.azure.state.findRegistry(o.registryName, o.resourceGroup)!;
+
+  let lost = 0;
+  let rewritten = 0;
+  let writes = 0;
+  let retries = 0;
+  const refused: string[] = [];
+  const started = Date.now();
+  const now = () => Math.floor(Date.now() / 1000);
+
+  const job = async (i: number): Promise<void> => {
+    await sleep(Math.random() * o.arrivalWindowMs);
+    const ip = i < o.natJobs ? `198.18.0.${1 + (i % o.natIps)}` : `198.18.1.${i}`;
+    const key = jobKeyOf(['fleet', String(i)]);
+    const crash = i >= o.jobs - o.crashJobs;
+    try {
+      const plan = planAddAll([ip], key, now() + (crash ? o.crashLeaseSeconds : 3600));
+      const added = await converge(store, `job ${i} adds ${ip}`, plan);
+      writes += added.writes;
+      retries += added.retries;
+      if (crash) return;
+      // As the task does: wait for the firewall to let the agent in (simulated), then look once more.
+      await sleep(accessWaitMs);
+      const again = await reconfirmLease(store, `job ${i} checks ${ip}`, [ip], key, plan);
+      writes += again.writes;
+      retries += again.retries;
+      rewritten += again.writes > 0 ? 1 : 0;
+      // While the job works, its rule and lease must stay, whatever the others write.
+      const until = Date.now() + Math.random() * o.holdMs;
+      while (Date.now() < until) {
+        const r = registry();
+        if (!holdsLease({ ipRules: r.network.ipRules, tags: r.tags }, ip, key)) {
+          lost++;
+          break;
+        }
+        await sleep(50);
+      }
+      const removed = await converge(store, `job ${i} removes ${ip}`, planRemoveAll([ip], key, now()), { confirmingReads: 3 });
+      writes += removed.writes;
+      retries += removed.retries;
+    } catch (err) {
+      if (err instanceof ExplainedError) refused.push(err.code);
+      else throw err;
+    }
+  };
+  await Promise.all(Array.from({ length: o.jobs }, (_, i) => job(i)));
+  // The crashed jobs' leases expire; a prune (the task's 'prune' action) clears what they held.
+  const expiry = o.crashLeaseSeconds * 1000 - (Date.now() - started) + 1_100;
+  if (o.crashJobs > 0 && expiry > 0) await sleep(expiry);
+  const pruned = await converge(store, 'prune', planPruneAt(now()));
+  writes += pruned.writes;
+  const r = registry();
+  return {
+    jobs: o.jobs,
+    lost,
+    rewritten,
+    refused,
+    writes,
+    retries,
+    seconds: (Date.now() - started) / 1000,
+    finalIpRules: [...r.network.ipRules],
+    finalOurTags: Object.keys(r.tags).filter((k) => k.startsWith('privateaksdeploy.')),
+  };
+}
