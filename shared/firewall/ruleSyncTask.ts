@@ -4,7 +4,7 @@ import { ArmCallError, asArmCallError } from '../arm/rawArmCall';
 import { validateResourceGroupName, validateResourceName } from '../arm/resourceId';
 import { registryTarget } from '../acr/registryFirewall';
 import { agentGet } from '../acr/loginServerAccess';
-import { finish } from '../acr/ruleSyncSummary';
+import { finish } from './ruleSyncSummary';
 import { clusterTarget } from '../aks/authorizedRangesTarget';
 import { signInWithTaskConnection } from '../identity/signIn';
 import type { ConnectionCredential } from '../identity/connectionCredential';
@@ -117,13 +117,13 @@ async function mainStep(): Promise<void> {
   if ((await target.posture()) === 'open') {
     const why = target.kind === 'registry' ? 'public network access Enabled, default action Allow' : 'no authorized IP ranges: adding one would shut out every other network';
     console.log(`${target.store.label} accepts every network (${why}): no rule is needed, nothing changed.`);
-    finish({ agentIp: explicitIps?.join(',') ?? '', ruleAdded: false, secondsToAccess: 0 }, target.name, action, explicitIps ?? [], 'all networks allowed; nothing changed');
+    finish({ agentIp: explicitIps?.join(',') ?? '', ruleAdded: false, secondsToAccess: 0 }, target.name, action, explicitIps ?? [], 'all networks allowed; nothing changed', 0, { targetKind: target.kind });
     return;
   }
   const ips = explicitIps ?? (await detectAgentIp(target, echoUrl, action));
   if (!ips) {
     tl.warning(`${target.endpoint} already lets the agent in, and the task cannot tell which IP it sees for the agent without an echo URL: no lease was taken, so another job's post-job step may remove the rule this job relies on. Set echoUrl, or ipSource: explicit with the agent's egress IP.`);
-    finish({ agentIp: '', ruleAdded: false, secondsToAccess: 0 }, target.name, action, [], 'already allowed; nothing changed');
+    finish({ agentIp: '', ruleAdded: false, secondsToAccess: 0 }, target.name, action, [], 'already allowed; nothing changed', 0, { targetKind: target.kind });
     return;
   }
   await add(target, ref, ips, key, action, { leaseMinutes, waitForIt, accessTimeoutSeconds });
@@ -160,7 +160,12 @@ async function add(target: FirewallTarget, ref: TargetRef, ips: string[], key: s
     const again = await reconfirmLease(target.store, `Adding ${ips.join(', ')} to ${target.store.label} again`, ips, key, plan);
     retries += again.retries;
   }
-  finish({ agentIp: ips.join(','), ruleAdded: added.length > 0, secondsToAccess }, target.name, action, ips, added.length ? `added ${added.join(', ')}` : 'rule already present; lease taken', retries);
+  finish({ agentIp: ips.join(','), ruleAdded: added.length > 0, secondsToAccess }, target.name, action, ips, added.length ? `added ${added.join(', ')}` : 'rule already present; lease taken', retries, {
+    targetKind: target.kind,
+    leaseMinutes: o.leaseMinutes,
+    leaseExpiresOn: new Date(expiresAt * 1000),
+    waitedForAccess: o.waitForIt,
+  });
   if (action === 'addForJob') console.log("The post-job step removes this job's lease, and the rule when no other job holds it.");
 }
 
@@ -201,7 +206,7 @@ async function detectAgentIp(target: FirewallTarget, echoUrl: string | undefined
 async function remove(target: FirewallTarget, ips: string[], key: string): Promise<void> {
   if (ips.length === 0) {
     console.log(`No rule on ${target.store.label} is held by this lease; nothing to remove.`);
-    finish({ agentIp: '', ruleAdded: false, secondsToAccess: 0 }, target.name, 'remove', [], 'nothing held');
+    finish({ agentIp: '', ruleAdded: false, secondsToAccess: 0 }, target.name, 'remove', [], 'nothing held', 0, { targetKind: target.kind });
     return;
   }
   const before = await target.store.read().catch((err) => {
@@ -221,7 +226,7 @@ async function remove(target: FirewallTarget, ips: string[], key: string): Promi
     else if (ownedBefore) tl.warning(`Kept ${ip} on ${target.store.label}: it is the last rule, and an empty list turns IP filtering off (every network would get in). It is no longer marked as this extension's; remove it by hand when the cluster gets other ranges.`);
     else console.log(`Kept ${ip}: the rule was not added by this extension.`);
   }
-  finish({ agentIp: ips.join(','), ruleAdded: false, secondsToAccess: 0 }, target.name, 'remove', ips, removed.length ? `removed ${removed.join(', ')}` : 'lease released; rule kept', outcome.retries);
+  finish({ agentIp: ips.join(','), ruleAdded: false, secondsToAccess: 0 }, target.name, 'remove', ips, removed.length ? `removed ${removed.join(', ')}` : 'lease released; rule kept', outcome.retries, { targetKind: target.kind });
 }
 
 async function prune(target: FirewallTarget): Promise<void> {
@@ -234,7 +239,7 @@ async function prune(target: FirewallTarget): Promise<void> {
   reportConverge('expired leases pruned', outcome);
   const removed = before.rules.ipRules.filter((r) => !outcome.rules.ipRules.some((v) => sameIpRule(v, r)));
   console.log(removed.length ? `Pruned ${removed.join(', ')} (every lease expired).` : 'No expired rule of this extension found.');
-  finish({ agentIp: '', ruleAdded: false, secondsToAccess: 0 }, target.name, 'prune', removed, removed.length ? `pruned ${removed.join(', ')}` : 'nothing expired', outcome.retries);
+  finish({ agentIp: '', ruleAdded: false, secondsToAccess: 0 }, target.name, 'prune', removed, removed.length ? `pruned ${removed.join(', ')}` : 'nothing expired', outcome.retries, { targetKind: target.kind });
 }
 
 /** The post-job step: releases this job's lease, removing the rule when no other live job holds it. */

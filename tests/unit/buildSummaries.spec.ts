@@ -2,7 +2,7 @@ import * as assert from 'assert';
 import { deploySummaryMarkdown, type DeploySummary } from '../../shared/aks/deploySummary';
 import type { ClusterFacts } from '../../shared/aks/clusterFacts';
 import type { PreflightOutcome } from '../../shared/aks/preflight';
-import { ruleLifetime } from '../../shared/acr/ruleSyncSummary';
+import { ruleLifetime } from '../../shared/firewall/ruleSyncSummary';
 import type { SignedInIdentity } from '../../shared/identity/signedInIdentity';
 import { cell, code, table } from '../../shared/pipeline/buildSummary';
 import { evaluateIntents } from '../../shared/rbac/intentVerdicts';
