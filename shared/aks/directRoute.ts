@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tl from 'azure-pipelines-task-lib/task';
-import { explainKubectlFailure, type KubectlFailureContext } from '../kube/kubectlErrors';
+import { explainKubectlFailure, isConnectionLost, type KubectlFailureContext } from '../kube/kubectlErrors';
 import { runKubectl } from '../kube/kubectl';
 import { toYamlStream } from '../kube/manifests';
 import { ExplainedError } from '../pipeline/explainedError';
@@ -17,12 +17,19 @@ export interface DirectRouteOptions {
 }
 
 async function kubectlStep(what: string, args: string[], o: DirectRouteOptions, deadlineMs: number, intent: 'read' | 'write'): Promise<string> {
-  const result = await runKubectl(o.kubectl, args, {
-    kubeconfig: o.kubeconfigPath,
-    env: o.env,
-    deadlineMs,
-    onLine: (line, stream) => (stream === 'stdout' ? console.log(`  ${line}`) : line && console.log(`  ${line}`)),
-  });
+  const run = () =>
+    runKubectl(o.kubectl, args, {
+      kubeconfig: o.kubeconfigPath,
+      env: o.env,
+      deadlineMs,
+      onLine: (line, stream) => (stream === 'stdout' ? console.log(`  ${line}`) : line && console.log(`  ${line}`)),
+    });
+  let result = await run();
+  // Apply and rollout status are idempotent: a connection cut under them is worth one more try.
+  if (!result.timedOut && result.exitCode !== 0 && isConnectionLost(result.stderr)) {
+    console.log('  The connection to the API server was lost; trying once more.');
+    result = await run();
+  }
   if (result.timedOut) {
     throw new ExplainedError({ what, reason: `kubectl did not finish within ${Math.round(deadlineMs / 1000)} s.`, fix: 'Check the API server and the rollout; raise rolloutTimeoutSeconds if the rollout is just slow.', code: 'KUBECTL_TIMEOUT' });
   }

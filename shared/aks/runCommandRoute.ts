@@ -54,6 +54,10 @@ export async function deployThroughRunCommand(cc: ConnectionCredential, access: 
       (abortSignal) => access.containerService.managedClusters.runCommand(facts.resourceGroup, facts.name, { command: runCommandScript(plan), context, clusterToken }, { updateIntervalInMs: 1_000, abortSignal }),
       () => new DeadlineExceededError('AKS run command', deadlineMs),
     );
+    // A command that never ran (its pod failed) has no exit code and no logs, only a reason.
+    if (/^failed$/i.test(result.provisioningState ?? '') && result.exitCode === undefined) {
+      throw new ExplainedError({ what, reason: `The run command pod failed before the command ran: ${result.reason || 'no reason given'}.`, fix: 'Check the cluster has capacity for the command pod in the aks-command namespace, then run again.', code: 'RUN_COMMAND_FAILED' });
+    }
     return { exitCode: result.exitCode ?? -1, logs: result.logs ?? '' };
   } catch (err) {
     if (err instanceof DeadlineExceededError) {

@@ -67,6 +67,8 @@ const BY_CODE: Record<string, Explain> = {
     reason: `Tenant '${ctx.tenantId}' was not found at ${ctx.authorityHost}: a wrong tenant id, or a connection for another cloud.`,
     fix: 'Check the connection\'s tenant id and environment (Azure Cloud, US Government, China).',
   }),
+  // Entra's answer when it is briefly unavailable; identity has already retried it by then.
+  AADSTS90033: () => ({ reason: 'Entra ID kept answering with a transient error (HTTP 5xx) through every retry.', fix: 'Run the job again in a few minutes; if it persists, check the Azure status page for Entra ID.' }),
   AADSTS90023: () => ({ reason: 'Entra ID considered the token request malformed.', fix: 'Check the connection\'s tenant id and environment; report the trace id to your identity team if it persists.' }),
   AADSTS7000112: (ctx) => ({ reason: `${app(ctx)} is disabled in the tenant.`, fix: 'Enable the enterprise application (service principal) or choose another connection.' }),
   AADSTS53003: () => ({

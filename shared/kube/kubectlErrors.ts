@@ -20,6 +20,13 @@ export function roleForVerb(verb: string, resource = ''): string {
   return writes ? 'Azure Kubernetes Service RBAC Writer' : 'Azure Kubernetes Service RBAC Reader';
 }
 
+/** A connection that closed under a request: worth one more try, as apply converges. */
+const CONNECTION_LOST = /: (unexpected )?EOF\b|connection reset by peer|http2: client connection lost|use of closed network connection|broken pipe/i;
+
+export function isConnectionLost(stderr: string): boolean {
+  return CONNECTION_LOST.test(stderr);
+}
+
 /**
  * Recognises what kubectl printed when it failed and says what it means on a private, Entra-only
  * cluster. Pure: stderr in, an explanation (or undefined when nothing is recognised) out.
@@ -38,6 +45,13 @@ export function explainKubectlFailure(stderr: string, ctx: KubectlFailureContext
       code: 'KUBECTL_UNREACHABLE',
       reason: `kubectl could not connect to ${host}: a network security group, firewall, peering gap or authorized IP ranges block the agent.`,
       fix: 'Use route auto or runCommand, or open TCP 443 from the agent to the API server.',
+    };
+  }
+  if (isConnectionLost(stderr)) {
+    return {
+      code: 'KUBECTL_CONNECTION_LOST',
+      reason: `The connection to ${host} closed in the middle of a request, again after a retry: a proxy, firewall or load balancer between the agent and the API server cuts connections.`,
+      fix: 'Check idle and request timeouts on the network path to the API server; objects not yet applied are listed above, and running again applies them.',
     };
   }
   if (/x509: certificate is valid for|x509: certificate signed by unknown authority|tls: failed to verify/i.test(stderr)) {

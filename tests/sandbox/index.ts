@@ -36,6 +36,7 @@ import {
 import { createTestCa, type IssuedCertificate, type TestCa } from './testCa';
 import { startAzure, type SandboxAzure } from './azure';
 import { PrivateNetwork, type PrivateNetworkOptions } from './network';
+import { trackLiveSecrets } from './liveSecrets';
 
 export type { Scenario, PrincipalSpec, ServiceConnectionSpec, AzureDevOpsSpec, FederatedCredentialSpec, ResolvedScenario, ResolvedPrincipal, ResolvedServiceConnection } from './scenario';
 export type { FaultSpec, ActiveFault } from './faults';
@@ -45,6 +46,7 @@ export { RequestLog } from './requestLog';
 export { AKS_SERVER_APP_ID, ARM_SCOPE, AccessTokenError, resourceFromScope } from './entra';
 export { TOKEN_EXCHANGE_AUDIENCE } from './scenario';
 export { decodeJwt, signJwt, verifyJwt } from './jwt';
+export { liveIssuedSecrets } from './liveSecrets';
 
 /**
  * Environment variable that points @azure/msal-node's IMDS managed identity source (and therefore
@@ -163,12 +165,14 @@ export async function startSandbox(scenario: Scenario, options: StartOptions = {
     const log = new RequestLog();
     const faults = new FaultInjector();
     const secrets = new SecretRegistry();
+    const untrackSecrets = trackLiveSecrets(secrets);
     const closers: Array<() => Promise<void>> = [];
     let tempDir: string | undefined;
     const closeAll = async (): Promise<void> => {
         await Promise.allSettled(closers.splice(0).map((close) => close()));
         if (tempDir) await fs.rm(tempDir, { recursive: true, force: true });
         lease.release();
+        untrackSecrets();
     };
 
     let entra: EntraService;

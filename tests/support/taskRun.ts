@@ -1,6 +1,9 @@
 import { spawn } from 'child_process';
 import * as path from 'path';
 import type { Env } from './agentEnvironment';
+import { leaksOfRun } from './leakScan';
+
+export { leakedSecrets, loggedText } from './leakScan';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 
@@ -96,6 +99,12 @@ export function runTask(task: TaskName, env: Env, options: RunOptions = {}): Pro
     child.on('error', reject);
     child.on('close', (exitCode) => {
       clearTimeout(timer);
+      // Every run, whatever the spec asserts: nothing a sandbox issued in the log or left in the temp dir.
+      const leaks = leaksOfRun(stdout, stderr, env.AGENT_TEMPDIRECTORY);
+      if (leaks.length > 0) {
+        reject(new Error(`${task} leaked secrets the sandbox issued (output withheld, it holds them):\n  ${leaks.join('\n  ')}`));
+        return;
+      }
       resolve({ exitCode, stdout, stderr, durationMs: Date.now() - started, timedOut, ...parseTaskOutput(stdout) });
     });
   });
@@ -107,23 +116,4 @@ export function runTask(task: TaskName, env: Env, options: RunOptions = {}): Pro
  */
 export function taskVariablesEnv(vars: Record<string, string>): Env {
   return Object.fromEntries(Object.entries(vars).map(([name, value]) => [`VSTS_TASKVARIABLE_${name.replace(/[. ]/g, '_').toUpperCase()}`, value]));
-}
-
-/**
- * Every secret found in the text, for leak assertions (reports which, never the value itself).
- * A PEM key is checked line by line: one leaked line of a private key is a leak.
- */
-export function leakedSecrets(text: string, secrets: string[]): string[] {
-  const needles = secrets.flatMap((s) =>
-    s.includes('-----BEGIN') ? s.split(/\r?\n/).filter((line) => line.length >= 40 && !line.startsWith('-----')) : [s],
-  );
-  return needles.filter((s) => s.length >= 8 && text.includes(s)).map((s) => `${s.slice(0, 4)}…(${s.length} chars)`);
-}
-
-/** What reaches the job log: all output but the setsecret commands the agent consumes to mask. */
-export function loggedText(stdout: string, stderr = ''): string {
-  return (stdout + '\n' + stderr)
-    .split(/\r?\n/)
-    .filter((line) => !line.startsWith('##vso[task.setsecret]'))
-    .join('\n');
 }

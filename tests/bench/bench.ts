@@ -1,0 +1,223 @@
+/**
+ * npm run bench: the figures of the README's Performance section, each a median over several runs
+ * on this machine, ratios measured side by side in the same run. Loopback and our own network
+ * namespaces only; nothing reaches Azure.
+ */
+import { spawn } from 'child_process';
+import * as fs from 'fs';
+import * as https from 'https';
+import * as path from 'path';
+import type { AddressInfo } from 'net';
+import { ClientSecretCredential } from '@azure/identity';
+import { ContainerServiceClient } from '@azure/arm-containerservice';
+import { parse, stringify } from 'yaml';
+import { startSandbox, type Sandbox } from '../sandbox';
+import { createTestCa } from '../sandbox/testCa';
+import { probeEndpoint } from '../../shared/net/lineOfSight';
+import { DEPLOY_INPUTS, writeDemoManifests } from '../support/deployInputs';
+import { sandboxJobEnv } from '../support/sandboxAgent';
+import { ALL_TASKS, REPO_ROOT, runTask, type TaskName } from '../support/taskRun';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+const rows: Array<[string, string]> = [];
+const row = (what: string, figure: string) => {
+  rows.push([what, figure]);
+  console.error(`  ${what}: ${figure}`);
+};
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const ms = (x: number) => `${Math.round(x)} ms`;
+const mb = (bytes: number) => (bytes < 100 * 1024 ? `${(bytes / 1024).toFixed(1)} kB` : `${(bytes / 1024 / 1024).toFixed(2)} MB`);
+
+async function repeat(n: number, f: () => Promise<number>): Promise<number> {
+  const xs: number[] = [];
+  for (let i = 0; i < n; i++) xs.push(await f());
+  return median(xs);
+}
+
+function sizes(): void {
+  const dist = path.join(REPO_ROOT, 'dist');
+  const vsix = fs.existsSync(dist) ? fs.readdirSync(dist).filter((f) => f.endsWith('.vsix')).map((f) => path.join(dist, f)).sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)[0] : undefined;
+  row('.vsix', vsix ? mb(fs.statSync(vsix).size) : 'n/a (run npm run package)');
+  for (const task of ALL_TASKS) {
+    for (const f of fs.readdirSync(path.join(REPO_ROOT, 'tasks', task)).filter((f) => f.endsWith('.js'))) {
+      row(`bundle ${task}/${f}`, mb(fs.statSync(path.join(REPO_ROOT, 'tasks', task, f)).size));
+    }
+  }
+}
+
+/** From spawning node on a bundle to its first line on stdout. */
+function firstLineMs(task: TaskName): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint();
+    const child = spawn(process.execPath, [path.join(REPO_ROOT, 'tasks', task, 'index.js')], { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'ignore'] });
+    let done = false;
+    child.stdout.on('data', () => {
+      if (done) return;
+      done = true;
+      resolve(Number(process.hrtime.bigint() - started) / 1e6);
+      child.kill();
+    });
+    child.on('error', reject);
+  });
+}
+
+async function preflightHealthy(): Promise<number> {
+  const ca = createTestCa();
+  const cert = ca.issueServerCertificate(['localhost'], []);
+  const server = https.createServer({ key: cert.keyPem, cert: cert.certPem }, (_req, res) => res.writeHead(401).end());
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  try {
+    return await repeat(RUNS, async () => {
+      const t = Date.now();
+      const r = await probeEndpoint({ label: 'AKS API server', host: 'localhost', port, ca: [ca.certPem], path: '/readyz', reachableStatuses: [200, 401] }, 3_000);
+      if (!r.ok) throw new Error('the healthy endpoint failed its preflight');
+      return Date.now() - t;
+    });
+  } finally {
+    server.close();
+  }
+}
+
+async function withSandbox<T>(work: (s: Sandbox) => Promise<T>): Promise<T> {
+  const sandbox = await startSandbox(
+    {
+      principals: [{ name: 'secret' }],
+      customRoles: [{ name: 'Run command invoker', actions: ['Microsoft.ContainerService/managedClusters/runcommand/action', 'Microsoft.ContainerService/managedClusters/commandResults/read'] }],
+      roleAssignments: [
+        { principal: 'secret', role: 'Azure Kubernetes Service Cluster User Role', scope: 'cluster:aks-prod' },
+        { principal: 'secret', role: 'Azure Kubernetes Service RBAC Writer', scope: 'cluster:aks-prod/namespaces/web' },
+        { principal: 'secret', role: 'Run command invoker', scope: 'cluster:aks-prod' },
+        { principal: 'secret', role: 'Container Registry Contributor and Data Access Configuration Administrator', scope: 'resourceGroup:rg-aks' },
+        { principal: 'secret', role: 'Reader', scope: 'resourceGroup:rg-aks' },
+      ],
+      clusters: [{ name: 'aks-prod', resourceGroup: 'rg-aks', private: true, disableLocalAccounts: true, namespaces: ['web'], rolloutDelaySeconds: 0 }],
+      registries: [{ name: 'contosoprod', resourceGroup: 'rg-aks', defaultAction: 'Deny', firewallPropagationSeconds: 0 }],
+    },
+    { privateNetwork: true },
+  );
+  try {
+    return await work(sandbox);
+  } finally {
+    await sandbox.stop();
+  }
+}
+
+const jobEnv = (s: Sandbox, inputs: Record<string, string>) => sandboxJobEnv(s, { connectionId: 'sc-bench', scheme: 'ServicePrincipalSecret', principal: 'secret', inputs });
+const TASK_INPUTS: Record<TaskName, Record<string, string>> = {
+  PrivateAksDeployV1: { ...DEPLOY_INPUTS, route: 'runCommand' },
+  AcrNetworkRuleSyncV1: { targetType: 'registry', resourceGroupName: 'rg-aks', registryName: 'contosoprod', ipSource: 'explicit', ipAddresses: '203.0.113.9', waitForAccess: 'false' },
+  ServiceConnectionRoleCheckV1: { resourceGroupName: 'rg-aks', clusterName: 'aks-prod', namespace: 'web', intents: 'deploy', failOn: 'never' },
+};
+
+async function requestsPerRun(s: Sandbox): Promise<void> {
+  writeDemoManifests(s);
+  for (const task of ALL_TASKS) {
+    const before = s.requests.length;
+    const r = await runTask(task, jobEnv(s, TASK_INPUTS[task]));
+    const log = s.requests.slice(before);
+    const token = log.filter((q) => q.service === 'entra' && q.path.includes('/token')).length;
+    const arm = log.filter((q) => q.service === 'arm').length;
+    row(`requests per ${task} run (${task === 'PrivateAksDeployV1' ? 'route runCommand' : 'main step'}; ${r.result})`, `${token} token, ${arm} ARM`);
+  }
+}
+
+async function blackholed(s: Sandbox): Promise<void> {
+  const network = s.network!;
+  const fqdn = s.azure.state.cluster('aks-prod').privateFqdn!;
+  network.removeName('private', fqdn);
+  await network.addNames('private', [{ fqdn, target: 'blackhole' }]);
+  try {
+    const tcp: number[] = [];
+    const whole: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await runTask('PrivateAksDeployV1', jobEnv(s, { ...DEPLOY_INPUTS, route: 'direct', probeTimeoutSeconds: '3' }), { wrap: (c, a) => network.spawnArgs(true, c, a) });
+      tcp.push(Number(/TCP 443\s+FAIL\s+(\d+) ms/.exec(r.lines.join('\n'))?.[1] ?? NaN));
+      whole.push(r.durationMs);
+    }
+    row('diagnosing a blackholed API server (probe deadline 3 s): TCP step / whole task', `${ms(median(tcp))} / ${ms(median(whole))}`);
+  } finally {
+    network.removeName('private', fqdn);
+    await network.addNames('private', [{ fqdn, target: { port: s.azure.clusters.get('aks-prod')!.port } }]);
+  }
+}
+
+/** The cluster user kubeconfig with a token already in it: what a bare kubectl apply starts from. */
+async function readyKubeconfig(s: Sandbox): Promise<string> {
+  const p = s.principal('secret');
+  const cred = new ClientSecretCredential(s.tenantId, p.clientId, p.secret!, { authorityHost: s.authorityHost, disableInstanceDiscovery: true, tlsOptions: s.tlsOptions() });
+  const client = new ContainerServiceClient(cred, s.scenario.subscriptionId, { endpoint: s.azure.arm.origin, credentials: { scopes: ['https://management.azure.com/.default'] }, tlsOptions: s.tlsOptions() });
+  const result = await client.managedClusters.listClusterUserCredentials('rg-aks', 'aks-prod');
+  const k = parse(Buffer.from(result.kubeconfigs![0].value!).toString('utf8'));
+  k.users = [{ name: 'bench', user: { token: (await cred.getToken('6dae42f8-4368-4678-94ff-3960e28e3630/.default'))!.token } }];
+  k.contexts[0].context.user = 'bench';
+  const file = path.join(s.tempDir, 'bench-kubeconfig');
+  fs.writeFileSync(file, stringify(k), { mode: 0o600 });
+  return file;
+}
+
+async function applyRatio(s: Sandbox): Promise<void> {
+  const network = s.network!;
+  const kubeconfig = await readyKubeconfig(s);
+  for (const n of [50, 200, 1000]) {
+    const text = Array.from({ length: n }, (_, i) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bench-${i}\ndata:\n  round: "ROUND"\n`).join('---\n');
+    const file = writeDemoManifests(s, text);
+    const bare: number[] = [];
+    const task: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      // Each round changes every object, so both apply the same writes.
+      fs.writeFileSync(file, text.replace(/ROUND/g, `bare-${i}`));
+      const t = Date.now();
+      const r = await network.run('kubectl', ['apply', '-f', file, '--namespace', 'web'], { inside: true, env: { PATH: process.env.PATH ?? '', HOME: s.tempDir, KUBECONFIG: kubeconfig }, timeoutMs: 300_000 });
+      if (r.code !== 0) throw new Error(`kubectl apply failed: ${r.stderr}`);
+      bare.push(Date.now() - t);
+      fs.writeFileSync(file, text.replace(/ROUND/g, `task-${i}`));
+      const run = await runTask('PrivateAksDeployV1', jobEnv(s, { ...DEPLOY_INPUTS, route: 'direct', waitForRollout: 'false' }), { wrap: (c, a) => network.spawnArgs(true, c, a), timeoutMs: 300_000 });
+      if (run.result !== 'Succeeded') throw new Error(`PrivateAksDeploy failed: ${run.resultMessage}`);
+      task.push(run.durationMs);
+    }
+    row(`PrivateAksDeploy vs bare kubectl apply, ${n} manifests`, `${ms(median(task))} vs ${ms(median(bare))} (×${(median(task) / median(bare)).toFixed(2)})`);
+  }
+  writeDemoManifests(s);
+}
+
+/** The lead's figure: AcrNetworkRuleSync, 20 concurrent jobs (tests/bench/acrConcurrency.ts when present). */
+async function acrConcurrency(): Promise<void> {
+  const module = path.join(__dirname, 'acrConcurrency.js');
+  if (!fs.existsSync(module)) {
+    row('AcrNetworkRuleSync, 20 concurrent jobs: wall time, ARM writes per job', 'n/a');
+    return;
+  }
+  // Loaded only when there: the bench table keeps its place for the lead's rows either way.
+  const { acrConcurrencyRows } = require(module) as { acrConcurrencyRows: () => Promise<Array<{ name: string; value: string }>> };
+  for (const { name, value } of await acrConcurrencyRows()) row(name, value);
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  sizes();
+  for (const task of ALL_TASKS) row(`node start → first log line, ${task} (bundled)`, ms(await repeat(RUNS, () => firstLineMs(task))));
+  row('preflight against a healthy endpoint (DNS+TCP+TLS+HTTP)', ms(await preflightHealthy()));
+  await withSandbox(async (s) => {
+    await requestsPerRun(s);
+    if (s.network) {
+      await blackholed(s);
+      await applyRatio(s);
+    } else {
+      row('blackholed API server; PrivateAksDeploy vs kubectl apply', `n/a (${s.networkUnavailable})`);
+    }
+  });
+  await acrConcurrency();
+  const width = Math.max(...rows.map(([w]) => w.length));
+  console.log(`\n| What | Figure (median of ${RUNS} runs; 3 for task runs) |\n|---|---|`);
+  for (const [what, figure] of rows) console.log(`| ${what.padEnd(width)} | ${figure} |`);
+  console.log(`\n(${((Date.now() - started) / 1000).toFixed(0)} s)`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
