@@ -71,6 +71,23 @@ export function preflightMarkdown(outcomes: PreflightOutcome[]): string[] {
   return out;
 }
 
+/** The page when the agent cannot reach the API server on route direct: what was checked, and each fix. */
+export function blockedSummaryMarkdown(facts: ClusterFacts, outcomes: PreflightOutcome[]): string {
+  return [
+    `### ${STATUS_ICON.fail} No line of sight to ${code(facts.name)}: nothing deployed`,
+    '',
+    ...factTable([
+      ['Cluster', `${code(facts.name)} in ${code(facts.resourceGroup)} (${facts.location})`],
+      ['Cluster access', clusterText(facts)],
+      ['Route', 'kubectl from the agent (route: direct), which needs line of sight; route `auto` falls back to AKS run command'],
+    ]),
+    '',
+    '#### Line of sight from this agent',
+    '',
+    ...preflightMarkdown(outcomes),
+  ].join('\n') + '\n';
+}
+
 export function deploySummaryMarkdown(s: DeploySummary): string {
   const { facts, identity } = s;
   const rolledOut = new Set(s.plan.waitForRollout ? rolloutTargets(s.plan).map((t) => `${t.ref}@${t.namespace}`) : []);

@@ -6,7 +6,7 @@ import { clusterFactsLines } from '../../shared/aks/clusterFacts';
 import { appliedObjects } from '../../shared/aks/deployPlan';
 import { deployDirect } from '../../shared/aks/directRoute';
 import { planFromInputs } from '../../shared/aks/planFromInputs';
-import { deploySummaryMarkdown } from '../../shared/aks/deploySummary';
+import { blockedSummaryMarkdown, deploySummaryMarkdown } from '../../shared/aks/deploySummary';
 import { preflightTableLines, runPreflight, type PreflightOutcome } from '../../shared/aks/preflight';
 import { deployThroughRunCommand } from '../../shared/aks/runCommandRoute';
 import { signInWithTaskConnection } from '../../shared/identity/signIn';
@@ -70,6 +70,8 @@ void runTask('PrivateAksDeploy', async () => {
     // The route depends on the API server; the registry matters to whoever pushes and pulls images.
     const reachable = outcomes[0].diagnosis.ok;
     if (!reachable && route === 'direct') {
+      // The checks and their fixes are what the author needs now: on the run's page, not only in the log.
+      uploadSummaryPage('private-aks-deploy-summary', 'Private AKS deploy', blockedSummaryMarkdown(facts, outcomes));
       const d = outcomes.find((o) => !o.diagnosis.ok)!.diagnosis;
       throw new ExplainedError({ what: `Reaching the API server of '${facts.name}' from this agent`, reason: d.reason, fix: d.fix, code: d.code });
     }

@@ -7,6 +7,7 @@ import { ALL_SCHEMES, type ConnectionScheme } from '../support/agentEnvironment'
 import { DEPLOY_INPUTS, writeDemoManifests } from '../support/deployInputs';
 import { sandboxJobEnv, type SandboxJobOptions } from '../support/sandboxAgent';
 import { leakedSecrets, loggedText, runTask, type TaskRun } from '../support/taskRun';
+import { uploadedSummaries } from '../support/uploadedSummaries';
 
 /**
  * PrivateAksDeploy as an agent runs it, inside and outside the cluster's VNet (network namespaces),
@@ -132,6 +133,13 @@ describe('PrivateAksDeploy against a private, Entra-only cluster', function () {
       console.log(`      (blackholed TCP step: ${tcp?.[1]} ms; task: ${r.durationMs} ms)`);
       assert.ok(tcp && Number(tcp[1]) >= 2_900 && Number(tcp[1]) < 4_000, `TCP step: ${tcp?.[1]} ms`);
       assert.ok(r.durationMs < 3_000 + 10_000, `whole task took ${r.durationMs} ms`);
+      // The run's page shows the checks and the fix too, not only the log.
+      const page = uploadedSummaries(r.stdout).find((u) => u.title === 'Private AKS deploy');
+      assert.ok(page && fs.existsSync(page.file), 'no summary for the blocked deploy');
+      const summary = fs.readFileSync(page.file, 'utf8');
+      assert.match(summary, /No line of sight to `aks-prod`: nothing deployed/);
+      assert.match(summary, /\*\*AKS API server: TCP_BLOCKED\.\*\*/);
+      assert.match(summary, /\*\*Fix:\*\* /);
     } finally {
       network.removeName('private', fqdn);
       await network.addNames('private', [{ fqdn, target: { port: sandbox.azure.clusters.get('aks-prod')!.port } }]);
