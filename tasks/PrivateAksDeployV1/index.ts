@@ -34,6 +34,8 @@ void runTask('PrivateAksDeploy', async () => {
   const kubeloginMode = choiceInput('kubeloginLoginMode', ['azurepipelines', 'workloadidentity', 'spn', 'msi'] as const, 'azurepipelines');
   let kubectlPath: string | undefined;
   const kubectl = () => (kubectlPath ??= locateKubectl(optionalInput('kubectlPath')));
+  // A kubectlPath that was given is checked with the other inputs, before anything signs in.
+  if (optionalInput('kubectlPath')) kubectl();
   // Inputs first: a bad manifest or name fails before anything signs in.
   const plan = await planFromInputs({ sourcesDirectory, tempDir, kubectl });
   console.log(`${plan.objects.length} object(s) to apply.`);

@@ -87,6 +87,8 @@ describe('reliability: bad input is refused, naming the input, before any proces
     { input: 'manifests', task: PAD, inputs: { manifests: 'bad/huge.yaml' }, code: 'MANIFEST_TOO_LARGE', message: /huge\.yaml is too large/ },
     { input: 'manifests', task: PAD, inputs: { manifests: 'nothing-here/**/*.yaml' }, code: 'NO_MANIFESTS', message: /match no file/ },
     { input: 'containers', task: PAD, inputs: { containers: 'contosoprod.azurecr.io/web:1;rm -rf /' }, code: 'INVALID_INPUT', message: /rm -rf/ },
+    { input: 'kubectlPath', task: PAD, inputs: { kubectlPath: '/usr/bin/kubectl; rm -rf /' }, code: 'KUBECTL_MISSING', message: /No kubectl at \/usr\/bin\/kubectl; rm -rf \// },
+    { input: 'clusterName', task: ACR, inputs: { targetType: 'aksAuthorizedIpRanges', clusterName: 'aks|nc -l 4444' }, code: 'INVALID_INPUT', message: /aks\|nc -l 4444/ },
     { input: 'probeTimeoutSeconds', task: PAD, inputs: { probeTimeoutSeconds: '1e9' }, code: 'INVALID_INPUT', message: /whole number between 1 and 120/ },
     { input: 'ipAddresses', task: ACR, inputs: { ipSource: 'explicit', ipAddresses: '203.0.113.0/33' }, code: 'INVALID_INPUT', message: /203\.0\.113\.0\/33/ },
     { input: 'ipAddresses', task: ACR, inputs: { ipSource: 'explicit', ipAddresses: '300.1.2.3' }, code: 'INVALID_INPUT', message: /300\.1\.2\.3/ },
