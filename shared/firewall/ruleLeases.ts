@@ -1,15 +1,20 @@
 import { sameIpRule } from '../net/ipv4';
 
 /**
- * Which firewall rules this extension added and which jobs still need them, kept on the registry
- * itself as tags so that every agent sees the same truth:
- *   `privateaksdeploy.<ip>`            = `owned`      the rule was added by us (we may remove it)
- *   `privateaksdeploy.<ip>.<jobKey>`   = <epoch s>    a job holds the rule until then (its lease)
- * A rule present before we came has no `owned` tag and is never removed, whatever the leases say.
+ * Which firewall rules this extension added and which jobs still need them, kept on the resource
+ * itself as tags so that every agent sees the same truth. One tag per address (Azure allows 50 tags
+ * on a resource, the owner's own among them):
+ *   `privateaksdeploy.<ip>`    = `ours;<jobKey>:<expiry>;<jobKey>:<expiry>…`
+ *   `privateaksdeploy.<ip>.2`  = `<jobKey>:<expiry>;…`   more leases when one tag value (256
+ *                                                       characters) is full: about 10 per tag
+ * `ours` says the rule was added by this extension (we may remove it); `kept` says it was there
+ * before (never removed, whatever the leases say). Expiry in epoch seconds; `/` in a range becomes `_`.
  */
 export const TAG_PREFIX = 'privateaksdeploy.';
 /** Azure allows 50 tags on a resource. */
 export const MAX_TAGS = 50;
+/** Azure's limit on a tag value's length. */
+const MAX_TAG_VALUE = 256;
 
 export interface RuleState {
   ipRules: string[];
@@ -24,32 +29,46 @@ export interface IpLeases {
 
 const tagIp = (ip: string) => ip.replace('/', '_');
 const ipOfTag = (s: string) => s.replace('_', '/');
-const ownedKey = (ip: string) => `${TAG_PREFIX}${tagIp(ip)}`;
-const leaseKey = (ip: string, jobKey: string) => `${TAG_PREFIX}${tagIp(ip)}.${jobKey}`;
+const KEY = /^(\d+\.\d+\.\d+\.\d+(?:_\d+)?)(?:\.(\d+))?$/;
+const LEASE = /^([0-9a-f]{8,32}):(\d+)$/;
 
 /** Reads the lease tags: per IP, whether we own its rule and the jobs that hold it. */
 export function readLeases(tags: Record<string, string>): Map<string, IpLeases> {
   const result = new Map<string, IpLeases>();
-  const entry = (ip: string) => {
-    let e = result.get(ip);
-    if (!e) result.set(ip, (e = { owned: false, leases: new Map() }));
-    return e;
-  };
   for (const [key, value] of Object.entries(tags)) {
     if (!key.startsWith(TAG_PREFIX)) continue;
-    const rest = key.slice(TAG_PREFIX.length);
-    const m = /^(\d+\.\d+\.\d+\.\d+(?:_\d+)?)(?:\.([0-9a-f]{8,32}))?$/.exec(rest);
+    const m = KEY.exec(key.slice(TAG_PREFIX.length));
     if (!m) continue;
     const ip = ipOfTag(m[1]);
-    if (m[2]) entry(ip).leases.set(m[2], Number(value) || 0);
-    else if (value === 'owned') entry(ip).owned = true;
+    let entry = result.get(ip);
+    if (!entry) result.set(ip, (entry = { owned: false, leases: new Map() }));
+    for (const part of value.split(';')) {
+      if (part === 'ours' && !m[2]) entry.owned = true;
+      const lease = LEASE.exec(part);
+      if (lease) entry.leases.set(lease[1], Number(lease[2]));
+    }
   }
   return result;
 }
 
-function withoutIpTags(tags: Record<string, string>, ip: string): Record<string, string> {
-  const prefix = ownedKey(ip);
-  return Object.fromEntries(Object.entries(tags).filter(([k]) => k !== prefix && !k.startsWith(`${prefix}.`)));
+/** The tags with `ip`'s lease tags replaced by `leases` (none when undefined), everything else as it was. */
+function withIpLeases(tags: Record<string, string>, ip: string, leases: IpLeases | undefined): Record<string, string> {
+  const first = `${TAG_PREFIX}${tagIp(ip)}`;
+  const next = Object.fromEntries(Object.entries(tags).filter(([k]) => k !== first && !(k.startsWith(`${first}.`) && /^\d+$/.test(k.slice(first.length + 1)))));
+  if (!leases) return next;
+  const parts = [leases.owned ? 'ours' : 'kept', ...[...leases.leases].sort(([a], [b]) => a.localeCompare(b)).map(([k, exp]) => `${k}:${exp}`)];
+  let n = 1;
+  let value = '';
+  for (const part of parts) {
+    if (value && value.length + 1 + part.length > MAX_TAG_VALUE) {
+      next[n === 1 ? first : `${first}.${n}`] = value;
+      n++;
+      value = '';
+    }
+    value = value ? `${value};${part}` : part;
+  }
+  next[n === 1 ? first : `${first}.${n}`] = value;
+  return next;
 }
 
 /**
@@ -59,10 +78,11 @@ function withoutIpTags(tags: Record<string, string>, ip: string): Record<string,
 export function planAdd(current: RuleState, ip: string, jobKey: string, expiresAt: number): RuleState {
   const present = current.ipRules.some((r) => sameIpRule(r, ip));
   const existing = readLeases(current.tags).get(ip);
-  const tags = { ...current.tags, [leaseKey(ip, jobKey)]: String(expiresAt) };
   // A rule we did not add stays not ours, even while our jobs hold leases on it.
-  if (!present || existing?.owned) tags[ownedKey(ip)] = 'owned';
-  return { ipRules: present ? [...current.ipRules] : [...current.ipRules, ip], tags };
+  const owned = !present || (existing?.owned ?? false);
+  const leases = new Map(existing?.leases ?? []);
+  leases.set(jobKey, expiresAt);
+  return { ipRules: present ? [...current.ipRules] : [...current.ipRules, ip], tags: withIpLeases(current.tags, ip, { owned, leases }) };
 }
 
 /**
@@ -70,35 +90,34 @@ export function planAdd(current: RuleState, ip: string, jobKey: string, expiresA
  * live lease on it.
  */
 export function planRemove(current: RuleState, ip: string, jobKey: string, nowSeconds: number): RuleState {
-  const tags = { ...current.tags };
-  delete tags[leaseKey(ip, jobKey)];
-  const leases = readLeases(tags).get(ip);
-  const liveOthers = leases ? [...leases.leases.values()].some((exp) => exp > nowSeconds) : false;
-  if (leases?.owned && !liveOthers) {
-    return { ipRules: current.ipRules.filter((r) => !sameIpRule(r, ip)), tags: withoutIpTags(tags, ip) };
-  }
-  if (!leases?.owned && !liveOthers) return { ipRules: [...current.ipRules], tags: withoutIpTags(tags, ip) };
-  return { ipRules: [...current.ipRules], tags };
+  const existing = readLeases(current.tags).get(ip);
+  if (!existing) return { ipRules: [...current.ipRules], tags: { ...current.tags } };
+  const leases = new Map(existing.leases);
+  leases.delete(jobKey);
+  const liveOthers = [...leases.values()].some((exp) => exp > nowSeconds);
+  if (liveOthers) return { ipRules: [...current.ipRules], tags: withIpLeases(current.tags, ip, { owned: existing.owned, leases }) };
+  const ipRules = existing.owned ? current.ipRules.filter((r) => !sameIpRule(r, ip)) : [...current.ipRules];
+  return { ipRules, tags: withIpLeases(current.tags, ip, undefined) };
 }
 
 /** Removes the rules we own whose every lease expired (a crashed agent's), and their tags; drops expired leases on rules still held. */
 export function planPrune(current: RuleState, nowSeconds: number): { state: RuleState; removed: string[] } {
   let state: RuleState = { ipRules: [...current.ipRules], tags: { ...current.tags } };
   const removed: string[] = [];
-  for (const [ip, leases] of readLeases(current.tags)) {
-    if ([...leases.leases.values()].some((exp) => exp > nowSeconds)) {
+  for (const [ip, entry] of readLeases(current.tags)) {
+    const live = new Map([...entry.leases].filter(([, exp]) => exp > nowSeconds));
+    if (live.size > 0) {
       // Still held: only the expired leases of other (lost) jobs go.
-      const expired = [...leases.leases].filter(([, exp]) => exp <= nowSeconds).map(([jobKey]) => leaseKey(ip, jobKey));
-      if (expired.length) state = { ipRules: state.ipRules, tags: Object.fromEntries(Object.entries(state.tags).filter(([k]) => !expired.includes(k))) };
+      if (live.size < entry.leases.size) state = { ipRules: state.ipRules, tags: withIpLeases(state.tags, ip, { owned: entry.owned, leases: live }) };
       continue;
     }
-    if (leases.owned && state.ipRules.some((r) => sameIpRule(r, ip))) removed.push(ip);
-    state = { ipRules: leases.owned ? state.ipRules.filter((r) => !sameIpRule(r, ip)) : state.ipRules, tags: withoutIpTags(state.tags, ip) };
+    if (entry.owned && state.ipRules.some((r) => sameIpRule(r, ip))) removed.push(ip);
+    state = { ipRules: entry.owned ? state.ipRules.filter((r) => !sameIpRule(r, ip)) : state.ipRules, tags: withIpLeases(state.tags, ip, undefined) };
   }
   return { state, removed };
 }
 
 /** Whether the job's lease and (when it needs one) the rule are in the state read back. */
 export function holdsLease(state: RuleState, ip: string, jobKey: string): boolean {
-  return state.ipRules.some((r) => sameIpRule(r, ip)) && state.tags[leaseKey(ip, jobKey)] !== undefined;
+  return state.ipRules.some((r) => sameIpRule(r, ip)) && (readLeases(state.tags).get(ip)?.leases.has(jobKey) ?? false);
 }

@@ -51,7 +51,7 @@ function sameRuleState(a: RuleState, b: RuleState): boolean {
 
 /** Short, stable key of this job's use of the rule (lease tag suffix): plan, job, task instance, attempt. */
 export function jobKeyOf(parts: (string | undefined)[]): string {
-  return createHash('sha256').update(parts.map((p) => p ?? '').join('|')).digest('hex').slice(0, 16);
+  return createHash('sha256').update(parts.map((p) => p ?? '').join('|')).digest('hex').slice(0, 12);
 }
 
 /**

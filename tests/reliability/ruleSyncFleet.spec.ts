@@ -31,9 +31,8 @@ describe('Firewall rule sync at scale', function () {
     const r = await runFleet(sandbox, { registryName: 'acrfleet', resourceGroup: RG, principal: 'fleet', jobs: 50, natJobs: 30, natIps: 3, crashJobs: 5, crashLeaseSeconds: 20, arrivalWindowMs: 8_000, holdMs: 2_000 });
     console.log(`      fleet: ${r.jobs} jobs, ${r.lost} lost, ${r.rewritten} leases re-taken after the access wait, ${r.refused.length} refused (${[...new Set(r.refused)].join(', ') || 'none'}), ${r.writes} writes (${(r.writes / r.jobs).toFixed(1)} per job), ${r.retries} retries, ${r.seconds.toFixed(1)} s`);
     assert.strictEqual(r.lost, 0, 'a job lost its rule or lease while it held it');
-    // Refusals are allowed only as the explained tag limit (Azure's 50 tags), never anything else.
-    assert.deepStrictEqual(r.refused.filter((c) => c !== 'FIREWALL_TAG_LIMIT'), []);
-    assert.ok(r.refused.length < 10, `${r.refused.length} jobs refused`);
+    // One tag per address (leases packed into it): 18 addresses fit well within Azure's 50 tags.
+    assert.deepStrictEqual(r.refused, []);
     assert.deepStrictEqual(r.finalIpRules, PRE_EXISTING);
     assert.deepStrictEqual(r.finalOurTags, []);
     const registry = sandbox.azure.state.findRegistry('acrfleet', RG)!;

@@ -7,6 +7,7 @@ import { startSandbox, type Sandbox } from '../sandbox';
 import type { RegistrySpec } from '../sandbox/azureResources';
 import { startRecordingProxy, type RecordingProxy } from '../support/connectProxy';
 import { sandboxJobEnv } from '../support/sandboxAgent';
+import { holdsLease } from '../../shared/firewall/ruleLeases';
 import { leakedSecrets, loggedText, runTask, taskVariablesEnv, type TaskRun } from '../support/taskRun';
 
 /**
@@ -67,14 +68,11 @@ describe('AcrNetworkRuleSync on a registry', function () {
           tags: {
             env: 'prod',
             // Ours, every lease expired (an agent lost before its post-job step).
-            'privateaksdeploy.203.0.113.200': 'owned',
-            'privateaksdeploy.203.0.113.200.0123456789abcdef': '1000',
+            'privateaksdeploy.203.0.113.200': 'ours;0123456789ab:1000',
             // Ours, one live lease.
-            'privateaksdeploy.203.0.113.201': 'owned',
-            'privateaksdeploy.203.0.113.201.0123456789abcdef': '1000',
-            'privateaksdeploy.203.0.113.201.fedcba9876543210': String(Math.floor(Date.now() / 1000) + 3600),
-            // Not ours (no owned tag), its lease expired: the rule stays.
-            'privateaksdeploy.203.0.113.202.0123456789abcdef': '1000',
+            'privateaksdeploy.203.0.113.201': `ours;0123456789ab:1000;fedcba987654:${Math.floor(Date.now() / 1000) + 3600}`,
+            // Not ours (kept: it was there before), its lease expired: the rule stays.
+            'privateaksdeploy.203.0.113.202': 'kept;0123456789ab:1000',
           },
         }),
       ],
@@ -158,7 +156,7 @@ describe('AcrNetworkRuleSync on a registry', function () {
     assert.ok(r.resultMessage?.includes(`[${code}]`), `expected ${code}: ${r.resultMessage}`);
     return r.resultMessage!;
   };
-  const leaseOf = (r: TaskRun) => /\(lease ([0-9a-f]{16}) until/.exec(r.lines.join('\n'))?.[1];
+  const leaseOf = (r: TaskRun) => /\(lease ([0-9a-f]{12}) until/.exec(r.lines.join('\n'))?.[1];
   const armWrites = (registry: string) => sandbox.requests.filter((e) => e.service === 'arm' && e.method === 'PATCH' && e.path.toLowerCase().endsWith(`/registries/${registry}`)).length;
   const retriesOf = (r: TaskRun) => [...r.lines.join('\n').matchAll(/(\d+) retr(?:y|ies) after concurrent changes/g)].reduce((n, m) => n + Number(m[1]), 0);
 
@@ -178,7 +176,7 @@ describe('AcrNetworkRuleSync on a registry', function () {
     const added = state('acrmain');
     assert.deepStrictEqual(added.ipRules, [...PRE_EXISTING, EGRESS]);
     assert.deepStrictEqual(added.vnet, [SUBNET], 'VNet rules survive the add');
-    assert.strictEqual(added.tags[`privateaksdeploy.${EGRESS}`], 'owned');
+    assert.match(added.tags[`privateaksdeploy.${EGRESS}`], /^ours;[0-9a-f]{12}:\d+$/);
     assert.ok(r.taskVariables['AcrNetworkRuleSync.Lease'], 'the lease is handed to the post-job step');
 
     const post = await postJob(job, r, 'Failed');
@@ -200,7 +198,7 @@ describe('AcrNetworkRuleSync on a registry', function () {
     const r = await main(job);
     succeeded(r);
     assert.strictEqual(r.outputs.ruleAdded, 'false');
-    assert.ok(!state('acrmain').tags['privateaksdeploy.192.0.2.44'], 'a pre-existing rule is not marked ours');
+    assert.match(state('acrmain').tags['privateaksdeploy.192.0.2.44'], /^kept;/, 'a pre-existing rule is not marked ours');
     const post = await postJob(job, r);
     succeeded(post);
     assert.match(post.lines.join('\n'), /Kept 192\.0\.2\.44: the rule was not added by this extension/);
@@ -248,7 +246,7 @@ describe('AcrNetworkRuleSync on a registry', function () {
     const addSeconds = (Date.now() - started) / 1000;
     const afterAdds = state('acrconc');
     const expectedIps = [EGRESS, ...Array.from({ length: 10 }, (_, i) => `203.0.113.${101 + i}`)];
-    const lostLeases = adds.filter((r, i) => afterAdds.tags[`privateaksdeploy.${jobs[i].inputs.ipAddresses ?? EGRESS}.${leaseOf(r)}`] === undefined).length;
+    const lostLeases = adds.filter((r, i) => !holdsLease({ ipRules: afterAdds.ipRules, tags: afterAdds.tags }, jobs[i].inputs.ipAddresses ?? EGRESS, leaseOf(r)!)).length;
     const lostRules = expectedIps.filter((ip) => !afterAdds.ipRules.includes(ip)).length;
     const addRetries = adds.reduce((n, r) => n + retriesOf(r), 0);
     assert.ok(adds.some((r) => /answered HTTP 429/.test(r.stdout)), 'a job met the 429');
@@ -308,7 +306,8 @@ describe('AcrNetworkRuleSync on a registry', function () {
     const s = state('acrprune');
     assert.deepStrictEqual(s.ipRules, [...PRE_EXISTING, '203.0.113.201', '203.0.113.202']);
     assert.deepStrictEqual(s.vnet, [SUBNET]);
-    assert.deepStrictEqual(ourTags(s.tags).sort(), ['privateaksdeploy.203.0.113.201', 'privateaksdeploy.203.0.113.201.fedcba9876543210']);
+    assert.deepStrictEqual(ourTags(s.tags), ['privateaksdeploy.203.0.113.201']);
+    assert.match(s.tags['privateaksdeploy.203.0.113.201'], /^ours;fedcba987654:\d+$/, 'the expired lease of a rule still held is dropped');
     assert.strictEqual(s.tags.env, 'prod');
   });
 

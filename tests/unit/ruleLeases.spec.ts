@@ -85,6 +85,31 @@ describe('rule leases on the registry', () => {
     assert.strictEqual(readLeases(pruned.state.tags).get('203.0.113.9')?.owned, true);
   });
 
+  it('takes one tag per address, whatever the number of jobs on it, and spills past 256 characters', () => {
+    let s = base;
+    const keys = Array.from({ length: 25 }, (_, i) => `${i.toString(16).padStart(2, '0')}aabbccddee`);
+    for (const k of keys) s = planAdd(s, '203.0.113.7', k, NOW + 600);
+    s = planAdd(s, '203.0.113.8', 'ffffffffffff', NOW + 600);
+    const ours = Object.keys(s.tags).filter((k) => k.startsWith('privateaksdeploy.'));
+    assert.deepStrictEqual(ours.sort(), ['privateaksdeploy.203.0.113.7', 'privateaksdeploy.203.0.113.7.2', 'privateaksdeploy.203.0.113.7.3', 'privateaksdeploy.203.0.113.8']);
+    for (const k of ours) assert.ok(s.tags[k].length <= 256, `${k} is ${s.tags[k].length} characters`);
+    assert.ok(s.tags['privateaksdeploy.203.0.113.7'].startsWith('ours;'));
+    for (const k of keys) assert.ok(holdsLease(s, '203.0.113.7', k), `lease ${k} lost in the packing`);
+    // Releasing all but one folds the spill tags back into one.
+    for (const k of keys.slice(1)) s = planRemove(s, '203.0.113.7', k, NOW);
+    assert.deepStrictEqual(Object.keys(s.tags).filter((k) => k.startsWith('privateaksdeploy.203.0.113.7')), ['privateaksdeploy.203.0.113.7']);
+    assert.ok(holdsLease(s, '203.0.113.7', keys[0]));
+    s = planRemove(planRemove(s, '203.0.113.7', keys[0], NOW), '203.0.113.8', 'ffffffffffff', NOW);
+    assert.deepStrictEqual(s, base);
+  });
+
+  it('ignores tags it cannot read instead of taking them for leases', () => {
+    const tags = { 'privateaksdeploy.203.0.113.7': 'ours;not-a-lease;0123456789ab:99', 'privateaksdeploy.note': 'x', 'privateaksdeploy.203.0.113.7.x': 'ours' };
+    const leases = readLeases(tags).get('203.0.113.7')!;
+    assert.strictEqual(leases.owned, true);
+    assert.deepStrictEqual([...leases.leases], [['0123456789ab', 99]]);
+  });
+
   it('handles ranges in tag keys', () => {
     const s = planAdd(base, '203.0.113.0/28', 'aaaaaaaa', NOW + 60);
     assert.ok(Object.keys(s.tags).every((k) => !k.includes('/')), 'a tag key may not hold a slash');
