@@ -345,6 +345,8 @@ describe('AcrNetworkRuleSync on a registry', function () {
   it('AKS: 6 concurrent jobs on one cluster meet eTag conflicts (412), retry, and end with exactly the ranges it had', async function () {
     this.timeout(180_000);
     const jobs = Array.from({ length: 6 }, (_, i) => aksJob(`aks-conc-${i + 1}`, 'aks-conc', { ipSource: 'explicit', ipAddresses: `203.0.113.${180 + i}`, waitForAccess: 'false' }));
+    // The first PUT is held 3 s, long enough for the others to change the cluster under it: its eTag is stale when it lands.
+    sandbox.faults.inject('arm', { delayMs: 3_000, times: 1, method: 'PUT', pathIncludes: '/managedClusters/aks-conc' });
     const adds = await Promise.all(jobs.map((j) => main(j)));
     adds.forEach(succeeded);
     assert.deepStrictEqual(cluster('aks-conc').ranges.slice().sort(), [...PRE_EXISTING_RANGES, ...jobs.map((j) => j.inputs.ipAddresses)].sort());
@@ -352,7 +354,8 @@ describe('AcrNetworkRuleSync on a registry', function () {
     const stale = puts.filter((e) => e.status === 412).length;
     const busy = puts.filter((e) => e.status === 409).length;
     console.log(`      AKS concurrent: ${jobs.length} jobs, ${puts.length} PUTs: ${stale} refused as stale (412), ${busy} while another update ran (409)`);
-    assert.ok(stale + busy > 0, 'concurrent PUTs met each other');
+    assert.ok(stale > 0, 'a PUT planned from an older read was refused (If-Match)');
+    assert.ok(adds.some((r) => /the cluster 'aks-conc' answered HTTP 412/.test(r.stdout)), 'a job reported the conflict and read again');
     const posts = await Promise.all(jobs.map((j, i) => postJob(j, adds[i])));
     posts.forEach(succeeded);
     assert.deepStrictEqual(cluster('aks-conc').ranges, PRE_EXISTING_RANGES);
