@@ -1,16 +1,12 @@
 import * as tl from 'azure-pipelines-task-lib/task';
 import type { ContainerRegistryManagementClient, Registry } from '@azure/arm-containerregistry';
-import { ArmCallError, asArmCallError } from '../arm/rawArmCall';
-import { explainArmFailure } from '../arm/armErrors';
+import { registryIdOf } from '../arm/resourceId';
 import { DeadlineExceededError, withDeadline } from '../net/deadline';
 import { ExplainedError, messageOf } from '../pipeline/explainedError';
 import type { FirewallTarget } from '../firewall/firewallTarget';
-import type { RuleStore } from '../firewall/ruleSync';
+import { storeExplainer, type RuleStore } from '../firewall/ruleSync';
 import { askLoginServer } from './loginServerAccess';
 import { RegistryNetworkClient, ipRuleValues, withIpRules, type RegistryNetworkState } from './registryNetwork';
-
-const READ_ROLE = 'Reader';
-const WRITE_ROLE = 'Container Registry Contributor and Data Access Configuration Administrator';
 
 export interface RegistryTargetOptions {
   sdk: ContainerRegistryManagementClient;
@@ -21,24 +17,6 @@ export interface RegistryTargetOptions {
   principalObjectId?: string;
   /** Let the task switch a registry with public access Disabled to selected networks. */
   allowEnablingSelectedNetworks: boolean;
-}
-
-export function registryIdOf(subscriptionId: string, resourceGroup: string, registryName: string): string {
-  return `/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}/providers/Microsoft.ContainerRegistry/registries/${registryName}`;
-}
-
-/** A registry's explanation of an ARM failure: the action, the role that grants it, the fix. */
-function explainer(o: RegistryTargetOptions, registryId: string) {
-  return (err: unknown, what: string, operation: 'read' | 'write'): Error => {
-    if (err instanceof ExplainedError) return err;
-    const e = asArmCallError(err);
-    if (!(e instanceof ArmCallError)) {
-      return new ExplainedError({ what, reason: messageOf(err), fix: 'Check the agent can reach Resource Manager, then run again.', code: 'ARM_UNREACHABLE' }, { cause: err });
-    }
-    const action = operation === 'read' ? 'Microsoft.ContainerRegistry/registries/read' : 'Microsoft.ContainerRegistry/registries/write';
-    const explained = explainArmFailure(e.failure, { action, scope: registryId, principalObjectId: o.principalObjectId, role: operation === 'read' ? READ_ROLE : WRITE_ROLE, resourceLabel: `the registry '${o.registryName}'` });
-    return new ExplainedError({ what, ...explained }, { cause: err });
-  };
 }
 
 /** A registry's network rule set and tags as a firewall rule store (no eTag: writes are verified by reading). */
@@ -60,7 +38,13 @@ export function registryRuleStore(net: RegistryNetworkClient, registryName: stri
 /** Reads the registry (SKU, login server, public access) and returns it as a firewall target. */
 export async function registryTarget(o: RegistryTargetOptions): Promise<FirewallTarget> {
   const registryId = registryIdOf(o.subscriptionId, o.resourceGroup, o.registryName);
-  const explain = explainer(o, registryId);
+  const explain = storeExplainer({
+    scope: registryId,
+    resourceLabel: `the registry '${o.registryName}'`,
+    principalObjectId: o.principalObjectId,
+    read: { action: 'Microsoft.ContainerRegistry/registries/read', role: 'Reader' },
+    write: { action: 'Microsoft.ContainerRegistry/registries/write', role: 'Container Registry Contributor and Data Access Configuration Administrator' },
+  });
   const registry: Registry = await withDeadline(30_000, (abortSignal) => o.sdk.registries.get(o.resourceGroup, o.registryName, { abortSignal }), () => new DeadlineExceededError('Reading the registry', 30_000)).catch((err) => {
     throw explain(err, `Reading the registry '${o.registryName}'`, 'read');
   });

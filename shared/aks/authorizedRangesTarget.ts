@@ -1,14 +1,12 @@
 import type { ContainerServiceClient } from '@azure/arm-containerservice';
-import { ArmCallError, asArmCallError } from '../arm/rawArmCall';
-import { explainArmFailure } from '../arm/armErrors';
-import { agentGet } from '../acr/loginServerAccess';
+import { clusterIdOf } from '../arm/resourceId';
+import { agentGet } from '../net/agentGet';
 import type { AccessAnswer } from '../firewall/accessWait';
 import type { FirewallTarget } from '../firewall/firewallTarget';
+import { storeExplainer } from '../firewall/ruleSync';
 import type { RuleState } from '../firewall/ruleLeases';
 import { ExplainedError, messageOf } from '../pipeline/explainedError';
 import { AuthorizedRangesClient, accessProfileOf, authorizedRangesStore, type ClusterDocument } from './authorizedIpRanges';
-
-const WRITE_ROLE = 'Azure Kubernetes Service Contributor Role';
 
 export interface ClusterTargetOptions {
   sdk: ContainerServiceClient;
@@ -19,22 +17,19 @@ export interface ClusterTargetOptions {
   principalObjectId?: string;
 }
 
-/** TLS errors that prove the API server answered: it presented a certificate the agent does not trust (the cluster CA). */
 const PROBE_DEADLINE_MS = 3_000;
+/** TLS errors that prove the API server answered: it presented a certificate the agent does not trust (the cluster CA). */
 const ANSWERED_TLS = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/i;
 
 export async function clusterTarget(o: ClusterTargetOptions): Promise<FirewallTarget> {
-  const clusterId = `/subscriptions/${o.subscriptionId}/resourceGroups/${o.resourceGroup}/providers/Microsoft.ContainerService/managedClusters/${o.clusterName}`;
-  const explain = (err: unknown, what: string, operation: 'read' | 'write'): Error => {
-    if (err instanceof ExplainedError) return err;
-    const e = asArmCallError(err);
-    if (!(e instanceof ArmCallError)) {
-      return new ExplainedError({ what, reason: messageOf(err), fix: 'Check the agent can reach Resource Manager, then run again.', code: 'ARM_UNREACHABLE' }, { cause: err });
-    }
-    const action = operation === 'read' ? 'Microsoft.ContainerService/managedClusters/read' : 'Microsoft.ContainerService/managedClusters/write';
-    const explained = explainArmFailure(e.failure, { action, scope: clusterId, principalObjectId: o.principalObjectId, role: operation === 'read' ? 'Reader' : WRITE_ROLE, resourceLabel: `the cluster '${o.clusterName}'` });
-    return new ExplainedError({ what, ...explained }, { cause: err });
-  };
+  const clusterId = clusterIdOf(o.subscriptionId, o.resourceGroup, o.clusterName);
+  const explain = storeExplainer({
+    scope: clusterId,
+    resourceLabel: `the cluster '${o.clusterName}'`,
+    principalObjectId: o.principalObjectId,
+    read: { action: 'Microsoft.ContainerService/managedClusters/read', role: 'Reader' },
+    write: { action: 'Microsoft.ContainerService/managedClusters/write', role: 'Azure Kubernetes Service Contributor Role' },
+  });
   const client = new AuthorizedRangesClient(o.sdk, o.resourceManagerUrl, clusterId);
   const doc: ClusterDocument = await client.read().catch((err) => {
     throw explain(err, `Reading the cluster '${o.clusterName}'`, 'read');

@@ -1,7 +1,7 @@
 import type { ContainerServiceClient } from '@azure/arm-containerservice';
 import { containerServiceClient } from '../arm/armClient';
 import { explainArmFailure } from '../arm/armErrors';
-import { parseResourceId, validateResourceGroupName, validateResourceName } from '../arm/resourceId';
+import { clusterIdOf, parseResourceId, validateResourceGroupName, validateResourceName } from '../arm/resourceId';
 import type { ConnectionCredential } from '../identity/connectionCredential';
 import { parseKubeconfig, type Kubeconfig } from '../kube/kubeconfig';
 import { withDeadline, DeadlineExceededError } from '../net/deadline';
@@ -39,7 +39,7 @@ export function clusterTargetFromInputs(connectionSubscriptionId: string | undef
 }
 
 export function clusterResourceId(t: ClusterTarget): string {
-  return `/subscriptions/${t.subscriptionId}/resourceGroups/${t.resourceGroup}/providers/Microsoft.ContainerService/managedClusters/${t.name}`;
+  return clusterIdOf(t.subscriptionId, t.resourceGroup, t.name);
 }
 
 async function armCall<T>(what: string, action: string, role: string, target: ClusterTarget, principalObjectId: string | undefined, call: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {

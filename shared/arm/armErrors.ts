@@ -1,4 +1,5 @@
-import type { Explanation } from '../pipeline/explainedError';
+import { ExplainedError, messageOf, type Explanation } from '../pipeline/explainedError';
+import { ArmCallError, asArmCallError } from './rawArmCall';
 
 /** The parts of an Azure SDK RestError the explanation needs. */
 export interface ArmFailure {
@@ -59,4 +60,17 @@ export function explainArmFailure(f: ArmFailure, ctx: ArmFailureContext): Omit<E
     reason: `Resource Manager answered ${f.statusCode ? `HTTP ${f.statusCode} ` : ''}${code ? `${code}: ` : ''}${f.message.split('\n')[0]}`,
     fix: `Check ${ctx.resourceLabel} in the portal; run again with system.debug for the request id.`,
   };
+}
+
+/**
+ * Any failure of a Resource Manager call (raw or through an SDK client) as an ExplainedError: an
+ * HTTP answer by what it means for the action, no answer at all as Resource Manager unreachable.
+ */
+export function explainArmCallFailure(err: unknown, what: string, ctx: ArmFailureContext): Error {
+  if (err instanceof ExplainedError) return err;
+  const e = asArmCallError(err);
+  if (!(e instanceof ArmCallError)) {
+    return new ExplainedError({ what, reason: messageOf(err), fix: 'Check the agent can reach Resource Manager, then run again.', code: 'ARM_UNREACHABLE' }, { cause: err });
+  }
+  return new ExplainedError({ what, ...explainArmFailure(e.failure, ctx) }, { cause: err });
 }

@@ -1,5 +1,6 @@
 import { createDefaultHttpClient, createPipelineRequest, type Pipeline, type PipelineResponse } from '@azure/core-rest-pipeline';
 import { ExplainedError } from '../pipeline/explainedError';
+import type { ArmFailure } from './armErrors';
 import { DeadlineExceededError, withDeadline } from '../net/deadline';
 
 /**
@@ -11,10 +12,8 @@ import { DeadlineExceededError, withDeadline } from '../net/deadline';
 /** One call's deadline; a long-running operation has its own. */
 const CALL_DEADLINE_MS = 30_000;
 
-export interface ArmCallFailure {
+export interface ArmCallFailure extends ArmFailure {
   statusCode: number;
-  code?: string;
-  message: string;
   /** What a 429 or 503 asked for in Retry-After. */
   retryAfterMs?: number;
   /** The request was accepted but its long-running operation ended Failed or Canceled. */

@@ -26,6 +26,18 @@ function badInput(input: string, value: string, reason: string, fix: string): Ex
   return new ExplainedError({ what: `Reading the input '${input}'`, reason: `'${value}' ${reason}`, fix, code: 'INVALID_INPUT' });
 }
 
+export function resourceGroupIdOf(subscriptionId: string, resourceGroup: string): string {
+  return `/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}`;
+}
+
+export function clusterIdOf(subscriptionId: string, resourceGroup: string, name: string): string {
+  return `${resourceGroupIdOf(subscriptionId, resourceGroup)}/providers/Microsoft.ContainerService/managedClusters/${name}`;
+}
+
+export function registryIdOf(subscriptionId: string, resourceGroup: string, name: string): string {
+  return `${resourceGroupIdOf(subscriptionId, resourceGroup)}/providers/Microsoft.ContainerRegistry/registries/${name}`;
+}
+
 /** Checks a resource group name as Azure does, naming the input on failure. */
 export function validateResourceGroupName(input: string, value: string): string {
   if (!RESOURCE_GROUP.test(value)) {

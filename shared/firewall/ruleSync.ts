@@ -1,6 +1,7 @@
 import { createHash } from 'crypto';
 import * as tl from 'azure-pipelines-task-lib/task';
 import { ArmCallError } from '../arm/rawArmCall';
+import { explainArmCallFailure } from '../arm/armErrors';
 import { ExplainedError } from '../pipeline/explainedError';
 import { holdsLease, planAdd, planPrune, planRemove, readLeases, MAX_TAGS, TAG_PREFIX, type RuleState } from './ruleLeases';
 
@@ -27,6 +28,29 @@ export interface RuleStore<Raw> {
   write(raw: Raw, next: RuleState): Promise<void>;
   /** The read's or write's failure explained (permission, not found, …). */
   explain(err: unknown, what: string, operation: 'read' | 'write'): Error;
+}
+
+/** What a store's read and write need on Azure, for the explanation of their failures. */
+export interface StoreAccess {
+  scope: string;
+  resourceLabel: string;
+  principalObjectId?: string;
+  read: { action: string; role: string };
+  write: { action: string; role: string };
+}
+
+/** A store's `explain`: the Resource Manager failure with the action and the role that grants it. */
+export function storeExplainer(access: StoreAccess): RuleStore<unknown>['explain'] {
+  return (err, what, operation) => explainArmCallFailure(err, what, { ...access[operation], scope: access.scope, principalObjectId: access.principalObjectId, resourceLabel: access.resourceLabel });
+}
+
+/** Reads the store, a failure explained. */
+export async function readRules<Raw>(store: RuleStore<Raw>, what = `Reading ${store.label}`): Promise<{ rules: RuleState; raw: Raw }> {
+  try {
+    return await store.read();
+  } catch (err) {
+    throw store.explain(err, what, 'read');
+  }
 }
 
 export interface ConvergeOutcome<Raw> {
@@ -79,9 +103,7 @@ export async function converge<Raw>(store: RuleStore<Raw>, what: string, plan: (
         code: 'FIREWALL_RULE_CONTENTION',
       });
     }
-    const { rules: current, raw } = await store.read().catch((err) => {
-      throw store.explain(err, what, 'read');
-    });
+    const { rules: current, raw } = await readRules(store, what);
     const next = plan(current);
     if (sameRuleState(current, next)) {
       if (++confirmations >= confirmingReads) return { rules: current, raw, writes, retries };
@@ -171,9 +193,7 @@ function explainWrite(store: RuleStore<unknown>, what: string, err: unknown, cur
  */
 export async function reconfirmLease<Raw>(store: RuleStore<Raw>, what: string, ips: string[], jobKey: string, plan: (s: RuleState) => RuleState): Promise<{ writes: number; retries: number }> {
   if (store.conditionalWrites) return { writes: 0, retries: 0 };
-  const now = await store.read().catch((err) => {
-    throw store.explain(err, what, 'read');
-  });
+  const now = await readRules(store, what);
   if (ips.every((ip) => holdsLease(now.rules, ip, jobKey)) && sameRuleState(plan(now.rules), now.rules)) return { writes: 0, retries: 0 };
   const again = await converge(store, what, plan);
   console.log(`  the lease had been overwritten by a concurrent change and was written again (${again.writes} write(s)).`);

@@ -8,9 +8,9 @@ export interface Outputs {
   secondsToAccess: number;
 }
 
-/** What the page says beyond the outputs; each falls back to the task's inputs when not given. */
+/** What the page says beyond the outputs; the lease falls back to the task's input when not given. */
 export interface SummaryDetails {
-  targetKind?: 'registry' | 'aksAuthorizedIpRanges';
+  targetKind: 'registry' | 'aksAuthorizedIpRanges';
   leaseMinutes?: number;
   /** When the lease expires; else about now + leaseMinutes. */
   leaseExpiresOn?: Date;
@@ -50,11 +50,11 @@ export function ruleLifetime(action: string, leaseMinutes: number, expiresOn: Da
   }
 }
 
-export function finish(o: Outputs, registryName: string, action: string, ips: string[], result: string, retries = 0, details: SummaryDetails = {}): void {
+export function finish(o: Outputs, registryName: string, action: string, ips: string[], result: string, retries: number, details: SummaryDetails): void {
   tl.setVariable('agentIp', o.agentIp, false, true);
   tl.setVariable('ruleAdded', String(o.ruleAdded), false, true);
   tl.setVariable('secondsToAccess', String(o.secondsToAccess), false, true);
-  const kind = details.targetKind ?? (tl.getInput('targetType', false) === 'aksAuthorizedIpRanges' ? 'aksAuthorizedIpRanges' : 'registry');
+  const kind = details.targetKind;
   const leaseMinutes = details.leaseMinutes ?? inputNumber('leaseMinutes', 120);
   const expiresOn = details.leaseExpiresOn ?? new Date(Date.now() + leaseMinutes * 60_000);
   // A wait that ran measured something; 0 means the task did not wait.

@@ -3,7 +3,7 @@ import { containerRegistryClient, containerServiceClient } from '../arm/armClien
 import { ArmCallError, asArmCallError } from '../arm/rawArmCall';
 import { validateResourceGroupName, validateResourceName } from '../arm/resourceId';
 import { registryTarget } from '../acr/registryFirewall';
-import { agentGet } from '../acr/loginServerAccess';
+import { agentGet } from '../net/agentGet';
 import { finish } from './ruleSyncSummary';
 import { clusterTarget } from '../aks/authorizedRangesTarget';
 import { signInWithTaskConnection } from '../identity/signIn';
@@ -14,7 +14,7 @@ import { booleanInput, choiceInput, integerInput, linesInput, optionalInput, req
 import { waitForAccess } from './accessWait';
 import type { FirewallTarget } from './firewallTarget';
 import { readLeases, type RuleState } from './ruleLeases';
-import { converge, ipsLeasedBy, jobKeyOf, planAddAll, planPruneAt, planRemoveAll, reconfirmLease, reportConverge } from './ruleSync';
+import { converge, ipsLeasedBy, jobKeyOf, planAddAll, planPruneAt, planRemoveAll, readRules, reconfirmLease, reportConverge } from './ruleSync';
 
 /** Task variables the main step hands to its post-job step (scoped to this task instance). */
 export const PHASE_VARIABLE = 'AcrNetworkRuleSync.Phase';
@@ -108,9 +108,7 @@ async function mainStep(): Promise<void> {
   const key = action === 'addForJob' ? jobKey() : runKey();
   if (action === 'remove') {
     const ips = explicitIps ?? (await detectAgentIp(target, echoUrl, action));
-    const current = await target.store.read().catch((err) => {
-      throw target.store.explain(err, `Reading ${target.store.label}`, 'read');
-    });
+    const current = await readRules(target.store);
     return remove(target, ips ?? ipsLeasedBy(current.rules.tags, key), key);
   }
 
@@ -130,9 +128,7 @@ async function mainStep(): Promise<void> {
 }
 
 async function add(target: FirewallTarget, ref: TargetRef, ips: string[], key: string, action: Action, o: { leaseMinutes: number; waitForIt: boolean; accessTimeoutSeconds: number }): Promise<void> {
-  const before = await target.store.read().catch((err) => {
-    throw target.store.explain(err, `Reading ${target.store.label}`, 'read');
-  });
+  const before = await readRules(target.store);
   const missing = ips.filter((ip) => !before.rules.ipRules.some((r) => sameIpRule(r, ip)));
   await target.beforeAdd?.(missing.length);
 
@@ -199,7 +195,7 @@ async function detectAgentIp(target: FirewallTarget, echoUrl: string | undefined
     console.log(`Agent egress IP: ${text} (from ${echoUrl}; ${seen.why}).`);
     return [parseIpv4Range('agent IP', text).value];
   }
-  if ((seen.through && target.kind === 'registry') || action === 'remove') return undefined;
+  if (seen.through || action === 'remove') return undefined;
   throw new ExplainedError({ what: "Detecting the agent's egress IP", reason: `${seen.why}.`, fix: "Set echoUrl to an HTTPS URL that answers with the caller IP, or set ipSource: explicit with the agent's egress IPs.", code: 'AGENT_IP_UNKNOWN' });
 }
 
@@ -209,9 +205,7 @@ async function remove(target: FirewallTarget, ips: string[], key: string): Promi
     finish({ agentIp: '', ruleAdded: false, secondsToAccess: 0 }, target.name, 'remove', [], 'nothing held', 0, { targetKind: target.kind });
     return;
   }
-  const before = await target.store.read().catch((err) => {
-    throw target.store.explain(err, `Reading ${target.store.label}`, 'read');
-  });
+  const before = await readRules(target.store);
   const plan = planRemoveAll(ips, key, nowSeconds());
   // Three reads without an eTag: a lease brought back by a concurrent job's older write would keep the rule until it expires.
   const outcome = await converge(target.store, `Removing ${ips.join(', ')} from ${target.store.label}`, target.guard ? target.guard(plan) : plan, { confirmingReads: 3 });
@@ -231,9 +225,7 @@ async function remove(target: FirewallTarget, ips: string[], key: string): Promi
 
 async function prune(target: FirewallTarget): Promise<void> {
   const at = nowSeconds();
-  const before = await target.store.read().catch((err) => {
-    throw target.store.explain(err, `Reading ${target.store.label}`, 'read');
-  });
+  const before = await readRules(target.store);
   const plan = planPruneAt(at);
   const outcome = await converge(target.store, `Pruning expired rules from ${target.store.label}`, target.guard ? target.guard(plan) : plan);
   reportConverge('expired leases pruned', outcome);

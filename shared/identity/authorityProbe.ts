@@ -1,5 +1,4 @@
-import { createDefaultHttpClient, createPipelineFromOptions, createPipelineRequest } from '@azure/core-rest-pipeline';
-import { agentHttpSettingsFor } from '../net/agentHttpSettings';
+import { agentGet } from '../net/agentGet';
 import { messageOf } from '../pipeline/explainedError';
 
 const PROBE_TIMEOUT_MS = 10_000;
@@ -12,11 +11,10 @@ const PROBE_TIMEOUT_MS = 10_000;
  */
 export async function probeAuthorityMetadata(authorityHost: string, tenantId: string): Promise<string | undefined> {
   const url = `${authorityHost}/${encodeURIComponent(tenantId)}/v2.0/.well-known/openid-configuration`;
-  const pipeline = createPipelineFromOptions({ ...agentHttpSettingsFor(authorityHost), retryOptions: { maxRetries: 0 } });
   try {
-    const response = await pipeline.sendRequest(createDefaultHttpClient(), createPipelineRequest({ url, timeout: PROBE_TIMEOUT_MS }));
+    const response = await agentGet(url, PROBE_TIMEOUT_MS);
     if (response.status === 200) return undefined;
-    return `HTTP ${response.status} for ${url}: ${(response.bodyAsText ?? '').slice(0, 300)}`;
+    return `HTTP ${response.status} for ${url}: ${response.body.slice(0, 300)}`;
   } catch (err) {
     const code = (err as { code?: string }).code;
     return `${code ? `${code}: ` : ''}${messageOf(err)}`;

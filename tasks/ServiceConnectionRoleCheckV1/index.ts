@@ -2,7 +2,7 @@ import * as tl from 'azure-pipelines-task-lib/task';
 import type { ManagedCluster } from '@azure/arm-containerservice';
 import type { Registry } from '@azure/arm-containerregistry';
 import { containerRegistryClient, containerServiceClient } from '../../shared/arm/armClient';
-import { validateResourceGroupName, validateResourceName } from '../../shared/arm/resourceId';
+import { clusterIdOf, registryIdOf, resourceGroupIdOf, validateResourceGroupName, validateResourceName } from '../../shared/arm/resourceId';
 import { ClusterAccess, type ClusterTarget } from '../../shared/aks/clusterAccess';
 import { acquireToken } from '../../shared/identity/connectionCredential';
 import { signInWithTaskConnection } from '../../shared/identity/signIn';
@@ -110,9 +110,9 @@ void runTask('ServiceConnectionRoleCheck', async () => {
     throw new ExplainedError({ what: 'Finding the resource group', reason: 'The connection is not scoped to a subscription (management group or workspace level).', fix: 'Use a connection scoped to the subscription that holds the cluster and registry.', code: 'NO_SUBSCRIPTION' });
   }
   const oid = identity.objectId;
-  const rgId = `/subscriptions/${subscriptionId}/resourceGroups/${inputs.resourceGroup}`;
-  const clusterId = inputs.clusterName ? `${rgId}/providers/Microsoft.ContainerService/managedClusters/${inputs.clusterName}` : undefined;
-  const registryId = inputs.registryName ? `${rgId}/providers/Microsoft.ContainerRegistry/registries/${inputs.registryName}` : undefined;
+  const rgId = resourceGroupIdOf(subscriptionId, inputs.resourceGroup);
+  const clusterId = inputs.clusterName ? clusterIdOf(subscriptionId, inputs.resourceGroup, inputs.clusterName) : undefined;
+  const registryId = inputs.registryName ? registryIdOf(subscriptionId, inputs.resourceGroup, inputs.registryName) : undefined;
   const scopeIds: Partial<Record<ScopeKind, string>> = { cluster: clusterId, namespace: clusterId && `${clusterId}/namespaces/${inputs.namespace}`, registry: registryId };
   const scopeLabels: Partial<Record<ScopeKind, string>> = { cluster: `cluster ${inputs.clusterName}`, namespace: `namespace ${inputs.namespace}`, registry: `registry ${inputs.registryName}` };
   const targets: Partial<Record<ScopeKind, PermissionTarget>> = {};

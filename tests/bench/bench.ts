@@ -17,6 +17,7 @@ import { probeEndpoint } from '../../shared/net/lineOfSight';
 import { DEPLOY_INPUTS, writeDemoManifests } from '../support/deployInputs';
 import { sandboxJobEnv } from '../support/sandboxAgent';
 import { ALL_TASKS, REPO_ROOT, runTask, type TaskName } from '../support/taskRun';
+import { RUN_COMMAND_INVOKER, deployerAssignments } from '../support/deployerAccess';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const rows: Array<[string, string]> = [];
@@ -83,11 +84,9 @@ async function withSandbox<T>(work: (s: Sandbox) => Promise<T>): Promise<T> {
   const sandbox = await startSandbox(
     {
       principals: [{ name: 'secret' }],
-      customRoles: [{ name: 'Run command invoker', actions: ['Microsoft.ContainerService/managedClusters/runcommand/action', 'Microsoft.ContainerService/managedClusters/commandResults/read'] }],
+      customRoles: [RUN_COMMAND_INVOKER],
       roleAssignments: [
-        { principal: 'secret', role: 'Azure Kubernetes Service Cluster User Role', scope: 'cluster:aks-prod' },
-        { principal: 'secret', role: 'Azure Kubernetes Service RBAC Writer', scope: 'cluster:aks-prod/namespaces/web' },
-        { principal: 'secret', role: 'Run command invoker', scope: 'cluster:aks-prod' },
+        ...deployerAssignments('secret'),
         { principal: 'secret', role: 'Container Registry Contributor and Data Access Configuration Administrator', scope: 'resourceGroup:rg-aks' },
         { principal: 'secret', role: 'Reader', scope: 'resourceGroup:rg-aks' },
       ],

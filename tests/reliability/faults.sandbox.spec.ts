@@ -8,6 +8,7 @@ import { DEMO_MANIFEST, DEPLOY_INPUTS, writeDemoManifests } from '../support/dep
 import { azureStateOf } from '../support/azureStateSnapshot';
 import { sandboxJobEnv } from '../support/sandboxAgent';
 import { runTask, taskVariablesEnv, type TaskName, type TaskRun } from '../support/taskRun';
+import { RUN_COMMAND_INVOKER, deployerAssignments } from '../support/deployerAccess';
 
 /**
  * Faults against every task they apply to, one row each: the run ends in success after the
@@ -41,11 +42,9 @@ describe('reliability: faults, each against every task it applies to', function 
         serviceConnections: [{ id: WIF, name: 'faults-wif', principal: 'wif' }],
         azureDevOps: { organization: 'contoso', projectName: 'web' },
         groups: [{ name: 'deployers', members: ['wif', 'secret'] }],
-        customRoles: [{ name: 'Run command invoker', actions: ['Microsoft.ContainerService/managedClusters/runcommand/action', 'Microsoft.ContainerService/managedClusters/commandResults/read'] }],
+        customRoles: [RUN_COMMAND_INVOKER],
         roleAssignments: [
-          { principal: 'deployers', role: 'Azure Kubernetes Service Cluster User Role', scope: 'cluster:aks-prod' },
-          { principal: 'deployers', role: 'Azure Kubernetes Service RBAC Writer', scope: 'cluster:aks-prod/namespaces/web' },
-          { principal: 'deployers', role: 'Run command invoker', scope: 'cluster:aks-prod' },
+          ...deployerAssignments('deployers'),
           { principal: 'deployers', role: 'Container Registry Contributor and Data Access Configuration Administrator', scope: `resourceGroup:${RG}` },
           { principal: 'deployers', role: 'Reader', scope: `resourceGroup:${RG}` },
         ],

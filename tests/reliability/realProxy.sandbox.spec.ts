@@ -4,6 +4,7 @@ import { DEPLOY_INPUTS, writeDemoManifests } from '../support/deployInputs';
 import { sandboxJobEnv } from '../support/sandboxAgent';
 import { startTinyproxy, tinyproxyUnavailable, type Tinyproxy } from '../support/tinyproxy';
 import { runTask } from '../support/taskRun';
+import { RUN_COMMAND_INVOKER, deployerAssignments } from '../support/deployerAccess';
 
 /**
  * The tasks behind a real HTTP proxy (tinyproxy), set the way the agent sets it (Agent.ProxyUrl and
@@ -24,11 +25,9 @@ describe('reliability: through a real proxy (tinyproxy)', function () {
     }
     sandbox = await startSandbox({
       principals: [{ name: 'secret' }],
-      customRoles: [{ name: 'Run command invoker', actions: ['Microsoft.ContainerService/managedClusters/runcommand/action', 'Microsoft.ContainerService/managedClusters/commandResults/read'] }],
+      customRoles: [RUN_COMMAND_INVOKER],
       roleAssignments: [
-        { principal: 'secret', role: 'Azure Kubernetes Service Cluster User Role', scope: 'cluster:aks-prod' },
-        { principal: 'secret', role: 'Azure Kubernetes Service RBAC Writer', scope: 'cluster:aks-prod/namespaces/web' },
-        { principal: 'secret', role: 'Run command invoker', scope: 'cluster:aks-prod' },
+        ...deployerAssignments('secret'),
         { principal: 'secret', role: 'Reader', scope: 'resourceGroup:rg-aks' },
       ],
       clusters: [{ name: 'aks-prod', resourceGroup: 'rg-aks', private: true, namespaces: ['web'], rolloutDelaySeconds: 0 }],

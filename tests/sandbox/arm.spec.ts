@@ -3,7 +3,6 @@
  * @azure/arm-containerregistry, @azure/arm-authorization) and unit-tests the RBAC evaluation.
  */
 import * as assert from 'node:assert/strict';
-import * as https from 'node:https';
 import { AuthorizationManagementClient } from '@azure/arm-authorization';
 import { ContainerRegistryManagementClient } from '@azure/arm-containerregistry';
 import { ContainerServiceClient } from '@azure/arm-containerservice';
@@ -13,6 +12,7 @@ import { ArmState } from './armState';
 import * as authz from './authorization';
 import { BUILT_IN_ROLE_IDS, BUILT_IN_ROLES, findBuiltInRole } from './builtInRoles';
 import { ARM_SCOPE, startSandbox, type Sandbox, type Scenario } from './index';
+import { rawRequest, type RawResponse } from '../support/rawRequest';
 
 const SUBNET = '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/vnet-build/subnets/agents';
 const FAKE_CLUSTER_CA = '-----BEGIN CERTIFICATE-----\nMIIBfakeClusterCa\n-----END CERTIFICATE-----\n';
@@ -51,30 +51,13 @@ const scenario: Scenario = {
     ],
 };
 
-interface RawResponse {
-    status: number;
-    headers: Record<string, string | string[] | undefined>;
-    text: string;
-    json<T = Record<string, any>>(): T;
-}
-
+/** A raw ARM call: a bearer token and a JSON body. */
 function raw(sandbox: Sandbox, url: string, init: { method?: string; token?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<RawResponse> {
-    return new Promise((resolve, reject) => {
-        const headers: Record<string, string> = { ...(init.headers ?? {}) };
-        if (init.token) headers.Authorization = `Bearer ${init.token}`;
-        const payload = init.body === undefined ? undefined : JSON.stringify(init.body);
-        if (payload) headers['Content-Type'] = 'application/json';
-        const req = https.request(url, { method: init.method ?? 'GET', headers, ca: sandbox.caPem, agent: false }, (res) => {
-            const chunks: Buffer[] = [];
-            res.on('data', (c: Buffer) => chunks.push(c));
-            res.on('end', () => {
-                const text = Buffer.concat(chunks).toString('utf8');
-                resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: <T>() => JSON.parse(text) as T });
-            });
-        });
-        req.on('error', reject);
-        req.end(payload);
-    });
+    const headers: Record<string, string> = { ...(init.headers ?? {}) };
+    if (init.token) headers.Authorization = `Bearer ${init.token}`;
+    const body = init.body === undefined ? undefined : JSON.stringify(init.body);
+    if (body) headers['Content-Type'] = 'application/json';
+    return rawRequest(sandbox, url, { method: init.method, headers, body });
 }
 
 async function rejection(promise: Promise<unknown>): Promise<Error & { statusCode?: number; code?: string }> {

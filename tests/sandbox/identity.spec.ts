@@ -3,7 +3,6 @@
  */
 import * as assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import * as http from 'node:http';
 import * as https from 'node:https';
 import * as net from 'node:net';
 import {
@@ -16,6 +15,7 @@ import {
 } from '@azure/identity';
 import { AKS_SERVER_APP_ID, ARM_SCOPE, IMDS_ENDPOINT_ENV, startSandbox, type Sandbox, type Scenario } from './index';
 import { decodeJwt, verifyJwt } from './jwt';
+import { rawRequest, type RawResponse } from '../support/rawRequest';
 
 const SC_ID = '0c6a3c61-5f43-4b2f-9f59-2d1b4f0a0001';
 const SC_CASE_ID = '0c6a3c61-5f43-4b2f-9f59-2d1b4f0a0002';
@@ -38,31 +38,6 @@ const scenario: Scenario = {
     ],
     azureDevOps: { organization: 'contoso', projectName: 'Deploy Project' },
 };
-
-interface RawResponse {
-    status: number;
-    headers: http.IncomingHttpHeaders;
-    text: string;
-    json<T = Record<string, unknown>>(): T;
-}
-
-/** One-shot HTTP(S) request (no keep-alive) trusting only the sandbox CA. */
-function rawRequest(sandbox: Sandbox, url: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<RawResponse> {
-    return new Promise((resolve, reject) => {
-        const target = new URL(url);
-        const send = target.protocol === 'https:' ? https.request : http.request;
-        const req = send(target, { method: init.method ?? 'GET', headers: init.headers, ca: sandbox.caPem, agent: false }, (res) => {
-            const chunks: Buffer[] = [];
-            res.on('data', (c: Buffer) => chunks.push(c));
-            res.on('end', () => {
-                const text = Buffer.concat(chunks).toString('utf8');
-                resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: <T>() => JSON.parse(text) as T });
-            });
-        });
-        req.on('error', reject);
-        req.end(init.body);
-    });
-}
 
 function oidcTokenRequest(sandbox: Sandbox, connectionId: string | undefined, accessToken: string | null = sandbox.systemAccessToken): Promise<RawResponse> {
     const query = connectionId ? `?api-version=7.1&serviceConnectionId=${connectionId}` : '?api-version=7.1';

@@ -9,7 +9,8 @@
 import { ClientSecretCredential } from '@azure/identity';
 import { ContainerRegistryManagementClient } from '@azure/arm-containerregistry';
 import { RegistryNetworkClient } from '../../shared/acr/registryNetwork';
-import { registryIdOf, registryRuleStore } from '../../shared/acr/registryFirewall';
+import { registryRuleStore } from '../../shared/acr/registryFirewall';
+import { registryIdOf } from '../../shared/arm/resourceId';
 import { ExplainedError } from '../../shared/pipeline/explainedError';
 import { holdsLease } from '../../shared/firewall/ruleLeases';
 import { converge, jobKeyOf, planAddAll, planPruneAt, planRemoveAll, reconfirmLease } from '../../shared/firewall/ruleSync';

@@ -6,6 +6,7 @@ import { startRecordingProxy } from '../support/connectProxy';
 import { DEPLOY_INPUTS, writeDemoManifests } from '../support/deployInputs';
 import { sandboxJobEnv, type SandboxJobOptions } from '../support/sandboxAgent';
 import { ALL_TASKS, leakedSecrets, loggedText, runTask, type TaskRun, type TaskName } from '../support/taskRun';
+import { RUN_COMMAND_INVOKER, deployerAssignments } from '../support/deployerAccess';
 
 /**
  * The three task bundles signing in through the sandbox exactly as on an agent: connection and job
@@ -43,11 +44,9 @@ describe('tasks sign in with every kind of Azure Resource Manager connection', f
       azureDevOps: { organization: 'contoso', projectName: 'web' },
       // So that PrivateAksDeploy, which signs in on its way to a deployment, has one to make.
       groups: [{ name: 'deployers', members: ['wif', 'secret', 'cert', 'msi'] }],
-      customRoles: [{ name: 'Run command invoker', actions: ['Microsoft.ContainerService/managedClusters/runcommand/action', 'Microsoft.ContainerService/managedClusters/commandResults/read'] }],
+      customRoles: [RUN_COMMAND_INVOKER],
       roleAssignments: [
-        { principal: 'deployers', role: 'Azure Kubernetes Service Cluster User Role', scope: 'cluster:aks-prod' },
-        { principal: 'deployers', role: 'Azure Kubernetes Service RBAC Writer', scope: 'cluster:aks-prod/namespaces/web' },
-        { principal: 'deployers', role: 'Run command invoker', scope: 'cluster:aks-prod' },
+        ...deployerAssignments('deployers'),
         { principal: 'deployers', role: 'Reader', scope: 'registry:contosoprod' },
       ],
       clusters: [{ name: 'aks-prod', resourceGroup: 'rg-aks', namespaces: ['web'], rolloutDelaySeconds: 0 }],
