@@ -1,6 +1,5 @@
-import type { Pipeline } from '@azure/core-rest-pipeline';
 import type { ContainerRegistryManagementClient } from '@azure/arm-containerregistry';
-import { ArmCallError, failureOf, sendArm, waitForOperation, withoutRetries } from '../arm/rawArmCall';
+import { RawArmResource } from '../arm/rawArmCall';
 
 /**
  * The registry's network rule set and tags, read and written as raw JSON at an api-version whose
@@ -23,37 +22,20 @@ export interface RegistryNetworkState {
 }
 
 export class RegistryNetworkClient {
-  readonly resourceUrl: string;
-  private readonly readPipeline: Pipeline;
-  /**
-   * Writes go without the SDK's retry policy: a PATCH resent after a 429 would carry a rule set
-   * planned from an older read. The caller reads again and plans afresh instead.
-   */
-  private readonly writePipeline: Pipeline;
+  private readonly resource: RawArmResource;
 
-  constructor(
-    client: ContainerRegistryManagementClient,
-    resourceManagerUrl: string,
-    readonly registryId: string,
-  ) {
-    this.resourceUrl = `${resourceManagerUrl.replace(/\/+$/, '')}${registryId}`;
-    this.readPipeline = client.pipeline;
-    this.writePipeline = withoutRetries(client.pipeline);
+  constructor(client: ContainerRegistryManagementClient, resourceManagerUrl: string, registryId: string) {
+    this.resource = new RawArmResource(client.pipeline, resourceManagerUrl, registryId, NETWORK_API_VERSION, 'the registry');
   }
 
   async read(): Promise<RegistryNetworkState> {
-    const res = await sendArm(this.readPipeline, 'GET', `${this.resourceUrl}?api-version=${NETWORK_API_VERSION}`, 'Reading the registry');
-    if (res.status !== 200) throw new ArmCallError(failureOf(res));
+    const res = await this.resource.get();
     return stateOf(JSON.parse(res.bodyAsText ?? '{}'));
   }
 
   /** PATCHes the whole rule set and the tags, and waits for the operation to finish. */
   async write(networkRuleSet: RegistryNetworkState['networkRuleSet'], tags: Record<string, string>): Promise<void> {
-    const res = await sendArm(this.writePipeline, 'PATCH', `${this.resourceUrl}?api-version=${NETWORK_API_VERSION}`, 'Updating the registry', { body: { tags, properties: { networkRuleSet } } });
-    if (res.status !== 200 && res.status !== 201 && res.status !== 202) throw new ArmCallError(failureOf(res));
-    const asyncUrl = res.headers.get('azure-asyncoperation') ?? res.headers.get('location');
-    if (!asyncUrl || res.status === 200) return;
-    await waitForOperation(this.readPipeline, asyncUrl, 'Updating the registry network rule set', LRO_DEADLINE_MS);
+    await this.resource.write('PATCH', { tags, properties: { networkRuleSet } }, LRO_DEADLINE_MS);
   }
 }
 

@@ -1,6 +1,5 @@
-import type { Pipeline } from '@azure/core-rest-pipeline';
 import type { ContainerServiceClient } from '@azure/arm-containerservice';
-import { ArmCallError, failureOf, sendArm, waitForOperation, withoutRetries } from '../arm/rawArmCall';
+import { RawArmResource } from '../arm/rawArmCall';
 import type { RuleState } from '../firewall/ruleLeases';
 import type { RuleStore } from '../firewall/ruleSync';
 
@@ -31,19 +30,14 @@ export function accessProfileOf(doc: ClusterDocument): AccessProfile {
 }
 
 export class AuthorizedRangesClient {
-  readonly resourceUrl: string;
-  private readonly readPipeline: Pipeline;
-  private readonly writePipeline: Pipeline;
+  private readonly resource: RawArmResource;
 
-  constructor(client: ContainerServiceClient, resourceManagerUrl: string, readonly clusterId: string) {
-    this.resourceUrl = `${resourceManagerUrl.replace(/\/+$/, '')}${clusterId}?api-version=${CLUSTER_API_VERSION}`;
-    this.readPipeline = client.pipeline;
-    this.writePipeline = withoutRetries(client.pipeline);
+  constructor(client: ContainerServiceClient, resourceManagerUrl: string, clusterId: string) {
+    this.resource = new RawArmResource(client.pipeline, resourceManagerUrl, clusterId, CLUSTER_API_VERSION, 'the cluster');
   }
 
   async read(): Promise<ClusterDocument> {
-    const res = await sendArm(this.readPipeline, 'GET', this.resourceUrl, 'Reading the cluster');
-    if (res.status !== 200) throw new ArmCallError(failureOf(res));
+    const res = await this.resource.get();
     const json = JSON.parse(res.bodyAsText ?? '{}') as ClusterDocument['json'];
     const eTag = (json.eTag as string | undefined) ?? res.headers.get('etag')?.replace(/^W\//, '').replace(/"/g, '');
     return { json, eTag };
@@ -57,11 +51,7 @@ export class AuthorizedRangesClient {
       tags: next.tags,
       properties: { ...properties, apiServerAccessProfile: { ...accessProfileOf(doc), authorizedIPRanges: next.ipRules } },
     };
-    const headers: Record<string, string> = doc.eTag ? { 'If-Match': `"${doc.eTag}"` } : {};
-    const res = await sendArm(this.writePipeline, 'PUT', this.resourceUrl, 'Updating the cluster', { body, headers });
-    if (res.status !== 200 && res.status !== 201 && res.status !== 202) throw new ArmCallError(failureOf(res));
-    const asyncUrl = res.headers.get('azure-asyncoperation') ?? res.headers.get('location');
-    if (asyncUrl) await waitForOperation(this.readPipeline, asyncUrl, 'Updating the API server authorized IP ranges', LRO_DEADLINE_MS);
+    await this.resource.write('PUT', body, LRO_DEADLINE_MS, doc.eTag ? { 'If-Match': `"${doc.eTag}"` } : {});
   }
 }
 

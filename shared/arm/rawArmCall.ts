@@ -1,5 +1,6 @@
 import { createDefaultHttpClient, createPipelineRequest, type Pipeline, type PipelineResponse } from '@azure/core-rest-pipeline';
 import { ExplainedError } from '../pipeline/explainedError';
+import { withoutTrailingSlash } from '../connection/cloud';
 import type { ArmFailure } from './armErrors';
 import { DeadlineExceededError, withDeadline } from '../net/deadline';
 
@@ -109,5 +110,41 @@ export async function waitForOperation(pipeline: Pipeline, url: string, what: st
     }
     const retryAfter = Number(res.headers.get('retry-after'));
     waitMs = Number.isFinite(retryAfter) && retryAfter > 0 ? Math.min(retryAfter * 1000, 10_000) : 200;
+  }
+}
+
+/**
+ * One resource read and written as raw JSON at a fixed api-version through an SDK client's pipeline.
+ * Writes go without the retry policy (a resent write would carry a plan made from an older read: the
+ * caller reads again instead) and wait for their long-running operation.
+ */
+export class RawArmResource {
+  private readonly url: string;
+  private readonly writePipeline: Pipeline;
+
+  constructor(
+    private readonly pipeline: Pipeline,
+    resourceManagerUrl: string,
+    resourceId: string,
+    apiVersion: string,
+    private readonly label: string,
+  ) {
+    this.url = `${withoutTrailingSlash(resourceManagerUrl)}${resourceId}?api-version=${apiVersion}`;
+    this.writePipeline = withoutRetries(pipeline);
+  }
+
+  /** GET; anything but 200 is an ArmCallError. */
+  async get(): Promise<PipelineResponse> {
+    const res = await sendArm(this.pipeline, 'GET', this.url, `Reading ${this.label}`);
+    if (res.status !== 200) throw new ArmCallError(failureOf(res));
+    return res;
+  }
+
+  /** PATCH or PUT, then the operation's end (Azure-AsyncOperation or Location) within `operationDeadlineMs`. */
+  async write(method: 'PATCH' | 'PUT', body: unknown, operationDeadlineMs: number, headers: Record<string, string> = {}): Promise<void> {
+    const res = await sendArm(this.writePipeline, method, this.url, `Updating ${this.label}`, { body, headers });
+    if (res.status !== 200 && res.status !== 201 && res.status !== 202) throw new ArmCallError(failureOf(res));
+    const asyncUrl = res.headers.get('azure-asyncoperation') ?? res.headers.get('location');
+    if (asyncUrl) await waitForOperation(this.pipeline, asyncUrl, `Updating ${this.label}`, operationDeadlineMs);
   }
 }
