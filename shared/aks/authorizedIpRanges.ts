@@ -61,6 +61,7 @@ export function authorizedRangesStore(client: AuthorizedRangesClient, clusterNam
     listCommand: `az aks show --name ${clusterName} --resource-group <group> --query apiServerAccessProfile.authorizedIpRanges`,
     maxRules: MAX_AUTHORIZED_RANGES,
     conditionalWrites: true,
+    emptyMeansOpen: true,
     async read() {
       const raw = await client.read();
       return { raw, rules: { ipRules: [...(accessProfileOf(raw).authorizedIPRanges ?? [])], tags: { ...(raw.json.tags ?? {}) } } };

@@ -4,7 +4,6 @@ import { agentGet } from '../net/agentGet';
 import type { AccessAnswer } from '../firewall/accessWait';
 import type { FirewallTarget } from '../firewall/firewallTarget';
 import { storeExplainer } from '../firewall/ruleSync';
-import type { RuleState } from '../firewall/ruleLeases';
 import { ExplainedError, messageOf } from '../pipeline/explainedError';
 import { AuthorizedRangesClient, accessProfileOf, authorizedRangesStore, type ClusterDocument } from './authorizedIpRanges';
 
@@ -72,11 +71,5 @@ export async function clusterTarget(o: ClusterTargetOptions): Promise<FirewallTa
       return { why: "the AKS API server does not name the caller's IP", through: false };
     },
     ask,
-    guard: (plan) => (s: RuleState) => {
-      const next = plan(s);
-      // An empty list turns IP filtering off: the API server would accept every network.
-      if (next.ipRules.length === 0 && s.ipRules.length > 0) return { ipRules: [...s.ipRules], tags: next.tags };
-      return next;
-    },
   };
 }

@@ -1,5 +1,4 @@
 import type { AccessAnswer } from './accessWait';
-import type { RuleState } from './ruleLeases';
 import type { RuleStore } from './ruleSync';
 
 /**
@@ -25,6 +24,4 @@ export interface FirewallTarget {
   beforeAdd?(count: number): Promise<void>;
   /** One look from the agent at the endpoint. */
   ask(deadlineMs: number): Promise<AccessAnswer>;
-  /** Keeps a plan from doing something unsafe (e.g. an empty range list opens a cluster to all). */
-  guard?(plan: (s: RuleState) => RuleState): (s: RuleState) => RuleState;
 }

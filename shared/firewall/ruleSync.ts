@@ -24,6 +24,8 @@ export interface RuleStore<Raw> {
    * reads some time apart.
    */
   conditionalWrites: boolean;
+  /** An empty list turns the filter off (AKS: every network gets in): a plan never empties a non-empty list. */
+  emptyMeansOpen?: boolean;
   read(): Promise<{ rules: RuleState; raw: Raw }>;
   write(raw: Raw, next: RuleState): Promise<void>;
   /** The read's or write's failure explained (permission, not found, …). */
@@ -104,7 +106,7 @@ export async function converge<Raw>(store: RuleStore<Raw>, what: string, plan: (
       });
     }
     const { rules: current, raw } = await readRules(store, what);
-    const next = plan(current);
+    const next = keepFiltering(store, current, plan(current));
     if (sameRuleState(current, next)) {
       if (++confirmations >= confirmingReads) return { rules: current, raw, writes, retries };
       const settleMs = Math.min(8_000, Math.max(1_500, 3 * slowestWriteMs));
@@ -153,6 +155,12 @@ function retryableWait(err: unknown, busyAnswersSoFar: number): number | undefin
     return jitter(500, 1500) * (busyAnswersSoFar + 1);
   }
   return undefined;
+}
+
+/** Keeps the last rule of a store where an empty list would open it to every network; the tags change as planned. */
+function keepFiltering(store: RuleStore<unknown>, current: RuleState, next: RuleState): RuleState {
+  if (store.emptyMeansOpen && next.ipRules.length === 0 && current.ipRules.length > 0) return { ipRules: [...current.ipRules], tags: next.tags };
+  return next;
 }
 
 function checkLimits(store: RuleStore<unknown>, what: string, current: RuleState, next: RuleState): void {

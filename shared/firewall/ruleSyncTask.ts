@@ -208,7 +208,7 @@ async function remove(target: FirewallTarget, ips: string[], key: string): Promi
   const before = await readRules(target.store);
   const plan = planRemoveAll(ips, key, nowSeconds());
   // Three reads without an eTag: a lease brought back by a concurrent job's older write would keep the rule until it expires.
-  const outcome = await converge(target.store, `Removing ${ips.join(', ')} from ${target.store.label}`, target.guard ? target.guard(plan) : plan, { confirmingReads: 3 });
+  const outcome = await converge(target.store, `Removing ${ips.join(', ')} from ${target.store.label}`, plan, { confirmingReads: 3 });
   reportConverge('lease released', outcome);
   const has = (s: RuleState, ip: string) => s.ipRules.some((r) => sameIpRule(r, ip));
   const removed = ips.filter((ip) => has(before.rules, ip) && !has(outcome.rules, ip));
@@ -227,7 +227,7 @@ async function prune(target: FirewallTarget): Promise<void> {
   const at = nowSeconds();
   const before = await readRules(target.store);
   const plan = planPruneAt(at);
-  const outcome = await converge(target.store, `Pruning expired rules from ${target.store.label}`, target.guard ? target.guard(plan) : plan);
+  const outcome = await converge(target.store, `Pruning expired rules from ${target.store.label}`, plan);
   reportConverge('expired leases pruned', outcome);
   const removed = before.rules.ipRules.filter((r) => !outcome.rules.ipRules.some((v) => sameIpRule(v, r)));
   console.log(removed.length ? `Pruned ${removed.join(', ')} (every lease expired).` : 'No expired rule of this extension found.');
