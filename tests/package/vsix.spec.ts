@@ -3,7 +3,7 @@ import { execFile } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { promisify } from 'util';
-import JSZip from 'jszip';
+import { strFromU8, unzipSync } from 'fflate';
 import { ALL_TASKS, REPO_ROOT } from '../support/taskRun';
 
 const { readPng } = require(path.join(REPO_ROOT, 'scripts', 'png.js')) as { readPng: (buf: Buffer) => { width: number; height: number } };
@@ -12,52 +12,55 @@ const run = promisify(execFile);
 
 describe('the Marketplace package', function () {
   this.timeout(60_000);
-  let zip: JSZip;
+  let entries: Record<string, Uint8Array>;
   let vsixPath: string;
+  /** The files in the .vsix (not its folder entries). */
+  const files = () => Object.keys(entries).filter((f) => !f.endsWith('/'));
+  const text = (name: string) => (entries[name] ? strFromU8(entries[name]) : undefined);
 
   before(async () => {
     const { stdout } = await run(process.execPath, ['scripts/package.js', '--publisher', 'test-publisher', '--ext-version', '9.8.7'], { cwd: REPO_ROOT });
     vsixPath = path.join(REPO_ROOT, 'dist', 'test-publisher.private-aks-deploy-9.8.7.vsix');
     assert.ok(stdout.includes('packaged dist/test-publisher.private-aks-deploy-9.8.7.vsix'), stdout);
-    zip = await JSZip.loadAsync(fs.readFileSync(vsixPath));
+    entries = unzipSync(new Uint8Array(fs.readFileSync(vsixPath)));
   });
 
   after(() => fs.rmSync(vsixPath, { force: true }));
 
-  it('takes the publisher and version from the command line', async () => {
-    const manifest = await zip.file('extension.vsixmanifest')!.async('string');
+  it('takes the publisher and version from the command line', () => {
+    const manifest = text('extension.vsixmanifest')!;
     assert.match(manifest, /Publisher="test-publisher"/);
     assert.match(manifest, /Version="9\.8\.7"/);
   });
 
   it('holds, per task, exactly task.json, its icon and the bundle of each entry point', () => {
     for (const task of ALL_TASKS) {
-      const files = Object.keys(zip.files)
-        .filter((f) => f.startsWith(`tasks/${task}/`) && !zip.files[f].dir)
+      const packaged = files()
+        .filter((f) => f.startsWith(`tasks/${task}/`))
         .sort();
       const bundles = fs
         .readdirSync(path.join(REPO_ROOT, 'tasks', task))
         .filter((f) => f.endsWith('.ts'))
         .map((f) => `tasks/${task}/${f.replace(/\.ts$/, '.js')}`);
       assert.ok(bundles.includes(`tasks/${task}/index.js`));
-      assert.deepStrictEqual(files, [`tasks/${task}/icon.png`, ...bundles, `tasks/${task}/task.json`].sort());
+      assert.deepStrictEqual(packaged, [`tasks/${task}/icon.png`, ...bundles, `tasks/${task}/task.json`].sort());
     }
   });
 
-  it('has, for every task the manifest contributes, task.json, a 32x32 icon and the bundle each handler runs', async () => {
+  it('has, for every task the manifest contributes, task.json, a 32x32 icon and the bundle each handler runs', () => {
     // The contributions as the Marketplace reads them from the package.
-    const manifest = JSON.parse(await zip.file('extension.vsomanifest')!.async('string'));
+    const manifest = JSON.parse(text('extension.vsomanifest')!);
     const folders: string[] = manifest.contributions.filter((c: { type: string }) => c.type === 'ms.vss-distributed-task.task').map((c: { properties: { name: string } }) => c.properties.name);
     assert.deepStrictEqual(folders.map((f) => path.basename(f)).sort(), [...ALL_TASKS].sort());
     for (const folder of folders) {
-      const taskJson = zip.file(`${folder}/task.json`);
+      const taskJson = text(`${folder}/task.json`);
       assert.ok(taskJson, `${folder}/task.json`);
-      const def = JSON.parse(await taskJson.async('string'));
-      const icon = readPng(await zip.file(`${folder}/icon.png`)!.async('nodebuffer'));
+      const def = JSON.parse(taskJson);
+      const icon = readPng(Buffer.from(entries[`${folder}/icon.png`]));
       assert.deepStrictEqual([icon.width, icon.height], [32, 32], `${folder}/icon.png`);
       for (const stage of ['execution', 'prejobexecution', 'postjobexecution']) {
         for (const [handler, { target }] of Object.entries<{ target: string }>(def[stage] ?? {})) {
-          assert.ok(zip.file(`${folder}/${target}`), `${folder}: ${stage}.${handler} runs ${target}, which is not packaged`);
+          assert.ok(entries[`${folder}/${target}`], `${folder}: ${stage}.${handler} runs ${target}, which is not packaged`);
         }
       }
     }
@@ -67,10 +70,10 @@ describe('the Marketplace package', function () {
     const manifest = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'vss-extension.json'), 'utf8'));
     const icon = readPng(Buffer.from(fs.readFileSync(path.join(REPO_ROOT, manifest.icons.default))));
     assert.deepStrictEqual([icon.width, icon.height], [128, 128]);
-    assert.ok(zip.file(manifest.icons.default), manifest.icons.default);
+    assert.ok(entries[manifest.icons.default], manifest.icons.default);
     const overview = fs.readFileSync(path.join(REPO_ROOT, 'overview.md'), 'utf8');
-    for (const [, image] of overview.matchAll(/!\[[^\]]*\]\(([^)]+)\)/g)) assert.ok(zip.file(image), `${image} is not packaged`);
-    assert.deepStrictEqual(Object.keys(zip.files).filter((f) => f.startsWith('images/src/') || f.endsWith('.svg')), []);
+    for (const [, image] of overview.matchAll(/!\[[^\]]*\]\(([^)]+)\)/g)) assert.ok(entries[image], `${image} is not packaged`);
+    assert.deepStrictEqual(files().filter((f) => f.startsWith('images/src/') || f.endsWith('.svg')), []);
   });
 
   it('stays small (agents download the task folders from it)', () => {
@@ -80,12 +83,12 @@ describe('the Marketplace package', function () {
   });
 
   it('ships no node_modules, sources, source maps or tests', () => {
-    const unwanted = Object.keys(zip.files).filter((f) => /node_modules|\.ts$|\.map$|(^|\/)tests?\/|\.spec\./.test(f));
+    const unwanted = files().filter((f) => /node_modules|\.ts$|\.map$|(^|\/)tests?\/|\.spec\./.test(f));
     assert.deepStrictEqual(unwanted, []);
   });
 
   it('keeps the packaged bundle runnable on its own', async () => {
-    const bundle = await zip.file('tasks/ServiceConnectionRoleCheckV1/index.js')!.async('string');
+    const bundle = text('tasks/ServiceConnectionRoleCheckV1/index.js')!;
     const dir = fs.mkdtempSync(path.join(require('os').tmpdir(), 'vsix-bundle-'));
     try {
       fs.writeFileSync(path.join(dir, 'index.js'), bundle);
