@@ -1,10 +1,11 @@
 // Bundles each task's entry points into tasks/<Task>/<entry>.js: one file each, no node_modules in the
 // package. Writes esbuild's metafile of each bundle to build/bundles/<Task>/<entry>.json (what went in,
-// read by the package tests).
+// read by the package tests and the bench) and the third-party notices of what the bundles carry.
 const fs = require('fs');
 const path = require('path');
 const esbuild = require('esbuild');
 const { root, taskFolders, entryPointsOf, versionOf } = require('./tasks');
+const { bundledPackages, noticesText } = require('./notices');
 
 const bundlesDir = path.join(root, 'build', 'bundles');
 
@@ -64,6 +65,12 @@ async function main() {
     fs.mkdirSync(path.dirname(build.metafile), { recursive: true });
     fs.writeFileSync(build.metafile, JSON.stringify(results[i].metafile));
   });
+  // The notices: one per task folder (what agents download) and one for the whole extension.
+  for (const task of tasks) {
+    const metafiles = builds.map((b, i) => (b.task === task ? results[i].metafile : undefined)).filter(Boolean);
+    fs.writeFileSync(path.join(bundlesDir, task.name, 'THIRD-PARTY-NOTICES.txt'), noticesText(`The ${task.name} task`, bundledPackages(metafiles, root)));
+  }
+  fs.writeFileSync(path.join(bundlesDir, 'THIRD-PARTY-NOTICES.txt'), noticesText('This extension', bundledPackages(results.map((r) => r.metafile), root)));
   for (const { outfile } of builds) console.log(`bundled ${path.relative(root, outfile)} (${(fs.statSync(outfile).size / 1024).toFixed(0)} KiB)`);
 }
 

@@ -10,6 +10,35 @@ const { readPng } = require(path.join(REPO_ROOT, 'scripts', 'png.js')) as { read
 
 const run = promisify(execFile);
 
+interface BundledPackage {
+  name: string;
+  version: string;
+  licenceText: string;
+}
+
+/** The packages esbuild put into a task's bundles (build/bundles/<task>/*.json, its metafiles), with their licence file. */
+function packagesInBundlesOf(task: string): BundledPackage[] {
+  const dir = path.join(REPO_ROOT, 'build', 'bundles', task);
+  const metafiles = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.json')) : [];
+  assert.ok(metafiles.length > 0, `no esbuild metafile in ${path.relative(REPO_ROOT, dir)}: the build does not record what the bundles carry`);
+  const packageDirs = new Set<string>();
+  for (const file of metafiles) {
+    const meta = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as { outputs: Record<string, { inputs: Record<string, { bytesInOutput: number }> }> };
+    for (const output of Object.values(meta.outputs)) {
+      for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
+        const m = /^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input);
+        if (m && bytesInOutput > 0) packageDirs.add(path.resolve(REPO_ROOT, m[1]));
+      }
+    }
+  }
+  return [...packageDirs].map((pkgDir) => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(pkgDir, 'package.json'), 'utf8')) as { name: string; version: string };
+    const licence = fs.readdirSync(pkgDir).find((f) => /^licen[cs]e/i.test(f));
+    assert.ok(licence, `${pkg.name} ${pkg.version} has no licence file`);
+    return { name: pkg.name, version: pkg.version, licenceText: fs.readFileSync(path.join(pkgDir, licence), 'utf8').trim() };
+  });
+}
+
 describe('the Marketplace package', function () {
   this.timeout(60_000);
   let entries: Record<string, Uint8Array>;
@@ -33,7 +62,7 @@ describe('the Marketplace package', function () {
     assert.match(manifest, /Version="9\.8\.7"/);
   });
 
-  it('holds, per task, exactly task.json, its icon and the bundle of each entry point', () => {
+  it('holds, per task, exactly task.json, its icon, the bundle of each entry point and their third-party notices', () => {
     for (const task of ALL_TASKS) {
       const packaged = files()
         .filter((f) => f.startsWith(`tasks/${task}/`))
@@ -43,7 +72,7 @@ describe('the Marketplace package', function () {
         .filter((f) => f.endsWith('.ts'))
         .map((f) => `tasks/${task}/${f.replace(/\.ts$/, '.js')}`);
       assert.ok(bundles.includes(`tasks/${task}/index.js`));
-      assert.deepStrictEqual(packaged, [`tasks/${task}/icon.png`, ...bundles, `tasks/${task}/task.json`].sort());
+      assert.deepStrictEqual(packaged, [`tasks/${task}/THIRD-PARTY-NOTICES.txt`, `tasks/${task}/icon.png`, ...bundles, `tasks/${task}/task.json`].sort());
     }
   });
 
@@ -74,6 +103,24 @@ describe('the Marketplace package', function () {
     const overview = fs.readFileSync(path.join(REPO_ROOT, 'overview.md'), 'utf8');
     for (const [, image] of overview.matchAll(/!\[[^\]]*\]\(([^)]+)\)/g)) assert.ok(entries[image], `${image} is not packaged`);
     assert.deepStrictEqual(files().filter((f) => f.startsWith('images/src/') || f.endsWith('.svg')), []);
+  });
+
+  it('carries the third-party notices of every package the bundles hold, with its licence text, at the top and per task', () => {
+    const everything = new Map<string, BundledPackage>();
+    for (const task of ALL_TASKS) {
+      const notice = text(`tasks/${task}/THIRD-PARTY-NOTICES.txt`);
+      assert.ok(notice, `tasks/${task}/THIRD-PARTY-NOTICES.txt is not packaged`);
+      const bundled = packagesInBundlesOf(task);
+      assert.ok(bundled.some((p) => p.name === 'azure-pipelines-task-lib'), `${task}: the metafile lists no packages`);
+      for (const p of bundled) {
+        everything.set(`${p.name}@${p.version}`, p);
+        assert.ok(notice.includes(`- ${p.name} ${p.version} (`), `${task}'s notice does not list ${p.name} ${p.version}`);
+        assert.ok(notice.includes(p.licenceText), `${task}'s notice lacks the licence text of ${p.name} ${p.version}`);
+      }
+    }
+    const notice = text('THIRD-PARTY-NOTICES.txt');
+    assert.ok(notice, 'THIRD-PARTY-NOTICES.txt is not packaged');
+    for (const p of everything.values()) assert.ok(notice.includes(`- ${p.name} ${p.version} (`) && notice.includes(p.licenceText), `the extension's notice lacks ${p.name} ${p.version}`);
   });
 
   it('stays small (agents download the task folders from it)', () => {
