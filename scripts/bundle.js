@@ -55,6 +55,19 @@ function bundleOptions(entry, outfile, taskVersion) {
   };
 }
 
+/** The largest packages in a bundle, so the build says where its size comes from. */
+function largestParts(metafile) {
+  const sizes = new Map();
+  for (const output of Object.values(metafile.outputs)) {
+    for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
+      const name = /node_modules\/((?:@[^/]+\/)?[^/]+)\/[^]*$/.exec(input)?.[1] ?? 'own code';
+      sizes.set(name, (sizes.get(name) ?? 0) + bytesInOutput);
+    }
+  }
+  const top = [...sizes].sort((a, b) => b[1] - a[1]).filter(([, bytes]) => bytes >= 32 * 1024).slice(0, 6);
+  return top.length ? `: ${top.map(([name, bytes]) => `${name} ${(bytes / 1024).toFixed(0)}`).join(', ')}, …` : '';
+}
+
 async function main() {
   const tasks = taskFolders();
   if (tasks.length === 0) throw new Error('no tasks/*/task.json found');
@@ -71,7 +84,7 @@ async function main() {
     fs.writeFileSync(path.join(bundlesDir, task.name, 'THIRD-PARTY-NOTICES.txt'), noticesText(`The ${task.name} task`, bundledPackages(metafiles, root)));
   }
   fs.writeFileSync(path.join(bundlesDir, 'THIRD-PARTY-NOTICES.txt'), noticesText('This extension', bundledPackages(results.map((r) => r.metafile), root)));
-  for (const { outfile } of builds) console.log(`bundled ${path.relative(root, outfile)} (${(fs.statSync(outfile).size / 1024).toFixed(0)} KiB)`);
+  builds.forEach(({ outfile }, i) => console.log(`bundled ${path.relative(root, outfile)} (${(fs.statSync(outfile).size / 1024).toFixed(0)} KiB${largestParts(results[i].metafile)})`));
 }
 
 if (require.main === module) {
