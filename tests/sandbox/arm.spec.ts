@@ -428,6 +428,40 @@ describe('sandbox: ARM with the real SDK clients', function () {
         assert.equal(denied.statusCode, 403);
     });
 
+    it('has eTag and If-Match only at the api-versions that define them (eTag from 2024-09-01, If-Match from 2024-10-01)', async () => {
+        const url = (v: string) => `${arm.origin}/subscriptions/${sandbox.scenario.subscriptionId}/resourceGroups/rg-prod/providers/Microsoft.ContainerService/managedClusters/aks-legacy?api-version=${v}`;
+        const ownerToken = await token('owner');
+        const read = async (v: string) => {
+            const res = await raw(sandbox, url(v), { token: ownerToken });
+            assert.equal(res.status, 200);
+            assert.equal(res.headers.etag, undefined, 'ManagedClusters_Get defines no ETag response header');
+            return res.json() as Record<string, unknown> & { eTag?: string };
+        };
+        const put = async (v: string, body: Record<string, unknown>, ifMatch: string) => {
+            const res = await raw(sandbox, url(v), { method: 'PUT', token: ownerToken, body, headers: { 'If-Match': ifMatch } });
+            for (let i = 0; i < 20 && arm.state.cluster('aks-legacy').provisioningState !== 'Succeeded'; i++) {
+                await raw(sandbox, String(res.headers['azure-asyncoperation']), { token: ownerToken });
+            }
+            return res;
+        };
+
+        assert.equal((await read('2024-08-01')).eTag, undefined);
+        const old = await read('2024-05-01');
+        assert.equal(old.eTag, undefined, 'the 2024-05-01 ManagedCluster has no eTag');
+        // At 2024-05-01 the PUT has no If-Match: a stale precondition is not checked, the write lands.
+        const landed = await put('2024-05-01', old, 'stale-etag');
+        assert.equal(landed.status, 200);
+
+        const current = await read('2024-10-01');
+        assert.equal(current.eTag, arm.state.cluster('aks-legacy').eTag);
+        const refused = await put('2024-10-01', current, 'stale-etag');
+        assert.equal(refused.status, 412);
+        assert.equal(refused.json().error.code, 'PreconditionFailed');
+        assert.equal(sandbox.requests.for('arm', '/managedClusters/aks-legacy').filter((r) => r.method === 'PUT').at(-1)?.note?.ifMatch, 'stale-etag');
+        const accepted = await put('2024-10-01', current, current.eTag!);
+        assert.equal(accepted.status, 200);
+    });
+
     it('runs commands through runCommand / commandResults, and refuses when run command is disabled', async () => {
         runCalls.length = 0;
         const client = aks('owner');

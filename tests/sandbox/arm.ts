@@ -17,7 +17,7 @@
  * Routes (paths case-insensitive, `api-version` required):
  *   GET  /subscriptions/{s}/providers/Microsoft.ContainerService/managedClusters
  *   GET  /subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.ContainerService/managedClusters[/{name}]
- *   PUT  .../managedClusters/{name}                      (update only; If-Match; 200 + Azure-AsyncOperation)
+ *   PUT  .../managedClusters/{name}                      (update only; If-Match from 2024-10-01; 200 + Azure-AsyncOperation)
  *   POST .../managedClusters/{name}/listClusterUserCredential[?format=exec|azure&server-fqdn=public|private]
  *   POST .../managedClusters/{name}/listClusterAdminCredential
  *   POST .../managedClusters/{name}/runCommand            (202 + Location → commandResults/{id})
@@ -35,7 +35,7 @@
  */
 import * as crypto from 'node:crypto';
 import * as authz from './authorization';
-import { acrVirtualNetworkRuleKey, armStateFor, type ArmState, type ClusterRecord, type RegistryNetwork, type RegistryNetworkState, type RegistryRecord } from './armState';
+import { acrVirtualNetworkRuleKey, aksClusterHasETag, aksPutHonoursIfMatch, armStateFor, type ArmState, type ClusterRecord, type RegistryNetwork, type RegistryNetworkState, type RegistryRecord } from './armState';
 import { AccessTokenError, AKS_SERVER_APP_ID } from './entra';
 import type { SandboxContext } from './index';
 import { decodeJwt, type JwtPayload } from './jwt';
@@ -514,7 +514,7 @@ export class ArmService {
                 this.authorize(caller, ACTIONS.clusterRead, collectionScope, note);
                 if (rg !== undefined) this.checkResourceGroup(rg);
                 const clusters = this.state.clusters.filter((c) => rg === undefined || c.resourceGroup.toLowerCase() === rg.toLowerCase());
-                return { status: 200, body: { value: clusters.map((c) => this.state.clusterJson(c)) } };
+                return { status: 200, body: { value: clusters.map((c) => this.state.clusterJson(c, apiVersion)) } };
             }
             if (rg === undefined) throw new ArmFailure(404, ERRORS.invalidResourceType(`managedClusters/${rest[1]}`, 'Microsoft.ContainerService', apiVersion));
             return this.clusterRoute(req, caller, rg, rest[1], rest.slice(2), restLower.slice(2), resourceScope, apiVersion, note);
@@ -572,11 +572,12 @@ export class ArmService {
             if (req.method === 'GET') {
                 this.authorize(caller, ACTIONS.clusterRead, scope, note);
                 const c = find();
-                return { status: 200, headers: { ETag: `"${c.eTag}"` }, body: this.state.clusterJson(c) };
+                // The spec defines no ETag response header for ManagedClusters_Get; the eTag is a body field.
+                return { status: 200, body: this.state.clusterJson(c, apiVersion) };
             }
             if (req.method === 'PUT') {
                 this.authorize(caller, ACTIONS.clusterWrite, scope, note);
-                return this.putCluster(req, rg, name, apiVersion);
+                return this.putCluster(req, rg, name, apiVersion, note);
             }
             throw new ArmFailure(405, ERRORS.methodNotAllowed(req.method));
         }
@@ -605,14 +606,18 @@ export class ArmService {
         return [...this.operations.values()].some((o) => o.kind === 'managedClusters' && o.status === 'InProgress' && o.resourceId === c.id);
     }
 
-    private putCluster(req: SandboxRequest, rg: string, name: string, apiVersion: string): SandboxResponse {
+    private putCluster(req: SandboxRequest, rg: string, name: string, apiVersion: string, note: Record<string, string>): SandboxResponse {
         this.checkResourceGroup(rg);
         const c = this.state.findCluster(name, rg);
         if (!c) throw new ArmFailure(400, ERRORS.clusterCreateNotSimulated(name));
         const ifNoneMatch = req.header('if-none-match');
-        if (ifNoneMatch && ifNoneMatch.trim() === '*') throw new ArmFailure(412, ERRORS.resourceExists(c.name));
         const ifMatch = req.header('if-match');
-        if (ifMatch !== undefined && ifMatch.trim() !== '*' && stripEtag(ifMatch) !== c.eTag) throw new ArmFailure(412, ERRORS.preconditionFailed(ifMatch, c.name));
+        if (ifMatch !== undefined) note.ifMatch = ifMatch;
+        // Preconditions exist only at api-versions whose PUT defines them (aksPutHonoursIfMatch).
+        if (aksPutHonoursIfMatch(apiVersion)) {
+            if (ifNoneMatch && ifNoneMatch.trim() === '*') throw new ArmFailure(412, ERRORS.resourceExists(c.name));
+            if (ifMatch !== undefined && ifMatch.trim() !== '*' && stripEtag(ifMatch) !== c.eTag) throw new ArmFailure(412, ERRORS.preconditionFailed(ifMatch, c.name));
+        }
         if (this.clusterHasOperation(c)) throw new ArmFailure(409, ERRORS.operationInProgress());
 
         const body = parseJsonBody(req);
@@ -643,7 +648,7 @@ export class ArmService {
         return {
             status: 200,
             headers: { 'Azure-AsyncOperation': asyncUrl, ...this.lroHeaders() },
-            body: this.state.clusterJson(c),
+            body: this.state.clusterJson(c, apiVersion),
             note: { operation: op.id },
         };
     }

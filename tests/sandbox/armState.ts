@@ -519,8 +519,11 @@ export class ArmState {
         return c;
     }
 
-    /** ARM JSON of `Microsoft.ContainerService/managedClusters` (GET). */
-    clusterJson(c: ClusterRecord): Record<string, unknown> {
+    /**
+     * ARM JSON of `Microsoft.ContainerService/managedClusters` (GET) as served at `apiVersion`:
+     * `eTag` only where that api-version's model has it (see `aksClusterHasETag`).
+     */
+    clusterJson(c: ClusterRecord, apiVersion = '2026-04-01'): Record<string, unknown> {
         const addonProfiles: Record<string, unknown> = {
             azurepolicy: c.azurePolicy
                 ? { enabled: true, config: null, identity: { resourceId: `/subscriptions/${c.subscriptionId}/resourcegroups/${c.nodeResourceGroup}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/azurepolicy-${c.name}`, clientId: guidFrom(`${c.id}|azurepolicy|client`), objectId: guidFrom(`${c.id}|azurepolicy|object`) } }
@@ -596,7 +599,7 @@ export class ArmState {
             name: c.name,
             tags: Object.keys(c.tags).length ? { ...c.tags } : undefined,
             type: 'Microsoft.ContainerService/ManagedClusters',
-            eTag: c.eTag,
+            ...(aksClusterHasETag(apiVersion) ? { eTag: c.eTag } : {}),
             properties,
             identity: { type: 'SystemAssigned', principalId: c.identity.principalId, tenantId: c.identity.tenantId },
             sku: { name: 'Base', tier: 'Free' },
@@ -776,6 +779,25 @@ function refreshClusterFqdns(c: ClusterRecord): void {
     c.privateFqdn = c.enablePrivateCluster ? `${prefix}-${privateHash}.${privateGuid}.privatelink.${c.location}.azmk8s.io` : undefined;
     c.fqdn = !c.enablePrivateCluster || c.enablePrivateClusterPublicFQDN ? `${prefix}-${publicHash}.hcp.${c.location}.azmk8s.io` : undefined;
     c.azurePortalFqdn = `${prefix}-${c.enablePrivateCluster ? privateHash : publicHash}.portal.hcp.${c.location}.azmk8s.io`;
+}
+
+/**
+ * Whether `ManagedCluster.eTag` exists at this AKS api-version. The stable examples show it from
+ * 2024-09-01 (specification/containerservice/resource-manager/Microsoft.ContainerService/aks/stable/
+ * 2024-09-01/examples/ManagedClustersGet.json: `"eTag": "beywbwei"`; the 2024-08-01 one has none).
+ */
+export function aksClusterHasETag(apiVersion: string): boolean {
+    return apiVersion.slice(0, 10) >= '2024-09-01';
+}
+
+/**
+ * Whether `ManagedClusters_CreateOrUpdate` takes `If-Match` / `If-None-Match` at this api-version:
+ * from stable/2024-10-01/managedClusters.json (header parameters `If-Match`, `If-None-Match`, type
+ * string, x-ms-client-name ifMatch / ifNoneMatch); stable/2024-09-01/managedClusters.json has neither.
+ * Below that the precondition is not part of the API, so the sandbox does not enforce it.
+ */
+export function aksPutHonoursIfMatch(apiVersion: string): boolean {
+    return apiVersion.slice(0, 10) >= '2024-10-01';
 }
 
 /**
