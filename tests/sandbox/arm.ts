@@ -315,6 +315,7 @@ export class ArmService {
     private readonly operations = new Map<string, Operation>();
     private readonly commands = new Map<string, CommandRun>();
     private readonly pendingFailures: Array<{ kind: LroKind; error?: ArmErrorBody }> = [];
+    private readonly foreignPollOrigins: Array<{ kind: LroKind; origin: string }> = [];
     private readonly inProgressPolls: number;
 
     private constructor(private readonly options: ArmServiceOptions) {
@@ -361,6 +362,21 @@ export class ArmService {
      */
     failNextOperation(kind: LroKind, error?: ArmErrorBody): void {
         this.pendingFailures.push({ kind, error });
+    }
+
+    /**
+     * Makes the next long-running operation of `kind` advertise its status URL (Azure-AsyncOperation,
+     * or Location for run command) on `origin` instead of ARM's own: what a tampering proxy or a
+     * rogue endpoint would answer, to prove the client does not follow it with its ARM token.
+     */
+    pollNextOperationAt(kind: LroKind, origin: string): void {
+        this.foreignPollOrigins.push({ kind, origin });
+    }
+
+    private pollOrigin(kind: Exclude<LroKind, 'any'>): string {
+        const i = this.foreignPollOrigins.findIndex((f) => f.kind === kind || f.kind === 'any');
+        if (i < 0) return this.origin;
+        return this.foreignPollOrigins.splice(i, 1)[0].origin;
     }
 
     private takeFailure(kind: Exclude<LroKind, 'any'>): { error: ArmErrorBody } | undefined {
@@ -644,7 +660,7 @@ export class ArmService {
         }, () => {
             c.provisioningState = 'Failed';
         });
-        const asyncUrl = `${this.origin}/subscriptions/${c.subscriptionId}/providers/Microsoft.ContainerService/locations/${c.location}/operations/${op.id}?api-version=2016-03-30`;
+        const asyncUrl = `${this.pollOrigin('managedClusters')}/subscriptions/${c.subscriptionId}/providers/Microsoft.ContainerService/locations/${c.location}/operations/${op.id}?api-version=2016-03-30`;
         return {
             status: 200,
             headers: { 'Azure-AsyncOperation': asyncUrl, ...this.lroHeaders() },
@@ -722,13 +738,13 @@ export class ArmService {
         }
         return {
             status: 202,
-            headers: { Location: this.commandResultUrl(c, run.id, apiVersion), ...this.lroHeaders() },
+            headers: { Location: this.commandResultUrl(c, run.id, apiVersion, this.pollOrigin('runCommand')), ...this.lroHeaders() },
             note: { command: run.id },
         };
     }
 
-    private commandResultUrl(c: ClusterRecord, id: string, apiVersion: string): string {
-        return `${this.origin}/subscriptions/${c.subscriptionId}/resourceGroups/${c.resourceGroup}/providers/Microsoft.ContainerService/managedClusters/${c.name}/commandResults/${id}?api-version=${apiVersion}`;
+    private commandResultUrl(c: ClusterRecord, id: string, apiVersion: string, origin = this.origin): string {
+        return `${origin}/subscriptions/${c.subscriptionId}/resourceGroups/${c.resourceGroup}/providers/Microsoft.ContainerService/managedClusters/${c.name}/commandResults/${id}?api-version=${apiVersion}`;
     }
 
     private commandResult(c: ClusterRecord, id: string, apiVersion: string): SandboxResponse {
@@ -838,7 +854,7 @@ export class ArmService {
         }, () => {
             r.provisioningState = 'Succeeded';
         });
-        const asyncUrl = `${this.origin}/subscriptions/${r.subscriptionId}/resourceGroups/${r.resourceGroup}/providers/Microsoft.ContainerRegistry/registries/${r.name}/operationStatuses/registries-${op.id}?api-version=${apiVersion}`;
+        const asyncUrl = `${this.pollOrigin('registries')}/subscriptions/${r.subscriptionId}/resourceGroups/${r.resourceGroup}/providers/Microsoft.ContainerRegistry/registries/${r.name}/operationStatuses/registries-${op.id}?api-version=${apiVersion}`;
         return {
             status: 201,
             headers: { 'Azure-AsyncOperation': asyncUrl, ...this.lroHeaders() },
