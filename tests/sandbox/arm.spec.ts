@@ -462,6 +462,45 @@ describe('sandbox: ARM with the real SDK clients', function () {
         assert.equal(accepted.status, 200);
     });
 
+    it('serves a registry at 2019-05-01 with that model only, and ignores on PATCH what its update model lacks', async () => {
+        const armToken = await token('owner');
+        const url = (v: string) => `${arm.origin}${arm.state.registry('contosobasic').id}?api-version=${v}`;
+        const legacy = (await raw(sandbox, url('2019-05-01'), { token: armToken })).json();
+        assert.deepEqual(Object.keys(legacy.properties).sort(), ['adminUserEnabled', 'creationDate', 'loginServer', 'policies', 'provisioningState']);
+        assert.deepEqual(Object.keys(legacy.properties.policies).sort(), ['quarantinePolicy', 'retentionPolicy', 'trustPolicy']);
+        assert.equal(legacy.systemData, undefined);
+        const current = (await raw(sandbox, url('2025-11-01'), { token: armToken })).json();
+        assert.equal(current.properties.publicNetworkAccess, 'Enabled');
+
+        // publicNetworkAccess is not in the 2019-05-01 RegistryPropertiesUpdateParameters: nothing changes.
+        const patch = async (v: string) => {
+            const res = await raw(sandbox, url(v), { method: 'PATCH', token: armToken, body: { properties: { publicNetworkAccess: 'Disabled' } } });
+            assert.equal(res.status, 201);
+            await raw(sandbox, String(res.headers['azure-asyncoperation']), { token: armToken });
+            await raw(sandbox, String(res.headers['azure-asyncoperation']), { token: armToken });
+        };
+        await patch('2019-05-01');
+        assert.equal(arm.state.registry('contosobasic').network.publicNetworkAccess, 'Enabled');
+        await patch('2025-11-01');
+        assert.equal(arm.state.registry('contosobasic').network.publicNetworkAccess, 'Disabled');
+    });
+
+    it('refuses api-versions the resource provider does not have, even with a plausible date, as ARM does', async () => {
+        const readerToken = await token('reader');
+        const sub = sandbox.scenario.subscriptionId;
+        const aksUrl = (v: string) => `${arm.origin}/subscriptions/${sub}/resourceGroups/rg-prod/providers/Microsoft.ContainerService/managedClusters/aks-prod?api-version=${v}`;
+        const made = await raw(sandbox, aksUrl('2024-10-15'), { token: readerToken });
+        assert.equal(made.status, 400);
+        assert.equal(made.json().error.code, 'NoRegisteredProviderFound');
+        assert.match(made.json().error.message, /^No registered resource provider found for location 'eastus' and API version '2024-10-15' for type 'managedClusters'\. The supported api-versions are '2026-04-01, /);
+        assert.equal((await raw(sandbox, aksUrl('2024-10-01'), { token: readerToken })).status, 200);
+        const acrMade = await raw(sandbox, `${arm.origin}${arm.state.registry('contosoacr').id}?api-version=2025-11-15`, { token: readerToken });
+        assert.equal(acrMade.json().error.code, 'NoRegisteredProviderFound');
+        const authz = await raw(sandbox, `${arm.origin}/subscriptions/${sub}/providers/Microsoft.Authorization/permissions?api-version=2022-04-15`, { token: readerToken });
+        assert.equal(authz.status, 400);
+        assert.equal(authz.json().error.code, 'InvalidApiVersionParameter');
+    });
+
     it('runs commands through runCommand / commandResults, and refuses when run command is disabled', async () => {
         runCalls.length = 0;
         const client = aks('owner');

@@ -35,7 +35,7 @@
  */
 import * as crypto from 'node:crypto';
 import * as authz from './authorization';
-import { acrVirtualNetworkRuleKey, aksClusterHasETag, aksPutHonoursIfMatch, armStateFor, type ArmState, type ClusterRecord, type RegistryNetwork, type RegistryNetworkState, type RegistryRecord } from './armState';
+import { acrLegacyRegistryModel, acrVirtualNetworkRuleKey, aksClusterHasETag, aksPutHonoursIfMatch, armStateFor, type ArmState, type ClusterRecord, type RegistryNetwork, type RegistryNetworkState, type RegistryRecord } from './armState';
 import { AccessTokenError, AKS_SERVER_APP_ID } from './entra';
 import type { SandboxContext } from './index';
 import { decodeJwt, type JwtPayload } from './jwt';
@@ -295,18 +295,20 @@ interface ParsedPath {
     lower: string[];
 }
 
-const GA_OR_PREVIEW = /^(\d{4}-\d{2}-\d{2})(-preview)?$/;
-
+/**
+ * The api-versions the sandbox answers, per resource type: the stable (and, for ACR and
+ * Microsoft.Authorization, preview) folders of azure-rest-api-specs it models. ARM refuses any other
+ * value, however plausible its date: NoRegisteredProviderFound for a resource provider type,
+ * InvalidApiVersionParameter for Microsoft.Authorization. Older versions ARM still knows are
+ * refused here too (the sandbox does not model them).
+ */
 const AKS_SUPPORTED = ['2026-04-01', '2026-03-01', '2026-02-01', '2026-01-01', '2025-10-01', '2025-08-01', '2025-07-01', '2025-05-01', '2025-04-01', '2025-03-01', '2025-02-01', '2025-01-01', '2024-10-01', '2024-09-01', '2024-08-01', '2024-07-01', '2024-06-01', '2024-05-01', '2024-02-01', '2024-01-01', '2023-11-01', '2023-10-01', '2023-09-01', '2023-08-01', '2023-07-01', '2023-06-01', '2023-05-01', '2023-04-01', '2023-03-01', '2023-02-01', '2023-01-01'];
 const ACR_SUPPORTED = ['2026-01-01-preview', '2025-11-01', '2025-05-01-preview', '2025-04-01', '2025-03-01-preview', '2024-11-01-preview', '2023-11-01-preview', '2023-08-01-preview', '2023-07-01', '2023-06-01-preview', '2023-01-01-preview', '2022-12-01', '2022-02-01-preview', '2021-12-01-preview', '2021-09-01', '2021-08-01-preview', '2021-06-01-preview', '2020-11-01-preview', '2019-12-01-preview', '2019-05-01', '2017-10-01'];
 const AUTHZ_SUPPORTED = ['2022-05-01-preview', '2022-04-01', '2022-01-01-preview', '2021-04-01-preview', '2020-10-01-preview', '2020-08-01-preview', '2020-04-01-preview', '2020-03-01-preview', '2019-08-01-preview', '2018-09-01-preview', '2018-07-01', '2018-01-01-preview', '2017-10-01-preview', '2015-07-01', '2015-06-01', '2015-05-01-preview', '2014-10-01-preview', '2014-07-01-preview', '2014-04-01-preview'];
 
-/** Accepts any well-formed api-version between the oldest and the newest listed (inclusive). */
+/** Exactly the listed api-versions (case-insensitive, as ARM compares them). */
 function apiVersionSupported(apiVersion: string, supported: string[]): boolean {
-    const m = GA_OR_PREVIEW.exec(apiVersion);
-    if (!m) return false;
-    const dates = supported.map((v) => v.slice(0, 10)).sort();
-    return m[1] >= dates[0] && m[1] <= dates[dates.length - 1];
+    return supported.includes(apiVersion.toLowerCase());
 }
 
 export class ArmService {
@@ -827,20 +829,22 @@ export class ArmService {
                 next.virtualNetworkRules = [];
             }
         }
-        if (properties.publicNetworkAccess !== undefined) {
+        // Fields the api-version's update model does not have never reach the resource provider.
+        const legacy = acrLegacyRegistryModel(apiVersion);
+        if (properties.publicNetworkAccess !== undefined && !legacy) {
             const v = String(properties.publicNetworkAccess);
             if (v !== 'Enabled' && v !== 'Disabled') throw new ArmFailure(400, ERRORS.invalidRequestContent(`publicNetworkAccess '${v}'`));
             next.publicNetworkAccess = v;
         }
-        if (properties.networkRuleBypassOptions !== undefined) {
+        if (properties.networkRuleBypassOptions !== undefined && !legacy) {
             const v = String(properties.networkRuleBypassOptions);
             if (v !== 'AzureServices' && v !== 'None') throw new ArmFailure(400, ERRORS.invalidRequestContent(`networkRuleBypassOptions '${v}'`));
             next.networkRuleBypassOptions = v;
         }
         const tags = body.tags === undefined ? undefined : Object.fromEntries(Object.entries(asRecord(body.tags)).map(([k, v]) => [k, String(v)]));
         const adminUserEnabled = typeof properties.adminUserEnabled === 'boolean' ? properties.adminUserEnabled : undefined;
-        const dataEndpointEnabled = typeof properties.dataEndpointEnabled === 'boolean' ? properties.dataEndpointEnabled : undefined;
-        const anonymousPullEnabled = typeof properties.anonymousPullEnabled === 'boolean' ? properties.anonymousPullEnabled : undefined;
+        const dataEndpointEnabled = typeof properties.dataEndpointEnabled === 'boolean' && !legacy ? properties.dataEndpointEnabled : undefined;
+        const anonymousPullEnabled = typeof properties.anonymousPullEnabled === 'boolean' && !legacy ? properties.anonymousPullEnabled : undefined;
 
         r.provisioningState = 'Updating';
         const op = this.createOperation('registries', r.id, () => {

@@ -686,6 +686,28 @@ export class ArmState {
             if (vnetKey) networkRuleSet.virtualNetworkRules = r.network.virtualNetworkRules.map((id) => ({ action: 'Allow', [vnetKey]: id }));
             networkRuleSet.ipRules = r.network.ipRules.map((value) => ({ action: 'Allow', value }));
         }
+        if (acrLegacyRegistryModel(apiVersion)) {
+            return {
+                sku: { name: r.sku, tier: r.sku },
+                type: 'Microsoft.ContainerRegistry/registries',
+                id: r.id,
+                name: r.name,
+                location: r.location,
+                tags: { ...r.tags },
+                properties: {
+                    loginServer: r.loginServer,
+                    creationDate: armTime(r.creationDate),
+                    provisioningState: r.provisioningState,
+                    adminUserEnabled: r.adminUserEnabled,
+                    ...(networkRuleSet ? { networkRuleSet } : {}),
+                    policies: {
+                        quarantinePolicy: { status: 'disabled' },
+                        trustPolicy: { type: 'Notary', status: 'disabled' },
+                        retentionPolicy: { days: 7, lastUpdatedTime: armTime(r.creationDate), status: 'disabled' },
+                    },
+                },
+            };
+        }
         return {
             sku: { name: r.sku, tier: r.sku },
             type: 'Microsoft.ContainerRegistry/registries',
@@ -779,6 +801,21 @@ function refreshClusterFqdns(c: ClusterRecord): void {
     c.privateFqdn = c.enablePrivateCluster ? `${prefix}-${privateHash}.${privateGuid}.privatelink.${c.location}.azmk8s.io` : undefined;
     c.fqdn = !c.enablePrivateCluster || c.enablePrivateClusterPublicFQDN ? `${prefix}-${publicHash}.hcp.${c.location}.azmk8s.io` : undefined;
     c.azurePortalFqdn = `${prefix}-${c.enablePrivateCluster ? privateHash : publicHash}.portal.hcp.${c.location}.azmk8s.io`;
+}
+
+/**
+ * Whether this ACR api-version has the 2019-05-01 registry model: RegistryProperties with only
+ * loginServer, creationDate, provisioningState, status, adminUserEnabled, storageAccount,
+ * networkRuleSet and policies (quarantine, trust, retention), and RegistryPropertiesUpdateParameters
+ * with only adminUserEnabled, networkRuleSet and policies (azure-rest-api-specs,
+ * specification/containerregistry/resource-manager/Microsoft.ContainerRegistry/stable/2019-05-01/
+ * containerregistry.json). No publicNetworkAccess, networkRuleBypassOptions, dataEndpointEnabled,
+ * anonymousPullEnabled, encryption or systemData: those are in the 2025-11-01 model
+ * (.../Registry/stable/2025-11-01/examples/RegistryGet.json). Versions in between are served the
+ * newer model (not verified field by field; the tasks send only 2019-05-01 and 2025-11-01).
+ */
+export function acrLegacyRegistryModel(apiVersion: string): boolean {
+    return apiVersion.slice(0, 10) <= '2019-05-01';
 }
 
 /**
