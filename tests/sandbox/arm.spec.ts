@@ -492,13 +492,17 @@ describe('sandbox: ARM with the real SDK clients', function () {
         const made = await raw(sandbox, aksUrl('2024-10-15'), { token: readerToken });
         assert.equal(made.status, 400);
         assert.equal(made.json().error.code, 'NoRegisteredProviderFound');
-        assert.match(made.json().error.message, /^No registered resource provider found for location 'eastus' and API version '2024-10-15' for type 'managedClusters'\. The supported api-versions are '2026-04-01, /);
+        assert.match(made.json().error.message, /^No registered resource provider found for location 'eastus' and API version '2024-10-15' for type 'managedClusters'\. The supported api-versions are '2017-08-31, 2018-03-31, .*, 2026-04-01'\. The supported locations are '/);
         assert.equal((await raw(sandbox, aksUrl('2024-10-01'), { token: readerToken })).status, 200);
         const acrMade = await raw(sandbox, `${arm.origin}${arm.state.registry('contosoacr').id}?api-version=2025-11-15`, { token: readerToken });
         assert.equal(acrMade.json().error.code, 'NoRegisteredProviderFound');
-        const authz = await raw(sandbox, `${arm.origin}/subscriptions/${sub}/providers/Microsoft.Authorization/permissions?api-version=2022-04-15`, { token: readerToken });
-        assert.equal(authz.status, 400);
-        assert.equal(authz.json().error.code, 'InvalidApiVersionParameter');
+        const definitions = await raw(sandbox, `${arm.origin}/subscriptions/${sub}/providers/Microsoft.Authorization/roleDefinitions?api-version=2022-04-15`, { token: readerToken });
+        assert.equal(definitions.status, 400);
+        assert.match(definitions.json().error.message, /^No registered resource provider found for location 'eastus' and API version '2022-04-15' for type 'roleDefinitions'\. The supported api-versions are '2014-04-01-preview, .*'\. The supported locations are ''\.$/);
+        const assignments = await raw(sandbox, `${arm.origin}/subscriptions/${sub}/providers/Microsoft.Authorization/roleAssignments?api-version=2022-04-15`, { token: readerToken });
+        assert.equal(assignments.status, 404);
+        assert.deepEqual(assignments.json().error.code, 'InvalidResourceType');
+        assert.match(assignments.json().error.message, /^The resource type 'roleAssignments' could not be found in the namespace 'Microsoft.Authorization' for api version '2022-04-15'\. The supported api-versions are '2014-04-01-preview,2014-07-01-preview,.*,2022-05-01-preview'\.$/);
     });
 
     it('runs commands through runCommand / commandResults, and refuses when run command is disabled', async () => {

@@ -109,15 +109,17 @@ export const ERRORS = {
     }),
     // verified
     missingApiVersion: (): ArmErrorBody => ({ code: 'MissingApiVersionParameter', message: 'The api-version query parameter (?api-version=) is required for all requests.' }),
-    // verified
+    // verified: AKS (Azure/azure-cli#28368, #23985), roleDefinitions (Azure/azure-sdk-for-java#28334, "The supported
+    // locations are ''"); the supported api-versions oldest first, ", "-separated
     noRegisteredProvider: (location: string, apiVersion: string, type: string, supported: string[], locations: string[]): ArmErrorBody => ({
         code: 'NoRegisteredProviderFound',
-        message: `No registered resource provider found for location '${location}' and API version '${apiVersion}' for type '${type}'. The supported api-versions are '${supported.join(', ')}'. The supported locations are '${locations.join(', ')}'.`,
+        message: `No registered resource provider found for location '${location}' and API version '${apiVersion}' for type '${type}'. The supported api-versions are '${ascending(supported).join(', ')}'. The supported locations are '${locations.join(', ')}'.`,
     }),
-    // approximation
-    invalidApiVersion: (apiVersion: string, supported: string[]): ArmErrorBody => ({
-        code: 'InvalidApiVersionParameter',
-        message: `The api-version '${apiVersion}' is invalid. The supported versions are '${supported.join(',')}'.`,
+    // verified: roleAssignments at an api-version Microsoft.Authorization does not have, HTTP 404
+    // (Azure/acs-engine#4037, Azure/azure-sdk-for-java#28334); the list oldest first, ","-separated
+    unsupportedApiVersionForType: (type: string, namespace: string, apiVersion: string, supported: string[]): ArmErrorBody => ({
+        code: 'InvalidResourceType',
+        message: `The resource type '${type}' could not be found in the namespace '${namespace}' for api version '${apiVersion}'. The supported api-versions are '${ascending(supported).join(',')}'.`,
     }),
     // verified
     subscriptionNotFound: (subscriptionId: string): ArmErrorBody => ({ code: 'SubscriptionNotFound', message: `The subscription '${subscriptionId}' could not be found.` }),
@@ -302,9 +304,16 @@ interface ParsedPath {
  * InvalidApiVersionParameter for Microsoft.Authorization. Older versions ARM still knows are
  * refused here too (the sandbox does not model them).
  */
-const AKS_SUPPORTED = ['2026-04-01', '2026-03-01', '2026-02-01', '2026-01-01', '2025-10-01', '2025-08-01', '2025-07-01', '2025-05-01', '2025-04-01', '2025-03-01', '2025-02-01', '2025-01-01', '2024-10-01', '2024-09-01', '2024-08-01', '2024-07-01', '2024-06-01', '2024-05-01', '2024-02-01', '2024-01-01', '2023-11-01', '2023-10-01', '2023-09-01', '2023-08-01', '2023-07-01', '2023-06-01', '2023-05-01', '2023-04-01', '2023-03-01', '2023-02-01', '2023-01-01'];
+// Stable versions up to 2023-11-01 as ARM listed them (Azure/azure-cli#28368; its previews left out: they retire),
+// later ones from azure-rest-api-specs aks/stable.
+const AKS_SUPPORTED = ['2017-08-31', '2018-03-31', '2019-02-01', '2019-04-01', '2019-06-01', '2019-08-01', '2019-10-01', '2019-11-01', '2020-01-01', '2020-02-01', '2020-03-01', '2020-04-01', '2020-06-01', '2020-07-01', '2020-09-01', '2020-11-01', '2020-12-01', '2021-02-01', '2021-03-01', '2021-05-01', '2021-07-01', '2021-08-01', '2021-09-01', '2021-10-01', '2022-01-01', '2022-02-01', '2022-03-01', '2022-04-01', '2022-06-01', '2022-07-01', '2022-08-01', '2022-09-01', '2022-11-01', '2023-01-01', '2023-02-01', '2023-03-01', '2023-04-01', '2023-05-01', '2023-06-01', '2023-07-01', '2023-08-01', '2023-09-01', '2023-10-01', '2023-11-01', '2024-01-01', '2024-02-01', '2024-05-01', '2024-06-01', '2024-07-01', '2024-08-01', '2024-09-01', '2024-10-01', '2025-01-01', '2025-02-01', '2025-03-01', '2025-04-01', '2025-05-01', '2025-07-01', '2025-08-01', '2025-10-01', '2026-01-01', '2026-02-01', '2026-03-01', '2026-04-01'];
 const ACR_SUPPORTED = ['2026-01-01-preview', '2025-11-01', '2025-05-01-preview', '2025-04-01', '2025-03-01-preview', '2024-11-01-preview', '2023-11-01-preview', '2023-08-01-preview', '2023-07-01', '2023-06-01-preview', '2023-01-01-preview', '2022-12-01', '2022-02-01-preview', '2021-12-01-preview', '2021-09-01', '2021-08-01-preview', '2021-06-01-preview', '2020-11-01-preview', '2019-12-01-preview', '2019-05-01', '2017-10-01'];
 const AUTHZ_SUPPORTED = ['2022-05-01-preview', '2022-04-01', '2022-01-01-preview', '2021-04-01-preview', '2020-10-01-preview', '2020-08-01-preview', '2020-04-01-preview', '2020-03-01-preview', '2019-08-01-preview', '2018-09-01-preview', '2018-07-01', '2018-01-01-preview', '2017-10-01-preview', '2015-07-01', '2015-06-01', '2015-05-01-preview', '2014-10-01-preview', '2014-07-01-preview', '2014-04-01-preview'];
+
+/** Oldest first, as ARM lists supported api-versions. */
+function ascending(versions: string[]): string[] {
+    return [...versions].sort();
+}
 
 /** Exactly the listed api-versions (case-insensitive, as ARM compares them). */
 function apiVersionSupported(apiVersion: string, supported: string[]): boolean {
@@ -499,7 +508,13 @@ export class ArmService {
         for (let i = 0; i < lower.length - 1; i++) {
             if (lower[i] === 'providers' && lower[i + 1] === 'microsoft.authorization') {
                 const scope = authz.normalizeScope(`/${segs.slice(0, i).join('/')}`);
-                if (!apiVersionSupported(apiVersion, AUTHZ_SUPPORTED)) throw new ArmFailure(400, ERRORS.invalidApiVersion(apiVersion, AUTHZ_SUPPORTED));
+                if (!apiVersionSupported(apiVersion, AUTHZ_SUPPORTED)) {
+                    const type = segs[i + 2] ?? '';
+                    // roleAssignments: 404 InvalidResourceType; roleDefinitions: 400 NoRegisteredProviderFound with no
+                    // locations (permissions answered the same way: an approximation, no public sample found).
+                    if (lower[i + 2] === 'roleassignments') throw new ArmFailure(404, ERRORS.unsupportedApiVersionForType(type, 'Microsoft.Authorization', apiVersion, AUTHZ_SUPPORTED));
+                    throw new ArmFailure(400, ERRORS.noRegisteredProvider(this.locationFor(segs), apiVersion, type, AUTHZ_SUPPORTED, []));
+                }
                 if (scope !== '/') this.checkSubscription(segs, lower);
                 return this.authorizationRoute(req, caller, scope, segs.slice(i + 2), lower.slice(i + 2), note);
             }
@@ -563,6 +578,13 @@ export class ArmService {
 
     private checkResourceGroup(rg: string): void {
         if (!this.state.resourceGroupExists(rg)) throw new ArmFailure(404, ERRORS.resourceGroupNotFound(rg));
+    }
+
+    /** The location ARM names in an api-version refusal: the resource group's (its first cluster's), else eastus. */
+    private locationFor(segs: string[]): string {
+        const i = segs.findIndex((x) => x.toLowerCase() === 'resourcegroups');
+        const rg = i >= 0 ? segs[i + 1] : undefined;
+        return (rg && this.state.clusters.find((c) => c.resourceGroup.toLowerCase() === rg.toLowerCase())?.location) || 'eastus';
     }
 
     private checkApiVersion(apiVersion: string, supported: string[], type: string, rg: string | undefined): void {
