@@ -22,6 +22,8 @@ const AUTHZ = 'specification/authorization/resource-manager/Microsoft.Authorizat
 export const SPEC_EXAMPLES = {
   /** Raw GET/PUT of AcrNetworkRuleSync's authorized ranges (CLUSTER_API_VERSION). */
   clusterForRanges: `${AKS}/2024-10-01/examples/ManagedClustersGet.json`,
+  /** The same reader on a private cluster (the PUT's 200 response: no eTag in it). */
+  privateClusterForRanges: `${AKS}/2024-10-01/examples/ManagedClustersCreate_PrivateClusterPublicFQDN.json`,
   /** @azure/arm-containerservice 25.3.0 managedClusters.get: PrivateAksDeploy's cluster facts. */
   clusterForFacts: `${AKS}/2026-04-01/examples/ManagedClustersGet.json`,
   /** Raw GET/PATCH of the registry's network rule set (NETWORK_API_VERSION). */

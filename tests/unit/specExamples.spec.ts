@@ -87,6 +87,20 @@ describe('azure-rest-api-specs examples through the product readers', function (
     assert.ok(sent.every((r) => apiVersionOf(r) === CLUSTER_API_VERSION));
   });
 
+  it('AKS 2024-10-01 private cluster (PUT response without eTag) → refused as private; a write without an eTag is not sent', async () => {
+    const example = load('privateClusterForRanges');
+    assert.strictEqual(example.parameters['api-version'], CLUSTER_API_VERSION);
+    const sent: PipelineRequest[] = [];
+    const sdk = rawClient(ok(example), sent) as unknown as ContainerServiceClient;
+    const target = await clusterTarget({ sdk, resourceManagerUrl: ARM, subscriptionId: SUB, resourceGroup: 'rg1', clusterName: 'clustername1' });
+    await assert.rejects(target.posture(), /\[AKS_PRIVATE_CLUSTER\]/);
+    const ranges = new AuthorizedRangesClient(sdk, ARM, `/subscriptions/${SUB}/resourceGroups/rg1/providers/Microsoft.ContainerService/managedClusters/clustername1`);
+    const doc = await ranges.read();
+    assert.strictEqual(doc.eTag, undefined, 'the example carries no eTag: the spec does not promise one');
+    await assert.rejects(ranges.write(doc, { ipRules: ['198.51.100.7/32'], tags: {} }), /\[AKS_NO_ETAG\]/);
+    assert.ok(sent.every((r) => r.method === 'GET'), 'nothing was written');
+  });
+
   it('AKS 2026-04-01 ManagedClustersGet through @azure/arm-containerservice → cluster facts: public, no Entra, local accounts on', async () => {
     const example = load('clusterForFacts');
     const sent: PipelineRequest[] = [];
