@@ -485,6 +485,22 @@ describe('sandbox: ARM with the real SDK clients', function () {
         assert.equal(arm.state.registry('contosobasic').network.publicNetworkAccess, 'Disabled');
     });
 
+    it('answers permissions and role definitions without dataActions before Microsoft.Authorization 2018-01-01-preview', async () => {
+        const deployerToken = await token('deployer');
+        const scope = `${arm.origin}${arm.state.cluster('aks-prod').id}/namespaces/web/providers/Microsoft.Authorization`;
+        const current = (await raw(sandbox, `${scope}/permissions?api-version=2022-04-01`, { token: deployerToken })).json().value as Array<Record<string, unknown>>;
+        assert.ok(current.some((p) => Array.isArray(p.dataActions) && (p.dataActions as string[]).length > 0), 'the RBAC Writer role grants data actions');
+        const old = (await raw(sandbox, `${scope}/permissions?api-version=2015-07-01`, { token: deployerToken })).json().value as Array<Record<string, unknown>>;
+        assert.equal(old.length, current.length);
+        for (const p of old) assert.deepEqual(Object.keys(p).sort(), ['actions', 'notActions']);
+        const ownerToken = await token('owner');
+        const writer = `${arm.origin}/subscriptions/${sandbox.scenario.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${BUILT_IN_ROLE_IDS.aksRbacWriter}`;
+        const oldDefinition = (await raw(sandbox, `${writer}?api-version=2015-07-01`, { token: ownerToken })).json();
+        assert.deepEqual(Object.keys(oldDefinition.properties.permissions[0]).sort(), ['actions', 'notActions']);
+        const definition = (await raw(sandbox, `${writer}?api-version=2022-04-01`, { token: ownerToken })).json();
+        assert.ok(definition.properties.permissions[0].dataActions.length > 0);
+    });
+
     it('refuses api-versions the resource provider does not have, even with a plausible date, as ARM does', async () => {
         const readerToken = await token('reader');
         const sub = sandbox.scenario.subscriptionId;

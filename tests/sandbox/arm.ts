@@ -953,7 +953,8 @@ export class ArmService {
             if (req.method !== 'GET') throw new ArmFailure(405, ERRORS.methodNotAllowed(req.method));
             this.checkScopeResourceGroup(scope);
             note.scope = scope;
-            return { status: 200, body: { value: authz.permissionsAt(this.state, caller.objectId, scope) } };
+            const apiVersion = req.url.searchParams.get('api-version') ?? '';
+            return { status: 200, body: { value: authz.permissionsAt(this.state, caller.objectId, scope).map((p) => permissionAt(p, apiVersion)) } };
         }
         if (what === 'roleassignments') {
             if (rest.length === 1) {
@@ -976,12 +977,12 @@ export class ArmService {
                     else if (byType) defs = defs.filter((d) => d.type.toLowerCase() === byType[1].toLowerCase());
                     else throw new ArmFailure(400, { code: 'UnsupportedQuery', message: `The filter '${filter}' is not supported. Supported filters are 'roleName eq '{value}'' and 'type eq 'BuiltInRole|CustomRole''.` });
                 }
-                return { status: 200, body: { value: defs.map((d) => this.state.roleDefinitionJson(d, scope)) } };
+                return { status: 200, body: { value: defs.map((d) => roleDefinitionAt(this.state.roleDefinitionJson(d, scope), req.url.searchParams.get('api-version') ?? '')) } };
             }
             if (rest.length === 2) {
                 const d = this.state.roleDefinitions.find((x) => x.id === rest[1].toLowerCase());
                 if (!d) throw new ArmFailure(404, ERRORS.roleDefinitionDoesNotExist(rest[1]));
-                return { status: 200, body: this.state.roleDefinitionJson(d, scope) };
+                return { status: 200, body: roleDefinitionAt(this.state.roleDefinitionJson(d, scope), req.url.searchParams.get('api-version') ?? '') };
             }
         }
         throw new ArmFailure(404, ERRORS.invalidResourceType(rest.join('/'), 'Microsoft.Authorization', req.url.searchParams.get('api-version') ?? ''));
@@ -1125,6 +1126,29 @@ export function kubeconfigYaml(input: { clusterName: string; contextName: string
         lines.push(`    token: ${u.token}`);
     }
     return `${lines.join('\n')}\n`;
+}
+
+/**
+ * dataActions / notDataActions exist from Microsoft.Authorization 2018-01-01-preview: before it a
+ * permission is actions and notActions only ("Assignments to roles with DataActions and
+ * NotDataActions are not supported on API version '2015-07-01'. The minimum required API version for
+ * this operations is '2018-01-01-preview'.", UnsupportedApiVersionForRoleDefinitionHasDataActions,
+ * Azure/azure-sdk-for-go#1895).
+ */
+function authzHasDataActions(apiVersion: string): boolean {
+    return apiVersion.slice(0, 10) >= '2018-01-01';
+}
+
+function permissionAt<T extends { actions: string[]; notActions: string[]; dataActions?: string[]; notDataActions?: string[] }>(p: T, apiVersion: string): Partial<T> {
+    if (authzHasDataActions(apiVersion)) return p;
+    return { actions: p.actions, notActions: p.notActions } as Partial<T>;
+}
+
+function roleDefinitionAt(json: Record<string, unknown>, apiVersion: string): Record<string, unknown> {
+    if (authzHasDataActions(apiVersion)) return json;
+    const properties = asRecord(json.properties);
+    const permissions = Array.isArray(properties.permissions) ? properties.permissions as Array<{ actions: string[]; notActions: string[] }> : [];
+    return { ...json, properties: { ...properties, permissions: permissions.map((p) => permissionAt(p, apiVersion)) } };
 }
 
 function parseJsonBody(req: SandboxRequest): Record<string, unknown> {
