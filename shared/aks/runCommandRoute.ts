@@ -70,6 +70,8 @@ export async function deployThroughRunCommand(cc: ConnectionCredential, access: 
     }
     return { exitCode: result.exitCode ?? -1, logs: result.logs ?? '' };
   } catch (err) {
+    // Already explained (e.g. ARM_FOREIGN_URL from the client's pipeline, a poll URL off Resource Manager).
+    if (err instanceof ExplainedError) throw err;
     if (err instanceof DeadlineExceededError) {
       throw new ExplainedError({ what, reason: `The command did not finish within ${Math.round(deadlineMs / 1000)} s.`, fix: 'Raise rolloutTimeoutSeconds, or check the rollout in the cluster.', code: 'RUN_COMMAND_TIMEOUT' }, { cause: err });
     }
