@@ -718,7 +718,7 @@ export class ArmService {
         return {
             status: 202,
             headers: { Location: this.commandResultUrl(c, run.id, apiVersion), ...this.lroHeaders() },
-            note: { command: run.id },
+            note: { command: run.id, clusterToken: request.clusterToken ? 'sent' : 'none' },
         };
     }
 
