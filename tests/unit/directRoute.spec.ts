@@ -61,4 +61,17 @@ describe('direct route: rolloutTimeoutSeconds', function () {
   it('succeeds when all rollouts fit in the one deadline', async () => {
     await deployDirect(plan(10), options());
   });
+
+  it('an old kubectl that lacks a flag the task passes: names the flag and the version it needs', async () => {
+    // What kubectl 1.25 prints for --prune-allowlist (cobra/pflag's unknown-flag error and kubectl's usage hint).
+    const old = path.join(dir, 'kubectl-1.25');
+    fs.writeFileSync(old, ['#!/bin/bash', 'echo "error: unknown flag: --prune-allowlist" >&2', 'echo "See \'kubectl apply --help\' for usage." >&2', 'exit 1'].join('\n'), { mode: 0o755 });
+    await assert.rejects(deployDirect({ ...plan(10), pruneSelector: 'app=shop' }, { ...options(), kubectl: old }), (err: unknown) => {
+      assert.ok(err instanceof ExplainedError, String(err));
+      assert.strictEqual(err.code, 'KUBECTL_TOO_OLD');
+      assert.match(err.message, /does not know the flag --prune-allowlist, which the task passes \(kubectl 1\.26 added it\)/);
+      assert.match(err.message, /Install kubectl 1\.27 or later: a KubectlInstaller@0 step before this task, or point kubectlPath at a newer kubectl/);
+      return true;
+    });
+  });
 });
