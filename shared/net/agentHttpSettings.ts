@@ -3,7 +3,7 @@ import * as tls from 'tls';
 import * as tl from 'azure-pipelines-task-lib/task';
 import type { Agent, ProxySettings, TlsSettings } from '@azure/core-rest-pipeline';
 import { HttpsProxyAgent } from 'https-proxy-agent';
-import { readSecretVariable } from '../pipeline/secrets';
+import { readSecretVariable, registerSecret } from '../pipeline/secrets';
 
 /** The agent's proxy and trusted-CA settings, in the shape the Azure SDK clients and pipelines take. */
 export interface AgentHttpSettings {
@@ -26,7 +26,7 @@ class TrustingHttpsProxyAgent extends HttpsProxyAgent<string> {
   }
 }
 
-interface AgentProxy {
+export interface AgentProxy {
   proxyUrl: string;
   proxyUsername?: string;
   proxyPassword?: string;
@@ -40,14 +40,39 @@ interface AgentProxy {
 export function agentProxyFor(targetUrl: string): AgentProxy | undefined {
   const proxyUrl = tl.getVariable('Agent.ProxyUrl');
   if (!proxyUrl) return undefined;
+  if (bypassListMatches(targetUrl)) return undefined;
+  const proxyUsername = tl.getVariable('Agent.ProxyUsername') || undefined;
+  const proxyPassword = readSecretVariable('Agent.ProxyPassword');
+  registerProxyCredentialForms(proxyUsername, proxyPassword);
+  return { proxyUrl, proxyUsername, proxyPassword };
+}
+
+/**
+ * Whether the agent's bypass list (Agent.ProxyBypassList, a JSON list of regular expressions)
+ * names the URL. Matched case-insensitively against the URL, as task-lib's
+ * getHttpProxyConfiguration does (azure-pipelines-task-lib node/task.ts); the agent itself
+ * matches `scheme://host[:port]` (azure-pipelines-agent src/Agent.Sdk/AgentWebProxy.cs,
+ * IsMatchInBypassList), which is the form the line-of-sight probes and kubectl's hosts are given in.
+ */
+export function bypassListMatches(targetUrl: string): boolean {
   let bypass: string[] = [];
   try {
     bypass = JSON.parse(tl.getVariable('Agent.ProxyBypassList') || '[]');
   } catch {
     tl.warning('Agent.ProxyBypassList is not a JSON list; ignoring it.');
   }
-  if (bypass.some((pattern) => new RegExp(pattern, 'i').test(targetUrl))) return undefined;
-  return { proxyUrl, proxyUsername: tl.getVariable('Agent.ProxyUsername') || undefined, proxyPassword: readSecretVariable('Agent.ProxyPassword') };
+  return bypass.some((pattern) => new RegExp(pattern, 'i').test(targetUrl));
+}
+
+/**
+ * The agent masks the raw proxy password only. Every other form a client can print is registered
+ * too: URL-encoded (a proxy URL with credentials, as kubectl gets it in HTTPS_PROXY) and the
+ * Basic credential (`user:pass` in base64, the Proxy-Authorization header).
+ */
+function registerProxyCredentialForms(username: string | undefined, password: string | undefined): void {
+  if (!password) return;
+  registerSecret(encodeURIComponent(password));
+  registerSecret(Buffer.from(`${username ?? ''}:${password}`).toString('base64'));
 }
 
 /** The PEM of the CA bundle the agent was configured to trust (Agent.CAInfo), if any. */
@@ -84,4 +109,60 @@ export function agentHttpSettingsFor(targetUrl: string): AgentHttpSettings {
       password: proxy.proxyPassword || undefined,
     },
   };
+}
+
+/** How the agent reaches a host: straight, through its proxy, or straight because the bypass list names it. */
+export type AgentRoute = { kind: 'direct' } | { kind: 'bypass' } | { kind: 'proxy'; proxy: AgentProxy };
+
+const isLoopbackHost = (host: string) => /^(localhost|127(\.\d{1,3}){3}|\[?::1\]?)$/i.test(host);
+
+/**
+ * The route to `https://host:port` that kubectl (Go's net/http) takes with the environment
+ * `kubectlProxyEnvironment` gives it: loopback is never proxied (golang.org/x/net/http/httpproxy,
+ * useProxy), a host the agent's bypass list names goes direct, everything else through the proxy.
+ */
+export function agentRouteTo(host: string, port: number): AgentRoute {
+  if (!tl.getVariable('Agent.ProxyUrl') || isLoopbackHost(host)) return { kind: 'direct' };
+  const proxy = agentProxyFor(hostUrl(host, port));
+  return proxy ? { kind: 'proxy', proxy } : { kind: 'bypass' };
+}
+
+/** `https://host` or `https://host:port`: the form the agent matches its bypass list against. */
+function hostUrl(host: string, port: number): string {
+  return port === 443 ? `https://${host}` : `https://${host}:${port}`;
+}
+
+/**
+ * The agent's proxy for kubectl, which the agent does not export to tasks (it sets only the
+ * Agent.Proxy* variables: azure-pipelines-agent src/Agent.Worker/ExecutionContext.cs). Go reads
+ * HTTPS_PROXY (credentials as URL userinfo) and NO_PROXY, upper case first (httpproxy.FromEnvironment).
+ * NO_PROXY takes host names, domain suffixes, IPs and CIDRs, not regular expressions, so the bypass
+ * list is not translated: it is evaluated here for each URL kubectl will contact, and the hosts it
+ * names are listed exactly. Both cases of NO_PROXY are set, so that a no_proxy inherited from the
+ * machine cannot send the API server another way than the preflight checked.
+ */
+export function kubectlProxyEnvironment(urls: string[]): Record<string, string> {
+  const proxyUrl = tl.getVariable('Agent.ProxyUrl');
+  if (!proxyUrl) return {};
+  const bypassed: string[] = [];
+  let proxy: AgentProxy | undefined;
+  for (const url of urls) {
+    const u = new URL(url);
+    const route = agentRouteTo(u.hostname, Number(u.port) || 443);
+    if (route.kind === 'bypass') bypassed.push(u.hostname);
+    if (route.kind === 'proxy') proxy = route.proxy;
+  }
+  const noProxy = [...new Set(bypassed)].join(',');
+  const env: Record<string, string> = { NO_PROXY: noProxy, no_proxy: noProxy };
+  // Every host bypassed: leave HTTPS_PROXY out, so the password is not handed to kubectl at all.
+  if (proxy) {
+    const u = new URL(proxy.proxyUrl);
+    if (proxy.proxyUsername) {
+      u.username = encodeURIComponent(proxy.proxyUsername);
+      u.password = encodeURIComponent(proxy.proxyPassword ?? '');
+    }
+    env.HTTPS_PROXY = u.toString();
+    env.https_proxy = u.toString();
+  }
+  return env;
 }

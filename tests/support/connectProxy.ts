@@ -30,7 +30,9 @@ export async function startRecordingProxy(options: { username?: string; password
     const mapped = options.hosts?.[(req.url ?? '').toLowerCase()];
     const [host, port] = mapped ? [mapped.host, String(mapped.port)] : (req.url ?? '').split(':');
     tunnels.push(req.url ?? '');
+    let established = false;
     const upstream = net.connect(Number(port), host, () => {
+      established = true;
       client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       if (head.length) upstream.write(head);
       upstream.pipe(client);
@@ -38,7 +40,9 @@ export async function startRecordingProxy(options: { username?: string; password
     });
     sockets.add(upstream);
     upstream.on('close', () => sockets.delete(upstream));
-    upstream.on('error', () => client.destroy());
+    // A tunnel that cannot be opened gets the answer tinyproxy 1.11 gives (measured: CONNECT to a
+    // closed port → `HTTP/1.1 500 Unable to connect`); once open, a failure just cuts the tunnel.
+    upstream.on('error', () => (established ? client.destroy() : client.end('HTTP/1.1 500 Unable to connect\r\n\r\n')));
     client.on('error', () => upstream.destroy());
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
