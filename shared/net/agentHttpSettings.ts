@@ -14,11 +14,14 @@ export interface AgentHttpSettings {
 
 /**
  * A CONNECT proxy agent that verifies the target with the given CAs. https-proxy-agent applies
- * only the request's own TLS options to the target, and the Azure SDK sets none there.
+ * only the request's own TLS options to the target, and the Azure SDK sets none there. The proxy
+ * credentials are neither in the proxy URL (https-proxy-agent prints it under DEBUG, URL-encoded)
+ * nor in a headers object: with AZURE_LOG_LEVEL=verbose the SDK prints the request's agent as
+ * JSON, proxyHeaders included. A function that returns the header serialises to nothing.
  */
 class TrustingHttpsProxyAgent extends HttpsProxyAgent<string> {
-  constructor(proxy: URL, private readonly ca: string[]) {
-    super(proxy, { keepAlive: true });
+  constructor(proxy: URL, private readonly ca: string[], proxyAuthorization?: string) {
+    super(proxy, { keepAlive: true, headers: () => (proxyAuthorization ? { 'Proxy-Authorization': proxyAuthorization } : {}) });
   }
 
   override connect(req: Parameters<HttpsProxyAgent<string>['connect']>[0], opts: Parameters<HttpsProxyAgent<string>['connect']>[1]) {
@@ -66,18 +69,31 @@ export function bypassListMatches(targetUrl: string): boolean {
 
 /**
  * The agent masks the raw proxy password only. Every other form a client can print is registered
- * too: URL-encoded (a proxy URL with credentials, as kubectl gets it in HTTPS_PROXY) and the
- * Basic credential (`user:pass` in base64, the Proxy-Authorization header).
+ * too: URL-encoded (a proxy URL with credentials, as kubectl gets it in HTTPS_PROXY and
+ * core-rest-pipeline builds it without Agent.CAInfo) and the Basic credential (`user:pass` in
+ * base64, the Proxy-Authorization header).
  */
 function registerProxyCredentialForms(username: string | undefined, password: string | undefined): void {
   if (!password) return;
   registerSecret(encodeURIComponent(password));
+  // A WHATWG URL encodes userinfo with its own set (core-rest-pipeline's proxy URL is built that way).
+  const asUserinfo = new URL('http://proxy.invalid');
+  asUserinfo.password = password;
+  registerSecret(asUserinfo.password);
   registerSecret(Buffer.from(`${username ?? ''}:${password}`).toString('base64'));
 }
 
-/** The PEM of the CA bundle the agent was configured to trust (Agent.CAInfo), if any. */
+function basicProxyAuthorization(proxy: AgentProxy): string | undefined {
+  return proxy.proxyUsername ? `Basic ${Buffer.from(`${proxy.proxyUsername}:${proxy.proxyPassword ?? ''}`).toString('base64')}` : undefined;
+}
+
+/**
+ * The PEM of the CA bundle the agent was configured to trust (Agent.CAInfo), if any. Read alone:
+ * task-lib's getHttpCertConfiguration also reads Agent.ClientCertPassword, and its getVariable
+ * writes every value it reads to the debug log.
+ */
 export function agentTrustedCaPem(): string | undefined {
-  const caFile = tl.getHttpCertConfiguration()?.caFile;
+  const caFile = tl.getVariable('Agent.CAInfo');
   return caFile && fs.existsSync(caFile) ? fs.readFileSync(caFile, 'utf8') : undefined;
 }
 
@@ -94,13 +110,7 @@ export function agentHttpSettingsFor(targetUrl: string): AgentHttpSettings {
   if (!proxy) return ca ? { tlsOptions: { ca } } : {};
 
   const u = new URL(proxy.proxyUrl);
-  if (ca) {
-    if (proxy.proxyUsername) {
-      u.username = encodeURIComponent(proxy.proxyUsername);
-      u.password = encodeURIComponent(proxy.proxyPassword ?? '');
-    }
-    return { agent: new TrustingHttpsProxyAgent(u, ca) };
-  }
+  if (ca) return { agent: new TrustingHttpsProxyAgent(u, ca, basicProxyAuthorization(proxy)) };
   return {
     proxyOptions: {
       host: `${u.protocol}//${u.hostname}`,
