@@ -83,8 +83,12 @@ export class AzureDevOpsOidcTokenSource {
     if (!accessToken) {
       throw new ExplainedError({
         what: `Getting an OIDC token for the workload identity federation connection '${connectionId}'`,
-        reason: 'The job has no System.AccessToken, which Azure DevOps requires before it issues the connection\'s OIDC token.',
-        fix: 'Run the task in an Azure Pipelines agent job; in a classic release, enable "Allow scripts to access the OAuth token" on the agent job.',
+        // The agent hands every task the SystemVssConnection endpoint with the job's token
+        // (azure-pipelines-agent src/Agent.Worker/TaskRunner.cs, "Add the system endpoint"); the
+        // "Allow scripts to access the OAuth token" setting only adds the System.AccessToken
+        // variable for scripts (src/Agent.Worker/JobRunner.cs, System.EnableAccessToken).
+        reason: 'The task got no job access token (System.AccessToken), which Azure DevOps requires before it issues the connection\'s OIDC token. The agent hands it to every task as the SystemVssConnection endpoint, so the task is not running as a step of an Azure Pipelines agent job.',
+        fix: 'Run the task as a step of an Azure Pipelines job (no pipeline setting is needed for tasks); outside an agent, use a connection with a secret, a certificate or a managed identity.',
         code: 'MISSING_SYSTEM_ACCESS_TOKEN',
       });
     }
