@@ -1,11 +1,15 @@
 import * as assert from 'assert';
 import { Writable } from 'stream';
 import * as tl from 'azure-pipelines-task-lib/task';
+import { startSandbox, type Sandbox } from '../sandbox';
+import { startRecordingProxy } from '../support/connectProxy';
 import { AzureDevOpsOidcTokenSource } from '../../shared/identity/azureDevOpsOidc';
 import { ExplainedError } from '../../shared/pipeline/explainedError';
 
-/** The Azure DevOps OIDC token source in-process: what it says when the job's token is missing. */
-describe('the Azure DevOps OIDC token source', () => {
+/** The Azure DevOps OIDC token source in-process, through azure-devops-node-api, against the sandbox. */
+describe('the Azure DevOps OIDC token source', function () {
+  this.timeout(30_000);
+  const CONNECTION = 'c0ffee00-0000-4000-8000-00000000a11e';
   const saved = { ...process.env };
   before(() => tl.setStdStream(new Writable({ write: (_c, _e, done) => done() })));
   after(() => {
@@ -32,5 +36,69 @@ describe('the Azure DevOps OIDC token source', () => {
     assert.match(message, /SystemVssConnection/);
     assert.match(message, /not running as a step of an Azure Pipelines agent job/);
     assert.doesNotMatch(message, /enable "Allow scripts to access the OAuth token"/i);
+  });
+
+  describe('against the sandbox', () => {
+    let sandbox: Sandbox;
+    before(async () => {
+      sandbox = await startSandbox({
+        principals: [{ name: 'wif', federated: [{ subject: 'sc://contoso/web/prod' }] }],
+        serviceConnections: [{ id: CONNECTION, name: 'prod', principal: 'wif' }],
+        azureDevOps: { organization: 'contoso', projectName: 'web' },
+      });
+    });
+    after(() => sandbox?.stop());
+    beforeEach(() => {
+      process.env = { ...saved };
+      // What the agent sets for the job; task-lib reads these variables at call time.
+      process.env.SYSTEM_OIDCREQUESTURI = sandbox.oidcRequestUri;
+      process.env.SYSTEM_ACCESSTOKEN = sandbox.systemAccessToken;
+      process.env.AGENT_CAINFO = sandbox.caFile;
+    });
+
+    it('asks as TaskApi.createOidcToken does: the area locations first (OPTIONS), then the token at the negotiated api-version', async () => {
+      const first = sandbox.requests.for('oidc').length;
+      const source = AzureDevOpsOidcTokenSource.forConnection(CONNECTION);
+      const token = await source.getToken();
+      assert.strictEqual(source.lastPresented?.subject, 'sc://contoso/web/prod');
+      assert.ok(token.split('.').length === 3);
+      const seen = sandbox.requests.for('oidc').slice(first);
+      assert.deepStrictEqual(seen.map((r) => [r.method, r.status]), [['OPTIONS', 200], ['POST', 200]], sandbox.requests.describe());
+      assert.match(seen[0].path, /^\/contoso\/_apis\/distributedtask\/?$/);
+      // Negotiated from the location (maxVersion 7.2, resourceVersion 1) and sent in the Accept header.
+      assert.strictEqual(seen[1].note?.apiVersion, '7.2-preview.1');
+      assert.strictEqual(seen[1].note?.serviceConnectionId, CONNECTION);
+    });
+
+    it('asks anew for each exchange once the last token is no longer fresh, without asking for the locations again', async () => {
+      const source = AzureDevOpsOidcTokenSource.forConnection(CONNECTION);
+      await source.getToken();
+      const before = sandbox.requests.for('oidc').length;
+      (source as unknown as { recent: undefined }).recent = undefined;
+      await source.getToken();
+      assert.deepStrictEqual(sandbox.requests.for('oidc').slice(before).map((r) => r.method), ['POST']);
+    });
+
+    it("goes through the agent's proxy, with its credentials", async () => {
+      const proxy = await startRecordingProxy({ username: 'agent', password: 'proxy-secret-1' });
+      try {
+        process.env.AGENT_PROXYURL = proxy.url;
+        process.env.AGENT_PROXYUSERNAME = 'agent';
+        process.env.AGENT_PROXYPASSWORD = 'proxy-secret-1';
+        await AzureDevOpsOidcTokenSource.forConnection(CONNECTION).getToken();
+        assert.ok(proxy.tunnels.includes(new URL(sandbox.oidcRequestUri).host), `tunnels: ${proxy.tunnels.join(', ')}`);
+      } finally {
+        await proxy.close();
+      }
+    });
+
+    it('explains a refused job token', async () => {
+      process.env.SYSTEM_ACCESSTOKEN = 'not-the-job-token';
+      await assert.rejects(AzureDevOpsOidcTokenSource.forConnection(CONNECTION).getToken(), (err: Error) => /\[OIDC_REQUEST_REFUSED\].*HTTP 401/.test(err.message));
+    });
+
+    it('explains a connection Azure DevOps does not know', async () => {
+      await assert.rejects(AzureDevOpsOidcTokenSource.forConnection('c0ffee00-0000-4000-8000-0000000000ff').getToken(), (err: Error) => /\[OIDC_TOKEN_MISSING\].*HTTP 400.*not a workload identity federation connection/.test(err.message));
+    });
   });
 });
