@@ -9,6 +9,7 @@ import { RUN_COMMAND_INVOKER, deployerAssignments } from '../support/deployerAcc
 const PROXY_USER = 'agent';
 const PROXY_PASSWORD = 'proxy-pass/word+1=x';
 const CERT_PASSWORD = 'client-cert-passphrase-42';
+const WIF = 'c0ffee00-0000-4000-8000-0000000010a5';
 
 /** The password as a WHATWG URL's userinfo holds it (core-rest-pipeline builds its proxy URL that way). */
 function urlPassword(password: string): string {
@@ -31,9 +32,16 @@ describe("the agent's proxy and client certificate passwords stay out of the log
 
   before(async () => {
     sandbox = await startSandbox({
-      principals: [{ name: 'secret' }],
+      principals: [{ name: 'secret' }, { name: 'wif', federated: [{ subject: 'sc://contoso/web/logs' }] }],
+      serviceConnections: [{ id: WIF, name: 'logs', principal: 'wif' }],
+      azureDevOps: { organization: 'contoso', projectName: 'web' },
       customRoles: [RUN_COMMAND_INVOKER],
-      roleAssignments: [...deployerAssignments('secret'), { principal: 'secret', role: 'Reader', scope: 'resourceGroup:rg-aks' }],
+      roleAssignments: [
+        ...deployerAssignments('secret'),
+        ...deployerAssignments('wif'),
+        { principal: 'secret', role: 'Reader', scope: 'resourceGroup:rg-aks' },
+        { principal: 'wif', role: 'Reader', scope: 'resourceGroup:rg-aks' },
+      ],
       clusters: [{ name: 'aks-prod', resourceGroup: 'rg-aks', private: true, namespaces: ['web'], rolloutDelaySeconds: 0 }],
     });
     writeDemoManifests(sandbox);
@@ -52,11 +60,12 @@ describe("the agent's proxy and client certificate passwords stay out of the log
     return lines.filter((_, i) => i !== first).join('\n');
   }
 
-  it('with proxy credentials and Agent.CAInfo, neither SDK verbose logging nor DEBUG=* prints the password in any encoding', async () => {
+  for (const scheme of ['ServicePrincipalSecret', 'WorkloadIdentityFederation'] as const) {
+  it(`with proxy credentials and Agent.CAInfo, neither SDK verbose logging nor DEBUG=* prints the password in any encoding (${scheme})`, async () => {
     const env = sandboxJobEnv(sandbox, {
-      connectionId: 'sc-log',
-      scheme: 'ServicePrincipalSecret',
-      principal: 'secret',
+      connectionId: scheme === 'WorkloadIdentityFederation' ? WIF : 'sc-log',
+      scheme,
+      principal: scheme === 'WorkloadIdentityFederation' ? 'wif' : 'secret',
       debug: true,
       inputs: { ...DEPLOY_INPUTS, route: 'runCommand' },
       proxyUrl: proxy.url,
@@ -67,6 +76,8 @@ describe("the agent's proxy and client certificate passwords stay out of the log
         VSTS_SECRET_VARIABLES: '["Agent.ProxyPassword"]',
         AZURE_LOG_LEVEL: 'verbose',
         DEBUG: '*',
+        // The OIDC token's client (azure-devops-node-api → typed-rest-client → tunnel) logs under NODE_DEBUG.
+        NODE_DEBUG: 'tunnel',
       },
     });
     const r = await runTask('PrivateAksDeployV1', env, { timeoutMs: 60_000 });
@@ -84,6 +95,7 @@ describe("the agent's proxy and client certificate passwords stay out of the log
     const where = log.split('\n').filter((l) => Object.values(forms).some((v) => l.includes(v))).map((l) => Object.values(forms).reduce((acc, v) => acc.split(v).join('<password>'), l).slice(0, 200));
     assert.deepStrictEqual(found, [], `the proxy password is in the log (${found.join(', ')}):\n${where.slice(0, 5).join('\n')}`);
   });
+  }
 
   it('with system.debug and a client certificate, Agent.ClientCertPassword is not read into the debug log', async () => {
     const env = sandboxJobEnv(sandbox, {
