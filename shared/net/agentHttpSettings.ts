@@ -33,6 +33,8 @@ export interface AgentProxy {
   proxyUrl: string;
   proxyUsername?: string;
   proxyPassword?: string;
+  /** CAs an https:// proxy's own certificate must chain to: public roots plus the agent's CA bundle. */
+  ca?: string[];
 }
 
 /**
@@ -134,7 +136,8 @@ const isLoopbackHost = (host: string) => /^(localhost|127(\.\d{1,3}){3}|\[?::1\]
 export function agentRouteTo(host: string, port: number): AgentRoute {
   if (!tl.getVariable('Agent.ProxyUrl') || isLoopbackHost(host)) return { kind: 'direct' };
   const proxy = agentProxyFor(hostUrl(host, port));
-  return proxy ? { kind: 'proxy', proxy } : { kind: 'bypass' };
+  const agentCa = agentTrustedCaPem();
+  return proxy ? { kind: 'proxy', proxy: { ...proxy, ca: agentCa ? [...tls.rootCertificates, agentCa] : undefined } } : { kind: 'bypass' };
 }
 
 /** `https://host` or `https://host:port`: the form the agent matches its bypass list against. */

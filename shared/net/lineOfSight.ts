@@ -170,11 +170,11 @@ class ProxyTunnelRefused extends Error {
  * Opens a CONNECT tunnel to host:port through an HTTP(S) proxy, with Basic credentials when the
  * agent has them (what https-proxy-agent and Go's net/http send), and resolves with the socket.
  */
-function openTunnel(proxy: AgentProxy, host: string, port: number, signal: AbortSignal, proxyCa?: string[]): Promise<net.Socket> {
+function openTunnel(proxy: AgentProxy, host: string, port: number, signal: AbortSignal): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const p = new URL(proxy.proxyUrl);
     const proxyPort = Number(p.port) || (p.protocol === 'https:' ? 443 : 80);
-    const socket: net.Socket = p.protocol === 'https:' ? tls.connect({ host: p.hostname, port: proxyPort, servername: p.hostname, ca: proxyCa }) : net.connect({ host: p.hostname, port: proxyPort });
+    const socket: net.Socket = p.protocol === 'https:' ? tls.connect({ host: p.hostname, port: proxyPort, servername: net.isIP(p.hostname) ? undefined : p.hostname, ca: proxy.ca }) : net.connect({ host: p.hostname, port: proxyPort });
     signal.addEventListener('abort', () => socket.destroy(), { once: true });
     const auth = proxy.proxyUsername ? `Proxy-Authorization: Basic ${Buffer.from(`${proxy.proxyUsername}:${proxy.proxyPassword ?? ''}`).toString('base64')}\r\n` : '';
     socket.once(p.protocol === 'https:' ? 'secureConnect' : 'connect', () => socket.write(`CONNECT ${host}:${port} HTTP/1.1\r\nHost: ${host}:${port}\r\n${auth}\r\n`));
@@ -210,7 +210,7 @@ async function probeThroughProxy(probe: EndpointProbe, proxy: AgentProxy, stepDe
   let proxyStatus: number | undefined;
   const done = (extra: Partial<EndpointResult> = {}): EndpointResult => ({ probe, steps, addresses: [], route: 'proxy', proxyStatus, ok: steps.every((s) => s.ok), ...extra });
 
-  const tunnel = await timed('tcp', stepDeadlineMs, `CONNECT ${probe.host}:${probe.port} through the proxy ${proxyAddress}`, (signal) => openTunnel(proxy, probe.host, probe.port, signal, probe.ca));
+  const tunnel = await timed('tcp', stepDeadlineMs, `CONNECT ${probe.host}:${probe.port} through the proxy ${proxyAddress}`, (signal) => openTunnel(proxy, probe.host, probe.port, signal));
   if (tunnel.result.ok) tunnel.result.detail = `proxy ${proxyAddress} tunnelled to ${probe.host}:${probe.port}`;
   else {
     const refused = tunnel.result.errorCode === 'EPROXYREFUSED';

@@ -81,6 +81,20 @@ describe('line-of-sight probes on loopback', function () {
       }
     });
 
+    it('speaks to an https:// proxy over TLS, trusting it with the agent CA', async () => {
+      const port = await serve([host], 200);
+      const proxyCert = ca.issueServerCertificate(['localhost'], ['127.0.0.1']);
+      const proxy = await startRecordingProxy({ tls: { key: proxyCert.keyPem, cert: proxyCert.certPem }, hosts: { [`${host}:443`]: { host: '127.0.0.1', port } } });
+      try {
+        const route = { kind: 'proxy' as const, proxy: { proxyUrl: proxy.url, ca: [ca.certPem] } };
+        const r = await probeEndpoint({ label: 'AKS API server', host, port: 443, ca: [ca.certPem], path: '/readyz', reachableStatuses: [200, 401], route }, 3_000);
+        assert.deepStrictEqual(r.steps.map((s) => [s.step, s.ok]), [['tcp', true], ['tls', true], ['http', true]], JSON.stringify(r.steps));
+        assert.deepStrictEqual(proxy.tunnels, [`${host}:443`]);
+      } finally {
+        await proxy.close();
+      }
+    });
+
     it('names the proxy when it wants other credentials (407)', async () => {
       const proxy = await startRecordingProxy({ username: 'agent', password: 'right' });
       try {
