@@ -1,10 +1,12 @@
 import * as tl from 'azure-pipelines-task-lib/task';
-// TaskApi and the bearer handler, as WebApi.getTaskApi builds them (azure-devops-node-api
-// WebApi.ts: the task area has no resource-area lookup, so getTaskApi is `new TaskApi(collection,
-// [handler], options)`). WebApi itself is not imported: it loads every other client with it.
-import { TaskApi } from 'azure-devops-node-api/TaskApi';
-import { BearerCredentialHandler } from 'azure-devops-node-api/handlers/bearertoken';
-import type { IRequestOptions } from 'azure-devops-node-api/interfaces/common/VsoBaseInterfaces';
+// azure-devops-node-api's VsoClient (resource locations, api-version negotiation) over
+// typed-rest-client's RestClient, which is what its TaskApi is built on (ClientApiBases.ts). Neither
+// WebApi nor TaskApi is imported: WebApi loads every client, TaskApi every task-agent type (and the
+// NTLM handler comes with node-api's handler re-exports), ~0.1 MiB per bundle for one POST.
+import { VsoClient } from 'azure-devops-node-api/VsoClient';
+import { RestClient } from 'typed-rest-client/RestClient';
+import { BearerCredentialHandler } from 'typed-rest-client/handlers/bearertoken';
+import type { IRequestOptions } from 'typed-rest-client/Interfaces';
 import { ExplainedError, messageOf } from '../pipeline/explainedError';
 import { registerSecret } from '../pipeline/secrets';
 import { agentProxyFor, agentTrustedCaPem } from '../net/agentHttpSettings';
@@ -20,6 +22,9 @@ export interface PresentedFederatedIdentity {
   expiresOn?: Date;
 }
 
+/** The oidctoken resource's location id and the api-version TaskApi.createOidcToken asks for (azure-devops-node-api 14.1 api/TaskApi.ts). */
+const OIDC_TOKEN_LOCATION_ID = '69a319f4-28c1-4bfd-93e6-ea0ff5c6f1a2';
+const OIDC_TOKEN_API_VERSION = '7.2-preview.1';
 const ATTEMPT_TIMEOUT_MS = 15_000;
 /** Attempts per token: a 5xx, a 429 or a dropped connection is tried again (typed-rest-client retries no POST). */
 const ATTEMPTS = 3;
@@ -79,7 +84,8 @@ export function oidcRequestUri(): string | undefined {
  * long job from failing with AADSTS700024.
  */
 export class AzureDevOpsOidcTokenSource {
-  private readonly taskApi: TaskApi;
+  private readonly rest: RestClient;
+  private readonly vsoClient: VsoClient;
   /** Issuer and subject of the last token handed to Entra ID, for the identity report and mismatch errors. */
   lastPresented: PresentedFederatedIdentity | undefined;
   /** The explained failure of the last request, if it failed: @azure/identity wraps callback errors. */
@@ -102,7 +108,9 @@ export class AzureDevOpsOidcTokenSource {
       ...(proxy ? { proxy: { proxyUrl: proxy.proxyUrl, proxyUsername: proxy.proxyUsername, proxyPassword: proxy.proxyPassword } } : {}),
       ...(caFile ? { cert: { caFile } } : {}),
     };
-    this.taskApi = new TaskApi(job.collectionUri, [new BearerCredentialHandler(accessToken, false)], options);
+    // A bearer handler for the job's JWT, as getHandlerFromToken picks for it; no credential on a redirect to another origin.
+    this.rest = new RestClient('PrivateAksDeploy', undefined, [new BearerCredentialHandler(accessToken, false)], options);
+    this.vsoClient = new VsoClient(job.collectionUri, this.rest);
   }
 
   static forConnection(connectionId: string): AzureDevOpsOidcTokenSource {
@@ -150,9 +158,9 @@ export class AzureDevOpsOidcTokenSource {
   }
 
   /**
-   * TaskApi.createOidcToken, as the platform's tasks call it: the client first asks the collection
-   * for the distributedtask area's resource locations (OPTIONS, cached once it succeeds), then
-   * POSTs to the oidctoken route with the negotiated api-version. Each attempt has a deadline.
+   * An OIDC token as the platform's tasks ask for it (TaskApi.createOidcToken with the job's ids and
+   * the connection id: azure-pipelines-tasks common-npm-packages/azure-arm-rest azCliUtility
+   * getFederatedToken), each attempt within its deadline.
    */
   private async requestToken(abortSignal?: AbortSignal): Promise<string> {
     const what = `Getting an OIDC token from Azure DevOps for the connection '${this.connectionId}'`;
@@ -163,7 +171,7 @@ export class AzureDevOpsOidcTokenSource {
       try {
         const answer = await withDeadline(
           ATTEMPT_TIMEOUT_MS,
-          () => this.taskApi.createOidcToken({}, this.job.projectId, this.job.hub, this.job.planId, this.job.jobId, this.connectionId),
+          () => this.createOidcToken(),
           () => new DeadlineExceededError(`Azure DevOps (${host})`, ATTEMPT_TIMEOUT_MS),
         );
         oidcToken = answer?.oidcToken ?? undefined;
@@ -196,6 +204,18 @@ export class AzureDevOpsOidcTokenSource {
       expiresOn: typeof exp === 'number' ? new Date(exp * 1000) : undefined,
     };
     return oidcToken;
+  }
+
+  /**
+   * TaskApi.createOidcToken's steps (azure-devops-node-api api/TaskApi.ts): the oidctoken location,
+   * asked of the collection once (OPTIONS {collection}/_apis/distributedtask, VsoClient.ts), gives the
+   * route and the api-version; then a POST of no extra claims, the version in the Accept header.
+   */
+  private async createOidcToken(): Promise<{ oidcToken?: string } | null> {
+    const { projectId, hub, planId, jobId } = this.job;
+    const located = await this.vsoClient.getVersioningData(OIDC_TOKEN_API_VERSION, 'distributedtask', OIDC_TOKEN_LOCATION_ID, { scopeIdentifier: projectId, hubName: hub, planId, jobId }, { serviceConnectionId: this.connectionId });
+    const res = await this.rest.create<{ oidcToken?: string }>(located.requestUrl!, {}, { acceptHeader: `application/json;api-version=${located.apiVersion}` });
+    return res.result;
   }
 
   private explain(what: string, host: string, err: unknown, status: number | undefined): ExplainedError {
