@@ -3,6 +3,7 @@ import { Writable } from 'stream';
 import * as tl from 'azure-pipelines-task-lib/task';
 import { startSandbox, type Sandbox } from '../sandbox';
 import { startRecordingProxy } from '../support/connectProxy';
+import { rawRequest } from '../support/rawRequest';
 import { AzureDevOpsOidcTokenSource } from '../../shared/identity/azureDevOpsOidc';
 import { ExplainedError } from '../../shared/pipeline/explainedError';
 
@@ -68,6 +69,17 @@ describe('the Azure DevOps OIDC token source', function () {
       // Negotiated from the location (maxVersion 7.2, resourceVersion 1) and sent in the Accept header.
       assert.strictEqual(seen[1].note?.apiVersion, '7.2-preview.1');
       assert.strictEqual(seen[1].note?.serviceConnectionId, CONNECTION);
+    });
+
+    it('the sandbox refuses an api-version the oidctoken location does not allow, as the service does', async () => {
+      const ask = async (version: string) => {
+        const res = await rawRequest(sandbox, `${sandbox.oidcRequestUri}?api-version=${version}&serviceConnectionId=${CONNECTION}`, { method: 'POST', headers: { Authorization: `Bearer ${sandbox.systemAccessToken}`, 'Content-Type': 'application/json' } });
+        return { status: res.status, typeKey: res.status === 200 ? '' : res.json<{ typeKey: string }>().typeKey };
+      };
+      assert.deepStrictEqual(await ask('7.1'), { status: 200, typeKey: '' });
+      assert.deepStrictEqual(await ask('7.2-preview.1'), { status: 200, typeKey: '' });
+      assert.deepStrictEqual(await ask('7.2'), { status: 400, typeKey: 'VssInvalidPreviewVersionException' });
+      assert.deepStrictEqual(await ask('9.0'), { status: 400, typeKey: 'VssVersionOutOfRangeException' });
     });
 
     it('asks anew for each exchange once the last token is no longer fresh, without asking for the locations again', async () => {

@@ -136,6 +136,35 @@ export class AzureDevOpsOidcService {
         return this.server.close();
     }
 
+    /**
+     * The service's api-version checks against the oidctoken location: above the server's latest
+     * version is out of range; above the released version without `-preview` is refused. Texts of
+     * Microsoft.VisualStudio.Services.WebApi's resources (ApiVersionOutOfRange,
+     * PreviewVersionNotSuppliedMessage; the DLL of Azure DevOps Server 2022, decompiled in
+     * mjwrona/decompiled). The lower bound is not checked: no source gives the route's minimum.
+     */
+    private refuseApiVersion(apiVersion: string): SandboxResponse | undefined {
+        const location = DISTRIBUTED_TASK_LOCATIONS[0];
+        const m = /^(\d+\.\d+)(-preview(\.\d+)?)?$/.exec(apiVersion.trim());
+        if (!m) return undefined;
+        const version = Number(m[1]);
+        if (version > Number(location.maxVersion)) {
+            return {
+                status: 400,
+                body: vssError(`The requested REST API version of ${m[1]} is out of range for this server. The latest REST API version this server supports is ${location.maxVersion}.`, 'VssVersionOutOfRangeException', 'Microsoft.VisualStudio.Services.WebApi.VssVersionOutOfRangeException, Microsoft.VisualStudio.Services.WebApi'),
+                note: { error: 'api_version_out_of_range' },
+            };
+        }
+        if (!m[2] && version > Number(location.releasedVersion)) {
+            return {
+                status: 400,
+                body: vssError(`The requested version "${m[1]}" of the resource is under preview. The -preview flag must be supplied in the api-version for such requests. For example: "${m[1]}-preview"`, 'VssInvalidPreviewVersionException', 'Microsoft.VisualStudio.Services.WebApi.VssInvalidPreviewVersionException, Microsoft.VisualStudio.Services.WebApi'),
+                note: { error: 'api_version_preview_required' },
+            };
+        }
+        return undefined;
+    }
+
     private handle(req: SandboxRequest): SandboxResponse {
         const a = this.options.scenario.azureDevOps;
         const parts = req.path.split('/').filter((p) => p.length > 0);
@@ -199,6 +228,9 @@ export class AzureDevOpsOidcService {
                 body: vssError('No api-version was supplied for the "POST" request. The version must be supplied either as part of the Accept header (e.g. "application/json; api-version=1.0") or as a query parameter (e.g. "?api-version=1.0").', 'VssVersionNotSpecifiedException', 'Microsoft.VisualStudio.Services.WebApi.VssVersionNotSpecifiedException, Microsoft.VisualStudio.Services.WebApi'),
             };
         }
+
+        const refusedVersion = this.refuseApiVersion(apiVersion);
+        if (refusedVersion) return refusedVersion;
 
         const [org, project, , , , hub, , planId, , jobId] = parts;
         const notFound = (what: string): SandboxResponse => ({
