@@ -156,7 +156,8 @@ function hostUrl(host: string, port: number): string {
  */
 export function kubectlProxyEnvironment(urls: string[]): Record<string, string> {
   const proxyUrl = tl.getVariable('Agent.ProxyUrl');
-  if (!proxyUrl) return {};
+  // No API server to reach (kubectl kustomize): the machine's own proxy settings stay as they are.
+  if (!proxyUrl || urls.length === 0) return {};
   const bypassed: string[] = [];
   let proxy: AgentProxy | undefined;
   for (const url of urls) {

@@ -46,6 +46,10 @@ describe("the agent's proxy for probes and kubectl", () => {
     assert.strictEqual(env.NO_PROXY, api);
   });
 
+  it('sets nothing for a kubectl that reaches no API server (kustomize), leaving the machine\'s settings', () => {
+    assert.deepStrictEqual(kubectlProxyEnvironment([]), {});
+  });
+
   it('sets nothing without Agent.ProxyUrl', () => {
     delete process.env.AGENT_PROXYURL;
     assert.deepStrictEqual(kubectlProxyEnvironment([`https://${api}:443`]), {});
