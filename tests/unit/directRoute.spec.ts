@@ -31,7 +31,12 @@ describe('direct route: rolloutTimeoutSeconds', function () {
       ].join('\n'),
       { mode: 0o755 },
     );
-    fs.writeFileSync(path.join(dir, 'kubeconfig'), 'apiVersion: v1\nkind: Config\n', { mode: 0o600 });
+    // A kubeconfig as AKS returns one (kubectl's environment is derived from its API server for the proxy settings).
+    fs.writeFileSync(
+      path.join(dir, 'kubeconfig'),
+      'apiVersion: v1\nkind: Config\nclusters:\n- name: aks\n  cluster:\n    server: https://aks.example:443\ncontexts:\n- name: aks\n  context:\n    cluster: aks\n    user: u\ncurrent-context: aks\nusers:\n- name: u\n  user:\n    token: not-used\n',
+      { mode: 0o600 },
+    );
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
