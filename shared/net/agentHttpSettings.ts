@@ -123,6 +123,16 @@ export function agentHttpSettingsFor(targetUrl: string): AgentHttpSettings {
   };
 }
 
+/**
+ * An https.Agent that reaches the target through a CONNECT tunnel on the agent's proxy, with Basic
+ * credentials in a header function (never in a URL or a logged object). The request's own TLS
+ * options (the target's CA, servername) apply inside the tunnel; `proxy.ca` checks an https:// proxy.
+ */
+export function proxyTunnelAgent(proxy: AgentProxy): HttpsProxyAgent<string> {
+  const authorization = basicProxyAuthorization(proxy);
+  return new HttpsProxyAgent(proxy.proxyUrl, { ca: proxy.ca, headers: () => (authorization ? { 'Proxy-Authorization': authorization } : {}) });
+}
+
 /** How the agent reaches a host: straight, through its proxy, or straight because the bypass list names it. */
 export type AgentRoute = { kind: 'direct' } | { kind: 'bypass' } | { kind: 'proxy'; proxy: AgentProxy };
 

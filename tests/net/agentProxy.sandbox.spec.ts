@@ -34,13 +34,24 @@ describe('a proxy-only agent (Agent.ProxyUrl, nothing else reachable)', function
     sandbox = await startSandbox({
       principals: [{ name: 'secret' }],
       customRoles: [RUN_COMMAND_INVOKER],
-      roleAssignments: [...deployerAssignments('secret'), { principal: 'secret', role: 'Reader', scope: 'resourceGroup:rg-aks' }],
-      clusters: [{ name: 'aks-prod', resourceGroup: 'rg-aks', private: true, disableLocalAccounts: true, namespaces: ['web'], rolloutDelaySeconds: 0 }],
+      roleAssignments: [
+        ...deployerAssignments('secret'),
+        { principal: 'secret', role: 'Reader', scope: 'resourceGroup:rg-aks' },
+        { principal: 'secret', role: 'Azure Kubernetes Service Cluster User Role', scope: 'cluster:aks-k8srbac' },
+      ],
+      clusters: [
+        { name: 'aks-prod', resourceGroup: 'rg-aks', private: true, disableLocalAccounts: true, namespaces: ['web'], rolloutDelaySeconds: 0 },
+        // Kubernetes RBAC: ServiceConnectionRoleCheck asks this API server itself (SelfSubjectAccessReview).
+        { name: 'aks-k8srbac', resourceGroup: 'rg-aks', private: true, namespaces: ['web'], aad: { managed: true, enableAzureRBAC: false } },
+      ],
     });
     writeDemoManifests(sandbox);
     fqdn = sandbox.azure.state.cluster('aks-prod').privateFqdn!;
     const apiServerPort = sandbox.azure.clusters.get('aks-prod')!.port;
-    hosts = { [`${fqdn}:443`]: { host: '127.0.0.1', port: apiServerPort } };
+    hosts = {
+      [`${fqdn}:443`]: { host: '127.0.0.1', port: apiServerPort },
+      [`${sandbox.azure.state.cluster('aks-k8srbac').privateFqdn!}:443`]: { host: '127.0.0.1', port: sandbox.azure.clusters.get('aks-k8srbac')!.port },
+    };
     proxy = await startRecordingProxy({ username: 'agent', password: 'proxy-pass/word+1', hosts });
     closedPort = await new Promise<number>((resolve) => {
       const probe = net.createServer().listen(0, '127.0.0.1', () => {
@@ -58,8 +69,8 @@ describe('a proxy-only agent (Agent.ProxyUrl, nothing else reachable)', function
     await sandbox?.stop();
   });
 
-  async function deploy(inputs: Record<string, string>, proxyBypassList: string[] = []): Promise<TaskRun> {
-    const env = sandboxJobEnv(sandbox, {
+  function proxyOnlyEnv(inputs: Record<string, string>, proxyBypassList: string[] = []) {
+    return sandboxJobEnv(sandbox, {
       connectionId: 'sc-proxy-only',
       scheme: 'ServicePrincipalSecret',
       principal: 'secret',
@@ -70,7 +81,10 @@ describe('a proxy-only agent (Agent.ProxyUrl, nothing else reachable)', function
       // The agent hands its proxy password over as a secret variable.
       extraEnv: { AGENT_PROXYUSERNAME: 'agent', SECRET_AGENT_PROXYPASSWORD: 'proxy-pass/word+1', VSTS_SECRET_VARIABLES: '["Agent.ProxyPassword"]' },
     });
-    const r = await runTask('PrivateAksDeployV1', env, { wrap: (c, a) => network!.spawnArgs(false, c, a), timeoutMs: 90_000 });
+  }
+
+  async function deploy(inputs: Record<string, string>, proxyBypassList: string[] = []): Promise<TaskRun> {
+    const r = await runTask('PrivateAksDeployV1', proxyOnlyEnv(inputs, proxyBypassList), { wrap: (c, a) => network!.spawnArgs(false, c, a), timeoutMs: 90_000 });
     assert.ok(!r.timedOut, `the task hung:\n${r.stdout}`);
     return r;
   }
@@ -113,5 +127,16 @@ describe('a proxy-only agent (Agent.ProxyUrl, nothing else reachable)', function
     } finally {
       hosts[`${fqdn}:443`] = route;
     }
+  });
+  it('ServiceConnectionRoleCheck asks a Kubernetes-RBAC API server through the proxy, as kubectl would reach it', async () => {
+    const k8sFqdn = sandbox.azure.state.cluster('aks-k8srbac').privateFqdn!;
+    proxy.tunnels.length = 0;
+    const env = proxyOnlyEnv({ resourceGroupName: 'rg-aks', clusterName: 'aks-k8srbac', namespace: 'web', intents: 'deploy', failOn: 'never' });
+    const r = await runTask('ServiceConnectionRoleCheckV1', env, { wrap: (c, a) => network!.spawnArgs(false, c, a), timeoutMs: 90_000 });
+    assert.strictEqual(r.result, 'Succeeded', `${r.resultMessage}\n${r.lines.slice(-15).join('\n')}`);
+    // The cluster's RoleBindings were asked (and deny this identity), not skipped as unreachable.
+    assert.ok(!r.warnings.some((w) => /not checked: the API server is not reachable/.test(w)), r.warnings.join('\n'));
+    assert.ok(r.lines.some((l) => /in-cluster RBAC \(SelfSubjectAccessReview\) denies create, patch deployments\.apps in 'web'/.test(l)), r.lines.join('\n'));
+    assert.ok(proxy.tunnels.filter((t) => t === `${k8sFqdn}:443`).length >= 2, `tunnels: ${proxy.tunnels.join(', ')}`);
   });
 });
