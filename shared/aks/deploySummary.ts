@@ -6,7 +6,7 @@ import type { SignedInIdentity } from '../identity/signedInIdentity';
 import { STATUS_ICON, cell, code, factTable, table } from '../pipeline/buildSummary';
 import type { ClusterFacts } from './clusterFacts';
 import { rolloutTargets, type DeployPlan } from './deployPlan';
-import type { PreflightOutcome } from './preflight';
+import { probeRouteText, type PreflightOutcome } from './preflight';
 
 export interface DeploySummary {
   facts: ClusterFacts;
@@ -63,7 +63,7 @@ export function preflightMarkdown(outcomes: PreflightOutcome[]): string[] {
       return !s ? '—' : s.ok ? `${STATUS_ICON.pass}\u00a0${s.ms}\u00a0ms` : `${STATUS_ICON.fail}\u00a0${cell(s.errorCode ?? 'failed')}`;
     });
     const verdict = o.diagnosis.ok ? `${STATUS_ICON.pass}\u00a0reachable` : `${STATUS_ICON.fail}\u00a0blocked`;
-    return [verdict, `**${cell(o.target.probe.label)}**<br>${code(`${o.target.probe.host}:${o.target.probe.port}`)}`, ...steps];
+    return [verdict, `**${cell(o.target.probe.label)}**<br>${code(`${o.target.probe.host}:${o.target.probe.port}`)}<br>${cell(probeRouteText(o))}`, ...steps];
   });
   const out = table(['Result', 'Endpoint', ...STEP_COLUMNS.map(([, label]) => label)], rows);
   for (const o of outcomes.filter((x) => !x.diagnosis.ok)) {

@@ -30,7 +30,7 @@ export async function runPreflight(targets: PreflightTarget[], stepDeadlineMs: n
 const STEP_LABEL = { dns: 'DNS', tcp: 'TCP 443', tls: 'TLS', http: 'HTTP' } as const;
 
 /** Which way a probe went, for the table's header line (never the proxy's credentials). */
-function routeText(o: PreflightOutcome): string {
+export function probeRouteText(o: PreflightOutcome): string {
   const route = o.target.probe.route;
   if (route?.kind === 'proxy') return `via proxy ${new URL(route.proxy.proxyUrl).host}`;
   return route?.kind === 'bypass' ? 'direct (bypass)' : 'direct';
@@ -40,7 +40,7 @@ function routeText(o: PreflightOutcome): string {
 export function preflightTableLines(outcomes: PreflightOutcome[]): string[] {
   const lines: string[] = [];
   for (const o of outcomes) {
-    lines.push(`${o.target.probe.label} ${o.target.probe.host}:${o.target.probe.port} (${routeText(o)})`);
+    lines.push(`${o.target.probe.label} ${o.target.probe.host}:${o.target.probe.port} (${probeRouteText(o)})`);
     for (const step of o.result.steps) {
       const label = step.step === 'tcp' && o.target.probe.route?.kind === 'proxy' ? 'CONNECT' : STEP_LABEL[step.step];
       const detail = (step.errorCode && !step.ok ? `${step.errorCode}: ` : '') + step.detail.split('\n')[0].slice(0, 120);

@@ -93,12 +93,23 @@ describe('build summaries', () => {
       const page = deployPage();
       assert.match(page, /^### ✅ Deployed 2 object\(s\) to `aks-prod`/);
       assert.match(page, /\| \*\*Route\*\* \| AKS run command \(route: auto\), because the agent has no line of sight/);
-      assert.match(page, /\| ❌\u00a0blocked \| \*\*AKS API server\*\*<br>`aks\.privatelink\.eastus\.azmk8s\.io:443` \| ❌\u00a0ENOTFOUND \| — \| — \| — \|/);
+      assert.match(page, /\| ❌\u00a0blocked \| \*\*AKS API server\*\*<br>`aks\.privatelink\.eastus\.azmk8s\.io:443`<br>direct \| ❌\u00a0ENOTFOUND \| — \| — \| — \|/);
       assert.match(page, /\| ✅\u00a0reachable \| \*\*ACR login server\*\*/);
       assert.match(page, /❌ \*\*AKS API server: PRIVATE_DNS_UNRESOLVED\.\*\* The agent cannot resolve it\.\n\n\*\*Fix:\*\* Link the zone\./);
       assert.match(page, /server-side apply · no prune · rollout wait up to 300 s/);
       assert.match(page, /\| Deployment \| `web` \| `shop` \| ✅ rolled out \|/);
       assert.match(page, /\| Service \| `web` \| `shop` \| {2}\|/);
+    });
+
+    it('says which way each line-of-sight check went (the agent proxy, or direct), never the proxy credentials', () => {
+      const proxied = outcome('AKS API server', 'aks.privatelink.eastus.azmk8s.io');
+      proxied.target.probe = { ...proxied.target.probe, route: { kind: 'proxy', proxy: { proxyUrl: 'http://proxy.corp:3128', proxyUsername: 'agent', proxyPassword: 'pw-secret' } } };
+      const bypassed = outcome('Registry myregistry', 'myregistry.azurecr.io');
+      bypassed.target.probe = { ...bypassed.target.probe, route: { kind: 'bypass' } };
+      const page = deployPage({ chosenRoute: 'direct', requestedRoute: 'auto', outcomes: [proxied, bypassed] });
+      assert.match(page, /aks\.privatelink\.eastus\.azmk8s\.io:443`<br>via proxy proxy\.corp:3128/);
+      assert.match(page, /myregistry\.azurecr\.io:443`<br>direct \(bypass\)/);
+      assert.ok(!page.includes('pw-secret') && !page.includes('agent@'), page);
     });
 
     it('says the preflight was skipped on route runCommand, and how kubectl got its token on the direct route', () => {
