@@ -19,6 +19,7 @@ import { validateResourceName } from '../../shared/arm/resourceId';
 import { registryDataEndpointProbe, registryEndpoints, registryProbe } from '../../shared/aks/registryProbe';
 import { uploadSummaryPage } from '../../shared/pipeline/buildSummary';
 import { ExplainedError } from '../../shared/pipeline/explainedError';
+import { neutralizeLoggingCommands } from '../../shared/pipeline/loggingCommands';
 import { onTaskEnd, runTask } from '../../shared/pipeline/runTask';
 import { booleanInput, choiceInput, integerInput, optionalInput } from '../../shared/pipeline/taskInputs';
 
@@ -68,7 +69,7 @@ void runTask('PrivateAksDeploy', async () => {
     }
     outcomes = await runPreflight([apiServer, ...registryTargets], probeTimeoutMs);
     for (const line of preflightTableLines(outcomes)) console.log(`  ${line}`);
-    for (const o of outcomes.slice(1)) if (!o.diagnosis.ok) tl.warning(`${o.diagnosis.reason} Fix: ${o.diagnosis.fix}`);
+    for (const o of outcomes.slice(1)) if (!o.diagnosis.ok) tl.warning(neutralizeLoggingCommands(`${o.diagnosis.reason} Fix: ${o.diagnosis.fix}`));
     // The route depends on the API server; the registry matters to whoever pushes and pulls images.
     const reachable = outcomes[0].diagnosis.ok;
     if (!reachable && route === 'direct') {
@@ -105,7 +106,7 @@ void runTask('PrivateAksDeploy', async () => {
     await deployDirect(plan, { kubectl: kubectl(), kubeconfigPath: written.path, env, failureContext, applyDeadlineMs: 300_000 });
   } else {
     const outcome = await deployThroughRunCommand(cc, access, facts, plan, (plan.rolloutTimeoutSeconds + 120) * 1000, identity.objectId);
-    for (const line of outcome.logs.split(/\r?\n/)) if (line) console.log(`  [run command] ${line}`);
+    for (const line of outcome.logs.split(/\r\n|\r|\n/)) if (line) console.log(`  [run command] ${neutralizeLoggingCommands(line)}`);
     if (outcome.exitCode !== 0) {
       const explained = explainKubectlFailure(outcome.logs, { ...failureContext, intent: 'write' });
       throw new ExplainedError(explained ? { what: 'Deploying through AKS run command', ...explained } : { what: 'Deploying through AKS run command', reason: `The command exited with ${outcome.exitCode}.`, fix: 'See the run command log above.', code: 'RUN_COMMAND_FAILED' });

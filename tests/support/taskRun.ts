@@ -39,7 +39,8 @@ function unescapeData(s: string): string {
 export function parseTaskOutput(stdout: string): Pick<TaskRun, 'lines' | 'result' | 'resultMessage' | 'errors' | 'warnings' | 'outputs' | 'registeredSecrets' | 'taskVariables'> {
   const parsed: ReturnType<typeof parseTaskOutput> = { lines: [], errors: [], warnings: [], outputs: {}, registeredSecrets: [], taskVariables: {} };
   for (const line of stdout.split(/\r?\n/)) {
-    const m = /^##vso\[([\w.]+)([^\]]*)\](.*)$/.exec(line);
+    // Anywhere in the line, as the agent looks for it (Command.cs TryParse: IndexOf("##vso[")).
+    const m = /##vso\[([\w.]+)([^\]]*)\](.*)$/.exec(line);
     if (!m) {
       if (line) parsed.lines.push(line);
       continue;
