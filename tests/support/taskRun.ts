@@ -101,7 +101,7 @@ export function runTask(task: TaskName, env: Env, options: RunOptions = {}): Pro
     child.on('close', (exitCode) => {
       clearTimeout(timer);
       // Every run, whatever the spec asserts: nothing a sandbox issued in the log or left in the temp dir.
-      const leaks = leaksOfRun(stdout, stderr, env.AGENT_TEMPDIRECTORY);
+      const leaks = leaksOfRun(stdout, stderr, env);
       if (leaks.length > 0) {
         reject(new Error(`${task} leaked secrets the sandbox issued (output withheld, it holds them):\n  ${leaks.join('\n  ')}`));
         return;
