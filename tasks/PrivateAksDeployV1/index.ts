@@ -46,7 +46,7 @@ void runTask('PrivateAksDeploy', async () => {
   const access = new ClusterAccess(cc, target, identity.objectId);
   const facts = await access.facts();
   console.log('Cluster:');
-  for (const line of clusterFactsLines(facts)) console.log(`  ${line}`);
+  for (const line of clusterFactsLines(facts)) console.log(`  ${neutralizeLoggingCommands(line)}`);
   if (useAdmin && facts.localAccountsDisabled) {
     throw new ExplainedError({ what: 'Getting the cluster admin credential', reason: `'${facts.name}' disables local accounts, so AKS hands out no admin credential.`, fix: 'Leave useAdminCredentials off: the task deploys with an Entra ID token and the cluster user credential.', code: 'LOCAL_ACCOUNTS_DISABLED' });
   }
@@ -68,7 +68,7 @@ void runTask('PrivateAksDeploy', async () => {
       registryTargets.push(registryProbe(registryName, cc.connection.cloud.environment, endpoints.loginServer), ...endpoints.dataEndpoints.map((host) => registryDataEndpointProbe(registryName, host)));
     }
     outcomes = await runPreflight([apiServer, ...registryTargets], probeTimeoutMs);
-    for (const line of preflightTableLines(outcomes)) console.log(`  ${line}`);
+    for (const line of preflightTableLines(outcomes)) console.log(`  ${neutralizeLoggingCommands(line)}`);
     for (const o of outcomes.slice(1)) if (!o.diagnosis.ok) tl.warning(neutralizeLoggingCommands(`${o.diagnosis.reason} Fix: ${o.diagnosis.fix}`));
     // The route depends on the API server; the registry matters to whoever pushes and pulls images.
     const reachable = outcomes[0].diagnosis.ok;

@@ -76,8 +76,8 @@ describe('Outside text cannot become an agent logging command', function () {
   afterEach(() => sandbox.faults.clear());
   after(async () => sandbox?.stop());
 
-  function deploy(inputs: Record<string, string>, inside = false): Promise<TaskRun> {
-    const env = sandboxJobEnv(sandbox, { connectionId: 'sc-secret', scheme: 'ServicePrincipalSecret', principal: 'deployer', debug: true, inputs: { ...DEPLOY_INPUTS, ...inputs } });
+  function deploy(inputs: Record<string, string>, inside = false, extraEnv: Record<string, string> = {}): Promise<TaskRun> {
+    const env = sandboxJobEnv(sandbox, { connectionId: 'sc-secret', scheme: 'ServicePrincipalSecret', principal: 'deployer', debug: true, inputs: { ...DEPLOY_INPUTS, ...inputs }, extraEnv });
     const network = sandbox.network;
     return runTask('PrivateAksDeployV1', env, { timeoutMs: 90_000, wrap: network ? (c, a) => network.spawnArgs(inside, c, a) : undefined });
   }
@@ -114,6 +114,14 @@ describe('Outside text cannot become an agent logging command', function () {
     const r = await deploy({ route: 'runCommand' });
     assertNoInjectedCommand(r);
     assert.match(r.resultMessage ?? '', /Bad request ## vso\[task\.setvariable variable=x\]evil ## vso\[task\.complete/);
+  });
+
+  it('a subscription display name, echoed in the sign-in report', async () => {
+    // Whoever may rename the subscription controls this text; the agent hands it over as the connection's data.
+    sandbox.faults.inject('arm', { status: 400, method: 'POST', pathIncludes: '/runCommand', times: 1 });
+    const r = await deploy({ route: 'runCommand' }, false, { 'ENDPOINT_DATA_sc-secret_SUBSCRIPTIONNAME': `Prod ${INJECTED[0]}` });
+    assertNoInjectedCommand(r);
+    assert.match(r.stdout, /Subscription +: Prod ## vso\[task\.setvariable variable=x\]evil/);
   });
 
   it('an Entra ID error body: the explained sign-in failure quotes it neutralised', async () => {
