@@ -1,10 +1,14 @@
 import * as assert from 'assert';
+import { spawnSync } from 'child_process';
 import { randomUUID } from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
 import { startSandbox, type Sandbox } from '../sandbox';
 import { ARM_AUDIENCES } from '../sandbox/arm';
 import { ALL_SCHEMES, type ConnectionScheme } from '../support/agentEnvironment';
 import { DEPLOY_INPUTS, writeDemoManifests } from '../support/deployInputs';
 import { sandboxJobEnv } from '../support/sandboxAgent';
+import { leaksOfRun } from '../support/leakScan';
 import { runTask, type TaskRun } from '../support/taskRun';
 
 const AKS_SERVER_AUDIENCE = '6dae42f8-4368-4678-94ff-3960e28e3630';
@@ -64,9 +68,9 @@ describe('Every ARM and AKS token a run gets is registered with the agent\'s mas
 
   after(async () => sandbox?.stop());
 
-  async function deploy(scheme: ConnectionScheme, route: 'runCommand' | 'direct'): Promise<{ run: TaskRun; arm: string[]; aks: string[] }> {
+  async function deploy(scheme: ConnectionScheme, route: 'runCommand' | 'direct', inputs: Record<string, string> = {}): Promise<{ run: TaskRun; arm: string[]; aks: string[] }> {
     const before = new Set(sandbox.issuedSecrets());
-    const env = sandboxJobEnv(sandbox, { connectionId: scheme === 'WorkloadIdentityFederation' ? WIF : `sc-${scheme}`, scheme, principal: principalFor[scheme], debug: true, inputs: { ...DEPLOY_INPUTS, route } });
+    const env = sandboxJobEnv(sandbox, { connectionId: scheme === 'WorkloadIdentityFederation' ? WIF : `sc-${scheme}`, scheme, principal: principalFor[scheme], debug: true, inputs: { ...DEPLOY_INPUTS, route, ...inputs } });
     const network = sandbox.network!;
     const run = await runTask('PrivateAksDeployV1', env, { timeoutMs: 90_000, wrap: route === 'direct' ? (c, a) => network.spawnArgs(true, c, a) : undefined });
     assert.strictEqual(run.result, 'Succeeded', run.stdout);
@@ -104,4 +108,20 @@ describe('Every ARM and AKS token a run gets is registered with the agent\'s mas
       assertRegistered(run, aks, 'AKS API server', /^ {2}configmap\/settings (created|configured|unchanged)/);
     });
   }
+
+  it('the token broker key the task makes for kubectl is registered, and the leak scan looks for it', async function () {
+    if (!sandbox.network) this.skip();
+    // kubectl as the task runs it, recording the key the task put in its environment (shared/kube/tokenBroker.ts).
+    const realKubectl = spawnSync('bash', ['-c', 'command -v kubectl'], { encoding: 'utf8' }).stdout.trim();
+    const record = path.join(sandbox.tempDir, 'broker-key-record');
+    const wrapper = path.join(sandbox.tempDir, 'kubectl-broker-key');
+    fs.writeFileSync(wrapper, `#!/bin/bash\necho "$PRIVATE_AKS_DEPLOY_TOKEN_BROKER_KEY" >> '${record}'\nexec '${realKubectl}' "$@"\n`, { mode: 0o755 });
+    const { run } = await deploy('ServicePrincipalSecret', 'direct', { kubectlPath: wrapper });
+    const keys = [...new Set(fs.readFileSync(record, 'utf8').split('\n').filter(Boolean))];
+    assert.strictEqual(keys.length, 1, 'kubectl got one broker key');
+    assert.ok(run.registeredSecrets.includes(keys[0]), 'the broker key was not registered with task.setsecret');
+    // Were it printed, the scan every run goes through would say so (it takes the registered values as secrets).
+    const printed = run.stdout.replace('Signed in to Azure:', `Signed in to Azure: ${keys[0]}`);
+    assert.strictEqual(leaksOfRun(printed, '', undefined, []).length, 1);
+  });
 });
