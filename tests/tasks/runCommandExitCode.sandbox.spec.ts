@@ -11,7 +11,8 @@ import { runTask, type TaskRun } from '../support/taskRun';
  * specification/containerservice/resource-manager/Microsoft.ContainerService/aks/stable/2024-09-01/
  * managedClusters.json `CommandResultProperties`, examples/RunCommandRequest.json), and
  * `provisioningState: failed` with only a `reason` when it never ran (examples/RunCommandResultFailed.json).
- * az aks command invoke prints "finished at … with exitcode=N" for the first and the reason for the second.
+ * az aks command invoke prints "finished at … with exitcode=N" for the first and the reason for the second
+ * (Azure/azure-cli src/azure-cli/azure/cli/command_modules/acs/custom.py `_print_command_result`).
  */
 describe('PrivateAksDeploy through AKS run command: a failing kubectl fails the task', function () {
   this.timeout(120_000);
