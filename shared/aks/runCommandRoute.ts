@@ -1,4 +1,4 @@
-import JSZip from 'jszip';
+import { strToU8, zipSync } from 'fflate';
 import type { ConnectionCredential } from '../identity/connectionCredential';
 import { acquireToken } from '../identity/connectionCredential';
 import { toYamlStream } from '../kube/manifests';
@@ -26,6 +26,18 @@ export function runCommandScript(plan: DeployPlan): string {
 }
 
 /**
+ * The run command's `context`: the files as one zip archive, base64, unpacked into the command's
+ * working directory. az aks command invoke (azure-cli, acs/custom.py _get_command_context) writes
+ * it with Python's zipfile (entries stored) and base64.encodebytes; Terraform's archive_file (Go's
+ * archive/zip) deflates its entries. The service unzips either, so the manifests go deflated:
+ * YAML shrinks several times over.
+ */
+export function contextArchive(files: Record<string, string>): string {
+  const entries = Object.fromEntries(Object.entries(files).map(([name, text]) => [name, strToU8(text)]));
+  return Buffer.from(zipSync(entries, { level: 6 })).toString('base64');
+}
+
+/**
  * Deploys through Resource Manager's AKS run command: the manifests travel zipped in the request,
  * a pod inside the cluster runs kubectl with a short-lived Entra token for the API server, and the
  * task polls for the result within the deadline. This reaches a private cluster from any agent.
@@ -40,10 +52,8 @@ export async function deployThroughRunCommand(cc: ConnectionCredential, access: 
       code: 'RUN_COMMAND_DISABLED',
     });
   }
-  const zip = new JSZip();
   const namespace = namespaceObject(plan);
-  zip.file('manifests.yaml', toYamlStream(namespace ? [namespace, ...plan.objects] : plan.objects));
-  const context = await zip.generateAsync({ type: 'base64', compression: 'DEFLATE' });
+  const context = contextArchive({ 'manifests.yaml': toYamlStream(namespace ? [namespace, ...plan.objects] : plan.objects) });
   if (context.length > MAX_CONTEXT_BYTES) {
     throw new ExplainedError({ what, reason: `The zipped manifests are ${Math.round(context.length / 1024 / 1024)} MB, more than run command carries (${MAX_CONTEXT_BYTES / 1024 / 1024} MB).`, fix: 'Deploy in smaller batches, or from an agent with line of sight (route: direct).', code: 'RUN_COMMAND_TOO_LARGE' });
   }
@@ -60,6 +70,8 @@ export async function deployThroughRunCommand(cc: ConnectionCredential, access: 
     }
     return { exitCode: result.exitCode ?? -1, logs: result.logs ?? '' };
   } catch (err) {
+    // Already explained (e.g. ARM_FOREIGN_URL from the client's pipeline, a poll URL off Resource Manager).
+    if (err instanceof ExplainedError) throw err;
     if (err instanceof DeadlineExceededError) {
       throw new ExplainedError({ what, reason: `The command did not finish within ${Math.round(deadlineMs / 1000)} s.`, fix: 'Raise rolloutTimeoutSeconds, or check the rollout in the cluster.', code: 'RUN_COMMAND_TIMEOUT' }, { cause: err });
     }

@@ -90,11 +90,17 @@ export function readAzureRmConnection(inputName: string = CONNECTION_INPUT): Azu
     throw wrongConnection(id, `Its cloud endpoints are incomplete: ${(err as Error).message}.`, 'Edit the connection and set the environment (or Azure Stack endpoints) again.', 'CONNECTION_CLOUD_INCOMPLETE');
   }
 
+  // The subscription id goes into every Resource Manager URL: anything but a GUID could point them elsewhere.
+  const subscriptionId = data('subscriptionId');
+  if (subscriptionId !== undefined && !GUID.test(subscriptionId)) {
+    throw wrongConnection(id, `Its subscription id '${subscriptionId.slice(0, 80)}' is not a GUID.`, 'Edit the connection and choose the subscription again (its id is a GUID, as the portal shows it).', 'CONNECTION_INCOMPLETE');
+  }
+
   return {
     id,
     scheme,
     tenantId,
-    subscriptionId: data('subscriptionId'),
+    subscriptionId,
     subscriptionName: data('subscriptionName'),
     cloud,
     credential,

@@ -13,7 +13,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import JSZip from 'jszip';
+import { unzipSync } from 'fflate';
 import type { AksApiServer } from './aksApiServer';
 
 export interface RunCommandRequest {
@@ -62,24 +62,29 @@ function findKubectlDir(): string {
     return kubectlDir;
 }
 
+/**
+ * Unpacks `context` as the service does for what az aks command invoke sends (azure-cli, acs/custom.py
+ * _get_command_context): base64 with line breaks (base64.encodebytes), a zip whose entries are
+ * stored (Python's zipfile default) or deflated (other clients), names relative to the working
+ * directory, "./" prefixed when a whole folder was attached. Entry modes are not kept: the command
+ * runs through `bash -c`, and the tasks attach only data files.
+ */
 async function unzipContext(contextBase64: string, dir: string): Promise<void> {
-    let zip: JSZip;
+    let files: Record<string, Uint8Array>;
     try {
-        zip = await JSZip.loadAsync(Buffer.from(contextBase64, 'base64'));
+        files = unzipSync(new Uint8Array(Buffer.from(contextBase64, 'base64')));
     } catch (err) {
         throw new RunCommandError(`The command context is not a valid base64-encoded zip archive: ${(err as Error).message}`);
     }
-    for (const entry of Object.values(zip.files)) {
-        const target = path.resolve(dir, entry.name);
-        if (target !== dir && !target.startsWith(dir + path.sep)) throw new RunCommandError(`The command context holds a path outside its directory: ${entry.name}`);
-        if (entry.dir) {
+    for (const [name, content] of Object.entries(files)) {
+        const target = path.resolve(dir, name);
+        if (target !== dir && !target.startsWith(dir + path.sep)) throw new RunCommandError(`The command context holds a path outside its directory: ${name}`);
+        if (name.endsWith('/')) {
             await fs.mkdir(target, { recursive: true });
             continue;
         }
         await fs.mkdir(path.dirname(target), { recursive: true });
-        await fs.writeFile(target, await entry.async('nodebuffer'));
-        const mode = typeof entry.unixPermissions === 'number' ? entry.unixPermissions & 0o777 : undefined;
-        if (mode) await fs.chmod(target, mode | 0o600);
+        await fs.writeFile(target, content);
     }
 }
 
