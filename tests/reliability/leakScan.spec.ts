@@ -25,6 +25,8 @@ describe('reliability: the leak scan catches every way a secret can reach the lo
     }
     const urlSafe = Buffer.from(`{"t":"${token}"}`).toString('base64url');
     assert.strictEqual(scan(urlSafe, { issued: [token] }).length, 1, 'URL-safe base64');
+    const wrapped = Buffer.from(`token=${token}`).toString('base64').match(/.{1,76}/g)!.join('\n');
+    assert.strictEqual(scan(`${wrapped}\n`, { issued: [token] }).length, 1, 'base64 wrapped at 76 columns');
   });
 
   it('a secret URL-encoded or JSON-escaped', () => {

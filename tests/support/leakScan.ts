@@ -62,8 +62,10 @@ function needlesOf(secrets: string[], publicLines: Set<string>): Map<string, str
  */
 export function leakedSecrets(text: string, secrets: string[]): string[] {
   const publicLines = new Set(secrets.flatMap((s) => (s.includes('-----BEGIN') ? pemLines(s).public : [])));
+  // Also with whitespace removed: a token or its base64 wrapped over several lines (base64 -w 76, PEM-style) still leaks.
+  const unwrapped = text.replace(/\s+/g, '');
   const found = new Set<string>();
-  for (const [form, secret] of needlesOf(secrets, publicLines)) if (text.includes(form)) found.add(`${secret.slice(0, 4)}…(${secret.length} chars)`);
+  for (const [form, secret] of needlesOf(secrets, publicLines)) if (text.includes(form) || unwrapped.includes(form)) found.add(`${secret.slice(0, 4)}…(${secret.length} chars)`);
   return [...found];
 }
 
