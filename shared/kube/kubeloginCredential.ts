@@ -39,7 +39,7 @@ export function kubeloginCredential(connection: AzureRmConnection, mode: Kubelog
       }
       const accessToken = systemAccessToken();
       const requestUri = oidcRequestUri();
-      if (!accessToken || !requestUri) throw refuse('The job has no System.AccessToken or System.OidcRequestUri, which kubelogin needs.', 'Run in an Azure Pipelines agent job (classic: allow scripts to access the OAuth token).');
+      if (!accessToken || !requestUri) throw refuse('The job has no System.AccessToken or System.OidcRequestUri, which kubelogin needs.', 'Run it as a step of an Azure Pipelines agent job: the agent hands every task the job\'s access token and OIDC request URI (no setting needed).');
       args.push('--client-id', source.clientId);
       Object.assign(env, {
         AZURESUBSCRIPTION_SERVICE_CONNECTION_ID: connection.id,

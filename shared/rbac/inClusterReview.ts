@@ -1,4 +1,5 @@
 import * as https from 'https';
+import { proxyTunnelAgent, type AgentRoute } from '../net/agentHttpSettings';
 import { DeadlineExceededError, withDeadline } from '../net/deadline';
 import type { OperationVerdict } from './intentVerdicts';
 
@@ -27,6 +28,8 @@ export interface ApiServerAccess {
   caPem?: string;
   tlsServerName?: string;
   token: string;
+  /** The way kubectl would go (the agent's proxy unless its bypass list names the server). */
+  route?: AgentRoute;
 }
 
 /** Asks the API server, as the connection's identity, whether it may do each verb (SelfSubjectAccessReview). */
@@ -42,6 +45,7 @@ async function canI(api: ApiServerAccess, namespace: string, group: string, reso
         path: '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews',
         method: 'POST',
         ca: api.caPem ? [api.caPem] : undefined,
+        agent: api.route?.kind === 'proxy' ? proxyTunnelAgent(api.route.proxy) : undefined,
         signal,
         headers: { Authorization: `Bearer ${api.token}`, 'Content-Type': 'application/json', Accept: 'application/json' },
       },

@@ -7,6 +7,7 @@ import { ClusterAccess, type ClusterTarget } from '../../shared/aks/clusterAcces
 import { acquireToken } from '../../shared/identity/connectionCredential';
 import { signInWithTaskConnection } from '../../shared/identity/signIn';
 import { apiServerOf } from '../../shared/kube/kubeconfig';
+import { agentRouteTo } from '../../shared/net/agentHttpSettings';
 import { probeEndpoint } from '../../shared/net/lineOfSight';
 import { diagnoseLineOfSight } from '../../shared/net/lineOfSightDiagnosis';
 import { reviewInCluster, roleBindingCommand } from '../../shared/rbac/inClusterReview';
@@ -82,12 +83,15 @@ async function checkInClusterBindings(
   const server = apiServerOf(kubeconfig);
   const url = new URL(server.server);
   const host = server.tlsServerName ?? url.hostname;
-  const probe = await probeEndpoint({ label: 'AKS API server', host, port: Number(url.port) || 443, ca: server.caPem ? [server.caPem] : undefined, path: '/readyz', reachableStatuses: [200, 401] }, IN_CLUSTER_PROBE_MS);
+  const port = Number(url.port) || 443;
+  // The same way kubectl would go: through the agent's proxy unless its bypass list names the server.
+  const route = agentRouteTo(url.hostname, port);
+  const probe = await probeEndpoint({ label: 'AKS API server', host, port, ca: server.caPem ? [server.caPem] : undefined, path: '/readyz', reachableStatuses: [200, 401], route }, IN_CLUSTER_PROBE_MS);
   const diagnosis = diagnoseLineOfSight(probe, { kind: 'aksApiServer', resourceName: target.name, privateCluster: /\.privatelink\./.test(host) });
   if (!diagnosis.ok) return { reason: `the API server is not reachable from this agent [${diagnosis.code}]; run the check on an agent inside the cluster's network.` };
   try {
     const token = (await acquireToken(cc, 'aksServer')).token;
-    return { verdicts: await reviewInCluster(verdicts, { ...server, token }, namespace, 30_000), reason: '' };
+    return { verdicts: await reviewInCluster(verdicts, { ...server, token, route }, namespace, 30_000), reason: '' };
   } catch (err) {
     return { reason: `the API server did not answer the review (${messageOf(err)}).` };
   }

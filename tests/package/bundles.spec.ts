@@ -66,11 +66,13 @@ describe('the task bundles', () => {
     }
   });
 
-  it('stay under 1.05 MiB each (the bundle-size figures: npm run bench)', () => {
+  // A ceiling against regressions, not the goal: the generated ARM management clients (~220-310 KiB a bundle)
+  // and MSAL (~190 KiB) are most of what is left (the bundle-size figures: npm run bench).
+  it('stay under 1.15 MiB each', () => {
     for (const task of ALL_TASKS) {
       for (const { entry, meta } of metafilesOf(task)) {
         const bytes = Object.values(meta.outputs).reduce((sum, o) => sum + o.bytes, 0);
-        assert.ok(bytes <= 1.05 * 1024 * 1024, `${entry} is ${bytes} bytes`);
+        assert.ok(bytes <= 1.15 * 1024 * 1024, `${entry} is ${bytes} bytes`);
       }
     }
   });

@@ -409,6 +409,7 @@ export class ArmService {
     private async handle(req: SandboxRequest): Promise<SandboxResponse> {
         const headers = this.commonHeaders(req);
         const note: Record<string, string> = {};
+        if (req.method === 'GET' && req.path.toLowerCase() === '/metadata/endpoints') return { status: 200, headers, body: this.azureStackMetadata() };
         try {
             const caller = this.authenticate(req);
             note.client = caller.appId;
@@ -419,6 +420,22 @@ export class ArmService {
             note.error = err.body.code;
             return { status: err.status, headers: { ...headers, ...err.headers }, body: { error: err.body }, note };
         }
+    }
+
+    /**
+     * What an Azure Stack Hub Resource Manager answers, unauthenticated, at
+     * `<arm>/metadata/endpoints?api-version=2015-01-01`: the fields the platform's AzureRM endpoint
+     * reads (microsoft/azure-pipelines-tasks-common-packages, common-npm-packages/azure-arm-rest/
+     * azure-arm-endpoint.ts, _updateAzureStackData): authentication.loginEndpoint and audiences.
+     * Here the login endpoint is the sandbox's Entra ID and the audience one ARM accepts.
+     */
+    private azureStackMetadata(): Record<string, unknown> {
+        return {
+            galleryEndpoint: `${this.origin}/gallery/`,
+            graphEndpoint: 'https://graph.windows.net/',
+            portalEndpoint: `${this.origin}/portal/`,
+            authentication: { loginEndpoint: `${this.options.entra.origin}/`, audiences: ['https://management.core.windows.net/'] },
+        };
     }
 
     private commonHeaders(req: SandboxRequest): Record<string, string> {
@@ -763,7 +780,7 @@ export class ArmService {
         return {
             status: 202,
             headers: { Location: this.commandResultUrl(c, run.id, apiVersion, this.pollOrigin('runCommand')), ...this.lroHeaders() },
-            note: { command: run.id },
+            note: { command: run.id, clusterToken: request.clusterToken ? 'sent' : 'none' },
         };
     }
 

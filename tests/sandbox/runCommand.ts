@@ -3,7 +3,8 @@
  * cluster: the command runs with bash in a fresh directory holding the unzipped `context`, with
  * kubectl on PATH and a KUBECONFIG that reaches the API server from inside the cluster
  * (`kubernetes.default.svc`, the cluster CA) with the caller's `clusterToken` (an Entra token for
- * the AKS audience, validated by the API server like any other request). Output (stdout and
+ * the AKS audience, validated by the API server like any other request) on a cluster with AKS-managed
+ * Entra ID, and with the cluster's local admin credential on any other (see commandPodToken). Output (stdout and
  * stderr interleaved) is capped, a deadline kills the process group, and the directory is removed.
  *
  * The ARM side (runCommand/action permission, disableRunCommand, the async operation and the
@@ -88,6 +89,17 @@ async function unzipContext(contextBase64: string, dir: string): Promise<void> {
     }
 }
 
+/**
+ * The bearer token the command's kubectl presents. `az aks command invoke` sends the caller's token
+ * only for a cluster with AKS-managed Entra ID (azure-cli, src/azure-cli/azure/cli/command_modules/acs/
+ * custom.py, aks_runcommand: `if mc.aad_profile is not None and mc.aad_profile.managed`), and the command
+ * still works on other clusters: there the pod runs with the cluster's own (local admin) credential,
+ * and a token sent anyway is not what authenticates it.
+ */
+function commandPodToken(server: AksApiServer, request: RunCommandRequest): string {
+    return server.cluster.aad?.managed ? request.clusterToken ?? '' : server.staticAdminToken;
+}
+
 export async function runCommand(server: AksApiServer, request: RunCommandRequest, options: RunCommandOptions = {}): Promise<RunCommandResult> {
     if (!request.command || !request.command.trim()) throw new RunCommandError('The command must not be empty');
     const timeoutMs = options.timeoutMs ?? 300_000;
@@ -101,7 +113,7 @@ export async function runCommand(server: AksApiServer, request: RunCommandReques
         await fs.mkdir(home, { mode: 0o700 });
         if (request.context) await unzipContext(request.context, workDir);
         const kubeconfig = path.join(home, 'kubeconfig');
-        await fs.writeFile(kubeconfig, server.inClusterKubeconfig(request.clusterToken ?? ''), { mode: 0o600 });
+        await fs.writeFile(kubeconfig, server.inClusterKubeconfig(commandPodToken(server, request)), { mode: 0o600 });
 
         const startedAt = new Date();
         const chunks: Buffer[] = [];
