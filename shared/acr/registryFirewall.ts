@@ -3,6 +3,7 @@ import type { ContainerRegistryManagementClient, Registry } from '@azure/arm-con
 import { registryIdOf } from '../arm/resourceId';
 import { DeadlineExceededError, withDeadline } from '../net/deadline';
 import { ExplainedError, messageOf } from '../pipeline/explainedError';
+import { neutralizeLoggingCommands } from '../pipeline/loggingCommands';
 import type { FirewallTarget } from '../firewall/firewallTarget';
 import { storeExplainer, type RuleStore } from '../firewall/ruleSync';
 import { askLoginServer } from './loginServerAccess';
@@ -102,7 +103,7 @@ async function checkQuota(o: RegistryTargetOptions, adding: number): Promise<voi
     const usages = await withDeadline(30_000, (abortSignal) => o.sdk.registries.listUsages(o.resourceGroup, o.registryName, { abortSignal }), () => new DeadlineExceededError('listUsages', 30_000));
     usage = usages.value?.find((u) => u.name === 'IPRules');
   } catch (err) {
-    tl.warning(`Could not read ${o.registryName}'s IP rule quota (listUsages: ${messageOf(err).split('\n')[0]}); adding the rule anyway. The Reader role grants listUsages.`);
+    tl.warning(`Could not read ${o.registryName}'s IP rule quota (listUsages: ${neutralizeLoggingCommands(messageOf(err).split('\n')[0])}); adding the rule anyway. The Reader role grants listUsages.`);
     return;
   }
   if (usage?.limit === undefined || usage.currentValue === undefined) return;

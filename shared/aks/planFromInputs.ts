@@ -5,17 +5,25 @@ import { parseImage, substituteImages } from '../kube/imageSubstitution';
 import { runKubectl } from '../kube/kubectl';
 import { loadManifests, validateNamespace, type ManifestObject } from '../kube/manifests';
 import { ExplainedError } from '../pipeline/explainedError';
+import { onTaskEnd } from '../pipeline/runTask';
 import { booleanInput, integerInput, linesInput, optionalInput, requiredInput } from '../pipeline/taskInputs';
 import type { DeployPlan } from './deployPlan';
 
-/** Renders a kustomization with kubectl's built-in kustomize (local: no cluster involved). */
+/**
+ * Renders a kustomization with kubectl's built-in kustomize (local: no cluster involved). The
+ * output can hold secretGenerator data: it goes into a new folder of its own (mkdtemp: random
+ * name, 0700), removed when the task ends.
+ */
 async function renderKustomization(kubectl: string, dir: string, tempDir: string): Promise<string> {
-  const out = path.join(tempDir, `kustomize-${process.pid}-${Date.now()}.yaml`);
+  const folder = fs.mkdtempSync(path.join(tempDir, 'private-aks-deploy-'));
+  fs.chmodSync(folder, 0o700);
+  onTaskEnd(() => fs.rmSync(folder, { recursive: true, force: true }));
+  const out = path.join(folder, 'kustomize.yaml');
   const result = await runKubectl(kubectl, ['kustomize', dir], { kubeconfig: '', deadlineMs: 120_000 });
   if (result.exitCode !== 0) {
     throw new ExplainedError({ what: "Rendering the input 'kustomizationPath'", reason: `kubectl kustomize failed: ${result.stderr.trim().split('\n').slice(-2).join(' ')}`, fix: 'Run kubectl kustomize on the folder locally to see the error.', code: 'INVALID_MANIFEST' });
   }
-  fs.writeFileSync(out, result.stdout, { mode: 0o600 });
+  fs.writeFileSync(out, result.stdout, { mode: 0o600, flag: 'wx' });
   return out;
 }
 

@@ -1,5 +1,6 @@
 import * as tl from 'azure-pipelines-task-lib/task';
 import { readAzureRmConnection } from '../connection/azureRmConnection';
+import { neutralizeLoggingCommands } from '../pipeline/loggingCommands';
 import { acquireToken, createConnectionCredential, type ConnectionCredential } from './connectionCredential';
 import { describeSignedInIdentity, identityReportLines, type SignedInIdentity } from './signedInIdentity';
 
@@ -13,7 +14,8 @@ export async function signInWithTaskConnection(): Promise<{ cc: ConnectionCreden
   const token = await acquireToken(cc, 'resourceManager');
   const identity = describeSignedInIdentity(cc, token);
   console.log('Signed in to Azure:');
-  for (const line of identityReportLines(identity)) console.log(`  ${line}`);
+  // Names come from the connection and from Azure (a subscription's display name): outside text.
+  for (const line of identityReportLines(identity)) console.log(`  ${neutralizeLoggingCommands(line)}`);
   tl.debug(`Resource Manager token acquired (expires ${identity.tokenExpiresOn.toISOString()})`);
   return { cc, identity };
 }

@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { parseAllDocuments, stringify } from 'yaml';
+import { Composer, LineCounter, Parser, stringify, type Document } from 'yaml';
 import { ExplainedError } from '../pipeline/explainedError';
 
 /** A Kubernetes object from the pipeline's manifests, with where it came from. */
@@ -35,6 +35,25 @@ export function validateNamespace(input: string, value: string): string {
 }
 
 /**
+ * The YAML documents of a text, one at a time: yaml's lexer, parser and composer are generators,
+ * so a caller that stops early leaves the rest of the text unread (parseAllDocuments would parse
+ * all of it first, every empty document between two `---` included). Errors carry their line and
+ * column, as parseAllDocuments' prettyErrors gives them.
+ */
+function* yamlDocuments(text: string): Generator<Document.Parsed> {
+  const lines = new LineCounter();
+  const parser = new Parser(lines.addNewLine);
+  for (const doc of new Composer().compose(parser.parse(text))) {
+    for (const error of doc.errors) {
+      if (error.pos[0] < 0) continue;
+      const { line, col } = lines.linePos(error.pos[0]);
+      error.message += ` at line ${line}, column ${col}`;
+    }
+    yield doc;
+  }
+}
+
+/**
  * Parses the manifest files (multi-document YAML or JSON) into objects, refusing what kubectl
  * would choke on later, each with the file and document it came from: not YAML, a YAML bomb
  * (aliases), files too big, documents without kind, apiVersion or a valid name.
@@ -45,6 +64,7 @@ export function loadManifests(input: string, files: string[]): LoadedManifest[] 
   }
   const loaded: LoadedManifest[] = [];
   let total = 0;
+  let documents = 0;
   for (const file of files) {
     const size = fs.statSync(file).size;
     total += size;
@@ -52,10 +72,13 @@ export function loadManifests(input: string, files: string[]): LoadedManifest[] 
       throw refuse(input, `${file} is too large (${size} bytes; limits ${MANIFEST_LIMITS.maxFileBytes} per file and ${MANIFEST_LIMITS.maxTotalBytes} in all).`, 'Split the manifests or remove generated data from them.', 'MANIFEST_TOO_LARGE');
     }
     const text = fs.readFileSync(file, 'utf8');
-    const documents = parseAllDocuments(text);
-    const docs = Array.isArray(documents) ? documents : [documents];
-    docs.forEach((doc, index) => {
-      const where = `${path.basename(file)} (document ${index + 1})`;
+    let index = 0;
+    for (const doc of yamlDocuments(text)) {
+      // Every document counts, an empty one too: the limit bounds the parsing, not only the objects.
+      if (++documents > MANIFEST_LIMITS.maxDocuments) {
+        throw refuse(input, `More than ${MANIFEST_LIMITS.maxDocuments} YAML documents.`, 'Deploy them in several steps, and remove empty documents (--- lines with nothing between them).', 'MANIFEST_TOO_LARGE');
+      }
+      const where = `${path.basename(file)} (document ${++index})`;
       if (doc.errors.length > 0) {
         throw refuse(input, `${where} is not valid YAML: ${doc.errors[0].message.split('\n')[0]}`, 'Fix the YAML (a linter such as yamllint shows the line).');
       }
@@ -65,14 +88,14 @@ export function loadManifests(input: string, files: string[]): LoadedManifest[] 
       } catch (err) {
         throw refuse(input, `${where} expands too many aliases (${(err as Error).message.split('\n')[0]}): it looks like a YAML bomb.`, 'Remove the anchors and aliases.');
       }
-      if (value === null || value === undefined) return; // an empty document between ---
+      if (value === null || value === undefined) continue; // an empty document between ---
       for (const object of value && (value as { kind?: string }).kind === 'List' ? ((value as { items?: unknown[] }).items ?? []) : [value]) {
         loaded.push({ file, object: checkObject(input, where, object) });
         if (loaded.length > MANIFEST_LIMITS.maxDocuments) {
           throw refuse(input, `More than ${MANIFEST_LIMITS.maxDocuments} objects.`, 'Deploy them in several steps.', 'MANIFEST_TOO_LARGE');
         }
       }
-    });
+    }
   }
   if (loaded.length === 0) throw refuse(input, `The ${files.length} matching file(s) hold no Kubernetes object.`, 'Check that the files are manifests.', 'NO_MANIFESTS');
   return loaded;

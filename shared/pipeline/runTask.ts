@@ -1,5 +1,6 @@
 import * as tl from 'azure-pipelines-task-lib/task';
 import { ExplainedError, isExplainedError, messageOf } from './explainedError';
+import { neutralizeLoggingCommands } from './loggingCommands';
 
 declare const __TASK_VERSION__: string | undefined;
 
@@ -37,7 +38,7 @@ export async function runTask(taskName: string, body: () => Promise<void>): Prom
           fix: 'Run again with system.debug set to true for details, and report it if it persists.',
           code: 'UNEXPECTED',
         });
-    if (!isExplainedError(err) && err instanceof Error && err.stack) tl.debug(err.stack);
+    if (!isExplainedError(err) && err instanceof Error && err.stack) tl.debug(neutralizeLoggingCommands(err.stack));
     process.exitCode = 1;
     tl.setResult(tl.TaskResult.Failed, explained.message, true);
   } finally {
@@ -45,7 +46,7 @@ export async function runTask(taskName: string, body: () => Promise<void>): Prom
       try {
         await cleanup();
       } catch (err) {
-        tl.warning(`Cleanup after ${taskName} failed: ${messageOf(err)}`);
+        tl.warning(neutralizeLoggingCommands(`Cleanup after ${taskName} failed: ${messageOf(err)}`));
       }
     }
     setTimeout(() => process.exit(), EXIT_GRACE_MS).unref();

@@ -795,6 +795,9 @@ export class ArmService {
             if (run.pollsLeft > 0) run.pollsLeft--;
             return { status: 202, headers: { Location: this.commandResultUrl(c, run.id, apiVersion), ...this.lroHeaders() } };
         }
+        // A command that ran is `succeeded` with its exitCode and logs, whatever the exit code; one that
+        // never ran is `failed` with a reason (azure-rest-api-specs containerservice aks/stable/2024-09-01
+        // examples/RunCommandRequest.json, RunCommandResultFailed.json; az CLI's _print_command_result).
         const properties: Record<string, unknown> = {
             provisioningState: run.provisioningState,
             startedAt: run.startedAt.toISOString().replace(/\.\d{3}Z$/, 'Z'),

@@ -39,7 +39,8 @@ function unescapeData(s: string): string {
 export function parseTaskOutput(stdout: string): Pick<TaskRun, 'lines' | 'result' | 'resultMessage' | 'errors' | 'warnings' | 'outputs' | 'registeredSecrets' | 'taskVariables'> {
   const parsed: ReturnType<typeof parseTaskOutput> = { lines: [], errors: [], warnings: [], outputs: {}, registeredSecrets: [], taskVariables: {} };
   for (const line of stdout.split(/\r?\n/)) {
-    const m = /^##vso\[([\w.]+)([^\]]*)\](.*)$/.exec(line);
+    // Anywhere in the line, as the agent looks for it (Command.cs TryParse: IndexOf("##vso[")).
+    const m = /##vso\[([\w.]+)([^\]]*)\](.*)$/.exec(line);
     if (!m) {
       if (line) parsed.lines.push(line);
       continue;
@@ -100,7 +101,7 @@ export function runTask(task: TaskName, env: Env, options: RunOptions = {}): Pro
     child.on('close', (exitCode) => {
       clearTimeout(timer);
       // Every run, whatever the spec asserts: nothing a sandbox issued in the log or left in the temp dir.
-      const leaks = leaksOfRun(stdout, stderr, env.AGENT_TEMPDIRECTORY);
+      const leaks = leaksOfRun(stdout, stderr, env);
       if (leaks.length > 0) {
         reject(new Error(`${task} leaked secrets the sandbox issued (output withheld, it holds them):\n  ${leaks.join('\n  ')}`));
         return;
