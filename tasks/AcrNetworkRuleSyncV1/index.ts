@@ -1,6 +1,6 @@
 import { runAcrNetworkRuleSync } from '../../shared/firewall/ruleSyncTask';
 import { runTask } from '../../shared/pipeline/runTask';
 
-// One entry point for the main step and the post-job step (postjobexecution): the task variables
-// the main step set tell them apart.
+// The main step; the post-job step is post.ts (task.json postjobexecution), a separate entry so
+// that a post-job step whose main step never ran cannot run the main flow.
 void runTask('AcrNetworkRuleSync', runAcrNetworkRuleSync);

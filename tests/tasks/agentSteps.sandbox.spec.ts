@@ -150,4 +150,50 @@ describe('the tasks as the agent runs them', function () {
       assert.deepStrictEqual(fs.readdirSync(tempDirectory).filter((f) => f.startsWith('kustomize-')), [], 'kustomize output left behind');
     });
   });
+
+  describe('the post-job step runs whether or not its main step did (defect 2)', () => {
+    const inputs = { targetType: 'registry', resourceGroupName: RG, registryName: 'acrpost', ipSource: 'explicit', ipAddresses: '203.0.113.90', waitForAccess: 'false' };
+    const entraOrArm = (from: number) => sandbox.requests.slice(from).filter((e) => e.service === 'entra' || e.service === 'arm');
+
+    for (const [why, jobStatus] of [
+      ['its main step was skipped by a condition', 'Succeeded'],
+      ['the job failed before the main step', 'Failed'],
+      ['the job was cancelled before the main step', 'Canceled'],
+    ] as const) {
+      it(`${why}: the post-job step changes nothing and signs in to nothing`, async () => {
+        const before = registryState('acrpost');
+        const from = sandbox.requests.length;
+        const r = await post(job('syncer', inputs).env, 'skipped', jobStatus);
+        assert.deepStrictEqual(entraOrArm(from).map((e) => `${e.service} ${e.method} ${e.path}`), []);
+        assert.deepStrictEqual(registryState('acrpost'), before);
+        succeeded(r);
+        assert.match(r.lines.join('\n'), new RegExp(`Post-job \\(job status ${jobStatus}\\): the main step took no lease for this job`));
+      });
+    }
+
+    it('its main step failed before its first write: the post-job step changes nothing and signs in to nothing', async () => {
+      const before = registryState('acrpost');
+      const { env } = job('syncer', { ...inputs, ipAddresses: '2001:db8::7' });
+      const main = await run(env, 'AcrNetworkRuleSyncV1');
+      assert.strictEqual(main.result, 'Failed', main.stdout);
+      const from = sandbox.requests.length;
+      const r = await post(env, main);
+      succeeded(r);
+      assert.match(r.lines.join('\n'), /Post-job \(job status Failed\): the main step took no lease/);
+      assert.deepStrictEqual(entraOrArm(from).map((e) => `${e.service} ${e.method} ${e.path}`), []);
+      assert.deepStrictEqual(registryState('acrpost'), before);
+    });
+
+    it('the post-job step of a Canceled job removes the rule its main step added', async () => {
+      const before = registryState('acrpost');
+      const { env } = job('syncer', inputs);
+      const main = await run(env, 'AcrNetworkRuleSyncV1');
+      succeeded(main);
+      assert.deepStrictEqual(registryState('acrpost').ipRules, [...PRE_EXISTING, '203.0.113.90']);
+      const r = await post(env, main, 'Canceled');
+      succeeded(r);
+      assert.match(r.lines.join('\n'), /Post-job \(job status Canceled\): releasing lease/);
+      assert.deepStrictEqual(registryState('acrpost'), before);
+    });
+  });
 });
