@@ -3,6 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as tl from 'azure-pipelines-task-lib/task';
 import { ExplainedError } from '../pipeline/explainedError';
+import { trackChild } from '../pipeline/runTask';
 
 export interface KubectlResult {
   exitCode: number | null;
@@ -52,7 +53,10 @@ export function runKubectl(
       stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
       shell: false,
       windowsHide: true,
+      // Its own process group, so that a cancelled task stops kubectl and its credential plugin (runTask.ts).
+      detached: true,
     });
+    trackChild(child);
     let stdout = '';
     let stderr = '';
     let timedOut = false;

@@ -196,4 +196,57 @@ describe('the tasks as the agent runs them', function () {
       assert.deepStrictEqual(registryState('acrpost'), before);
     });
   });
+
+  describe('cancel: SIGINT, then SIGTERM 7.5 s later (defect 5)', () => {
+    /** Processes still running with a KUBECONFIG under this job's temp directory (kubectl, its plugin). */
+    function processesUsing(tempDirectory: string): string[] {
+      const found: string[] = [];
+      for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+        try {
+          const environ = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+          if (environ.some((v) => v.startsWith('KUBECONFIG=') && v.includes(tempDirectory))) found.push(`${pid} ${fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ')}`);
+        } catch {
+          // Gone meanwhile, or not ours to read.
+        }
+      }
+      return found;
+    }
+
+    it('PrivateAksDeploy cancelled mid-rollout stops kubectl, removes its kubeconfig folder and kustomize output, and says so in time', async function () {
+      needsNetwork(this);
+      const cluster = sandbox.azure.clusters.get('aks-prod')!.cluster;
+      cluster.rolloutDelaySeconds = 'never';
+      const overlay = path.join(sandbox.tempDir, 'agent', '_work', '1', 's', 'cancel-overlay');
+      fs.mkdirSync(overlay, { recursive: true });
+      fs.writeFileSync(path.join(overlay, 'kustomization.yaml'), 'resources:\n  - extra.yaml\n');
+      fs.writeFileSync(path.join(overlay, 'extra.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-cancel-overlay\ndata:\n  a: b\n');
+      try {
+        const { env, tempDirectory } = job('deployer', { ...DEPLOY_INPUTS, kustomizationPath: 'cancel-overlay', route: 'direct', rolloutTimeoutSeconds: '120' });
+        const r = await run(env, 'PrivateAksDeployV1', { ...inside(), cancelWhen: /kubectl rollout status/ });
+        assert.ok(r.cancel, `never reached the rollout:\n${r.stdout}`);
+        assert.deepStrictEqual(r.cancel.signals, ['SIGINT'], `the task did not end within ${SIGINT_TIMEOUT_MS} ms of SIGINT`);
+        assert.ok(r.cancel.endedAfterSigintMs! < SIGINT_TIMEOUT_MS, `${r.cancel.endedAfterSigintMs} ms`);
+        assert.strictEqual(r.result, 'Failed', r.stdout);
+        assert.match(r.resultMessage!, /\[CANCELLED\].*cancelled the step \(SIGINT\)/);
+        assert.deepStrictEqual(processesUsing(tempDirectory), [], 'kubectl left running');
+        assert.deepStrictEqual(fs.readdirSync(tempDirectory).filter((f) => f.startsWith('private-aks-deploy-') || f.startsWith('kustomize-')), [], 'kubeconfig folder or kustomize output left behind');
+      } finally {
+        cluster.rolloutDelaySeconds = 0;
+      }
+    });
+
+    it('AcrNetworkRuleSync cancelled while it waits for access, then its post-job step: the registry as it was', async () => {
+      const before = registryState('acrslow');
+      const { env } = job('syncer', { targetType: 'registry', resourceGroupName: RG, registryName: 'acrslow', ipSource: 'explicit', ipAddresses: EGRESS, accessTimeoutSeconds: '120' });
+      const main = await run(env, 'AcrNetworkRuleSyncV1', { cancelWhen: /Waiting up to 120 s/ });
+      assert.ok(main.cancel, `never reached the access wait:\n${main.stdout}`);
+      assert.deepStrictEqual(main.cancel.signals, ['SIGINT'], `the task did not end within ${SIGINT_TIMEOUT_MS} ms of SIGINT`);
+      assert.match(main.resultMessage ?? '', /\[CANCELLED\]/, main.stdout);
+      assert.deepStrictEqual(registryState('acrslow').ipRules, [...PRE_EXISTING, EGRESS], 'the rule was added before the wait');
+      const r = await post(env, main);
+      succeeded(r);
+      assert.match(r.lines.join('\n'), /Post-job \(job status Canceled\): releasing lease/);
+      assert.deepStrictEqual(registryState('acrslow'), before);
+    });
+  });
 });
