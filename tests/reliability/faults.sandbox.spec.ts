@@ -281,7 +281,7 @@ describe('reliability: faults, each against every task it applies to', function 
         debug: true,
         inputs: { ...inputsFor(row.task), ...(row.task === 'AcrNetworkRuleSyncV1' ? { ipAddresses: `203.0.113.${10 + rows.indexOf(row)}` } : {}), ...row.inputs },
         // The job identity AcrNetworkRuleSync keys its lease on, as the agent sets it.
-        extraEnv: { SYSTEM_PLANID: randomUUID(), SYSTEM_JOBID: randomUUID(), SYSTEM_TASKINSTANCEID: randomUUID(), SYSTEM_JOBATTEMPT: '1' },
+        variables: { 'System.PlanId': randomUUID(), 'System.JobId': randomUUID(), 'System.TaskInstanceId': randomUUID(), 'System.JobAttempt': '1' },
       });
       const wrap = row.inside ? (c: string, a: string[]) => sandbox.network!.spawnArgs(true, c, a) : undefined;
       const stateBefore = azureStateOf(sandbox);

@@ -24,6 +24,8 @@ export interface SandboxJobOptions {
   proxyBypassList?: string[];
   /** A build (or YAML pipeline) job, or a classic release job: where filePath inputs are rooted. */
   hostType?: 'build' | 'release';
+  /** This job's Agent.TempDirectory (default: one shared by the sandbox's jobs). */
+  tempDirectory?: string;
   /** Pipeline variables by name (`System.JobId`) and secret ones, passed as the agent passes them. */
   variables?: Record<string, string>;
   secretVariables?: Record<string, string>;
@@ -40,7 +42,7 @@ export interface SandboxJobOptions {
 export function sandboxJobEnv(sandbox: Sandbox, o: SandboxJobOptions): Env {
   const principal = sandbox.principal(o.principal);
   const workFolder = path.join(sandbox.tempDir, 'agent', '_work');
-  const tempDirectory = path.join(workFolder, '_temp');
+  const tempDirectory = o.tempDirectory ?? path.join(workFolder, '_temp');
   fs.mkdirSync(tempDirectory, { recursive: true });
   const wifConnection = o.scheme === 'WorkloadIdentityFederation' ? sandbox.serviceConnection(o.connectionId) : undefined;
   return {

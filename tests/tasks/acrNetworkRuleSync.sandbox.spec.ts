@@ -124,7 +124,8 @@ describe('AcrNetworkRuleSync on a registry', function () {
       // Resource Manager, Entra and the echo service are reached directly.
       proxyBypassList: ['^https?://127\\.0\\.0\\.1'],
       variables: { 'System.PlanId': 'a1b2c3d4-0000-4000-8000-000000000001', 'System.JobId': job.jobId, 'System.TaskInstanceId': '5e6f7a8b-0000-4000-8000-00000000000a', 'System.JobAttempt': '1' },
-      extraEnv: { AGENT_TEMPDIRECTORY: tempDirectory, ...job.extraEnv },
+      tempDirectory,
+      extraEnv: job.extraEnv,
     });
   }
 

@@ -70,8 +70,8 @@ describe('the tasks as the agent runs them', function () {
       proxyUrl: proxy.url,
       proxyBypassList: ['^https?://127\\.0\\.0\\.1'],
       variables: { 'System.PlanId': 'a1b2c3d4-0000-4000-8000-000000000002', 'System.JobId': jobId, 'System.TaskInstanceId': '5e6f7a8b-0000-4000-8000-00000000000b', 'System.JobAttempt': '1' },
+      tempDirectory,
       ...extra,
-      extraEnv: { AGENT_TEMPDIRECTORY: tempDirectory, ...extra.extraEnv },
     });
     return { env, tempDirectory };
   }
