@@ -39,7 +39,9 @@ export interface ConnectionOptions {
 
 /**
  * The ENDPOINT_* variables the agent sets for an Azure Resource Manager connection: URL, data
- * and authorization, including the JSON blob and the per-parameter variables task-lib reads.
+ * and authorization, including the JSON blobs and the per-parameter variables task-lib reads
+ * (azure-pipelines-agent src/Agent.Worker/Handlers/Handler.cs AddEndpointsToEnvironment: keyed by the
+ * connection's id, parameter and data keys in env format).
  */
 export function azureRmConnectionEnv(c: ConnectionOptions): Env {
   const id = c.id;
