@@ -1,6 +1,10 @@
-import { runAcrNetworkRuleSync } from '../../shared/firewall/ruleSyncTask';
+import { runAcrNetworkRuleSync, runAcrNetworkRuleSyncPostJob } from '../../shared/firewall/ruleSyncTask';
 import { runTask } from '../../shared/pipeline/runTask';
 
-// The main step; the post-job step is post.ts (task.json postjobexecution), a separate entry so
-// that a post-job step whose main step never ran cannot run the main flow.
-void runTask('AcrNetworkRuleSync', runAcrNetworkRuleSync);
+// The main step, or the post-job step when post.js (task.json postjobexecution) loads this bundle:
+// the file the agent runs decides, so a post-job step whose main step never ran cannot run the main flow.
+if ((globalThis as { acrNetworkRuleSyncPostJob?: boolean }).acrNetworkRuleSyncPostJob === true) {
+  void runTask('AcrNetworkRuleSync (post-job)', runAcrNetworkRuleSyncPostJob);
+} else {
+  void runTask('AcrNetworkRuleSync', runAcrNetworkRuleSync);
+}
