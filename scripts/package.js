@@ -1,5 +1,6 @@
 // Packages the extension into dist/<publisher>.<id>-<version>.vsix with tfx, from a clean staging
-// folder that holds only what the Marketplace needs: each task's task.json, icon and bundle.
+// folder that holds only what the Marketplace needs: each task's task.json, icon and bundle, and the
+// third-party notices of what the bundles carry (written by scripts/bundle.js), at the top and per task.
 //
 //   node scripts/package.js [--publisher <id>] [--ext-version <x.y.z>]
 //   (or PUBLISHER / EXTENSION_VERSION in the environment)
@@ -18,9 +19,17 @@ function option(name, envName) {
   return process.env[envName] || undefined;
 }
 
+const NOTICES = 'THIRD-PARTY-NOTICES.txt';
+const bundlesDir = path.join(root, 'build', 'bundles');
+
 /** What a task folder ships: its definition, its icon and the bundle of each entry point. */
 function taskFiles(task) {
   return ['task.json', 'icon.png', ...entryPointsOf(task).map((entry) => path.basename(entry).replace(/\.ts$/, '.js'))];
+}
+
+function copyBuilt(source, target) {
+  if (!fs.existsSync(source)) throw new Error(`${path.relative(root, source)} is missing: run npm run build first`);
+  fs.copyFileSync(source, target);
 }
 
 function stage(stageDir, manifest) {
@@ -32,14 +41,13 @@ function stage(stageDir, manifest) {
   // The icons' SVG sources stay in the repo: the Marketplace shows only the PNGs.
   const iconSources = path.join(root, 'images', 'src');
   fs.cpSync(path.join(root, 'images'), path.join(stageDir, 'images'), { recursive: true, filter: (src) => src !== iconSources });
+  copyBuilt(path.join(bundlesDir, NOTICES), path.join(stageDir, NOTICES));
   for (const task of taskFolders()) {
     const target = path.join(stageDir, 'tasks', task.name);
     fs.mkdirSync(target, { recursive: true });
-    for (const file of taskFiles(task)) {
-      const source = path.join(task.dir, file);
-      if (!fs.existsSync(source)) throw new Error(`${path.relative(root, source)} is missing: run npm run build first`);
-      fs.copyFileSync(source, path.join(target, file));
-    }
+    for (const file of taskFiles(task)) copyBuilt(path.join(task.dir, file), path.join(target, file));
+    // Agents download only the task folder: its notice travels with its bundles.
+    copyBuilt(path.join(bundlesDir, task.name, NOTICES), path.join(target, NOTICES));
   }
 }
 

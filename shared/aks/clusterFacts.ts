@@ -14,6 +14,8 @@ export interface ClusterFacts {
   privateFqdn?: string;
   publicFqdn?: string;
   entraIntegration: boolean;
+  /** AKS-managed Entra ID integration (aadProfile.managed), the kind whose run command takes the caller's token. */
+  entraManaged?: boolean;
   azureRbac: boolean;
   localAccountsDisabled: boolean;
   runCommandDisabled: boolean;
@@ -36,6 +38,7 @@ export function clusterFactsOf(cluster: ManagedCluster, ids: { subscriptionId: s
     publicFqdn: cluster.fqdn,
     apiServerHost: privateCluster ? cluster.privateFqdn ?? cluster.fqdn : cluster.fqdn,
     entraIntegration: !!cluster.aadProfile,
+    entraManaged: cluster.aadProfile?.managed === true,
     azureRbac: cluster.aadProfile?.enableAzureRbac === true,
     localAccountsDisabled: cluster.disableLocalAccounts === true,
     runCommandDisabled: access?.disableRunCommand === true,

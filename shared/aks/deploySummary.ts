@@ -34,6 +34,7 @@ function routeText(s: DeploySummary): string {
 }
 
 function credentialText(s: DeploySummary): string {
+  if (s.chosenRoute === 'runCommand' && s.credential === 'local') return "The cluster's own credential inside the run command pod (no Entra ID integration, so no token is sent); no kubeconfig on the agent";
   if (s.chosenRoute === 'runCommand') return "The connection's short-lived Entra ID token, sent with the run command request; no kubeconfig on the agent";
   if (s.credential === 'local') return 'The local user credential of a cluster without Entra ID integration; kubeconfig 0600 in a 0700 temp folder, removed at the end';
   const helper = s.credential === 'kubelogin' ? 'the installed kubelogin' : "the task's exec credential plugin";

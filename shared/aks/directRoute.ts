@@ -16,7 +16,10 @@ export interface DirectRouteOptions {
   applyDeadlineMs: number;
 }
 
-async function kubectlStep(what: string, args: string[], o: DirectRouteOptions, deadlineMs: number, intent: 'read' | 'write'): Promise<string> {
+/** What kubectl rollout status prints when its --timeout runs out (wait.ErrWaitTimeout). */
+const ROLLOUT_TIMED_OUT = /timed out waiting for the condition/i;
+
+async function kubectlStep(what: string, args: string[], o: DirectRouteOptions, deadlineMs: number, intent: 'read' | 'write', rolloutTimedOut?: () => ExplainedError): Promise<string> {
   const run = () =>
     runKubectl(o.kubectl, args, {
       kubeconfig: o.kubeconfigPath,
@@ -30,6 +33,7 @@ async function kubectlStep(what: string, args: string[], o: DirectRouteOptions, 
     console.log('  The connection to the API server was lost; trying once more.');
     result = await run();
   }
+  if (rolloutTimedOut && (result.timedOut || (result.exitCode !== 0 && ROLLOUT_TIMED_OUT.test(result.stderr)))) throw rolloutTimedOut();
   if (result.timedOut) {
     throw new ExplainedError({ what, reason: `kubectl did not finish within ${Math.round(deadlineMs / 1000)} s.`, fix: 'Check the API server and the rollout; raise rolloutTimeoutSeconds if the rollout is just slow.', code: 'KUBECTL_TIMEOUT' });
   }
@@ -50,9 +54,26 @@ export async function deployDirect(plan: DeployPlan, o: DirectRouteOptions): Pro
   console.log(`kubectl ${applyArgs(plan, 'manifests.yaml').join(' ')}`);
   await kubectlStep('Applying the manifests', applyArgs(plan, manifestFile), o, o.applyDeadlineMs, 'write');
   if (!plan.waitForRollout) return;
-  for (const target of rolloutTargets(plan)) {
-    console.log(`kubectl ${rolloutArgs(plan, target).join(' ')}`);
-    await kubectlStep(`Waiting for the rollout of ${target.ref} in ${target.namespace}`, rolloutArgs(plan, target), o, (plan.rolloutTimeoutSeconds + 30) * 1000, 'read');
+  // rolloutTimeoutSeconds is one deadline for all workloads, as its help says: each wait gets what is left.
+  const deadline = Date.now() + plan.rolloutTimeoutSeconds * 1000;
+  const targets = rolloutTargets(plan);
+  for (const [i, target] of targets.entries()) {
+    const timedOut = () => rolloutTimeout(plan, targets.slice(i).map((t) => t.ref));
+    const left = Math.ceil((deadline - Date.now()) / 1000);
+    if (left <= 0) throw timedOut();
+    const args = rolloutArgs({ ...plan, rolloutTimeoutSeconds: left }, target);
+    console.log(`kubectl ${args.join(' ')}`);
+    // kubectl stops itself at --timeout; the process deadline only catches a kubectl that hangs.
+    await kubectlStep(`Waiting for the rollout of ${target.ref} in ${target.namespace}`, args, o, (left + 30) * 1000, 'read', timedOut);
   }
   tl.debug('direct route finished');
+}
+
+function rolloutTimeout(plan: DeployPlan, waiting: string[]): ExplainedError {
+  return new ExplainedError({
+    what: 'Waiting for the rollouts',
+    reason: `The rollouts did not finish within rolloutTimeoutSeconds (${plan.rolloutTimeoutSeconds} s for all workloads together); still waiting for ${waiting.join(', ')}.`,
+    fix: 'Check the pods of those workloads (kubectl describe, events), or raise rolloutTimeoutSeconds.',
+    code: 'KUBECTL_TIMEOUT',
+  });
 }

@@ -21,6 +21,20 @@ async function renderKustomization(kubectl: string, dir: string, tempDir: string
   return out;
 }
 
+const MANIFEST_FILE = /\.(ya?ml|json)$/i;
+
+/**
+ * A matched file, or a matched folder's .yaml, .yml and .json files (not its subfolders), as
+ * `kubectl apply -f <folder>` reads a folder without -R (kubernetes.io, "Declarative Management of
+ * Kubernetes Objects Using Configuration Files") and KubernetesManifest@1 passes folders to it.
+ */
+function manifestFilesAt(match: string): string[] {
+  const stat = fs.statSync(match);
+  if (stat.isFile()) return MANIFEST_FILE.test(match) ? [match] : [];
+  if (!stat.isDirectory()) return [];
+  return fs.readdirSync(match, { withFileTypes: true }).filter((e) => e.isFile() && MANIFEST_FILE.test(e.name)).map((e) => path.join(match, e.name)).sort();
+}
+
 /**
  * The kustomizationPath input, when the pipeline gave one. The agent passes every filePath input
  * through its path translation, empty ones too: an empty kustomizationPath arrives as the sources
@@ -49,7 +63,7 @@ export async function planFromInputs(options: { sourcesDirectory: string; tempDi
   }
   const files: string[] = [];
   if (patterns.length > 0) {
-    const matched = tl.findMatch(options.sourcesDirectory, patterns).filter((f) => fs.statSync(f).isFile() && /\.(ya?ml|json)$/i.test(f));
+    const matched = tl.findMatch(options.sourcesDirectory, patterns).flatMap(manifestFilesAt);
     if (matched.length === 0) loadManifests('manifests', []); // throws NO_MANIFESTS, naming the input
     files.push(...matched);
   }

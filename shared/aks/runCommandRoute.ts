@@ -1,10 +1,11 @@
-import JSZip from 'jszip';
+import { strToU8, zipSync } from 'fflate';
 import type { ConnectionCredential } from '../identity/connectionCredential';
 import { acquireToken } from '../identity/connectionCredential';
 import { toYamlStream } from '../kube/manifests';
 import { DeadlineExceededError, withDeadline } from '../net/deadline';
 import { ExplainedError, messageOf } from '../pipeline/explainedError';
 import { explainArmFailure } from '../arm/armErrors';
+import { roleAssignmentCommand, suggestAssignments } from '../rbac/leastPrivilegedRoles';
 import type { ClusterAccess } from './clusterAccess';
 import { clusterResourceId } from './clusterAccess';
 import type { ClusterFacts } from './clusterFacts';
@@ -26,6 +27,18 @@ export function runCommandScript(plan: DeployPlan): string {
 }
 
 /**
+ * The run command's `context`: the files as one zip archive, base64, unpacked into the command's
+ * working directory. az aks command invoke (azure-cli, acs/custom.py _get_command_context) writes
+ * it with Python's zipfile (entries stored) and base64.encodebytes; Terraform's archive_file (Go's
+ * archive/zip) deflates its entries. The service unzips either, so the manifests go deflated:
+ * YAML shrinks several times over.
+ */
+export function contextArchive(files: Record<string, string>): string {
+  const entries = Object.fromEntries(Object.entries(files).map(([name, text]) => [name, strToU8(text)]));
+  return Buffer.from(zipSync(entries, { level: 6 })).toString('base64');
+}
+
+/**
  * Deploys through Resource Manager's AKS run command: the manifests travel zipped in the request,
  * a pod inside the cluster runs kubectl with a short-lived Entra token for the API server, and the
  * task polls for the result within the deadline. This reaches a private cluster from any agent.
@@ -40,18 +53,19 @@ export async function deployThroughRunCommand(cc: ConnectionCredential, access: 
       code: 'RUN_COMMAND_DISABLED',
     });
   }
-  const zip = new JSZip();
   const namespace = namespaceObject(plan);
-  zip.file('manifests.yaml', toYamlStream(namespace ? [namespace, ...plan.objects] : plan.objects));
-  const context = await zip.generateAsync({ type: 'base64', compression: 'DEFLATE' });
+  const context = contextArchive({ 'manifests.yaml': toYamlStream(namespace ? [namespace, ...plan.objects] : plan.objects) });
   if (context.length > MAX_CONTEXT_BYTES) {
     throw new ExplainedError({ what, reason: `The zipped manifests are ${Math.round(context.length / 1024 / 1024)} MB, more than run command carries (${MAX_CONTEXT_BYTES / 1024 / 1024} MB).`, fix: 'Deploy in smaller batches, or from an agent with line of sight (route: direct).', code: 'RUN_COMMAND_TOO_LARGE' });
   }
-  const clusterToken = (await acquireToken(cc, 'aksServer')).token;
+  // As `az aks command invoke` does (azure-cli, acs/custom.py aks_runcommand): the caller's token for
+  // the AKS server application goes only to a cluster with AKS-managed Entra ID; any other cluster
+  // runs the command with its own credential, and a token there would only travel for nothing.
+  const clusterToken = facts.entraManaged ? (await acquireToken(cc, 'aksServer')).token : undefined;
   try {
     const result = await withDeadline(
       deadlineMs,
-      (abortSignal) => access.containerService.managedClusters.runCommand(facts.resourceGroup, facts.name, { command: runCommandScript(plan), context, clusterToken }, { updateIntervalInMs: 1_000, abortSignal }),
+      (abortSignal) => access.containerService.managedClusters.runCommand(facts.resourceGroup, facts.name, { command: runCommandScript(plan), context, ...(clusterToken ? { clusterToken } : {}) }, { updateIntervalInMs: 1_000, abortSignal }),
       () => new DeadlineExceededError('AKS run command', deadlineMs),
     );
     // A command that never ran (its pod failed) has no exit code and no logs, only a reason.
@@ -60,19 +74,32 @@ export async function deployThroughRunCommand(cc: ConnectionCredential, access: 
     }
     return { exitCode: result.exitCode ?? -1, logs: result.logs ?? '' };
   } catch (err) {
+    // Already explained (e.g. ARM_FOREIGN_URL from the client's pipeline, a poll URL off Resource Manager).
+    if (err instanceof ExplainedError) throw err;
     if (err instanceof DeadlineExceededError) {
       throw new ExplainedError({ what, reason: `The command did not finish within ${Math.round(deadlineMs / 1000)} s.`, fix: 'Raise rolloutTimeoutSeconds, or check the rollout in the cluster.', code: 'RUN_COMMAND_TIMEOUT' }, { cause: err });
     }
     const e = err as { statusCode?: number; code?: string };
-    throw new ExplainedError(
-      {
-        what,
-        ...explainArmFailure(
-          { statusCode: e.statusCode, code: e.code, message: messageOf(err) },
-          { action: 'Microsoft.ContainerService/managedClusters/runcommand/action (and commandResults/read)', role: 'Contributor', scope: clusterResourceId(access.target), principalObjectId, resourceLabel: `cluster '${facts.name}'` },
-        ),
-      },
-      { cause: err },
+    const scope = clusterResourceId(access.target);
+    const explained = explainArmFailure(
+      { statusCode: e.statusCode, code: e.code, message: messageOf(err) },
+      { action: `${AKS}/runcommand/action (and commandResults/read)`, scope, principalObjectId, resourceLabel: `cluster '${facts.name}'` },
     );
+    if (explained.code === 'ARM_AUTHORIZATION_FAILED') explained.fix = runCommandRolesFix(principalObjectId, scope);
+    throw new ExplainedError({ what, ...explained }, { cause: err });
   }
+}
+
+const AKS = 'Microsoft.ContainerService/managedClusters';
+
+/**
+ * Run command needs exactly runcommand/action and commandResults/read on the cluster (AKS docs, "Access
+ * a private AKS cluster using command invoke": "Access to the ... runcommand/action and ...
+ * commandResults/read roles on the cluster"). No built-in role below Contributor holds both, so the
+ * narrowest grant is a custom role with the two; the least-privileged built-in pair is the one
+ * ServiceConnectionRoleCheck recommends.
+ */
+export function runCommandRolesFix(principalObjectId: string | undefined, scope: string): string {
+  const pair = suggestAssignments([`${AKS}/runcommand/action`, `${AKS}/commandResults/read`].map((operation) => ({ operation, scopeId: scope }))).assignments;
+  return `Assign a custom role with just ${AKS}/runcommand/action and ${AKS}/commandResults/read at the cluster, or the built-in pair: ${pair.map((a) => roleAssignmentCommand(principalObjectId, a)).join(' && ')}`;
 }

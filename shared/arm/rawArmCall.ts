@@ -2,6 +2,7 @@ import { createDefaultHttpClient, createPipelineRequest, type Pipeline, type Pip
 import { ExplainedError } from '../pipeline/explainedError';
 import { withoutTrailingSlash } from '../connection/cloud';
 import type { ArmFailure } from './armErrors';
+import { assertArmUrl } from './armClient';
 import { DeadlineExceededError, withDeadline } from '../net/deadline';
 
 /**
@@ -124,7 +125,7 @@ export class RawArmResource {
 
   constructor(
     private readonly pipeline: Pipeline,
-    resourceManagerUrl: string,
+    private readonly resourceManagerUrl: string,
     resourceId: string,
     apiVersion: string,
     private readonly label: string,
@@ -145,6 +146,10 @@ export class RawArmResource {
     const res = await sendArm(this.writePipeline, method, this.url, `Updating ${this.label}`, { body, headers });
     if (res.status !== 200 && res.status !== 201 && res.status !== 202) throw new ArmCallError(failureOf(res));
     const asyncUrl = res.headers.get('azure-asyncoperation') ?? res.headers.get('location');
-    if (asyncUrl) await waitForOperation(this.pipeline, asyncUrl, `Updating ${this.label}`, operationDeadlineMs);
+    if (asyncUrl) {
+      // The poll goes out with the ARM token: only to Resource Manager itself.
+      assertArmUrl(asyncUrl, this.resourceManagerUrl, `Waiting for the update of ${this.label}`);
+      await waitForOperation(this.pipeline, asyncUrl, `Updating ${this.label}`, operationDeadlineMs);
+    }
   }
 }

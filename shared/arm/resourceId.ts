@@ -80,7 +80,14 @@ export function parseResourceId(input: string, value: string, expectedType: 'Mic
   if (`${namespace}/${type}`.toLowerCase() !== expectedType.toLowerCase()) {
     throw badInput(input, value, `names a ${namespace}/${type}, not a ${expectedType}.`, `Give the id of a ${expectedType.split('/')[1]} resource.`);
   }
-  validateResourceGroupName(input, decodeURIComponent(resourceGroup));
+  let decodedGroup: string;
+  try {
+    decodedGroup = decodeURIComponent(resourceGroup);
+  } catch {
+    // decodeURIComponent throws a bare URIError on '%zz' or a cut-off UTF-8 sequence.
+    throw badInput(input, value, `has a malformed percent-escape in the resource group '${resourceGroup}'.`, 'Copy the id from the resource\'s JSON view in the portal, or use the resource group and name inputs.');
+  }
+  validateResourceGroupName(input, decodedGroup);
   validateResourceName(input, expectedType.endsWith('managedClusters') ? 'cluster' : 'registry', name);
   return { subscriptionId, resourceGroup, provider: namespace, type, name, id: `/${parts.join('/')}` };
 }

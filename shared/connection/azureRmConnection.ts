@@ -1,7 +1,8 @@
 import * as tl from 'azure-pipelines-task-lib/task';
 import { ExplainedError } from '../pipeline/explainedError';
 import { registerSecret } from '../pipeline/secrets';
-import { CloudEndpoints, resolveCloudEndpoints } from './cloud';
+import { agentGet } from '../net/agentGet';
+import { AZURE_STACK, azureStackMetadataUrl, CloudEndpoints, parseAzureStackMetadata, resolveCloudEndpoints } from './cloud';
 
 /** The input every task uses for its Azure Resource Manager service connection (YAML alias: azureSubscription). */
 export const CONNECTION_INPUT = 'connectedServiceNameARM';
@@ -45,7 +46,7 @@ function wrongConnection(id: string, reason: string, fix: string, code = 'WRONG_
  * Reads the Azure Resource Manager connection named by the task's connection input. Secrets are
  * registered for masking here, the moment they leave the agent's vault.
  */
-export function readAzureRmConnection(inputName: string = CONNECTION_INPUT): AzureRmConnection {
+export async function readAzureRmConnection(inputName: string = CONNECTION_INPUT): Promise<AzureRmConnection> {
   const id = tl.getInput(inputName, false);
   if (!id) {
     throw new ExplainedError({
@@ -78,23 +79,35 @@ export function readAzureRmConnection(inputName: string = CONNECTION_INPUT): Azu
   }
 
   const credential = readCredentialSource(id, scheme, auth, data);
+  const environment = data('environment');
+  const resourceManagerUrl = tl.getEndpointUrl(id, true) || undefined;
+  let authorityUrl = data('environmentAuthorityUrl') || data('activeDirectoryAuthority');
+  let audience = data('activeDirectoryServiceEndpointResourceId');
+  // Azure Stack Hub: what the connection lacks comes from the stamp's own metadata, as the platform does it.
+  if (environment?.toLowerCase() === AZURE_STACK.toLowerCase() && resourceManagerUrl && (!authorityUrl || !audience)) {
+    const metadata = await azureStackEndpoints(id, resourceManagerUrl);
+    authorityUrl ||= metadata.authorityUrl;
+    audience ||= metadata.audience;
+  }
   let cloud: CloudEndpoints;
   try {
-    cloud = resolveCloudEndpoints({
-      environment: data('environment'),
-      resourceManagerUrl: tl.getEndpointUrl(id, true) || undefined,
-      authorityUrl: data('environmentAuthorityUrl') || data('activeDirectoryAuthority'),
-      resourceManagerAudience: data('activeDirectoryServiceEndpointResourceId'),
-    });
+    cloud = resolveCloudEndpoints({ environment, resourceManagerUrl, authorityUrl, resourceManagerAudience: audience });
   } catch (err) {
     throw wrongConnection(id, `Its cloud endpoints are incomplete: ${(err as Error).message}.`, 'Edit the connection and set the environment (or Azure Stack endpoints) again.', 'CONNECTION_CLOUD_INCOMPLETE');
+  }
+
+  // The subscription id goes into every Resource Manager URL: anything but a GUID could point them elsewhere.
+  const subscriptionId = data('subscriptionId');
+  if (subscriptionId !== undefined && !GUID.test(subscriptionId)) {
+    throw wrongConnection(id, `Its subscription id '${subscriptionId.slice(0, 80)}' is not a GUID.`, 'Edit the connection and choose the subscription again (its id is a GUID, as the portal shows it).', 'CONNECTION_INCOMPLETE');
   }
 
   return {
     id,
     scheme,
-    tenantId,
-    subscriptionId: data('subscriptionId'),
+    // AD FS has no tenants: @azure/identity addresses it as tenant 'adfs' under the /adfs authority.
+    tenantId: cloud.adfs ? 'adfs' : tenantId,
+    subscriptionId,
     subscriptionName: data('subscriptionName'),
     cloud,
     credential,
@@ -151,3 +164,22 @@ function readCredentialSource(
       throw wrongConnection(id, `Its authorization scheme '${scheme}' is not one of an Azure Resource Manager connection.`, 'Choose an Azure Resource Manager service connection (workload identity federation, service principal or managed identity).');
   }
 }
+
+const AZURE_STACK_METADATA_DEADLINE_MS = 30_000;
+
+async function azureStackEndpoints(id: string, resourceManagerUrl: string): Promise<{ authorityUrl: string; audience?: string }> {
+  const url = azureStackMetadataUrl(resourceManagerUrl);
+  try {
+    const res = await agentGet(url, AZURE_STACK_METADATA_DEADLINE_MS);
+    if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
+    return parseAzureStackMetadata(res.body);
+  } catch (err) {
+    throw new ExplainedError({
+      what: `Reading the Azure Stack Hub endpoints of the service connection '${id}'`,
+      reason: `${url} did not give the stamp's authority (${(err as Error).message}), and the connection names none.`,
+      fix: "Check the agent reaches the stamp's Resource Manager endpoint, or edit the connection and set its authority and audience.",
+      code: 'AZURE_STACK_METADATA',
+    }, { cause: err });
+  }
+}
+

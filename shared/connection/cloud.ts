@@ -12,6 +12,11 @@ export interface CloudEndpoints {
   authorityHost: string;
   /** The audience of Resource Manager tokens; the scope asked for is `<audience>/.default`. */
   resourceManagerAudience: string;
+  /**
+   * An Azure Stack Hub AD FS authority (`https://adfs.<region>.<fqdn>/adfs/`): its `/adfs` path is
+   * kept in authorityHost and the credential asks tenant `adfs`, as @azure/identity expects for AD FS.
+   */
+  adfs?: boolean;
 }
 
 /** The AKS Entra ID server application, the audience of every AKS API server token (all clouds). */
@@ -32,10 +37,38 @@ export function withoutTrailingSlash(url: string): string {
   return url.replace(/\/+$/, '');
 }
 
-/** The authority host of an authority URL that may carry a tenant or path (`https://login.windows.net/` → host only). */
+/**
+ * The authority host of an authority URL that may carry a tenant or path (`https://login.windows.net/` → host only);
+ * an AD FS authority keeps its `/adfs` path (it is no tenant: AD FS has none).
+ */
 export function authorityHostOf(authorityUrl: string): string {
   const u = new URL(authorityUrl);
-  return `${u.protocol}//${u.host}`;
+  return isAdfsAuthority(authorityUrl) ? `${u.protocol}//${u.host}/adfs` : `${u.protocol}//${u.host}`;
+}
+
+/** `…/adfs` or `…/adfs/`: how the platform tells AD FS (azure-arm-endpoint.ts: `loginEndpoint.endsWith('/adfs/')`). */
+export function isAdfsAuthority(authorityUrl: string): boolean {
+  return /^\/adfs\/?$/i.test(new URL(authorityUrl).pathname);
+}
+
+export const AZURE_STACK = 'AzureStack';
+
+/**
+ * Azure Stack Hub publishes its endpoints at `<Resource Manager>/metadata/endpoints?api-version=2015-01-01`,
+ * unauthenticated; the platform's AzureRM endpoint (microsoft/azure-pipelines-tasks-common-packages,
+ * common-npm-packages/azure-arm-rest/azure-arm-endpoint.ts, _updateAzureStackData) asks it when an
+ * Azure Stack connection lacks its authority or audience.
+ */
+export function azureStackMetadataUrl(resourceManagerUrl: string): string {
+  return `${withTrailingSlash(resourceManagerUrl)}metadata/endpoints?api-version=2015-01-01`;
+}
+
+/** The authority and audience in an Azure Stack metadata document (authentication.loginEndpoint, authentication.audiences[0]). */
+export function parseAzureStackMetadata(body: string): { authorityUrl: string; audience?: string } {
+  const doc = JSON.parse(body) as { authentication?: { loginEndpoint?: string; audiences?: string[] } };
+  const login = doc.authentication?.loginEndpoint;
+  if (!login) throw new Error('the Azure Stack metadata names no authentication.loginEndpoint');
+  return { authorityUrl: withTrailingSlash(login), audience: doc.authentication?.audiences?.[0] };
 }
 
 export function resolveCloudEndpoints(raw: {
@@ -56,6 +89,7 @@ export function resolveCloudEndpoints(raw: {
     resourceManagerUrl,
     authorityHost,
     resourceManagerAudience: withTrailingSlash(raw.resourceManagerAudience || resourceManagerUrl),
+    ...(raw.authorityUrl && isAdfsAuthority(raw.authorityUrl) ? { adfs: true } : {}),
   };
 }
 

@@ -85,7 +85,10 @@ export function createConnectionCredential(connection: AzureRmConnection): Conne
   }
   const credential: TokenCredential = {
     async getToken(scopes, getTokenOptions) {
-      const token = await inner.getToken(scopes, getTokenOptions);
+      // The Azure SDK's bearer policy asks with enableCae (core-rest-pipeline's bearerTokenAuthenticationPolicy),
+      // and @azure/identity keeps CAE and non-CAE tokens in two MSAL caches: asking the same way everywhere
+      // keeps one token request per scope per run.
+      const token = await inner.getToken(scopes, { ...getTokenOptions, enableCae: true });
       registerSecret(token?.token);
       return token;
     },

@@ -8,7 +8,7 @@ import { describeSignedInIdentity, identityReportLines, type SignedInIdentity } 
  * we are, so a wrong connection or tenant shows before anything else happens.
  */
 export async function signInWithTaskConnection(): Promise<{ cc: ConnectionCredential; identity: SignedInIdentity }> {
-  const connection = readAzureRmConnection();
+  const connection = await readAzureRmConnection();
   const cc = createConnectionCredential(connection);
   const token = await acquireToken(cc, 'resourceManager');
   const identity = describeSignedInIdentity(cc, token);

@@ -3,7 +3,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as tl from 'azure-pipelines-task-lib/task';
 import { ExplainedError } from '../pipeline/explainedError';
+import { kubectlProxyEnvironment } from '../net/agentHttpSettings';
 import { trackChild } from '../pipeline/runTask';
+import { parseKubeconfig } from './kubeconfig';
 
 export interface KubectlResult {
   exitCode: number | null;
@@ -49,7 +51,7 @@ export function runKubectl(
   return new Promise((resolve, reject) => {
     const child = spawn(kubectl, args, {
       cwd: options.cwd,
-      env: { ...process.env, ...options.env, KUBECONFIG: options.kubeconfig },
+      env: kubectlEnvironment(options.kubeconfig, options.env),
       stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
       shell: false,
       windowsHide: true,
@@ -89,4 +91,13 @@ export function runKubectl(
       resolve({ exitCode, stdout, stderr, timedOut });
     });
   });
+}
+
+/**
+ * kubectl's environment: the task's, the agent's proxy for the kubeconfig's API servers (the agent
+ * does not export it to tasks), the caller's additions, and its own kubeconfig.
+ */
+function kubectlEnvironment(kubeconfig: string, extra: Record<string, string> | undefined): NodeJS.ProcessEnv {
+  const servers = kubeconfig && fs.existsSync(kubeconfig) ? parseKubeconfig(fs.readFileSync(kubeconfig, 'utf8')).clusters.map((c) => c.cluster.server) : [];
+  return { ...process.env, ...kubectlProxyEnvironment(servers), ...extra, KUBECONFIG: kubeconfig };
 }

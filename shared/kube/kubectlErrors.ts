@@ -20,6 +20,15 @@ export function roleForVerb(verb: string, resource = ''): string {
   return writes ? 'Azure Kubernetes Service RBAC Writer' : 'Azure Kubernetes Service RBAC Reader';
 }
 
+/**
+ * Flags the task passes that kubectl gained late, with the release that added them (kubernetes
+ * CHANGELOG/CHANGELOG-1.26.md: "Added a `--prune-allowlist` flag that can be used with `kubectl apply
+ * --prune`", #113116). Any other unknown flag is named with the version the task is tested with.
+ */
+const FLAG_ADDED_IN: Record<string, string> = { '--prune-allowlist': '1.26' };
+/** The oldest kubectl the task is tested with (README). */
+export const MINIMUM_KUBECTL = '1.27';
+
 /** A connection that closed under a request: worth one more try, as apply converges. */
 const CONNECTION_LOST = /: (unexpected )?EOF\b|connection reset by peer|http2: client connection lost|use of closed network connection|broken pipe/i;
 
@@ -33,6 +42,17 @@ export function isConnectionLost(stderr: string): boolean {
  */
 export function explainKubectlFailure(stderr: string, ctx: KubectlFailureContext): Omit<Explanation, 'what'> | undefined {
   const host = new URL(ctx.server).host;
+  // kubectl (cobra/pflag) prints "error: unknown flag: --x" (1.32: "Error: …") and "See 'kubectl apply --help' for usage."
+  const unknownFlag = /unknown flag: (--[\w-]+)/i.exec(stderr);
+  if (unknownFlag) {
+    const flag = unknownFlag[1];
+    const added = FLAG_ADDED_IN[flag];
+    return {
+      code: 'KUBECTL_TOO_OLD',
+      reason: `The agent's kubectl does not know the flag ${flag}, which the task passes${added ? ` (kubectl ${added} added it)` : ''}: it is older than the task needs.`,
+      fix: `Install kubectl ${MINIMUM_KUBECTL} or later: a KubectlInstaller@0 step before this task, or point kubectlPath at a newer kubectl.`,
+    };
+  }
   if (/no such host|server misbehaving|Temporary failure in name resolution/i.test(stderr)) {
     return {
       code: 'KUBECTL_DNS',

@@ -3,7 +3,7 @@ import * as tls from 'tls';
 import * as tl from 'azure-pipelines-task-lib/task';
 import type { Agent, ProxySettings, TlsSettings } from '@azure/core-rest-pipeline';
 import { HttpsProxyAgent } from 'https-proxy-agent';
-import { readSecretVariable } from '../pipeline/secrets';
+import { readSecretVariable, registerSecret } from '../pipeline/secrets';
 
 /** The agent's proxy and trusted-CA settings, in the shape the Azure SDK clients and pipelines take. */
 export interface AgentHttpSettings {
@@ -14,11 +14,14 @@ export interface AgentHttpSettings {
 
 /**
  * A CONNECT proxy agent that verifies the target with the given CAs. https-proxy-agent applies
- * only the request's own TLS options to the target, and the Azure SDK sets none there.
+ * only the request's own TLS options to the target, and the Azure SDK sets none there. The proxy
+ * credentials are neither in the proxy URL (https-proxy-agent prints it under DEBUG, URL-encoded)
+ * nor in a headers object: with AZURE_LOG_LEVEL=verbose the SDK prints the request's agent as
+ * JSON, proxyHeaders included. A function that returns the header serialises to nothing.
  */
 class TrustingHttpsProxyAgent extends HttpsProxyAgent<string> {
-  constructor(proxy: URL, private readonly ca: string[]) {
-    super(proxy, { keepAlive: true });
+  constructor(proxy: URL, private readonly ca: string[], proxyAuthorization?: string) {
+    super(proxy, { keepAlive: true, headers: () => (proxyAuthorization ? { 'Proxy-Authorization': proxyAuthorization } : {}) });
   }
 
   override connect(req: Parameters<HttpsProxyAgent<string>['connect']>[0], opts: Parameters<HttpsProxyAgent<string>['connect']>[1]) {
@@ -26,10 +29,12 @@ class TrustingHttpsProxyAgent extends HttpsProxyAgent<string> {
   }
 }
 
-interface AgentProxy {
+export interface AgentProxy {
   proxyUrl: string;
   proxyUsername?: string;
   proxyPassword?: string;
+  /** CAs an https:// proxy's own certificate must chain to: public roots plus the agent's CA bundle. */
+  ca?: string[];
 }
 
 /**
@@ -40,19 +45,57 @@ interface AgentProxy {
 export function agentProxyFor(targetUrl: string): AgentProxy | undefined {
   const proxyUrl = tl.getVariable('Agent.ProxyUrl');
   if (!proxyUrl) return undefined;
+  if (bypassListMatches(targetUrl)) return undefined;
+  const proxyUsername = tl.getVariable('Agent.ProxyUsername') || undefined;
+  const proxyPassword = readSecretVariable('Agent.ProxyPassword');
+  registerProxyCredentialForms(proxyUsername, proxyPassword);
+  return { proxyUrl, proxyUsername, proxyPassword };
+}
+
+/**
+ * Whether the agent's bypass list (Agent.ProxyBypassList, a JSON list of regular expressions)
+ * names the URL. Matched case-insensitively against the URL, as task-lib's
+ * getHttpProxyConfiguration does (azure-pipelines-task-lib node/task.ts); the agent itself
+ * matches `scheme://host[:port]` (azure-pipelines-agent src/Agent.Sdk/AgentWebProxy.cs,
+ * IsMatchInBypassList), which is the form the line-of-sight probes and kubectl's hosts are given in.
+ */
+export function bypassListMatches(targetUrl: string): boolean {
   let bypass: string[] = [];
   try {
     bypass = JSON.parse(tl.getVariable('Agent.ProxyBypassList') || '[]');
   } catch {
     tl.warning('Agent.ProxyBypassList is not a JSON list; ignoring it.');
   }
-  if (bypass.some((pattern) => new RegExp(pattern, 'i').test(targetUrl))) return undefined;
-  return { proxyUrl, proxyUsername: tl.getVariable('Agent.ProxyUsername') || undefined, proxyPassword: readSecretVariable('Agent.ProxyPassword') };
+  return bypass.some((pattern) => new RegExp(pattern, 'i').test(targetUrl));
 }
 
-/** The PEM of the CA bundle the agent was configured to trust (Agent.CAInfo), if any. */
+/**
+ * The agent masks the raw proxy password only. Every other form a client can print is registered
+ * too: URL-encoded (a proxy URL with credentials, as kubectl gets it in HTTPS_PROXY and
+ * core-rest-pipeline builds it without Agent.CAInfo) and the Basic credential (`user:pass` in
+ * base64, the Proxy-Authorization header).
+ */
+function registerProxyCredentialForms(username: string | undefined, password: string | undefined): void {
+  if (!password) return;
+  registerSecret(encodeURIComponent(password));
+  // A WHATWG URL encodes userinfo with its own set (core-rest-pipeline's proxy URL is built that way).
+  const asUserinfo = new URL('http://proxy.invalid');
+  asUserinfo.password = password;
+  registerSecret(asUserinfo.password);
+  registerSecret(Buffer.from(`${username ?? ''}:${password}`).toString('base64'));
+}
+
+function basicProxyAuthorization(proxy: AgentProxy): string | undefined {
+  return proxy.proxyUsername ? `Basic ${Buffer.from(`${proxy.proxyUsername}:${proxy.proxyPassword ?? ''}`).toString('base64')}` : undefined;
+}
+
+/**
+ * The PEM of the CA bundle the agent was configured to trust (Agent.CAInfo), if any. Read alone:
+ * task-lib's getHttpCertConfiguration also reads Agent.ClientCertPassword, and its getVariable
+ * writes every value it reads to the debug log.
+ */
 export function agentTrustedCaPem(): string | undefined {
-  const caFile = tl.getHttpCertConfiguration()?.caFile;
+  const caFile = tl.getVariable('Agent.CAInfo');
   return caFile && fs.existsSync(caFile) ? fs.readFileSync(caFile, 'utf8') : undefined;
 }
 
@@ -69,13 +112,7 @@ export function agentHttpSettingsFor(targetUrl: string): AgentHttpSettings {
   if (!proxy) return ca ? { tlsOptions: { ca } } : {};
 
   const u = new URL(proxy.proxyUrl);
-  if (ca) {
-    if (proxy.proxyUsername) {
-      u.username = encodeURIComponent(proxy.proxyUsername);
-      u.password = encodeURIComponent(proxy.proxyPassword ?? '');
-    }
-    return { agent: new TrustingHttpsProxyAgent(u, ca) };
-  }
+  if (ca) return { agent: new TrustingHttpsProxyAgent(u, ca, basicProxyAuthorization(proxy)) };
   return {
     proxyOptions: {
       host: `${u.protocol}//${u.hostname}`,
@@ -84,4 +121,62 @@ export function agentHttpSettingsFor(targetUrl: string): AgentHttpSettings {
       password: proxy.proxyPassword || undefined,
     },
   };
+}
+
+/** How the agent reaches a host: straight, through its proxy, or straight because the bypass list names it. */
+export type AgentRoute = { kind: 'direct' } | { kind: 'bypass' } | { kind: 'proxy'; proxy: AgentProxy };
+
+const isLoopbackHost = (host: string) => /^(localhost|127(\.\d{1,3}){3}|\[?::1\]?)$/i.test(host);
+
+/**
+ * The route to `https://host:port` that kubectl (Go's net/http) takes with the environment
+ * `kubectlProxyEnvironment` gives it: loopback is never proxied (golang.org/x/net/http/httpproxy,
+ * useProxy), a host the agent's bypass list names goes direct, everything else through the proxy.
+ */
+export function agentRouteTo(host: string, port: number): AgentRoute {
+  if (!tl.getVariable('Agent.ProxyUrl') || isLoopbackHost(host)) return { kind: 'direct' };
+  const proxy = agentProxyFor(hostUrl(host, port));
+  const agentCa = agentTrustedCaPem();
+  return proxy ? { kind: 'proxy', proxy: { ...proxy, ca: agentCa ? [...tls.rootCertificates, agentCa] : undefined } } : { kind: 'bypass' };
+}
+
+/** `https://host` or `https://host:port`: the form the agent matches its bypass list against. */
+function hostUrl(host: string, port: number): string {
+  return port === 443 ? `https://${host}` : `https://${host}:${port}`;
+}
+
+/**
+ * The agent's proxy for kubectl, which the agent does not export to tasks (it sets only the
+ * Agent.Proxy* variables: azure-pipelines-agent src/Agent.Worker/ExecutionContext.cs). Go reads
+ * HTTPS_PROXY (credentials as URL userinfo) and NO_PROXY, upper case first (httpproxy.FromEnvironment).
+ * NO_PROXY takes host names, domain suffixes, IPs and CIDRs, not regular expressions, so the bypass
+ * list is not translated: it is evaluated here for each URL kubectl will contact, and the hosts it
+ * names are listed exactly. Both cases of NO_PROXY are set, so that a no_proxy inherited from the
+ * machine cannot send the API server another way than the preflight checked.
+ */
+export function kubectlProxyEnvironment(urls: string[]): Record<string, string> {
+  const proxyUrl = tl.getVariable('Agent.ProxyUrl');
+  // No API server to reach (kubectl kustomize): the machine's own proxy settings stay as they are.
+  if (!proxyUrl || urls.length === 0) return {};
+  const bypassed: string[] = [];
+  let proxy: AgentProxy | undefined;
+  for (const url of urls) {
+    const u = new URL(url);
+    const route = agentRouteTo(u.hostname, Number(u.port) || 443);
+    if (route.kind === 'bypass') bypassed.push(u.hostname);
+    if (route.kind === 'proxy') proxy = route.proxy;
+  }
+  const noProxy = [...new Set(bypassed)].join(',');
+  const env: Record<string, string> = { NO_PROXY: noProxy, no_proxy: noProxy };
+  // Every host bypassed: leave HTTPS_PROXY out, so the password is not handed to kubectl at all.
+  if (proxy) {
+    const u = new URL(proxy.proxyUrl);
+    if (proxy.proxyUsername) {
+      u.username = encodeURIComponent(proxy.proxyUsername);
+      u.password = encodeURIComponent(proxy.proxyPassword ?? '');
+    }
+    env.HTTPS_PROXY = u.toString();
+    env.https_proxy = u.toString();
+  }
+  return env;
 }

@@ -1,7 +1,9 @@
 import * as dns from 'dns';
 import * as net from 'net';
 import * as tls from 'tls';
+import * as http from 'http';
 import * as https from 'https';
+import type { AgentProxy, AgentRoute } from './agentHttpSettings';
 import { DeadlineExceededError, withDeadline } from './deadline';
 
 /** One network step from the agent to an endpoint, in the order a client takes them. */
@@ -28,6 +30,8 @@ export interface EndpointProbe {
   path: string;
   /** HTTP statuses that prove the endpoint answers the agent (401 = reachable, needs auth). */
   reachableStatuses: number[];
+  /** The way kubectl would go: straight (the default), or through the agent's proxy with CONNECT. */
+  route?: AgentRoute;
 }
 
 export interface EndpointResult {
@@ -37,6 +41,10 @@ export interface EndpointResult {
   addresses: string[];
   /** The HTTP status and body head, when the HTTP step ran. */
   http?: { status: number; body: string };
+  /** Which way the probe went: straight, through the agent's proxy, or straight because the bypass list names the host. */
+  route?: AgentRoute['kind'];
+  /** The proxy's answer to CONNECT, when it was not 200. */
+  proxyStatus?: number;
   ok: boolean;
 }
 
@@ -72,11 +80,13 @@ async function timed<T>(step: ProbeStep, deadlineMs: number, what: string, work:
  * stops at the first step that fails. No credential is sent.
  */
 export async function probeEndpoint(probe: EndpointProbe, stepDeadlineMs: number): Promise<EndpointResult> {
+  if (probe.route?.kind === 'proxy') return probeThroughProxy(probe, probe.route.proxy, stepDeadlineMs);
   const steps: StepResult[] = [];
   const done = (extra: Partial<EndpointResult> = {}): EndpointResult => ({
     probe,
     steps,
     addresses: [],
+    route: probe.route?.kind ?? 'direct',
     ok: steps.every((s) => s.ok),
     ...extra,
   });
@@ -146,4 +156,108 @@ export async function probeEndpoint(probe: EndpointProbe, stepDeadlineMs: number
   }
   steps.push(request.result);
   return done({ addresses, http: httpAnswer });
+}
+
+/** The proxy answered CONNECT with something else than 200. */
+class ProxyTunnelRefused extends Error {
+  readonly code = 'EPROXYREFUSED';
+  constructor(readonly status: number, statusLine: string) {
+    super(`the proxy answered CONNECT with ${statusLine}`);
+  }
+}
+
+/**
+ * Opens a CONNECT tunnel to host:port through an HTTP(S) proxy, with Basic credentials when the
+ * agent has them (what https-proxy-agent and Go's net/http send), and resolves with the socket.
+ */
+function openTunnel(proxy: AgentProxy, host: string, port: number, signal: AbortSignal): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const p = new URL(proxy.proxyUrl);
+    const proxyPort = Number(p.port) || (p.protocol === 'https:' ? 443 : 80);
+    const socket: net.Socket = p.protocol === 'https:' ? tls.connect({ host: p.hostname, port: proxyPort, servername: net.isIP(p.hostname) ? undefined : p.hostname, ca: proxy.ca }) : net.connect({ host: p.hostname, port: proxyPort });
+    signal.addEventListener('abort', () => socket.destroy(), { once: true });
+    const auth = proxy.proxyUsername ? `Proxy-Authorization: Basic ${Buffer.from(`${proxy.proxyUsername}:${proxy.proxyPassword ?? ''}`).toString('base64')}\r\n` : '';
+    socket.once(p.protocol === 'https:' ? 'secureConnect' : 'connect', () => socket.write(`CONNECT ${host}:${port} HTTP/1.1\r\nHost: ${host}:${port}\r\n${auth}\r\n`));
+    let head = Buffer.alloc(0);
+    const onData = (chunk: Buffer) => {
+      head = Buffer.concat([head, chunk]);
+      const end = head.indexOf('\r\n\r\n');
+      if (end < 0) return head.length > 16_384 ? socket.destroy(new Error('the proxy sent no end of headers')) : undefined;
+      socket.off('data', onData);
+      const statusLine = head.subarray(0, head.indexOf('\r\n')).toString('latin1');
+      const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(statusLine)?.[1] ?? 0);
+      if (status !== 200) {
+        socket.destroy();
+        reject(new ProxyTunnelRefused(status, statusLine.replace(/^HTTP\/1\.[01] /, 'HTTP ')));
+        return;
+      }
+      resolve(socket);
+    };
+    socket.on('data', onData);
+    socket.once('error', reject);
+    socket.once('close', () => reject(new Error('the proxy closed the connection')));
+  });
+}
+
+/**
+ * The probe the way kubectl goes through the agent's proxy: no local DNS (the proxy resolves the
+ * name), the tunnel (TCP to the proxy, then CONNECT host:port), TLS with the endpoint's CA inside
+ * the tunnel, and the same anonymous request.
+ */
+async function probeThroughProxy(probe: EndpointProbe, proxy: AgentProxy, stepDeadlineMs: number): Promise<EndpointResult> {
+  const steps: StepResult[] = [];
+  const proxyAddress = new URL(proxy.proxyUrl).host;
+  let proxyStatus: number | undefined;
+  const done = (extra: Partial<EndpointResult> = {}): EndpointResult => ({ probe, steps, addresses: [], route: 'proxy', proxyStatus, ok: steps.every((s) => s.ok), ...extra });
+
+  const tunnel = await timed('tcp', stepDeadlineMs, `CONNECT ${probe.host}:${probe.port} through the proxy ${proxyAddress}`, (signal) => openTunnel(proxy, probe.host, probe.port, signal));
+  if (tunnel.result.ok) tunnel.result.detail = `proxy ${proxyAddress} tunnelled to ${probe.host}:${probe.port}`;
+  else {
+    const refused = tunnel.result.errorCode === 'EPROXYREFUSED';
+    if (refused) proxyStatus = Number(/HTTP (\d{3})/.exec(tunnel.result.detail)?.[1] ?? 0);
+    tunnel.result.detail = refused ? `proxy ${proxyAddress}: ${tunnel.result.detail}` : `proxy ${proxyAddress} not reachable: ${tunnel.result.detail}`;
+  }
+  steps.push(tunnel.result);
+  if (!tunnel.value) return done();
+  const raw = tunnel.value;
+
+  try {
+    const handshake = await timed('tls', stepDeadlineMs, `TLS handshake with ${probe.host} through the proxy`, (signal) =>
+      new Promise<tls.TLSSocket>((resolve, reject) => {
+        const socket = tls.connect({ socket: raw, servername: probe.host, ca: probe.ca, ALPNProtocols: ['http/1.1'] });
+        signal.addEventListener('abort', () => socket.destroy(), { once: true });
+        socket.once('secureConnect', () => resolve(socket));
+        socket.once('error', reject);
+      }),
+    );
+    const secure = handshake.value;
+    handshake.result.detail = secure ? `certificate for ${probe.host} verified (through the tunnel)` : handshake.result.detail;
+    steps.push(handshake.result);
+    if (!secure) return done();
+
+    const request = await timed('http', stepDeadlineMs, `GET ${probe.path} on ${probe.host}`, (signal) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = http.request(
+          { createConnection: () => secure, host: probe.host, port: probe.port, path: probe.path, method: 'GET', signal, headers: { Host: probe.host, 'User-Agent': 'PrivateAksDeploy-preflight', Connection: 'close' } },
+          (res) => {
+            let body = '';
+            res.setEncoding('utf8');
+            res.on('data', (c: string) => (body.length < 2048 ? (body += c) : undefined));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+          },
+        );
+        req.once('error', reject);
+        req.end();
+      }),
+    );
+    const httpAnswer = request.value;
+    if (httpAnswer) {
+      request.result.ok = probe.reachableStatuses.includes(httpAnswer.status);
+      request.result.detail = `HTTP ${httpAnswer.status}`;
+    }
+    steps.push(request.result);
+    return done({ http: httpAnswer });
+  } finally {
+    raw.destroy();
+  }
 }

@@ -49,6 +49,10 @@ export function diagnoseLineOfSight(result: EndpointResult, ctx: DiagnosisContex
       : { ok: true, code: 'REACHABLE', reason: `${label} ${host} answers the agent (${result.http ? `HTTP ${result.http.status}` : 'ok'}).`, fix: '' };
   }
   const code = failed.errorCode ?? '';
+  const viaProxy = result.probe.route?.kind === 'proxy' ? result.probe.route.proxy : undefined;
+  if (viaProxy && failed.step === 'tcp') return diagnoseProxyTunnel(result, new URL(viaProxy.proxyUrl).host, code, otherRoute);
+  // Through the proxy the agent resolves nothing: the far end is whatever the proxy reached.
+  const server = viaProxy ? `The server the proxy ${new URL(viaProxy.proxyUrl).host} reached for ${host}` : `The server at ${result.addresses[0]}`;
   switch (failed.step) {
     case 'dns':
       if (isPrivateLinkName(host) || (aks && ctx.privateCluster)) {
@@ -93,7 +97,7 @@ export function diagnoseLineOfSight(result: EndpointResult, ctx: DiagnosisContex
         return {
           ok: false,
           code: 'TLS_NAME_MISMATCH',
-          reason: `The server at ${result.addresses[0]} presented a certificate for another name than ${host}: the name resolves to the wrong endpoint, or a proxy intercepts the connection.`,
+          reason: `${server} presented a certificate for another name than ${host}: the name resolves to the wrong endpoint, or a proxy intercepts the connection.`,
           fix: `Make ${host} resolve to ${label}'s own address and exclude it from TLS inspection (proxy bypass for *.azmk8s.io / *.azurecr.io).`,
         };
       }
@@ -130,4 +134,37 @@ export function diagnoseLineOfSight(result: EndpointResult, ctx: DiagnosisContex
       };
     }
   }
+}
+
+/**
+ * The tunnel through the agent's proxy failed: the proxy is not there, wants other credentials, or
+ * will not (or cannot) reach the host. A private name resolves only inside the VNet, so a proxy
+ * outside it answers CONNECT with an error (tinyproxy and Squid say 500/502/503).
+ */
+function diagnoseProxyTunnel(result: EndpointResult, proxy: string, code: string, otherRoute: string): LineOfSightDiagnosis {
+  const { host, port } = result.probe;
+  const bypass = `add ${host} to the agent's proxy bypass list (.proxybypass) if the agent has its own line of sight to it`;
+  const status = result.proxyStatus;
+  if (status === 407) {
+    return {
+      ok: false,
+      code: 'PROXY_AUTH_FAILED',
+      reason: `The agent's proxy ${proxy} refused the agent's proxy credentials (HTTP 407) for CONNECT ${host}:${port}.`,
+      fix: `Configure the agent with the proxy's user name and password (config --proxyusername/--proxypassword), or ${bypass}.`,
+    };
+  }
+  if (status !== undefined) {
+    return {
+      ok: false,
+      code: 'PROXY_TUNNEL_REFUSED',
+      reason: `The agent's proxy ${proxy} answered CONNECT ${host}:${port} with HTTP ${status}: the proxy cannot resolve or reach ${host} (a private name resolves only inside the VNet), or its rules refuse it.`,
+      fix: `Let the proxy resolve and reach ${host} on TCP ${port}, or ${bypass}${otherRoute}.`,
+    };
+  }
+  return {
+    ok: false,
+    code: 'PROXY_UNREACHABLE',
+    reason: `The agent's proxy ${proxy} did not open a tunnel to ${host}:${port} (${code}): the proxy is down, or not reachable from the agent.`,
+    fix: `Check the agent's proxy setting (Agent.ProxyUrl: config --proxyurl or the agent's .proxy file) and that the proxy runs, or ${bypass}${otherRoute}.`,
+  };
 }

@@ -53,7 +53,9 @@ export function operationsFor(intent: IntentName): RequiredOperation[] {
         ...kubernetesWrites(intent),
       ];
     case 'deployRunCommand':
-      // The command's kubectl runs with the caller's Entra token, so the data actions apply too.
+      // PrivateAksDeploy's route runCommand: no user kubeconfig (az aks command invoke fetches none; route
+      // auto needs `deploy` as well for its direct attempt). The command's kubectl runs with the caller's
+      // Entra token, so the data actions apply too.
       return [
         clusterRead(intent),
         { intent, operation: `${AKS}/runcommand/action`, kind: 'action', scope: 'cluster', purpose: 'start AKS run command' },

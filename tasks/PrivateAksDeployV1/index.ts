@@ -49,13 +49,15 @@ void runTask('PrivateAksDeploy', async () => {
   if (useAdmin && facts.localAccountsDisabled) {
     throw new ExplainedError({ what: 'Getting the cluster admin credential', reason: `'${facts.name}' disables local accounts, so AKS hands out no admin credential.`, fix: 'Leave useAdminCredentials off: the task deploys with an Entra ID token and the cluster user credential.', code: 'LOCAL_ACCOUNTS_DISABLED' });
   }
-  const kubeconfig = await access.kubeconfig(useAdmin);
-  const server = apiServerOf(kubeconfig);
-  const serverUrl = new URL(server.server);
+  // Run command needs no kubeconfig (az aks command invoke asks for none): only the direct attempt
+  // fetches one, so route runCommand works with the run command actions alone.
+  const kubeconfig = route === 'runCommand' ? undefined : await access.kubeconfig(useAdmin);
+  const server: ReturnType<typeof apiServerOf> = kubeconfig ? apiServerOf(kubeconfig) : { server: `https://${facts.apiServerHost ?? facts.name}:443` };
 
   let outcomes: PreflightOutcome[] = [];
   let chosen: 'direct' | 'runCommand' = route === 'runCommand' ? 'runCommand' : 'direct';
-  if (route !== 'runCommand') {
+  if (kubeconfig) {
+    const serverUrl = new URL(server.server);
     console.log('Line of sight from this agent:');
     const apiServer = {
       probe: { label: 'AKS API server', host: server.tlsServerName ?? serverUrl.hostname, port: Number(serverUrl.port) || 443, ca: server.caPem ? [server.caPem] : undefined, path: '/readyz', reachableStatuses: [200, 401] },
@@ -85,7 +87,7 @@ void runTask('PrivateAksDeploy', async () => {
   tl.setVariable('lineOfSight', outcomes.length === 0 ? 'skipped' : outcomes.every((o) => o.diagnosis.ok) ? 'pass' : 'fail', false, true);
 
   const failureContext = { server: server.server, clusterName: facts.name, namespace: plan.namespace, principalObjectId: identity.objectId, clusterResourceId: clusterResourceId(target), azureRbac: facts.azureRbac };
-  if (chosen === 'direct') {
+  if (chosen === 'direct' && kubeconfig) {
     let env: Record<string, string> = {};
     let config = kubeconfig;
     if (usesEntraExec(kubeconfig) && credentialHelper === 'kubelogin') {
@@ -115,7 +117,7 @@ void runTask('PrivateAksDeploy', async () => {
   const applied = appliedObjects(plan);
   tl.setVariable('appliedObjects', JSON.stringify(applied), false, true);
   tl.setVariable('route', chosen, false, true);
-  const credential = !usesEntraExec(kubeconfig) ? 'local' : credentialHelper;
+  const credential = chosen === 'runCommand' ? (facts.entraIntegration ? credentialHelper : 'local') : !usesEntraExec(kubeconfig!) ? 'local' : credentialHelper;
   uploadSummaryPage('private-aks-deploy-summary', 'Private AKS deploy', deploySummaryMarkdown({ facts, identity, plan, applied, requestedRoute: route, chosenRoute: chosen, credential, outcomes }));
   console.log(`Applied ${applied.length} object(s) to ${facts.name} via ${chosen}.`);
 });

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'net';
 import { createTestCa } from '../sandbox/testCa';
 import { probeEndpoint } from '../../shared/net/lineOfSight';
 import { diagnoseLineOfSight } from '../../shared/net/lineOfSightDiagnosis';
+import { startRecordingProxy } from '../support/connectProxy';
 
 /** Real sockets on loopback ('localhost' resolves from the hosts file: no DNS traffic leaves the machine). */
 describe('line-of-sight probes on loopback', function () {
@@ -60,4 +61,63 @@ describe('line-of-sight probes on loopback', function () {
     assert.strictEqual(d.code, 'ACR_FIREWALL_DENIED');
     assert.match(d.fix, /--ip-address 203\.0\.113\.10/);
   });
+
+  describe('through the agent proxy (CONNECT), as kubectl goes with HTTPS_PROXY', () => {
+    // A name no resolver knows: only the proxy can take the probe there.
+    const host = 'api.private.sandbox.test';
+
+    it('tunnels to a name the agent cannot resolve, and verifies TLS inside the tunnel', async () => {
+      const port = await serve([host], 401);
+      const proxy = await startRecordingProxy({ username: 'agent', password: 'p@ss word', hosts: { [`${host}:443`]: { host: '127.0.0.1', port } } });
+      try {
+        const route = { kind: 'proxy' as const, proxy: { proxyUrl: proxy.url, proxyUsername: 'agent', proxyPassword: 'p@ss word' } };
+        const r = await probeEndpoint({ label: 'AKS API server', host, port: 443, ca: [ca.certPem], path: '/readyz', reachableStatuses: [200, 401], route }, 3_000);
+        assert.deepStrictEqual(r.steps.map((s) => [s.step, s.ok]), [['tcp', true], ['tls', true], ['http', true]]);
+        assert.strictEqual(r.route, 'proxy');
+        assert.deepStrictEqual(proxy.tunnels, [`${host}:443`]);
+        assert.strictEqual(diagnoseLineOfSight(r, { kind: 'aksApiServer', resourceName: 'aks', privateCluster: true }).code, 'REACHABLE');
+      } finally {
+        await proxy.close();
+      }
+    });
+
+    it('speaks to an https:// proxy over TLS, trusting it with the agent CA', async () => {
+      const port = await serve([host], 200);
+      const proxyCert = ca.issueServerCertificate(['localhost'], ['127.0.0.1']);
+      const proxy = await startRecordingProxy({ tls: { key: proxyCert.keyPem, cert: proxyCert.certPem }, hosts: { [`${host}:443`]: { host: '127.0.0.1', port } } });
+      try {
+        const route = { kind: 'proxy' as const, proxy: { proxyUrl: proxy.url, ca: [ca.certPem] } };
+        const r = await probeEndpoint({ label: 'AKS API server', host, port: 443, ca: [ca.certPem], path: '/readyz', reachableStatuses: [200, 401], route }, 3_000);
+        assert.deepStrictEqual(r.steps.map((s) => [s.step, s.ok]), [['tcp', true], ['tls', true], ['http', true]], JSON.stringify(r.steps));
+        assert.deepStrictEqual(proxy.tunnels, [`${host}:443`]);
+      } finally {
+        await proxy.close();
+      }
+    });
+
+    it('names the proxy when it wants other credentials (407)', async () => {
+      const proxy = await startRecordingProxy({ username: 'agent', password: 'right' });
+      try {
+        const route = { kind: 'proxy' as const, proxy: { proxyUrl: proxy.url, proxyUsername: 'agent', proxyPassword: 'wrong' } };
+        const r = await probeEndpoint({ label: 'AKS API server', host, port: 443, ca: [ca.certPem], path: '/readyz', reachableStatuses: [200, 401], route }, 3_000);
+        const d = diagnoseLineOfSight(r, { kind: 'aksApiServer', resourceName: 'aks', privateCluster: true });
+        assert.strictEqual(d.code, 'PROXY_AUTH_FAILED');
+        assert.match(d.reason, new RegExp(`proxy ${new URL(proxy.url).host} refused .*HTTP 407.*CONNECT ${host.replace(/\./g, '\\.')}:443`));
+        assert.ok(!`${d.reason} ${d.fix}`.includes('wrong'));
+      } finally {
+        await proxy.close();
+      }
+    });
+
+    it('says the proxy is unreachable when nothing listens at Agent.ProxyUrl', async () => {
+      const proxy = await startRecordingProxy();
+      await proxy.close();
+      const route = { kind: 'proxy' as const, proxy: { proxyUrl: proxy.url } };
+      const r = await probeEndpoint({ label: 'AKS API server', host, port: 443, path: '/readyz', reachableStatuses: [200, 401], route }, 3_000);
+      const d = diagnoseLineOfSight(r, { kind: 'aksApiServer', resourceName: 'aks', privateCluster: true });
+      assert.strictEqual(d.code, 'PROXY_UNREACHABLE');
+      assert.match(d.reason, /ECONNREFUSED/);
+    });
+  });
 });
+

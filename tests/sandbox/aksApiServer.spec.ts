@@ -9,7 +9,7 @@ import { promises as fs } from 'node:fs';
 import * as https from 'node:https';
 import * as path from 'node:path';
 import { ClientSecretCredential } from '@azure/identity';
-import JSZip from 'jszip';
+import { strToU8, zipSync } from 'fflate';
 import { AKS_AUDIENCE, AZURE_RBAC_DENIED_REASON, AksApiServer, dataActionFor } from './aksApiServer';
 import { startSandbox, type Sandbox } from './index';
 import { runCommand } from './runCommand';
@@ -416,9 +416,10 @@ describe('sandbox AKS API server (real kubectl)', function () {
     });
 
     it('runs a run-command with a zipped context: kubectl apply -f . from inside the cluster', async () => {
-        const zip = new JSZip();
-        zip.file('cm.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-run-command\n  namespace: web\ndata:\n  via: runCommand\n');
-        const context = await zip.generateAsync({ type: 'base64' });
+        // As az aks command invoke --file . builds it (azure-cli acs/custom.py _get_command_context):
+        // entries stored, named './<file>' relative to the folder, base64.encodebytes' 76-column lines.
+        const archive = zipSync({ './cm.yaml': strToU8('apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-run-command\n  namespace: web\ndata:\n  via: runCommand\n') }, { level: 0 });
+        const context = Buffer.from(archive).toString('base64').replace(/.{76}/g, '$&\n') + '\n';
         const tempRoot = path.join(sandbox.tempDir, 'run-command');
         await fs.mkdir(tempRoot);
         const result = await runCommand(server, { command: 'kubectl apply -f .', context, clusterToken: tokens.deployer }, { tempRoot, timeoutMs: 15_000 });

@@ -428,6 +428,99 @@ describe('sandbox: ARM with the real SDK clients', function () {
         assert.equal(denied.statusCode, 403);
     });
 
+    it('has eTag and If-Match only at the api-versions that define them (eTag from 2024-09-01, If-Match from 2024-10-01)', async () => {
+        const url = (v: string) => `${arm.origin}/subscriptions/${sandbox.scenario.subscriptionId}/resourceGroups/rg-prod/providers/Microsoft.ContainerService/managedClusters/aks-legacy?api-version=${v}`;
+        const ownerToken = await token('owner');
+        const read = async (v: string) => {
+            const res = await raw(sandbox, url(v), { token: ownerToken });
+            assert.equal(res.status, 200);
+            assert.equal(res.headers.etag, undefined, 'ManagedClusters_Get defines no ETag response header');
+            return res.json() as Record<string, unknown> & { eTag?: string };
+        };
+        const put = async (v: string, body: Record<string, unknown>, ifMatch: string) => {
+            const res = await raw(sandbox, url(v), { method: 'PUT', token: ownerToken, body, headers: { 'If-Match': ifMatch } });
+            for (let i = 0; i < 20 && arm.state.cluster('aks-legacy').provisioningState !== 'Succeeded'; i++) {
+                await raw(sandbox, String(res.headers['azure-asyncoperation']), { token: ownerToken });
+            }
+            return res;
+        };
+
+        assert.equal((await read('2024-08-01')).eTag, undefined);
+        const old = await read('2024-05-01');
+        assert.equal(old.eTag, undefined, 'the 2024-05-01 ManagedCluster has no eTag');
+        // At 2024-05-01 the PUT has no If-Match: a stale precondition is not checked, the write lands.
+        const landed = await put('2024-05-01', old, 'stale-etag');
+        assert.equal(landed.status, 200);
+
+        const current = await read('2024-10-01');
+        assert.equal(current.eTag, arm.state.cluster('aks-legacy').eTag);
+        const refused = await put('2024-10-01', current, 'stale-etag');
+        assert.equal(refused.status, 412);
+        assert.equal(refused.json().error.code, 'PreconditionFailed');
+        assert.equal(sandbox.requests.for('arm', '/managedClusters/aks-legacy').filter((r) => r.method === 'PUT').at(-1)?.note?.ifMatch, 'stale-etag');
+        const accepted = await put('2024-10-01', current, current.eTag!);
+        assert.equal(accepted.status, 200);
+    });
+
+    it('serves a registry at 2019-05-01 with that model only, and ignores on PATCH what its update model lacks', async () => {
+        const armToken = await token('owner');
+        const url = (v: string) => `${arm.origin}${arm.state.registry('contosobasic').id}?api-version=${v}`;
+        const legacy = (await raw(sandbox, url('2019-05-01'), { token: armToken })).json();
+        assert.deepEqual(Object.keys(legacy.properties).sort(), ['adminUserEnabled', 'creationDate', 'loginServer', 'policies', 'provisioningState']);
+        assert.deepEqual(Object.keys(legacy.properties.policies).sort(), ['quarantinePolicy', 'retentionPolicy', 'trustPolicy']);
+        assert.equal(legacy.systemData, undefined);
+        const current = (await raw(sandbox, url('2025-11-01'), { token: armToken })).json();
+        assert.equal(current.properties.publicNetworkAccess, 'Enabled');
+
+        // publicNetworkAccess is not in the 2019-05-01 RegistryPropertiesUpdateParameters: nothing changes.
+        const patch = async (v: string) => {
+            const res = await raw(sandbox, url(v), { method: 'PATCH', token: armToken, body: { properties: { publicNetworkAccess: 'Disabled' } } });
+            assert.equal(res.status, 201);
+            await raw(sandbox, String(res.headers['azure-asyncoperation']), { token: armToken });
+            await raw(sandbox, String(res.headers['azure-asyncoperation']), { token: armToken });
+        };
+        await patch('2019-05-01');
+        assert.equal(arm.state.registry('contosobasic').network.publicNetworkAccess, 'Enabled');
+        await patch('2025-11-01');
+        assert.equal(arm.state.registry('contosobasic').network.publicNetworkAccess, 'Disabled');
+    });
+
+    it('answers permissions and role definitions without dataActions before Microsoft.Authorization 2018-01-01-preview', async () => {
+        const deployerToken = await token('deployer');
+        const scope = `${arm.origin}${arm.state.cluster('aks-prod').id}/namespaces/web/providers/Microsoft.Authorization`;
+        const current = (await raw(sandbox, `${scope}/permissions?api-version=2022-04-01`, { token: deployerToken })).json().value as Array<Record<string, unknown>>;
+        assert.ok(current.some((p) => Array.isArray(p.dataActions) && (p.dataActions as string[]).length > 0), 'the RBAC Writer role grants data actions');
+        const old = (await raw(sandbox, `${scope}/permissions?api-version=2015-07-01`, { token: deployerToken })).json().value as Array<Record<string, unknown>>;
+        assert.equal(old.length, current.length);
+        for (const p of old) assert.deepEqual(Object.keys(p).sort(), ['actions', 'notActions']);
+        const ownerToken = await token('owner');
+        const writer = `${arm.origin}/subscriptions/${sandbox.scenario.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${BUILT_IN_ROLE_IDS.aksRbacWriter}`;
+        const oldDefinition = (await raw(sandbox, `${writer}?api-version=2015-07-01`, { token: ownerToken })).json();
+        assert.deepEqual(Object.keys(oldDefinition.properties.permissions[0]).sort(), ['actions', 'notActions']);
+        const definition = (await raw(sandbox, `${writer}?api-version=2022-04-01`, { token: ownerToken })).json();
+        assert.ok(definition.properties.permissions[0].dataActions.length > 0);
+    });
+
+    it('refuses api-versions the resource provider does not have, even with a plausible date, as ARM does', async () => {
+        const readerToken = await token('reader');
+        const sub = sandbox.scenario.subscriptionId;
+        const aksUrl = (v: string) => `${arm.origin}/subscriptions/${sub}/resourceGroups/rg-prod/providers/Microsoft.ContainerService/managedClusters/aks-prod?api-version=${v}`;
+        const made = await raw(sandbox, aksUrl('2024-10-15'), { token: readerToken });
+        assert.equal(made.status, 400);
+        assert.equal(made.json().error.code, 'NoRegisteredProviderFound');
+        assert.match(made.json().error.message, /^No registered resource provider found for location 'eastus' and API version '2024-10-15' for type 'managedClusters'\. The supported api-versions are '2017-08-31, 2018-03-31, .*, 2026-04-01'\. The supported locations are '/);
+        assert.equal((await raw(sandbox, aksUrl('2024-10-01'), { token: readerToken })).status, 200);
+        const acrMade = await raw(sandbox, `${arm.origin}${arm.state.registry('contosoacr').id}?api-version=2025-11-15`, { token: readerToken });
+        assert.equal(acrMade.json().error.code, 'NoRegisteredProviderFound');
+        const definitions = await raw(sandbox, `${arm.origin}/subscriptions/${sub}/providers/Microsoft.Authorization/roleDefinitions?api-version=2022-04-15`, { token: readerToken });
+        assert.equal(definitions.status, 400);
+        assert.match(definitions.json().error.message, /^No registered resource provider found for location 'eastus' and API version '2022-04-15' for type 'roleDefinitions'\. The supported api-versions are '2014-04-01-preview, .*'\. The supported locations are ''\.$/);
+        const assignments = await raw(sandbox, `${arm.origin}/subscriptions/${sub}/providers/Microsoft.Authorization/roleAssignments?api-version=2022-04-15`, { token: readerToken });
+        assert.equal(assignments.status, 404);
+        assert.deepEqual(assignments.json().error.code, 'InvalidResourceType');
+        assert.match(assignments.json().error.message, /^The resource type 'roleAssignments' could not be found in the namespace 'Microsoft.Authorization' for api version '2022-04-15'\. The supported api-versions are '2014-04-01-preview,2014-07-01-preview,.*,2022-05-01-preview'\.$/);
+    });
+
     it('runs commands through runCommand / commandResults, and refuses when run command is disabled', async () => {
         runCalls.length = 0;
         const client = aks('owner');

@@ -17,7 +17,7 @@
  * Routes (paths case-insensitive, `api-version` required):
  *   GET  /subscriptions/{s}/providers/Microsoft.ContainerService/managedClusters
  *   GET  /subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.ContainerService/managedClusters[/{name}]
- *   PUT  .../managedClusters/{name}                      (update only; If-Match; 200 + Azure-AsyncOperation)
+ *   PUT  .../managedClusters/{name}                      (update only; If-Match from 2024-10-01; 200 + Azure-AsyncOperation)
  *   POST .../managedClusters/{name}/listClusterUserCredential[?format=exec|azure&server-fqdn=public|private]
  *   POST .../managedClusters/{name}/listClusterAdminCredential
  *   POST .../managedClusters/{name}/runCommand            (202 + Location → commandResults/{id})
@@ -35,7 +35,7 @@
  */
 import * as crypto from 'node:crypto';
 import * as authz from './authorization';
-import { acrVirtualNetworkRuleKey, armStateFor, type ArmState, type ClusterRecord, type RegistryNetwork, type RegistryNetworkState, type RegistryRecord } from './armState';
+import { acrLegacyRegistryModel, acrVirtualNetworkRuleKey, aksClusterHasETag, aksPutHonoursIfMatch, armStateFor, type ArmState, type ClusterRecord, type RegistryNetwork, type RegistryNetworkState, type RegistryRecord } from './armState';
 import { AccessTokenError, AKS_SERVER_APP_ID } from './entra';
 import type { SandboxContext } from './index';
 import { decodeJwt, type JwtPayload } from './jwt';
@@ -109,15 +109,17 @@ export const ERRORS = {
     }),
     // verified
     missingApiVersion: (): ArmErrorBody => ({ code: 'MissingApiVersionParameter', message: 'The api-version query parameter (?api-version=) is required for all requests.' }),
-    // verified
+    // verified: AKS (Azure/azure-cli#28368, #23985), roleDefinitions (Azure/azure-sdk-for-java#28334, "The supported
+    // locations are ''"); the supported api-versions oldest first, ", "-separated
     noRegisteredProvider: (location: string, apiVersion: string, type: string, supported: string[], locations: string[]): ArmErrorBody => ({
         code: 'NoRegisteredProviderFound',
-        message: `No registered resource provider found for location '${location}' and API version '${apiVersion}' for type '${type}'. The supported api-versions are '${supported.join(', ')}'. The supported locations are '${locations.join(', ')}'.`,
+        message: `No registered resource provider found for location '${location}' and API version '${apiVersion}' for type '${type}'. The supported api-versions are '${ascending(supported).join(', ')}'. The supported locations are '${locations.join(', ')}'.`,
     }),
-    // approximation
-    invalidApiVersion: (apiVersion: string, supported: string[]): ArmErrorBody => ({
-        code: 'InvalidApiVersionParameter',
-        message: `The api-version '${apiVersion}' is invalid. The supported versions are '${supported.join(',')}'.`,
+    // verified: roleAssignments at an api-version Microsoft.Authorization does not have, HTTP 404
+    // (Azure/acs-engine#4037, Azure/azure-sdk-for-java#28334); the list oldest first, ","-separated
+    unsupportedApiVersionForType: (type: string, namespace: string, apiVersion: string, supported: string[]): ArmErrorBody => ({
+        code: 'InvalidResourceType',
+        message: `The resource type '${type}' could not be found in the namespace '${namespace}' for api version '${apiVersion}'. The supported api-versions are '${ascending(supported).join(',')}'.`,
     }),
     // verified
     subscriptionNotFound: (subscriptionId: string): ArmErrorBody => ({ code: 'SubscriptionNotFound', message: `The subscription '${subscriptionId}' could not be found.` }),
@@ -295,18 +297,27 @@ interface ParsedPath {
     lower: string[];
 }
 
-const GA_OR_PREVIEW = /^(\d{4}-\d{2}-\d{2})(-preview)?$/;
-
-const AKS_SUPPORTED = ['2026-04-01', '2026-03-01', '2026-02-01', '2026-01-01', '2025-10-01', '2025-08-01', '2025-07-01', '2025-05-01', '2025-04-01', '2025-03-01', '2025-02-01', '2025-01-01', '2024-10-01', '2024-09-01', '2024-08-01', '2024-07-01', '2024-06-01', '2024-05-01', '2024-02-01', '2024-01-01', '2023-11-01', '2023-10-01', '2023-09-01', '2023-08-01', '2023-07-01', '2023-06-01', '2023-05-01', '2023-04-01', '2023-03-01', '2023-02-01', '2023-01-01'];
+/**
+ * The api-versions the sandbox answers, per resource type: the stable (and, for ACR and
+ * Microsoft.Authorization, preview) folders of azure-rest-api-specs it models. ARM refuses any other
+ * value, however plausible its date: NoRegisteredProviderFound for a resource provider type,
+ * InvalidApiVersionParameter for Microsoft.Authorization. Older versions ARM still knows are
+ * refused here too (the sandbox does not model them).
+ */
+// Stable versions up to 2023-11-01 as ARM listed them (Azure/azure-cli#28368; its previews left out: they retire),
+// later ones from azure-rest-api-specs aks/stable.
+const AKS_SUPPORTED = ['2017-08-31', '2018-03-31', '2019-02-01', '2019-04-01', '2019-06-01', '2019-08-01', '2019-10-01', '2019-11-01', '2020-01-01', '2020-02-01', '2020-03-01', '2020-04-01', '2020-06-01', '2020-07-01', '2020-09-01', '2020-11-01', '2020-12-01', '2021-02-01', '2021-03-01', '2021-05-01', '2021-07-01', '2021-08-01', '2021-09-01', '2021-10-01', '2022-01-01', '2022-02-01', '2022-03-01', '2022-04-01', '2022-06-01', '2022-07-01', '2022-08-01', '2022-09-01', '2022-11-01', '2023-01-01', '2023-02-01', '2023-03-01', '2023-04-01', '2023-05-01', '2023-06-01', '2023-07-01', '2023-08-01', '2023-09-01', '2023-10-01', '2023-11-01', '2024-01-01', '2024-02-01', '2024-05-01', '2024-06-01', '2024-07-01', '2024-08-01', '2024-09-01', '2024-10-01', '2025-01-01', '2025-02-01', '2025-03-01', '2025-04-01', '2025-05-01', '2025-07-01', '2025-08-01', '2025-10-01', '2026-01-01', '2026-02-01', '2026-03-01', '2026-04-01'];
 const ACR_SUPPORTED = ['2026-01-01-preview', '2025-11-01', '2025-05-01-preview', '2025-04-01', '2025-03-01-preview', '2024-11-01-preview', '2023-11-01-preview', '2023-08-01-preview', '2023-07-01', '2023-06-01-preview', '2023-01-01-preview', '2022-12-01', '2022-02-01-preview', '2021-12-01-preview', '2021-09-01', '2021-08-01-preview', '2021-06-01-preview', '2020-11-01-preview', '2019-12-01-preview', '2019-05-01', '2017-10-01'];
 const AUTHZ_SUPPORTED = ['2022-05-01-preview', '2022-04-01', '2022-01-01-preview', '2021-04-01-preview', '2020-10-01-preview', '2020-08-01-preview', '2020-04-01-preview', '2020-03-01-preview', '2019-08-01-preview', '2018-09-01-preview', '2018-07-01', '2018-01-01-preview', '2017-10-01-preview', '2015-07-01', '2015-06-01', '2015-05-01-preview', '2014-10-01-preview', '2014-07-01-preview', '2014-04-01-preview'];
 
-/** Accepts any well-formed api-version between the oldest and the newest listed (inclusive). */
+/** Oldest first, as ARM lists supported api-versions. */
+function ascending(versions: string[]): string[] {
+    return [...versions].sort();
+}
+
+/** Exactly the listed api-versions (case-insensitive, as ARM compares them). */
 function apiVersionSupported(apiVersion: string, supported: string[]): boolean {
-    const m = GA_OR_PREVIEW.exec(apiVersion);
-    if (!m) return false;
-    const dates = supported.map((v) => v.slice(0, 10)).sort();
-    return m[1] >= dates[0] && m[1] <= dates[dates.length - 1];
+    return supported.includes(apiVersion.toLowerCase());
 }
 
 export class ArmService {
@@ -315,6 +326,7 @@ export class ArmService {
     private readonly operations = new Map<string, Operation>();
     private readonly commands = new Map<string, CommandRun>();
     private readonly pendingFailures: Array<{ kind: LroKind; error?: ArmErrorBody }> = [];
+    private readonly foreignPollOrigins: Array<{ kind: LroKind; origin: string }> = [];
     private readonly inProgressPolls: number;
 
     private constructor(private readonly options: ArmServiceOptions) {
@@ -363,6 +375,21 @@ export class ArmService {
         this.pendingFailures.push({ kind, error });
     }
 
+    /**
+     * Makes the next long-running operation of `kind` advertise its status URL (Azure-AsyncOperation,
+     * or Location for run command) on `origin` instead of ARM's own: what a tampering proxy or a
+     * rogue endpoint would answer, to prove the client does not follow it with its ARM token.
+     */
+    pollNextOperationAt(kind: LroKind, origin: string): void {
+        this.foreignPollOrigins.push({ kind, origin });
+    }
+
+    private pollOrigin(kind: Exclude<LroKind, 'any'>): string {
+        const i = this.foreignPollOrigins.findIndex((f) => f.kind === kind || f.kind === 'any');
+        if (i < 0) return this.origin;
+        return this.foreignPollOrigins.splice(i, 1)[0].origin;
+    }
+
     private takeFailure(kind: Exclude<LroKind, 'any'>): { error: ArmErrorBody } | undefined {
         const i = this.pendingFailures.findIndex((f) => f.kind === kind || f.kind === 'any');
         if (i < 0) return undefined;
@@ -382,6 +409,7 @@ export class ArmService {
     private async handle(req: SandboxRequest): Promise<SandboxResponse> {
         const headers = this.commonHeaders(req);
         const note: Record<string, string> = {};
+        if (req.method === 'GET' && req.path.toLowerCase() === '/metadata/endpoints') return { status: 200, headers, body: this.azureStackMetadata() };
         try {
             const caller = this.authenticate(req);
             note.client = caller.appId;
@@ -392,6 +420,22 @@ export class ArmService {
             note.error = err.body.code;
             return { status: err.status, headers: { ...headers, ...err.headers }, body: { error: err.body }, note };
         }
+    }
+
+    /**
+     * What an Azure Stack Hub Resource Manager answers, unauthenticated, at
+     * `<arm>/metadata/endpoints?api-version=2015-01-01`: the fields the platform's AzureRM endpoint
+     * reads (microsoft/azure-pipelines-tasks-common-packages, common-npm-packages/azure-arm-rest/
+     * azure-arm-endpoint.ts, _updateAzureStackData): authentication.loginEndpoint and audiences.
+     * Here the login endpoint is the sandbox's Entra ID and the audience one ARM accepts.
+     */
+    private azureStackMetadata(): Record<string, unknown> {
+        return {
+            galleryEndpoint: `${this.origin}/gallery/`,
+            graphEndpoint: 'https://graph.windows.net/',
+            portalEndpoint: `${this.origin}/portal/`,
+            authentication: { loginEndpoint: `${this.options.entra.origin}/`, audiences: ['https://management.core.windows.net/'] },
+        };
     }
 
     private commonHeaders(req: SandboxRequest): Record<string, string> {
@@ -481,7 +525,13 @@ export class ArmService {
         for (let i = 0; i < lower.length - 1; i++) {
             if (lower[i] === 'providers' && lower[i + 1] === 'microsoft.authorization') {
                 const scope = authz.normalizeScope(`/${segs.slice(0, i).join('/')}`);
-                if (!apiVersionSupported(apiVersion, AUTHZ_SUPPORTED)) throw new ArmFailure(400, ERRORS.invalidApiVersion(apiVersion, AUTHZ_SUPPORTED));
+                if (!apiVersionSupported(apiVersion, AUTHZ_SUPPORTED)) {
+                    const type = segs[i + 2] ?? '';
+                    // roleAssignments: 404 InvalidResourceType; roleDefinitions: 400 NoRegisteredProviderFound with no
+                    // locations (permissions answered the same way: an approximation, no public sample found).
+                    if (lower[i + 2] === 'roleassignments') throw new ArmFailure(404, ERRORS.unsupportedApiVersionForType(type, 'Microsoft.Authorization', apiVersion, AUTHZ_SUPPORTED));
+                    throw new ArmFailure(400, ERRORS.noRegisteredProvider(this.locationFor(segs), apiVersion, type, AUTHZ_SUPPORTED, []));
+                }
                 if (scope !== '/') this.checkSubscription(segs, lower);
                 return this.authorizationRoute(req, caller, scope, segs.slice(i + 2), lower.slice(i + 2), note);
             }
@@ -514,7 +564,7 @@ export class ArmService {
                 this.authorize(caller, ACTIONS.clusterRead, collectionScope, note);
                 if (rg !== undefined) this.checkResourceGroup(rg);
                 const clusters = this.state.clusters.filter((c) => rg === undefined || c.resourceGroup.toLowerCase() === rg.toLowerCase());
-                return { status: 200, body: { value: clusters.map((c) => this.state.clusterJson(c)) } };
+                return { status: 200, body: { value: clusters.map((c) => this.state.clusterJson(c, apiVersion)) } };
             }
             if (rg === undefined) throw new ArmFailure(404, ERRORS.invalidResourceType(`managedClusters/${rest[1]}`, 'Microsoft.ContainerService', apiVersion));
             return this.clusterRoute(req, caller, rg, rest[1], rest.slice(2), restLower.slice(2), resourceScope, apiVersion, note);
@@ -547,6 +597,13 @@ export class ArmService {
         if (!this.state.resourceGroupExists(rg)) throw new ArmFailure(404, ERRORS.resourceGroupNotFound(rg));
     }
 
+    /** The location ARM names in an api-version refusal: the resource group's (its first cluster's), else eastus. */
+    private locationFor(segs: string[]): string {
+        const i = segs.findIndex((x) => x.toLowerCase() === 'resourcegroups');
+        const rg = i >= 0 ? segs[i + 1] : undefined;
+        return (rg && this.state.clusters.find((c) => c.resourceGroup.toLowerCase() === rg.toLowerCase())?.location) || 'eastus';
+    }
+
     private checkApiVersion(apiVersion: string, supported: string[], type: string, rg: string | undefined): void {
         if (apiVersionSupported(apiVersion, supported)) return;
         const location = rg ? (this.state.clusters.find((c) => c.resourceGroup.toLowerCase() === rg.toLowerCase())?.location ?? 'eastus') : 'global';
@@ -572,11 +629,12 @@ export class ArmService {
             if (req.method === 'GET') {
                 this.authorize(caller, ACTIONS.clusterRead, scope, note);
                 const c = find();
-                return { status: 200, headers: { ETag: `"${c.eTag}"` }, body: this.state.clusterJson(c) };
+                // The spec defines no ETag response header for ManagedClusters_Get; the eTag is a body field.
+                return { status: 200, body: this.state.clusterJson(c, apiVersion) };
             }
             if (req.method === 'PUT') {
                 this.authorize(caller, ACTIONS.clusterWrite, scope, note);
-                return this.putCluster(req, rg, name, apiVersion);
+                return this.putCluster(req, rg, name, apiVersion, note);
             }
             throw new ArmFailure(405, ERRORS.methodNotAllowed(req.method));
         }
@@ -605,14 +663,18 @@ export class ArmService {
         return [...this.operations.values()].some((o) => o.kind === 'managedClusters' && o.status === 'InProgress' && o.resourceId === c.id);
     }
 
-    private putCluster(req: SandboxRequest, rg: string, name: string, apiVersion: string): SandboxResponse {
+    private putCluster(req: SandboxRequest, rg: string, name: string, apiVersion: string, note: Record<string, string>): SandboxResponse {
         this.checkResourceGroup(rg);
         const c = this.state.findCluster(name, rg);
         if (!c) throw new ArmFailure(400, ERRORS.clusterCreateNotSimulated(name));
         const ifNoneMatch = req.header('if-none-match');
-        if (ifNoneMatch && ifNoneMatch.trim() === '*') throw new ArmFailure(412, ERRORS.resourceExists(c.name));
         const ifMatch = req.header('if-match');
-        if (ifMatch !== undefined && ifMatch.trim() !== '*' && stripEtag(ifMatch) !== c.eTag) throw new ArmFailure(412, ERRORS.preconditionFailed(ifMatch, c.name));
+        if (ifMatch !== undefined) note.ifMatch = ifMatch;
+        // Preconditions exist only at api-versions whose PUT defines them (aksPutHonoursIfMatch).
+        if (aksPutHonoursIfMatch(apiVersion)) {
+            if (ifNoneMatch && ifNoneMatch.trim() === '*') throw new ArmFailure(412, ERRORS.resourceExists(c.name));
+            if (ifMatch !== undefined && ifMatch.trim() !== '*' && stripEtag(ifMatch) !== c.eTag) throw new ArmFailure(412, ERRORS.preconditionFailed(ifMatch, c.name));
+        }
         if (this.clusterHasOperation(c)) throw new ArmFailure(409, ERRORS.operationInProgress());
 
         const body = parseJsonBody(req);
@@ -639,11 +701,11 @@ export class ArmService {
         }, () => {
             c.provisioningState = 'Failed';
         });
-        const asyncUrl = `${this.origin}/subscriptions/${c.subscriptionId}/providers/Microsoft.ContainerService/locations/${c.location}/operations/${op.id}?api-version=2016-03-30`;
+        const asyncUrl = `${this.pollOrigin('managedClusters')}/subscriptions/${c.subscriptionId}/providers/Microsoft.ContainerService/locations/${c.location}/operations/${op.id}?api-version=2016-03-30`;
         return {
             status: 200,
             headers: { 'Azure-AsyncOperation': asyncUrl, ...this.lroHeaders() },
-            body: this.state.clusterJson(c),
+            body: this.state.clusterJson(c, apiVersion),
             note: { operation: op.id },
         };
     }
@@ -717,13 +779,13 @@ export class ArmService {
         }
         return {
             status: 202,
-            headers: { Location: this.commandResultUrl(c, run.id, apiVersion), ...this.lroHeaders() },
-            note: { command: run.id },
+            headers: { Location: this.commandResultUrl(c, run.id, apiVersion, this.pollOrigin('runCommand')), ...this.lroHeaders() },
+            note: { command: run.id, clusterToken: request.clusterToken ? 'sent' : 'none' },
         };
     }
 
-    private commandResultUrl(c: ClusterRecord, id: string, apiVersion: string): string {
-        return `${this.origin}/subscriptions/${c.subscriptionId}/resourceGroups/${c.resourceGroup}/providers/Microsoft.ContainerService/managedClusters/${c.name}/commandResults/${id}?api-version=${apiVersion}`;
+    private commandResultUrl(c: ClusterRecord, id: string, apiVersion: string, origin = this.origin): string {
+        return `${origin}/subscriptions/${c.subscriptionId}/resourceGroups/${c.resourceGroup}/providers/Microsoft.ContainerService/managedClusters/${c.name}/commandResults/${id}?api-version=${apiVersion}`;
     }
 
     private commandResult(c: ClusterRecord, id: string, apiVersion: string): SandboxResponse {
@@ -806,20 +868,22 @@ export class ArmService {
                 next.virtualNetworkRules = [];
             }
         }
-        if (properties.publicNetworkAccess !== undefined) {
+        // Fields the api-version's update model does not have never reach the resource provider.
+        const legacy = acrLegacyRegistryModel(apiVersion);
+        if (properties.publicNetworkAccess !== undefined && !legacy) {
             const v = String(properties.publicNetworkAccess);
             if (v !== 'Enabled' && v !== 'Disabled') throw new ArmFailure(400, ERRORS.invalidRequestContent(`publicNetworkAccess '${v}'`));
             next.publicNetworkAccess = v;
         }
-        if (properties.networkRuleBypassOptions !== undefined) {
+        if (properties.networkRuleBypassOptions !== undefined && !legacy) {
             const v = String(properties.networkRuleBypassOptions);
             if (v !== 'AzureServices' && v !== 'None') throw new ArmFailure(400, ERRORS.invalidRequestContent(`networkRuleBypassOptions '${v}'`));
             next.networkRuleBypassOptions = v;
         }
         const tags = body.tags === undefined ? undefined : Object.fromEntries(Object.entries(asRecord(body.tags)).map(([k, v]) => [k, String(v)]));
         const adminUserEnabled = typeof properties.adminUserEnabled === 'boolean' ? properties.adminUserEnabled : undefined;
-        const dataEndpointEnabled = typeof properties.dataEndpointEnabled === 'boolean' ? properties.dataEndpointEnabled : undefined;
-        const anonymousPullEnabled = typeof properties.anonymousPullEnabled === 'boolean' ? properties.anonymousPullEnabled : undefined;
+        const dataEndpointEnabled = typeof properties.dataEndpointEnabled === 'boolean' && !legacy ? properties.dataEndpointEnabled : undefined;
+        const anonymousPullEnabled = typeof properties.anonymousPullEnabled === 'boolean' && !legacy ? properties.anonymousPullEnabled : undefined;
 
         r.provisioningState = 'Updating';
         const op = this.createOperation('registries', r.id, () => {
@@ -833,7 +897,7 @@ export class ArmService {
         }, () => {
             r.provisioningState = 'Succeeded';
         });
-        const asyncUrl = `${this.origin}/subscriptions/${r.subscriptionId}/resourceGroups/${r.resourceGroup}/providers/Microsoft.ContainerRegistry/registries/${r.name}/operationStatuses/registries-${op.id}?api-version=${apiVersion}`;
+        const asyncUrl = `${this.pollOrigin('registries')}/subscriptions/${r.subscriptionId}/resourceGroups/${r.resourceGroup}/providers/Microsoft.ContainerRegistry/registries/${r.name}/operationStatuses/registries-${op.id}?api-version=${apiVersion}`;
         return {
             status: 201,
             headers: { 'Azure-AsyncOperation': asyncUrl, ...this.lroHeaders() },
@@ -906,7 +970,8 @@ export class ArmService {
             if (req.method !== 'GET') throw new ArmFailure(405, ERRORS.methodNotAllowed(req.method));
             this.checkScopeResourceGroup(scope);
             note.scope = scope;
-            return { status: 200, body: { value: authz.permissionsAt(this.state, caller.objectId, scope) } };
+            const apiVersion = req.url.searchParams.get('api-version') ?? '';
+            return { status: 200, body: { value: authz.permissionsAt(this.state, caller.objectId, scope).map((p) => permissionAt(p, apiVersion)) } };
         }
         if (what === 'roleassignments') {
             if (rest.length === 1) {
@@ -929,12 +994,12 @@ export class ArmService {
                     else if (byType) defs = defs.filter((d) => d.type.toLowerCase() === byType[1].toLowerCase());
                     else throw new ArmFailure(400, { code: 'UnsupportedQuery', message: `The filter '${filter}' is not supported. Supported filters are 'roleName eq '{value}'' and 'type eq 'BuiltInRole|CustomRole''.` });
                 }
-                return { status: 200, body: { value: defs.map((d) => this.state.roleDefinitionJson(d, scope)) } };
+                return { status: 200, body: { value: defs.map((d) => roleDefinitionAt(this.state.roleDefinitionJson(d, scope), req.url.searchParams.get('api-version') ?? '')) } };
             }
             if (rest.length === 2) {
                 const d = this.state.roleDefinitions.find((x) => x.id === rest[1].toLowerCase());
                 if (!d) throw new ArmFailure(404, ERRORS.roleDefinitionDoesNotExist(rest[1]));
-                return { status: 200, body: this.state.roleDefinitionJson(d, scope) };
+                return { status: 200, body: roleDefinitionAt(this.state.roleDefinitionJson(d, scope), req.url.searchParams.get('api-version') ?? '') };
             }
         }
         throw new ArmFailure(404, ERRORS.invalidResourceType(rest.join('/'), 'Microsoft.Authorization', req.url.searchParams.get('api-version') ?? ''));
@@ -1078,6 +1143,29 @@ export function kubeconfigYaml(input: { clusterName: string; contextName: string
         lines.push(`    token: ${u.token}`);
     }
     return `${lines.join('\n')}\n`;
+}
+
+/**
+ * dataActions / notDataActions exist from Microsoft.Authorization 2018-01-01-preview: before it a
+ * permission is actions and notActions only ("Assignments to roles with DataActions and
+ * NotDataActions are not supported on API version '2015-07-01'. The minimum required API version for
+ * this operations is '2018-01-01-preview'.", UnsupportedApiVersionForRoleDefinitionHasDataActions,
+ * Azure/azure-sdk-for-go#1895).
+ */
+function authzHasDataActions(apiVersion: string): boolean {
+    return apiVersion.slice(0, 10) >= '2018-01-01';
+}
+
+function permissionAt<T extends { actions: string[]; notActions: string[]; dataActions?: string[]; notDataActions?: string[] }>(p: T, apiVersion: string): Partial<T> {
+    if (authzHasDataActions(apiVersion)) return p;
+    return { actions: p.actions, notActions: p.notActions } as Partial<T>;
+}
+
+function roleDefinitionAt(json: Record<string, unknown>, apiVersion: string): Record<string, unknown> {
+    if (authzHasDataActions(apiVersion)) return json;
+    const properties = asRecord(json.properties);
+    const permissions = Array.isArray(properties.permissions) ? properties.permissions as Array<{ actions: string[]; notActions: string[] }> : [];
+    return { ...json, properties: { ...properties, permissions: permissions.map((p) => permissionAt(p, apiVersion)) } };
 }
 
 function parseJsonBody(req: SandboxRequest): Record<string, unknown> {

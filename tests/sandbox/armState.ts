@@ -519,8 +519,11 @@ export class ArmState {
         return c;
     }
 
-    /** ARM JSON of `Microsoft.ContainerService/managedClusters` (GET). */
-    clusterJson(c: ClusterRecord): Record<string, unknown> {
+    /**
+     * ARM JSON of `Microsoft.ContainerService/managedClusters` (GET) as served at `apiVersion`:
+     * `eTag` only where that api-version's model has it (see `aksClusterHasETag`).
+     */
+    clusterJson(c: ClusterRecord, apiVersion = '2026-04-01'): Record<string, unknown> {
         const addonProfiles: Record<string, unknown> = {
             azurepolicy: c.azurePolicy
                 ? { enabled: true, config: null, identity: { resourceId: `/subscriptions/${c.subscriptionId}/resourcegroups/${c.nodeResourceGroup}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/azurepolicy-${c.name}`, clientId: guidFrom(`${c.id}|azurepolicy|client`), objectId: guidFrom(`${c.id}|azurepolicy|object`) } }
@@ -596,7 +599,7 @@ export class ArmState {
             name: c.name,
             tags: Object.keys(c.tags).length ? { ...c.tags } : undefined,
             type: 'Microsoft.ContainerService/ManagedClusters',
-            eTag: c.eTag,
+            ...(aksClusterHasETag(apiVersion) ? { eTag: c.eTag } : {}),
             properties,
             identity: { type: 'SystemAssigned', principalId: c.identity.principalId, tenantId: c.identity.tenantId },
             sku: { name: 'Base', tier: 'Free' },
@@ -682,6 +685,28 @@ export class ArmState {
             networkRuleSet = { defaultAction: r.network.defaultAction };
             if (vnetKey) networkRuleSet.virtualNetworkRules = r.network.virtualNetworkRules.map((id) => ({ action: 'Allow', [vnetKey]: id }));
             networkRuleSet.ipRules = r.network.ipRules.map((value) => ({ action: 'Allow', value }));
+        }
+        if (acrLegacyRegistryModel(apiVersion)) {
+            return {
+                sku: { name: r.sku, tier: r.sku },
+                type: 'Microsoft.ContainerRegistry/registries',
+                id: r.id,
+                name: r.name,
+                location: r.location,
+                tags: { ...r.tags },
+                properties: {
+                    loginServer: r.loginServer,
+                    creationDate: armTime(r.creationDate),
+                    provisioningState: r.provisioningState,
+                    adminUserEnabled: r.adminUserEnabled,
+                    ...(networkRuleSet ? { networkRuleSet } : {}),
+                    policies: {
+                        quarantinePolicy: { status: 'disabled' },
+                        trustPolicy: { type: 'Notary', status: 'disabled' },
+                        retentionPolicy: { days: 7, lastUpdatedTime: armTime(r.creationDate), status: 'disabled' },
+                    },
+                },
+            };
         }
         return {
             sku: { name: r.sku, tier: r.sku },
@@ -776,6 +801,40 @@ function refreshClusterFqdns(c: ClusterRecord): void {
     c.privateFqdn = c.enablePrivateCluster ? `${prefix}-${privateHash}.${privateGuid}.privatelink.${c.location}.azmk8s.io` : undefined;
     c.fqdn = !c.enablePrivateCluster || c.enablePrivateClusterPublicFQDN ? `${prefix}-${publicHash}.hcp.${c.location}.azmk8s.io` : undefined;
     c.azurePortalFqdn = `${prefix}-${c.enablePrivateCluster ? privateHash : publicHash}.portal.hcp.${c.location}.azmk8s.io`;
+}
+
+/**
+ * Whether this ACR api-version has the 2019-05-01 registry model: RegistryProperties with only
+ * loginServer, creationDate, provisioningState, status, adminUserEnabled, storageAccount,
+ * networkRuleSet and policies (quarantine, trust, retention), and RegistryPropertiesUpdateParameters
+ * with only adminUserEnabled, networkRuleSet and policies (azure-rest-api-specs,
+ * specification/containerregistry/resource-manager/Microsoft.ContainerRegistry/stable/2019-05-01/
+ * containerregistry.json). No publicNetworkAccess, networkRuleBypassOptions, dataEndpointEnabled,
+ * anonymousPullEnabled, encryption or systemData: those are in the 2025-11-01 model
+ * (.../Registry/stable/2025-11-01/examples/RegistryGet.json). Versions in between are served the
+ * newer model (not verified field by field; the tasks send only 2019-05-01 and 2025-11-01).
+ */
+export function acrLegacyRegistryModel(apiVersion: string): boolean {
+    return apiVersion.slice(0, 10) <= '2019-05-01';
+}
+
+/**
+ * Whether `ManagedCluster.eTag` exists at this AKS api-version. The stable examples show it from
+ * 2024-09-01 (specification/containerservice/resource-manager/Microsoft.ContainerService/aks/stable/
+ * 2024-09-01/examples/ManagedClustersGet.json: `"eTag": "beywbwei"`; the 2024-08-01 one has none).
+ */
+export function aksClusterHasETag(apiVersion: string): boolean {
+    return apiVersion.slice(0, 10) >= '2024-09-01';
+}
+
+/**
+ * Whether `ManagedClusters_CreateOrUpdate` takes `If-Match` / `If-None-Match` at this api-version:
+ * from stable/2024-10-01/managedClusters.json (header parameters `If-Match`, `If-None-Match`, type
+ * string, x-ms-client-name ifMatch / ifNoneMatch); stable/2024-09-01/managedClusters.json has neither.
+ * Below that the precondition is not part of the API, so the sandbox does not enforce it.
+ */
+export function aksPutHonoursIfMatch(apiVersion: string): boolean {
+    return apiVersion.slice(0, 10) >= '2024-10-01';
 }
 
 /**

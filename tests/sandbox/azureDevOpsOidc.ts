@@ -6,6 +6,8 @@
  *        ?api-version=7.1&serviceConnectionId={id}
  *        Authorization: Bearer <System.AccessToken>
  *     → 200 {"oidcToken": "<jwt>"}
+ *   OPTIONS /{org}/_apis/distributedtask   (the area's resource locations, asked first by azure-devops-node-api)
+ *     → 200 {"count": 1, "value": [{"id": "69a319f4-…", "resourceName": "oidctoken", "routeTemplate": …}]}
  *   GET  /vstoken/{organizationId}/.well-known/openid-configuration
  *   GET  /vstoken/{organizationId}/.well-known/jwks
  *
@@ -32,6 +34,30 @@ export interface AzureDevOpsOidcOptions {
     faults: FaultInjector;
     secrets: SecretRegistry;
 }
+
+/**
+ * The distributedtask area's locations that the sandbox serves (Azure DevOps lists every resource of
+ * the area; only the OIDC token's matters here). The id and route are the ones the clients use:
+ * azure-devops-node-api api/TaskApi.ts createOidcToken (location 69a319f4-…, route values
+ * scopeIdentifier/hubName/planId/jobId, query serviceConnectionId) and the REST reference
+ * (learn.microsoft.com/rest/api/azure/devops/distributedtask/oidctoken/create:
+ * POST {organization}/{scopeIdentifier}/_apis/distributedtask/hubs/{hubName}/plans/{planId}/jobs/{jobId}/oidctoken).
+ * Versions: released at 7.1 (azidentity's AzurePipelinesCredential and kubelogin send api-version=7.1,
+ * Azure/azure-sdk-for-go sdk/azidentity/azure_pipelines_credential.go), 7.2-preview.1 requested by
+ * azure-devops-node-api 14; minVersion is not known from a source and set to 7.1.
+ */
+export const DISTRIBUTED_TASK_LOCATIONS = [
+    {
+        id: '69a319f4-28c1-4bfd-93e6-ea0ff5c6f1a2',
+        area: 'distributedtask',
+        resourceName: 'oidctoken',
+        routeTemplate: '{scopeIdentifier}/_apis/{area}/hubs/{hubName}/plans/{planId}/jobs/{jobId}/{resource}',
+        resourceVersion: 1,
+        minVersion: '7.1',
+        maxVersion: '7.2',
+        releasedVersion: '7.1',
+    },
+];
 
 export function vssError(message: string, typeKey: string, typeName: string): object {
     return { $id: '1', innerException: null, message, typeName, typeKey, errorCode: 0, eventId: 3000 };
@@ -110,6 +136,35 @@ export class AzureDevOpsOidcService {
         return this.server.close();
     }
 
+    /**
+     * The service's api-version checks against the oidctoken location: above the server's latest
+     * version is out of range; above the released version without `-preview` is refused. Texts of
+     * Microsoft.VisualStudio.Services.WebApi's resources (ApiVersionOutOfRange,
+     * PreviewVersionNotSuppliedMessage; the DLL of Azure DevOps Server 2022, decompiled in
+     * mjwrona/decompiled). The lower bound is not checked: no source gives the route's minimum.
+     */
+    private refuseApiVersion(apiVersion: string): SandboxResponse | undefined {
+        const location = DISTRIBUTED_TASK_LOCATIONS[0];
+        const m = /^(\d+\.\d+)(-preview(\.\d+)?)?$/.exec(apiVersion.trim());
+        if (!m) return undefined;
+        const version = Number(m[1]);
+        if (version > Number(location.maxVersion)) {
+            return {
+                status: 400,
+                body: vssError(`The requested REST API version of ${m[1]} is out of range for this server. The latest REST API version this server supports is ${location.maxVersion}.`, 'VssVersionOutOfRangeException', 'Microsoft.VisualStudio.Services.WebApi.VssVersionOutOfRangeException, Microsoft.VisualStudio.Services.WebApi'),
+                note: { error: 'api_version_out_of_range' },
+            };
+        }
+        if (!m[2] && version > Number(location.releasedVersion)) {
+            return {
+                status: 400,
+                body: vssError(`The requested version "${m[1]}" of the resource is under preview. The -preview flag must be supplied in the api-version for such requests. For example: "${m[1]}-preview"`, 'VssInvalidPreviewVersionException', 'Microsoft.VisualStudio.Services.WebApi.VssInvalidPreviewVersionException, Microsoft.VisualStudio.Services.WebApi'),
+                note: { error: 'api_version_preview_required' },
+            };
+        }
+        return undefined;
+    }
+
     private handle(req: SandboxRequest): SandboxResponse {
         const a = this.options.scenario.azureDevOps;
         const parts = req.path.split('/').filter((p) => p.length > 0);
@@ -133,6 +188,15 @@ export class AzureDevOpsOidcService {
                 const jwk = this.publicKey.export({ format: 'jwk' });
                 return { status: 200, body: { keys: [{ kty: 'RSA', use: 'sig', alg: 'RS256', kid: this.kid, x5t: this.kid, n: jwk.n, e: jwk.e }] } };
             }
+        }
+
+        // OPTIONS /{org}/_apis/distributedtask: the area's resource locations, which
+        // azure-devops-node-api asks for before its first call into the area (VsoClient.ts,
+        // beginGetAreaLocations: `restClient.options(resolveUrl('_apis/' + area))`, then
+        // getVersioningData picks the location by id and negotiates the api-version against it).
+        if (req.method === 'OPTIONS' && parts.length === 3 && parts[0].toLowerCase() === a.organization.toLowerCase()
+            && parts[1] === '_apis' && parts[2].toLowerCase() === 'distributedtask') {
+            return { status: 200, headers: { 'X-VSS-E2EID': crypto.randomUUID() }, body: { count: DISTRIBUTED_TASK_LOCATIONS.length, value: DISTRIBUTED_TASK_LOCATIONS } };
         }
 
         // /{org}/{project}/_apis/distributedtask/hubs/{hub}/plans/{planId}/jobs/{jobId}/oidctoken
@@ -164,6 +228,9 @@ export class AzureDevOpsOidcService {
                 body: vssError('No api-version was supplied for the "POST" request. The version must be supplied either as part of the Accept header (e.g. "application/json; api-version=1.0") or as a query parameter (e.g. "?api-version=1.0").', 'VssVersionNotSpecifiedException', 'Microsoft.VisualStudio.Services.WebApi.VssVersionNotSpecifiedException, Microsoft.VisualStudio.Services.WebApi'),
             };
         }
+
+        const refusedVersion = this.refuseApiVersion(apiVersion);
+        if (refusedVersion) return refusedVersion;
 
         const [org, project, , , , hub, , planId, , jobId] = parts;
         const notFound = (what: string): SandboxResponse => ({
@@ -213,6 +280,7 @@ export class AzureDevOpsOidcService {
         const token = this.signToken(claims);
         this.options.secrets.add(token);
         note.subject = String(claims.sub);
+        note.apiVersion = apiVersion;
         return {
             status: 200,
             headers: { 'Content-Type': `application/json; charset=utf-8; api-version=${apiVersion}`, 'X-VSS-E2EID': crypto.randomUUID(), ActivityId: crypto.randomUUID() },

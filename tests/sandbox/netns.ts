@@ -10,6 +10,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 
 export const NETNS_ETC_DIR = '/etc/netns';
@@ -127,6 +128,51 @@ function ownerAlive(pid: number): boolean {
     }
 }
 
+/**
+ * Where test processes claim /29 blocks of the host-side veth pool: spec files running side by
+ * side (mocha --parallel) each allocate networks, and checking the host's addresses alone leaves a
+ * window between the check and `ip addr add` in which two processes can pick the same block.
+ */
+const BLOCK_CLAIMS_DIR = path.join(os.tmpdir(), 'pad-netns-blocks');
+
+/** Claims a block for this process (O_EXCL create); undefined when another process holds or held it. */
+export function claimBlock(block: number): string | undefined {
+    fs.mkdirSync(BLOCK_CLAIMS_DIR, { recursive: true });
+    const file = path.join(BLOCK_CLAIMS_DIR, String(block));
+    try {
+        fs.writeFileSync(file, String(process.pid), { flag: 'wx' });
+        return file;
+    } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST') return undefined; // a dead owner's claim goes in the stale cleanup
+        throw err;
+    }
+}
+
+export function releaseBlockClaim(file: string): void {
+    fs.rmSync(file, { force: true });
+}
+
+/** Removes claims whose owner no longer runs (only at a process's first start, before it claims anything). */
+function removeStaleClaims(stale: (pid: number) => boolean): void {
+    let entries: string[] = [];
+    try {
+        entries = fs.readdirSync(BLOCK_CLAIMS_DIR);
+    } catch {
+        return;
+    }
+    for (const entry of entries) {
+        const file = path.join(BLOCK_CLAIMS_DIR, entry);
+        let owner = NaN;
+        try {
+            owner = Number(fs.readFileSync(file, 'utf8'));
+        } catch {
+            continue;
+        }
+        // An empty file is a claim being written: never stale.
+        if (owner > 0 && stale(owner)) fs.rmSync(file, { force: true });
+    }
+}
+
 export interface StaleCleanupResult {
     namespaces: string[];
     hostLinks: string[];
@@ -184,6 +230,7 @@ export async function cleanupStaleNamespaces(options: { includeLive?: boolean } 
         result.etcDirs.push(entry);
     }
     removeEtcNetnsIfEmpty();
+    removeStaleClaims((pid) => pid !== process.pid && !ownerAlive(pid));
     return result;
 }
 
@@ -203,6 +250,8 @@ export interface ExitCleanupEntry {
     etcDirs: string[];
     /** Processes started in the namespaces (agents, `run()` children). */
     pids: Set<number>;
+    /** This network's claim on its veth block. */
+    claimFile?: string;
 }
 
 const exitEntries = new Set<ExitCleanupEntry>();
@@ -268,6 +317,7 @@ export function cleanupAllSync(): void {
         const commands = [...entry.hostLinks.map((l) => `link del ${l}`), ...entry.namespaces.map((n) => `netns del ${n}`)];
         if (commands.length) spawnSync('ip', ['-force', '-batch', '-'], { input: `${commands.join('\n')}\n`, stdio: ['pipe', 'ignore', 'ignore'], timeout: 10_000 });
         for (const dir of entry.etcDirs) fs.rmSync(dir, { recursive: true, force: true });
+        if (entry.claimFile) releaseBlockClaim(entry.claimFile);
     }
     removeEtcNetnsIfEmpty();
 }

@@ -59,6 +59,7 @@ import * as readline from 'node:readline';
 import { DnsServer, normalizeDnsName, type DnsFault, type DnsQueryRecord, type DnsRecord } from './dns';
 import { formatIpv4, ipv4InRange, ipv4RangesOverlap, parseIpv4Range, type Ipv4Range } from './ipv4';
 import {
+    claimBlock,
     cleanupStaleNamespaces,
     exec,
     hostLinkName,
@@ -67,6 +68,7 @@ import {
     namespacesAvailable,
     NETNS_ETC_DIR,
     registerExitCleanup,
+    releaseBlockClaim,
     removeEtcNetnsIfEmpty,
     type Availability,
     type ExitCleanupEntry,
@@ -283,7 +285,7 @@ export class PrivateNetwork {
     private readonly block: number;
     private readonly ca: TestCa;
 
-    private constructor(private readonly options: PrivateNetworkOptions, index: number, block: number) {
+    private constructor(private readonly options: PrivateNetworkOptions, index: number, block: number, private readonly claimFile: string) {
         this.block = block;
         const base = parseIpv4Range(VETH_POOL)!.network + block * 8;
         const make = (view: View, offset: number): NamespaceRuntime => {
@@ -300,6 +302,7 @@ export class PrivateNetwork {
             hostLinks: [this.namespaces.inside.hostLink, this.namespaces.outside.hostLink],
             etcDirs: [this.etcDir('inside'), this.etcDir('outside')],
             pids: new Set(),
+            claimFile,
         };
         this.unregisterExit = registerExitCleanup(this.exitEntry);
     }
@@ -321,8 +324,8 @@ export class PrivateNetwork {
             staleCleanupDone = true;
             await cleanupStaleNamespaces();
         }
-        const block = await allocateBlock();
-        const network = new PrivateNetwork(options, networkCounter++, block);
+        const { block, claimFile } = await allocateBlock();
+        const network = new PrivateNetwork(options, networkCounter++, block, claimFile);
         try {
             await network.setUp();
         } catch (err) {
@@ -754,14 +757,15 @@ export class PrivateNetwork {
 
         this.unregisterExit();
         blocksInUse.delete(this.block);
+        releaseBlockClaim(this.claimFile);
         if (errors.length) throw new AggregateError(errors, `PrivateNetwork.stop: ${errors.length} step(s) failed`);
     }
 }
 
 // ---------------------------------------------------------------------------------------------
 
-/** Picks a /29 in 10.250.0.0/16 that no host address or route overlaps (and no other network of this process uses). */
-async function allocateBlock(): Promise<number> {
+/** Picks a /29 in 10.250.0.0/16 that no host address or route overlaps and no other network (of any test process) has claimed. */
+async function allocateBlock(): Promise<{ block: number; claimFile: string }> {
     const [addrs, routes] = await Promise.all([
         exec('ip', ['-4', '-o', 'addr', 'show'], { timeoutMs: 5000 }),
         exec('ip', ['-4', 'route', 'show', 'table', 'all'], { timeoutMs: 5000 }),
@@ -784,8 +788,10 @@ async function allocateBlock(): Promise<number> {
         if (block === 0 || blocksInUse.has(block)) continue;
         const range: Ipv4Range = { network: pool.network + block * 8, prefix: 29, mask: 0xfffffff8, text: '' };
         if (taken.some((t) => ipv4RangesOverlap(t, range))) continue;
+        const claimFile = claimBlock(block);
+        if (!claimFile) continue;
         blocksInUse.add(block);
-        return block;
+        return { block, claimFile };
     }
     throw new Error(`No free /29 left in ${VETH_POOL}`);
 }

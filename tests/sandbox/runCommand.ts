@@ -3,7 +3,8 @@
  * cluster: the command runs with bash in a fresh directory holding the unzipped `context`, with
  * kubectl on PATH and a KUBECONFIG that reaches the API server from inside the cluster
  * (`kubernetes.default.svc`, the cluster CA) with the caller's `clusterToken` (an Entra token for
- * the AKS audience, validated by the API server like any other request). Output (stdout and
+ * the AKS audience, validated by the API server like any other request) on a cluster with AKS-managed
+ * Entra ID, and with the cluster's local admin credential on any other (see commandPodToken). Output (stdout and
  * stderr interleaved) is capped, a deadline kills the process group, and the directory is removed.
  *
  * The ARM side (runCommand/action permission, disableRunCommand, the async operation and the
@@ -13,7 +14,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import JSZip from 'jszip';
+import { unzipSync } from 'fflate';
 import type { AksApiServer } from './aksApiServer';
 
 export interface RunCommandRequest {
@@ -62,25 +63,41 @@ function findKubectlDir(): string {
     return kubectlDir;
 }
 
+/**
+ * Unpacks `context` as the service does for what az aks command invoke sends (azure-cli, acs/custom.py
+ * _get_command_context): base64 with line breaks (base64.encodebytes), a zip whose entries are
+ * stored (Python's zipfile default) or deflated (other clients), names relative to the working
+ * directory, "./" prefixed when a whole folder was attached. Entry modes are not kept: the command
+ * runs through `bash -c`, and the tasks attach only data files.
+ */
 async function unzipContext(contextBase64: string, dir: string): Promise<void> {
-    let zip: JSZip;
+    let files: Record<string, Uint8Array>;
     try {
-        zip = await JSZip.loadAsync(Buffer.from(contextBase64, 'base64'));
+        files = unzipSync(new Uint8Array(Buffer.from(contextBase64, 'base64')));
     } catch (err) {
         throw new RunCommandError(`The command context is not a valid base64-encoded zip archive: ${(err as Error).message}`);
     }
-    for (const entry of Object.values(zip.files)) {
-        const target = path.resolve(dir, entry.name);
-        if (target !== dir && !target.startsWith(dir + path.sep)) throw new RunCommandError(`The command context holds a path outside its directory: ${entry.name}`);
-        if (entry.dir) {
+    for (const [name, content] of Object.entries(files)) {
+        const target = path.resolve(dir, name);
+        if (target !== dir && !target.startsWith(dir + path.sep)) throw new RunCommandError(`The command context holds a path outside its directory: ${name}`);
+        if (name.endsWith('/')) {
             await fs.mkdir(target, { recursive: true });
             continue;
         }
         await fs.mkdir(path.dirname(target), { recursive: true });
-        await fs.writeFile(target, await entry.async('nodebuffer'));
-        const mode = typeof entry.unixPermissions === 'number' ? entry.unixPermissions & 0o777 : undefined;
-        if (mode) await fs.chmod(target, mode | 0o600);
+        await fs.writeFile(target, content);
     }
+}
+
+/**
+ * The bearer token the command's kubectl presents. `az aks command invoke` sends the caller's token
+ * only for a cluster with AKS-managed Entra ID (azure-cli, src/azure-cli/azure/cli/command_modules/acs/
+ * custom.py, aks_runcommand: `if mc.aad_profile is not None and mc.aad_profile.managed`), and the command
+ * still works on other clusters: there the pod runs with the cluster's own (local admin) credential,
+ * and a token sent anyway is not what authenticates it.
+ */
+function commandPodToken(server: AksApiServer, request: RunCommandRequest): string {
+    return server.cluster.aad?.managed ? request.clusterToken ?? '' : server.staticAdminToken;
 }
 
 export async function runCommand(server: AksApiServer, request: RunCommandRequest, options: RunCommandOptions = {}): Promise<RunCommandResult> {
@@ -96,7 +113,7 @@ export async function runCommand(server: AksApiServer, request: RunCommandReques
         await fs.mkdir(home, { mode: 0o700 });
         if (request.context) await unzipContext(request.context, workDir);
         const kubeconfig = path.join(home, 'kubeconfig');
-        await fs.writeFile(kubeconfig, server.inClusterKubeconfig(request.clusterToken ?? ''), { mode: 0o600 });
+        await fs.writeFile(kubeconfig, server.inClusterKubeconfig(commandPodToken(server, request)), { mode: 0o600 });
 
         const startedAt = new Date();
         const chunks: Buffer[] = [];

@@ -71,7 +71,7 @@ describe('task entry points under the task-lib mock runner (offline)', function 
       it('explains a workload identity federation run without System.AccessToken', async () => {
         const tr = await mockRun(task, 'wifWithoutAccessToken');
         assert.ok(tr.failed);
-        assert.match(tr.errorIssues.join('\n'), /\[MISSING_SYSTEM_ACCESS_TOKEN\].*Allow scripts to access the OAuth token/);
+        assert.match(tr.errorIssues.join('\n'), /\[MISSING_SYSTEM_ACCESS_TOKEN\].*SystemVssConnection.*not running as a step of an Azure Pipelines agent job/);
       });
     });
   }

@@ -374,4 +374,21 @@ describe('ServiceConnectionRoleCheck against the sandbox', function () {
       assert.match(r.resultMessage!, /input 'registryName'.*acrPush concern a container registry/);
     });
   });
+
+  describe('an Azure Stack Hub connection', () => {
+    it("without an authority or audience: reads them from the stamp's metadata/endpoints, signs in and checks", async () => {
+      const env = sandboxJobEnv(sandbox, { connectionId: 'sc-stack', scheme: 'ServicePrincipalSecret', principal: 'both', inputs: { resourceGroupName: 'rg-aks', clusterName: 'aks-prod', namespace: 'web', intents: 'deploy', checkHardening: 'false' } });
+      for (const key of Object.keys(env)) if (/_(ENVIRONMENTAUTHORITYURL|ACTIVEDIRECTORYSERVICEENDPOINTRESOURCEID)$/.test(key)) delete env[key];
+      env['ENDPOINT_DATA_sc-stack_ENVIRONMENT'] = 'AzureStack';
+      const seen = sandbox.requests.filter((e) => e.service === 'arm' && e.path === '/metadata/endpoints').length;
+      const r = await runTask('ServiceConnectionRoleCheckV1', env);
+      runs.push(r);
+      assert.strictEqual(r.result, 'Succeeded', `${r.resultMessage}\n${r.stdout}`);
+      assert.strictEqual(r.outputs.missingPermissionCount, '0');
+      const lookups = sandbox.requests.filter((e) => e.service === 'arm' && e.path === '/metadata/endpoints');
+      assert.strictEqual(lookups.length - seen, 1, 'no metadata/endpoints lookup');
+      assert.match(lookups[lookups.length - 1].query, /api-version=2015-01-01/);
+    });
+  });
 });
+

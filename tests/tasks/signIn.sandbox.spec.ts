@@ -233,11 +233,12 @@ describe('tasks sign in with every kind of Azure Resource Manager connection', f
 
   describe('transient trouble is survived', () => {
     it('the Azure DevOps OIDC endpoint failing once', async () => {
-      const before = sandbox.requests.count('oidc');
-      sandbox.faults.inject('oidc', { status: 500, times: 1 });
+      // The token request itself (azure-devops-node-api asks the area's locations first, with OPTIONS).
+      const before = sandbox.requests.count('oidc', '/oidctoken');
+      sandbox.faults.inject('oidc', { status: 500, times: 1, method: 'POST', pathIncludes: '/oidctoken' });
       const r = await run('PrivateAksDeployV1', { scheme: 'WorkloadIdentityFederation' });
       assert.strictEqual(r.result, 'Succeeded', r.stdout);
-      assert.strictEqual(sandbox.requests.count('oidc') - before, 2);
+      assert.strictEqual(sandbox.requests.count('oidc', '/oidctoken') - before, 2);
     });
 
     it('the token endpoint answering 503 once', async () => {

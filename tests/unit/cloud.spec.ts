@@ -1,5 +1,5 @@
 import * as assert from 'assert';
-import { authorityHostOf, defaultScopeOf, resolveCloudEndpoints } from '../../shared/connection/cloud';
+import { authorityHostOf, azureStackMetadataUrl, defaultScopeOf, parseAzureStackMetadata, resolveCloudEndpoints } from '../../shared/connection/cloud';
 
 describe('cloud endpoints from a connection', () => {
   it('takes authority and Resource Manager from the connection (sovereign clouds)', () => {
@@ -38,4 +38,22 @@ describe('cloud endpoints from a connection', () => {
     assert.strictEqual(defaultScopeOf('https://management.core.windows.net/'), 'https://management.core.windows.net//.default');
     assert.strictEqual(defaultScopeOf('6dae42f8-4368-4678-94ff-3960e28e3630'), '6dae42f8-4368-4678-94ff-3960e28e3630/.default');
   });
+
+  describe('Azure Stack Hub', () => {
+    it('keeps the /adfs path of an AD FS authority, which is no tenant', () => {
+      assert.strictEqual(authorityHostOf('https://adfs.local.azurestack.external/adfs/'), 'https://adfs.local.azurestack.external/adfs');
+      const c = resolveCloudEndpoints({ environment: 'AzureStack', resourceManagerUrl: 'https://management.local.azurestack.external', authorityUrl: 'https://adfs.local.azurestack.external/adfs/' });
+      assert.strictEqual(c.authorityHost, 'https://adfs.local.azurestack.external/adfs');
+      assert.strictEqual(c.adfs, true);
+      assert.strictEqual(resolveCloudEndpoints({ authorityUrl: 'https://login.microsoftonline.com/contoso/' }).adfs, undefined);
+    });
+
+    it("asks the stamp's metadata/endpoints (api-version 2015-01-01) and reads its login endpoint and audience", () => {
+      assert.strictEqual(azureStackMetadataUrl('https://management.local.azurestack.external'), 'https://management.local.azurestack.external/metadata/endpoints?api-version=2015-01-01');
+      const body = JSON.stringify({ galleryEndpoint: 'https://x/', graphEndpoint: 'https://graph.windows.net/', portalEndpoint: 'https://portal/', authentication: { loginEndpoint: 'https://adfs.local.azurestack.external/adfs', audiences: ['https://management.adfs.azurestack.local/4de154de-f8a8-4017-af41-df619da68155'] } });
+      assert.deepStrictEqual(parseAzureStackMetadata(body), { authorityUrl: 'https://adfs.local.azurestack.external/adfs/', audience: 'https://management.adfs.azurestack.local/4de154de-f8a8-4017-af41-df619da68155' });
+      assert.throws(() => parseAzureStackMetadata('{}'), /no authentication\.loginEndpoint/);
+    });
+  });
 });
+

@@ -22,6 +22,9 @@ describe('resource ids and names', () => {
     [`/subscriptions/${SUB}/resourceGroups/rg;rm -rf/providers/${CLUSTER}/aks`, /is not a resource group name/],
     [`/subscriptions/${SUB}/resourceGroups/rg/providers/${CLUSTER}/aks$(whoami)`, /is not a valid AKS cluster name/],
     [`/subscriptions/${SUB}/resourceGroups/../providers/${CLUSTER}/aks`, /is not a resource group name/],
+    // A malformed percent-escape made decodeURIComponent throw an unexplained URIError.
+    [`/subscriptions/${SUB}/resourceGroups/rg%zz/providers/${CLUSTER}/aks`, /malformed percent-escape in the resource group 'rg%zz'/],
+    [`/subscriptions/${SUB}/resourceGroups/rg%E0%A4%A/providers/${CLUSTER}/aks`, /malformed percent-escape/],
   ];
   for (const [value, message] of bad) {
     it(`refuses '${value}' naming the input`, () => {
