@@ -67,8 +67,9 @@ describe('the tasks as the agent runs them', function () {
       scheme: 'ServicePrincipalSecret',
       principal,
       inputs,
-      proxyUrl: proxy.url,
-      proxyBypassList: ['^https?://127\\.0\\.0\\.1'],
+      // The registries' public login servers are reached through the agent's proxy; the deploys run
+      // inside the VNet, where that loopback proxy is not, without one.
+      ...(principal === 'syncer' ? { proxyUrl: proxy.url, proxyBypassList: ['^https?://127\\.0\\.0\\.1'] } : {}),
       variables: { 'System.PlanId': 'a1b2c3d4-0000-4000-8000-000000000002', 'System.JobId': jobId, 'System.TaskInstanceId': '5e6f7a8b-0000-4000-8000-00000000000b', 'System.JobAttempt': '1' },
       tempDirectory,
       ...extra,
