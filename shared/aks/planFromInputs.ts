@@ -42,6 +42,20 @@ function manifestFilesAt(match: string): string[] {
 }
 
 /**
+ * The kustomizationPath input, when the pipeline gave one. The agent passes every filePath input
+ * through its path translation, empty ones too: an empty kustomizationPath arrives as the sources
+ * folder (build) or the artifacts folder (release) (azure-pipelines-agent src/Agent.Worker/TaskRunner.cs
+ * TranslateFilePathInput, Build/BuildJobExtension.cs and Release/ReleaseJobExtension.cs GetRootedPath).
+ * task-lib's filePathSupplied tells that folder from a path the author gave: a kustomization at the
+ * root of the sources cannot be chosen this way, only one in a folder below it.
+ */
+function kustomizationInput(): string | undefined {
+  const value = optionalInput('kustomizationPath');
+  if (!value || !tl.filePathSupplied('kustomizationPath')) return undefined;
+  return value;
+}
+
+/**
  * Everything about what to deploy, from the inputs, checked before anything touches the network:
  * manifests found and parsed, names and namespace valid, images substituted.
  */
@@ -49,7 +63,7 @@ export async function planFromInputs(options: { sourcesDirectory: string; tempDi
   const namespaceInput = optionalInput('namespace');
   const namespace = namespaceInput ? validateNamespace('namespace', namespaceInput) : undefined;
   const patterns = linesInput('manifests');
-  const kustomization = optionalInput('kustomizationPath');
+  const kustomization = kustomizationInput();
   if (patterns.length === 0 && !kustomization) {
     throw new ExplainedError({ what: "Reading the input 'manifests'", reason: 'Neither manifests nor a kustomization folder was given.', fix: 'Set manifests (paths or globs, one per line) or kustomizationPath.', code: 'NO_MANIFESTS' });
   }

@@ -16,8 +16,7 @@ import type { FirewallTarget } from './firewallTarget';
 import { readLeases, type RuleState } from './ruleLeases';
 import { converge, ipsLeasedBy, jobKeyOf, planAddAll, planPruneAt, planRemoveAll, readRules, reconfirmLease, reportConverge } from './ruleSync';
 
-/** Task variables the main step hands to its post-job step (scoped to this task instance). */
-export const PHASE_VARIABLE = 'AcrNetworkRuleSync.Phase';
+/** The task variable the main step hands to its post-job step (scoped to this task instance). */
 export const LEASE_VARIABLE = 'AcrNetworkRuleSync.Lease';
 
 type Action = 'addForJob' | 'add' | 'remove' | 'prune';
@@ -35,19 +34,19 @@ interface LeaseHandOver {
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
-/**
- * The agent runs the post-job step only for a task whose main step ran, with the task variables
- * that step set (VSTS_TASKVARIABLE_*): the phase marker, set first thing in the main step, tells
- * the two apart.
- */
-export function isPostJobStep(): boolean {
-  return tl.getTaskVariable(PHASE_VARIABLE) === 'main';
+/** The main step (task.json execution: index.js). */
+export async function runAcrNetworkRuleSync(): Promise<void> {
+  await mainStep();
 }
 
-export async function runAcrNetworkRuleSync(): Promise<void> {
-  if (isPostJobStep()) return postJob();
-  tl.setTaskVariable(PHASE_VARIABLE, 'main');
-  await mainStep();
+/**
+ * The post-job step (task.json postjobexecution: post.js). The agent runs it at the end of every
+ * job that has the task, with condition always (azure-pipelines-agent src/Agent.Worker/JobExtension.cs),
+ * also when the main step was skipped or never started: it acts only on the lease the main step
+ * handed over, and without one it signs in to nothing and changes nothing.
+ */
+export async function runAcrNetworkRuleSyncPostJob(): Promise<void> {
+  await postJob();
 }
 
 function jobKey(): string {
@@ -239,7 +238,7 @@ async function postJob(): Promise<void> {
   const status = tl.getVariable('Agent.JobStatus') ?? 'unknown';
   const raw = tl.getTaskVariable(LEASE_VARIABLE);
   if (!raw) {
-    console.log(`Post-job (job status ${status}): the main step took no lease; nothing to remove.`);
+    console.log(`Post-job (job status ${status}): the main step took no lease for this job (it did not run, failed or was cancelled before adding a rule, or its action keeps the rule); nothing to remove.`);
     return;
   }
   const lease = JSON.parse(raw) as LeaseHandOver;

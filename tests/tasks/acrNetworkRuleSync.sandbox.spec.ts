@@ -8,7 +8,7 @@ import type { RegistrySpec } from '../sandbox/azureResources';
 import { startRecordingProxy, type RecordingProxy } from '../support/connectProxy';
 import { sandboxJobEnv } from '../support/sandboxAgent';
 import { holdsLease } from '../../shared/firewall/ruleLeases';
-import { leakedSecrets, loggedText, runTask, taskVariablesEnv, type TaskRun } from '../support/taskRun';
+import { leakedSecrets, loggedText, runPostJobStep, runTask, type TaskRun } from '../support/taskRun';
 
 /**
  * AcrNetworkRuleSync for a registry, as the agent runs it (bundle, ##vso commands, the post-job
@@ -123,32 +123,40 @@ describe('AcrNetworkRuleSync on a registry', function () {
       proxyUrl: proxy.url,
       // Resource Manager, Entra and the echo service are reached directly.
       proxyBypassList: ['^https?://127\\.0\\.0\\.1'],
-      extraEnv: {
-        SYSTEM_PLANID: 'a1b2c3d4-0000-4000-8000-000000000001',
-        SYSTEM_JOBID: job.jobId,
-        SYSTEM_TASKINSTANCEID: '5e6f7a8b-0000-4000-8000-00000000000a',
-        SYSTEM_JOBATTEMPT: '1',
-        AGENT_TEMPDIRECTORY: tempDirectory,
-        ...job.extraEnv,
-      },
+      variables: { 'System.PlanId': 'a1b2c3d4-0000-4000-8000-000000000001', 'System.JobId': job.jobId, 'System.TaskInstanceId': '5e6f7a8b-0000-4000-8000-00000000000a', 'System.JobAttempt': '1' },
+      tempDirectory,
+      extraEnv: job.extraEnv,
     });
   }
+
+  /** Main steps whose job has not ended yet: the agent runs their post-job step at the end of the job. */
+  const pendingPostJobs = new Map<TaskRun, Job>();
 
   async function main(job: Job): Promise<TaskRun> {
     const r = await runTask('AcrNetworkRuleSyncV1', jobEnv(job), { timeoutMs: 90_000 });
     runs.push(r);
     assert.ok(!r.timedOut, `the task hung:\n${r.stdout}`);
+    pendingPostJobs.set(r, job);
     return r;
   }
 
-  /** The post-job step: the bundle again, with the task variables the main step set, as the agent passes them. */
-  async function postJob(job: Job, mainRun: TaskRun, jobStatus = 'Succeeded'): Promise<TaskRun> {
-    const env = { ...jobEnv(job), ...taskVariablesEnv(mainRun.taskVariables), AGENT_JOBSTATUS: jobStatus };
-    const r = await runTask('AcrNetworkRuleSyncV1', env, { timeoutMs: 90_000 });
+  /** The post-job step (post.js), with the task variables the main step set and the job's status, as the agent runs it. */
+  async function postJob(job: Job, mainRun: TaskRun, jobStatus?: string): Promise<TaskRun> {
+    pendingPostJobs.delete(mainRun);
+    const r = (await runPostJobStep('AcrNetworkRuleSyncV1', jobEnv(job), mainRun, { timeoutMs: 90_000, jobStatus }))!;
     runs.push(r);
     assert.ok(!r.timedOut, `the post-job step hung:\n${r.stdout}`);
     return r;
   }
+
+  // Every job ends with its post-job step (JobExtension.cs: condition always), also where a test
+  // looked only at the main step: it must succeed whatever the main step did.
+  afterEach(async () => {
+    const pending = [...pendingPostJobs];
+    pendingPostJobs.clear();
+    const posts = await Promise.all(pending.map(([r, job]) => postJob(job, r)));
+    for (const p of posts) assert.strictEqual(p.result, 'Succeeded', `post-job step: ${p.resultMessage}\n${p.stdout}`);
+  });
 
   const succeeded = (r: TaskRun) => assert.strictEqual(r.result, 'Succeeded', `${r.resultMessage}\n${r.stdout}`);
   const failedWith = (r: TaskRun, code: string) => {
