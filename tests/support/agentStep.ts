@@ -62,6 +62,16 @@ export function stageTarget(task: string, stage: TaskStage): string | undefined 
   return handlers[0].target;
 }
 
+/**
+ * TaskRunner.cs expands `$(name)` macros in the inputs with the job's variables, secret ones
+ * included (Variables.cs ExpandValues), once and not recursively, names case-insensitive, an
+ * unknown name left as written (Microsoft.VisualStudio.Services.Agent/Util/VarUtil.cs ExpandValues).
+ * The job's variables are in the environment under their environment names (SECRET_ for secrets).
+ */
+export function expandMacros(env: Env, value: string): string {
+  return value.replace(/\$\(([^)]+)\)/g, (macro, name: string) => env[envName(name)] ?? env[`SECRET_${envName(name)}`] ?? macro);
+}
+
 /** GetRootedPath of the job extension for the job's host type (System.HostType). */
 function rootedPath(env: Env, value: string): string {
   if (path.isAbsolute(value)) return path.resolve(value);
@@ -88,7 +98,7 @@ export function agentInputsEnv(task: string, env: Env): Env {
         delete out[aliasKey];
       }
     }
-    value = (value ?? input.defaultValue ?? '').trim();
+    value = expandMacros(env, (value ?? input.defaultValue ?? '').trim());
     if (input.type === 'filePath') value = rootedPath(env, value);
     out[key] = value;
   }

@@ -24,6 +24,14 @@ describe('the harness plays the agent', () => {
     assert.strictEqual(agentInputsEnv('PrivateAksDeployV1', { ...job('release'), ...taskInputsEnv({ kustomizationPath: '/abs/k' }) }).INPUT_KUSTOMIZATIONPATH, '/abs/k');
   });
 
+  it('expands $(variable) macros in inputs once, secret variables included, unknown names left as written', () => {
+    const vars = agentJobEnv({ tempDirectory: '/t', workFolder: '/w', collectionUri: 'u', variables: { 'Build.BuildId': '4711', 'Loop': '$(Build.BuildId)' }, secretVariables: { 'Registry.Password': 'pw' } });
+    const env = agentInputsEnv('PrivateAksDeployV1', { ...vars, ...taskInputsEnv({ containers: 'acr.azurecr.io/web:$(build.buildid)', namespace: '$(Loop)', pruneSelector: '$(Registry.Password)-$(Nope)' }) });
+    assert.strictEqual(env.INPUT_CONTAINERS, 'acr.azurecr.io/web:4711');
+    assert.strictEqual(env.INPUT_NAMESPACE, '$(Build.BuildId)', 'expanded once, not recursively');
+    assert.strictEqual(env.INPUT_PRUNESELECTOR, 'pw-$(Nope)');
+  });
+
   it('passes variables by env name with their names listed, secret ones only as SECRET_', () => {
     const env = agentJobEnv({ tempDirectory: '/t', workFolder: '/w', collectionUri: 'u', variables: { 'System.JobId': 'j1' }, secretVariables: { 'Agent.ProxyPassword': 'pw' } });
     assert.strictEqual(env.SYSTEM_JOBID, 'j1');
