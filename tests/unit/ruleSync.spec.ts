@@ -1,5 +1,5 @@
 import * as assert from 'assert';
-import { planAdd, type RuleState } from '../../shared/firewall/ruleLeases';
+import { leaseNamespace, planAdd, type RuleState } from '../../shared/firewall/ruleLeases';
 import { converge, planRemoveAll, type RuleStore } from '../../shared/firewall/ruleSync';
 
 /** A rule store in memory with eTag-like writes, as an AKS cluster's ranges behave. */
@@ -24,18 +24,20 @@ function memoryStore(initial: RuleState, emptyMeansOpen: boolean): RuleStore<nul
 
 describe('rule convergence', () => {
   const NOW = 1_800_000_000;
-  const held = planAdd({ ipRules: [], tags: { env: 'prod' } }, '203.0.113.7', 'aaaaaaaaaaaa', NOW + 600);
+  const ns = leaseNamespace('deployer');
+  const at = () => ({ ns, now: NOW });
+  const held = planAdd({ ipRules: [], tags: { env: 'prod' } }, '203.0.113.7', 'aaaaaaaaaaaa', { start: NOW, minutes: 10 }, at());
 
   it('never empties a list whose emptiness opens the filter: the last rule stays, no longer marked ours', async () => {
     const store = memoryStore(held, true);
-    const outcome = await converge(store, 'removing', planRemoveAll(['203.0.113.7'], 'aaaaaaaaaaaa', NOW));
+    const outcome = await converge(store, 'removing', planRemoveAll(['203.0.113.7'], 'aaaaaaaaaaaa', ns, {}, at));
     assert.deepStrictEqual(outcome.rules, { ipRules: ['203.0.113.7'], tags: { env: 'prod' } });
     assert.strictEqual(store.writes, 1);
   });
 
   it('empties it where an empty list means no access (a registry)', async () => {
     const store = memoryStore(held, false);
-    const outcome = await converge(store, 'removing', planRemoveAll(['203.0.113.7'], 'aaaaaaaaaaaa', NOW));
+    const outcome = await converge(store, 'removing', planRemoveAll(['203.0.113.7'], 'aaaaaaaaaaaa', ns, {}, at));
     assert.deepStrictEqual(outcome.rules, { ipRules: [], tags: { env: 'prod' } });
   });
 });
