@@ -208,8 +208,10 @@ const hasRule = (rules: string[], ip: string) => rules.some((r) => sameIpRule(r,
 /** This namespace's records, tidied: records of rules no longer there and expired leases go (the layout folds back). */
 function tidy(book: LeaseBook, ipRules: string[], now: number): Map<string, AddressLeases> {
   const mine = new Map<string, AddressLeases>();
+  // One pass over the rules: a fleet holds 200 of them, and every read of every job plans.
+  const present = new Set(ipRules.map(addressCode));
   for (const [code, entry] of book.mine) {
-    if (!hasRule(ipRules, addressOfCode(code))) continue;
+    if (!present.has(code)) continue;
     mine.set(code, { addedAt: entry.addedAt, leases: new Map([...entry.leases].filter(([, l]) => expiryOf(l) > now)) });
   }
   return mine;

@@ -105,7 +105,10 @@ export async function converge<Raw>(store: RuleStore<Raw>, what: string, plan: (
         code: 'FIREWALL_RULE_CONTENTION',
       });
     }
+    const readStarted = Date.now();
     const { rules: current, raw } = await readRules(store, what);
+    // A slow read says the registry (or this agent) is loaded: other jobs' writes take as long to land.
+    slowestWriteMs = Math.max(slowestWriteMs, (Date.now() - readStarted) * 2);
     const next = keepFiltering(store, current, plan(current));
     if (sameRuleState(current, next)) {
       if (++confirmations >= confirmingReads) return { rules: current, raw, writes, retries };
