@@ -107,8 +107,10 @@ export async function converge<Raw>(store: RuleStore<Raw>, what: string, plan: (
     }
     const readStarted = Date.now();
     const { rules: current, raw } = await readRules(store, what);
-    // A slow read says the registry (or this agent) is loaded: other jobs' writes take as long to land.
-    slowestWriteMs = Math.max(slowestWriteMs, (Date.now() - readStarted) * 2);
+    // A read slower than a second says the registry (or this agent) is loaded: other jobs' writes
+    // planned before ours can take as long to land, so confirming waits longer (a fleet near the quota).
+    const readMs = Date.now() - readStarted;
+    if (readMs > 1_000) slowestWriteMs = Math.max(slowestWriteMs, 2 * readMs);
     const next = keepFiltering(store, current, plan(current));
     if (sameRuleState(current, next)) {
       if (++confirmations >= confirmingReads) return { rules: current, raw, writes, retries };
