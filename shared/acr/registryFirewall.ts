@@ -5,7 +5,7 @@ import { DeadlineExceededError, withDeadline } from '../net/deadline';
 import { ExplainedError, messageOf } from '../pipeline/explainedError';
 import { neutralizeLoggingCommands } from '../pipeline/loggingCommands';
 import type { FirewallTarget } from '../firewall/firewallTarget';
-import { storeExplainer, type RuleStore } from '../firewall/ruleSync';
+import { quotaFix, storeExplainer, type RuleStore } from '../firewall/ruleSync';
 import { askLoginServer } from './loginServerAccess';
 import { RegistryNetworkClient, ipRuleValues, withIpRules, type RegistryNetworkState } from './registryNetwork';
 
@@ -96,7 +96,13 @@ export async function registryTarget(o: RegistryTargetOptions): Promise<Firewall
   };
 }
 
-async function checkQuota(o: RegistryTargetOptions, adding: number): Promise<void> {
+/**
+ * Refuses an add the registry's IP rule quota cannot take, before anything is written. The quota is
+ * the registry's own, as `listUsages` reports it (`IPRules`: 200 on Premium; Azure/azure-rest-api-specs
+ * specification/containerregistry/resource-manager/Microsoft.ContainerRegistry/stable/2019-05-01/
+ * containerregistry.json, Registries_ListUsages).
+ */
+export async function checkQuota(o: Pick<RegistryTargetOptions, 'sdk' | 'resourceGroup' | 'registryName'>, adding: number): Promise<void> {
   if (adding === 0) return;
   let usage: { limit?: number; currentValue?: number } | undefined;
   try {
@@ -111,8 +117,8 @@ async function checkQuota(o: RegistryTargetOptions, adding: number): Promise<voi
   if (usage.currentValue + adding > usage.limit) {
     throw new ExplainedError({
       what: `Adding ${adding} IP rule(s) to ${o.registryName}`,
-      reason: `The registry has ${usage.currentValue} of its ${usage.limit} IP rules (listUsages IPRules); ${adding} more would exceed the quota. Nothing was changed.`,
-      fix: `Remove IP rules you no longer need (az acr network-rule list --name ${o.registryName}), run the task with action 'prune', or give the agents a NAT gateway with one fixed outbound IP.`,
+      reason: `The registry has ${usage.currentValue} of its ${usage.limit} IP rules (listUsages IPRules); ${adding} more would exceed the quota, which is the registry's own limit, not the task's. Nothing was changed.`,
+      fix: quotaFix(`az acr network-rule list --name ${o.registryName}`),
       code: 'FIREWALL_RULE_QUOTA',
     });
   }
