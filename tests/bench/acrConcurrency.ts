@@ -69,7 +69,7 @@ async function fleetAtQuota(): Promise<FleetResult> {
   const sandbox = await startSandbox(scenario('acrquota', Array.from({ length: 10 }, (_, i) => `192.0.2.${100 + i}`)));
   try {
     // A registry update completes at its first poll: the layout and the convergence are measured, not ARM's latency.
-    (sandbox.azure.arm as unknown as { inProgressPolls: number }).inProgressPolls = 0;
+    sandbox.azure.arm.inProgressPolls = 0;
     sandbox.faults.inject('arm', { status: 429, retryAfterSeconds: 1, times: 2, method: 'PATCH', pathIncludes: '/registries/acrquota' });
     sandbox.faults.inject('arm', { status: 503, times: 1, method: 'PATCH', pathIncludes: '/registries/acrquota' });
     sandbox.azure.arm.failNextOperation('registries');

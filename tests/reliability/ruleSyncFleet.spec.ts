@@ -49,7 +49,7 @@ describe('Firewall rule sync at scale', function () {
     big.network.ipRules = [...PRE_EXISTING, ...OWN];
     // The fleet measures the lease layout and the convergence, not Resource Manager's latency: a
     // registry update completes at its first poll (the sandbox's default holds it for one more).
-    (sandbox.azure.arm as unknown as { inProgressPolls: number }).inProgressPolls = 0;
+    sandbox.azure.arm.inProgressPolls = 0;
     sandbox.faults.inject('arm', { status: 429, retryAfterSeconds: 1, times: 2, method: 'PATCH', pathIncludes: '/registries/acrfleet' });
     sandbox.faults.inject('arm', { status: 503, times: 1, method: 'PATCH', pathIncludes: '/registries/acrfleet' });
     sandbox.azure.arm.failNextOperation('registries');

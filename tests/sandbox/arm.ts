@@ -327,7 +327,8 @@ export class ArmService {
     private readonly commands = new Map<string, CommandRun>();
     private readonly pendingFailures: Array<{ kind: LroKind; error?: ArmErrorBody }> = [];
     private readonly foreignPollOrigins: Array<{ kind: LroKind; origin: string }> = [];
-    private readonly inProgressPolls: number;
+    /** Polls a long-running operation answers InProgress before it completes (a fleet test sets 0 to measure convergence, not latency). */
+    inProgressPolls: number;
 
     private constructor(private readonly options: ArmServiceOptions) {
         this.state = options.state ?? armStateFor(options.scenario);
