@@ -1,4 +1,10 @@
 import * as assert from 'assert';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as tls from 'tls';
+import { Writable } from 'stream';
+import * as tl from 'azure-pipelines-task-lib/task';
 import { registryDataEndpointProbe, registryProbe } from '../../shared/aks/registryProbe';
 
 /**
@@ -10,6 +16,10 @@ import { registryDataEndpointProbe, registryProbe } from '../../shared/aks/regis
  * The pure parts of registryProbe; registryEndpoints reads Resource Manager (sandbox specs).
  */
 describe('registryProbe: where the preflight looks for a registry', () => {
+  // task-lib debug-logs each variable read: kept off the test's output.
+  before(() => tl.setStdStream(new Writable({ write: (_chunk, _encoding, done) => done() })));
+  after(() => tl.setStdStream(process.stdout));
+
   const cases: { name: string; registry: string; environment: string; loginServer?: string; host: string }[] = [
     { name: 'public cloud', registry: 'contosoacr', environment: 'AzureCloud', host: 'contosoacr.azurecr.io' },
     { name: 'the name lower-cased, the environment matched case-insensitively', registry: 'ContosoACR', environment: 'azurecloud', host: 'contosoacr.azurecr.io' },
@@ -40,5 +50,20 @@ describe('registryProbe: where the preflight looks for a registry', () => {
 
   it('without Agent.CAInfo the probe keeps the default trust (no ca list)', () => {
     assert.strictEqual(registryProbe('contosoacr', 'AzureCloud').probe.ca, undefined);
+  });
+
+  it("with Agent.CAInfo (a TLS-inspecting proxy's root) the probe trusts the public roots and that bundle", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'registry-probe-'));
+    const bundle = path.join(dir, 'ca.pem');
+    fs.writeFileSync(bundle, '-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n');
+    // The agent hands its settings over as variables, Agent.CAInfo as AGENT_CAINFO (task-lib getVariable).
+    process.env.AGENT_CAINFO = bundle;
+    try {
+      const { probe } = registryDataEndpointProbe('contosoacr', 'contosoacr.westeurope.data.azurecr.io');
+      assert.deepStrictEqual(probe.ca, [...tls.rootCertificates, fs.readFileSync(bundle, 'utf8')]);
+    } finally {
+      delete process.env.AGENT_CAINFO;
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
