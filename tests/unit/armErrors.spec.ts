@@ -40,6 +40,27 @@ describe('armErrors: a Resource Manager failure explained', () => {
       reason: /may not perform/,
       fix: /--assignee-object-id <object id> .*--role "a role that grants it"/,
     },
+    {
+      // azure-docs, azure-resource-manager/troubleshooting/error-policy-requestdisallowedbypolicy.md: a 403
+      // whose code is RequestDisallowedByPolicy names the policy assignments in its message; a role changes nothing.
+      name: '403 RequestDisallowedByPolicy: Azure Policy, not a missing role, naming the assignment',
+      failure: {
+        statusCode: 403,
+        code: 'RequestDisallowedByPolicy',
+        message:
+          'Resource \'contosoprod\' was disallowed by policy. Policy identifiers: \'[{"policyAssignment":{"name":"Deny public registries","id":"/subscriptions/s/providers/Microsoft.Authorization/policyAssignments/deny-public-acr"},"policyDefinition":{"name":"Container registries should not allow unrestricted network access","id":"/providers/Microsoft.Authorization/policyDefinitions/d0793b48-0edc-4296-a390-4c75d1bdfd71"}}]\'.',
+      },
+      code: 'ARM_POLICY_DENIED',
+      reason: /^Azure Policy denies Microsoft\.ContainerService\/managedClusters\/listClusterUserCredential\/action on cluster 'aks1' \(policy assignment 'Deny public registries'\): no role assignment changes that\.$/,
+      fix: /az policy assignment show --name deny-public-acr --scope \/subscriptions\/s/,
+    },
+    {
+      name: 'RequestDisallowedByPolicy whose message names no assignment',
+      failure: { statusCode: 403, code: 'RequestDisallowedByPolicy', message: 'Resource was disallowed by policy.' },
+      code: 'ARM_POLICY_DENIED',
+      reason: /^Azure Policy denies .* on cluster 'aks1': no role assignment changes that\.$/,
+      fix: /az policy assignment list/,
+    },
     { name: 'any 403 is an authorization failure', failure: { statusCode: 403, code: 'LinkedAuthorizationFailed', message: 'x' }, code: 'ARM_AUTHORIZATION_FAILED', reason: /may not perform/, fix: /az role assignment create/ },
     {
       name: "400 BadRequest: AKS's local-accounts refusal of an admin credential",
