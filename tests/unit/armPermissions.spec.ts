@@ -63,6 +63,9 @@ describe("armPermissions: whether the kubelet identity may pull from the registr
     { name: 'AcrPull on the registry', options: { assignments: [{ scope: REGISTRY, roleDefinitionId: definitionId(role('AcrPull')) }] }, result: { state: 'granted', role: 'AcrPull' } },
     { name: 'Reader on the resource group above it (Reader\'s */read includes pull/read)', options: { assignments: [{ scope: RG, roleDefinitionId: definitionId(role('Reader')) }] }, result: { state: 'granted', role: 'Reader' } },
     { name: 'AcrPull at the root scope "/"', options: { assignments: [{ scope: '/', roleDefinitionId: definitionId(role('AcrPull')) }] }, result: { state: 'granted', role: 'AcrPull' } },
+    // Role assignments listed at a scope include those inherited from management groups above its subscription
+    // (azure-docs role-based-access-control/role-assignments-list-rest.md), whose ids are no path prefix of it.
+    { name: 'AcrPull at a management group above the subscription', options: { assignments: [{ scope: '/providers/Microsoft.Management/managementGroups/platform', roleDefinitionId: definitionId(role('AcrPull')) }] }, result: { state: 'granted', role: 'AcrPull' } },
     { name: 'AcrPull on another registry whose name is a prefix of this one (acr for acr1)', options: { assignments: [{ scope: REGISTRY.slice(0, -1), roleDefinitionId: definitionId(role('AcrPull')) }] }, result: { state: 'missing' } },
     { name: 'AcrPull below the registry (a child scope) grants nothing on it', options: { assignments: [{ scope: `${REGISTRY}/scopeMaps/pull-only`, roleDefinitionId: definitionId(role('AcrPull')) }] }, result: { state: 'missing' } },
     { name: 'scopes compared case-insensitively, a trailing slash ignored', options: { assignments: [{ scope: `${REGISTRY.toUpperCase()}/`, roleDefinitionId: definitionId(role('AcrPull')) }] }, result: { state: 'granted', role: 'AcrPull' } },

@@ -89,11 +89,11 @@ describe('kubeloginCredential: the kubelogin exec user for the connection', () =
       registered: [],
     },
     {
-      name: 'msi with the system-assigned identity: no --client-id; an environment kubelogin has no name for falls back to the public cloud',
+      name: 'msi with the system-assigned identity in the US Government cloud: no --client-id, the cloud by kubelogin\'s name',
       source: systemMsi,
       mode: 'msi',
-      environment: 'AzureStack',
-      args: ['get-token', '--login', 'msi', '--server-id', AKS_SERVER_APP, '--environment', 'AzurePublicCloud', '--tenant-id', TENANT],
+      environment: 'AzureUSGovernment',
+      args: ['get-token', '--login', 'msi', '--server-id', AKS_SERVER_APP, '--environment', 'AzureUSGovernmentCloud', '--tenant-id', TENANT],
       env: {},
       registered: [],
     },
@@ -108,6 +108,17 @@ describe('kubeloginCredential: the kubelogin exec user for the connection', () =
       assert.deepStrictEqual([...out.matchAll(/^##vso\[task\.setsecret\](.*)$/gm)].map((m) => m[1]), c.registered);
     });
   }
+
+  it('refuses a cloud kubelogin knows only from an environment file (Azure Stack Hub), rather than naming the public cloud', () => {
+    // kubelogin's --environment names AzurePublicCloud, AzureChinaCloud and AzureUSGovernmentCloud; any other
+    // (AzureStackCloud) is read from the file AZURE_ENVIRONMENT_FILEPATH names (Azure/kubelogin docs, environments).
+    const { error } = capture(() => kubeloginCredential(connection(msi, 'AzureStack'), 'msi'));
+    assert.ok(error instanceof ExplainedError, String(error));
+    assert.strictEqual(error.code, 'KUBELOGIN_UNSUPPORTED_CLOUD');
+    assert.strictEqual(error.what, "Reading the input 'credentialHelper'");
+    assert.match(error.reason, /'AzureStack'/);
+    assert.match(error.fix, /credentialHelper: builtIn/);
+  });
 
   it("the command defaults to kubelogin on PATH", () => {
     assert.strictEqual(capture(() => kubeloginCredential(connection(msi), 'msi')).result!.exec.command, 'kubelogin');
