@@ -7,7 +7,7 @@ import { appliedObjects } from '../../shared/aks/deployPlan';
 import { deployDirect } from '../../shared/aks/directRoute';
 import { planFromInputs } from '../../shared/aks/planFromInputs';
 import { blockedSummaryMarkdown, deploySummaryMarkdown } from '../../shared/aks/deploySummary';
-import { preflightTableLines, runPreflight, type PreflightOutcome } from '../../shared/aks/preflight';
+import { preflightTableLines, runPreflight, type PreflightOutcome, type PreflightTarget } from '../../shared/aks/preflight';
 import { deployThroughRunCommand } from '../../shared/aks/runCommandRoute';
 import { signInWithTaskConnection } from '../../shared/identity/signIn';
 import { apiServerOf, usesEntraExec, withExecCredential, writeKubeconfig } from '../../shared/kube/kubeconfig';
@@ -20,9 +20,11 @@ import { registryDataEndpointProbe, registryEndpoints, registryProbe } from '../
 import { uploadSummaryPage } from '../../shared/pipeline/buildSummary';
 import { ExplainedError } from '../../shared/pipeline/explainedError';
 import { onTaskEnd, runTask } from '../../shared/pipeline/runTask';
+import { PhaseTimings } from '../../shared/pipeline/phaseTimings';
 import { booleanInput, choiceInput, integerInput, optionalInput } from '../../shared/pipeline/taskInputs';
 
 void runTask('PrivateAksDeploy', async () => {
+  const timings = new PhaseTimings();
   const tempDir = tl.getVariable('Agent.TempDirectory') || os.tmpdir();
   const sourcesDirectory = tl.getVariable('System.DefaultWorkingDirectory') || process.cwd();
   const route = choiceInput('route', ['auto', 'direct', 'runCommand'] as const, 'auto');
@@ -37,13 +39,13 @@ void runTask('PrivateAksDeploy', async () => {
   // A kubectlPath that was given is checked with the other inputs, before anything signs in.
   if (optionalInput('kubectlPath')) kubectl();
   // Inputs first: a bad manifest or name fails before anything signs in.
-  const plan = await planFromInputs({ sourcesDirectory, tempDir, kubectl });
+  const plan = await timings.time('inputs', () => planFromInputs({ sourcesDirectory, tempDir, kubectl }));
   console.log(`${plan.objects.length} object(s) to apply.`);
 
-  const { cc, identity } = await signInWithTaskConnection();
+  const { cc, identity } = await timings.time('sign-in', () => signInWithTaskConnection());
   const target = clusterTargetFromInputs(cc.connection.subscriptionId);
   const access = new ClusterAccess(cc, target, identity.objectId);
-  const facts = await access.facts();
+  const facts = await timings.time('cluster', () => access.facts());
   console.log('Cluster:');
   for (const line of clusterFactsLines(facts)) console.log(`  ${line}`);
   if (useAdmin && facts.localAccountsDisabled) {
@@ -51,7 +53,7 @@ void runTask('PrivateAksDeploy', async () => {
   }
   // Run command needs no kubeconfig (az aks command invoke asks for none): only the direct attempt
   // fetches one, so route runCommand works with the run command actions alone.
-  const kubeconfig = route === 'runCommand' ? undefined : await access.kubeconfig(useAdmin);
+  const kubeconfig = route === 'runCommand' ? undefined : await timings.time('credential', () => access.kubeconfig(useAdmin));
   const server: ReturnType<typeof apiServerOf> = kubeconfig ? apiServerOf(kubeconfig) : { server: `https://${facts.apiServerHost ?? facts.name}:443` };
 
   let outcomes: PreflightOutcome[] = [];
@@ -63,12 +65,12 @@ void runTask('PrivateAksDeploy', async () => {
       probe: { label: 'AKS API server', host: server.tlsServerName ?? serverUrl.hostname, port: Number(serverUrl.port) || 443, ca: server.caPem ? [server.caPem] : undefined, path: '/readyz', reachableStatuses: [200, 401] },
       context: { kind: 'aksApiServer' as const, resourceName: facts.name, privateCluster: facts.privateCluster, authorizedIpRanges: facts.authorizedIpRanges.length > 0 },
     };
-    const registryTargets = [];
+    const registryTargets: PreflightTarget[] = [];
     if (registryName) {
-      const endpoints = await registryEndpoints(cc, target.subscriptionId, target.resourceGroup, registryName);
+      const endpoints = await timings.time('registry', () => registryEndpoints(cc, target.subscriptionId, target.resourceGroup, registryName));
       registryTargets.push(registryProbe(registryName, cc.connection.cloud.environment, endpoints.loginServer), ...endpoints.dataEndpoints.map((host) => registryDataEndpointProbe(registryName, host)));
     }
-    outcomes = await runPreflight([apiServer, ...registryTargets], probeTimeoutMs);
+    outcomes = await timings.time('preflight', () => runPreflight([apiServer, ...registryTargets], probeTimeoutMs));
     for (const line of preflightTableLines(outcomes)) console.log(`  ${line}`);
     for (const o of outcomes.slice(1)) if (!o.diagnosis.ok) tl.warning(`${o.diagnosis.reason} Fix: ${o.diagnosis.fix}`);
     // The route depends on the API server; the registry matters to whoever pushes and pulls images.
@@ -95,7 +97,7 @@ void runTask('PrivateAksDeploy', async () => {
       env = kubelogin.env;
       config = withExecCredential(kubeconfig, kubelogin.exec);
     } else if (usesEntraExec(kubeconfig)) {
-      const broker = await startTokenBroker(cc);
+      const broker = await timings.time('token broker', () => startTokenBroker(cc));
       onTaskEnd(() => broker.close());
       env = broker.env;
       config = withExecCredential(kubeconfig, { command: process.execPath, args: [path.join(__dirname, 'execCredential.js')] });
@@ -104,9 +106,9 @@ void runTask('PrivateAksDeploy', async () => {
     }
     const written = writeKubeconfig(tempDir, config);
     onTaskEnd(() => written.remove());
-    await deployDirect(plan, { kubectl: kubectl(), kubeconfigPath: written.path, env, failureContext, applyDeadlineMs: 300_000 });
+    await deployDirect(plan, { kubectl: kubectl(), kubeconfigPath: written.path, env, failureContext, applyDeadlineMs: 300_000, timings });
   } else {
-    const outcome = await deployThroughRunCommand(cc, access, facts, plan, (plan.rolloutTimeoutSeconds + 120) * 1000, identity.objectId);
+    const outcome = await timings.time('run command', () => deployThroughRunCommand(cc, access, facts, plan, (plan.rolloutTimeoutSeconds + 120) * 1000, identity.objectId));
     for (const line of outcome.logs.split(/\r?\n/)) if (line) console.log(`  [run command] ${line}`);
     if (outcome.exitCode !== 0) {
       const explained = explainKubectlFailure(outcome.logs, { ...failureContext, intent: 'write' });
@@ -118,6 +120,7 @@ void runTask('PrivateAksDeploy', async () => {
   tl.setVariable('appliedObjects', JSON.stringify(applied), false, true);
   tl.setVariable('route', chosen, false, true);
   const credential = chosen === 'runCommand' ? (facts.entraIntegration ? credentialHelper : 'local') : !usesEntraExec(kubeconfig!) ? 'local' : credentialHelper;
-  uploadSummaryPage('private-aks-deploy-summary', 'Private AKS deploy', deploySummaryMarkdown({ facts, identity, plan, applied, requestedRoute: route, chosenRoute: chosen, credential, outcomes }));
+  await timings.time('summary', () => uploadSummaryPage('private-aks-deploy-summary', 'Private AKS deploy', deploySummaryMarkdown({ facts, identity, plan, applied, requestedRoute: route, chosenRoute: chosen, credential, outcomes })));
   console.log(`Applied ${applied.length} object(s) to ${facts.name} via ${chosen}.`);
+  console.log(timings.line());
 });

@@ -16,10 +16,19 @@ import { createTestCa } from '../sandbox/testCa';
 import { probeEndpoint } from '../../shared/net/lineOfSight';
 import { DEPLOY_INPUTS, writeDemoManifests } from '../support/deployInputs';
 import { sandboxJobEnv } from '../support/sandboxAgent';
-import { ALL_TASKS, REPO_ROOT, runTask, type TaskName } from '../support/taskRun';
+import { ALL_TASKS, REPO_ROOT, parseTaskOutput, runTask, type TaskName } from '../support/taskRun';
+import type { Env } from '../support/agentEnvironment';
+import { parseTimingsLine } from '../../shared/pipeline/phaseTimings';
 import { RUN_COMMAND_INVOKER, deployerAssignments } from '../support/deployerAccess';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+/**
+ * BENCH_PARTS=apply (or a comma-separated list of sizes, start, preflight, requests, blackhole,
+ * apply, acr) runs only those parts; BENCH_SIZES=1000 (comma-separated) the apply ratio's sizes.
+ */
+const PARTS = new Set((process.env.BENCH_PARTS ?? 'sizes,start,preflight,requests,blackhole,apply,acr').split(',').map((p) => p.trim()));
+const SIZES = (process.env.BENCH_SIZES ?? '50,200,1000').split(',').map(Number);
+const TASK_RUNS = Number(process.env.BENCH_TASK_RUNS ?? 3);
 const rows: Array<[string, string]> = [];
 const row = (what: string, figure: string) => {
   rows.push([what, figure]);
@@ -155,15 +164,54 @@ async function readyKubeconfig(s: Sandbox): Promise<string> {
   return file;
 }
 
+/**
+ * PrivateAksDeploy from spawn to the process's exit, and the phases of its `Timings:` line: the
+ * task process itself, not the harness around it (runTask's figure also holds its scan of the
+ * whole output for leaked secrets, which grows with the output).
+ */
+function timedDeploy(env: Env, wrap: (c: string, a: string[]) => { command: string; args: string[] }): Promise<{ ms: number; phases: Map<string, number> }> {
+  return new Promise((resolve, reject) => {
+    const { command, args } = wrap(process.execPath, [path.join(REPO_ROOT, 'tasks', 'PrivateAksDeployV1', 'index.js')]);
+    const started = process.hrtime.bigint();
+    const child = spawn(command, args, { cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 300_000);
+    child.on('error', reject);
+    child.on('exit', () => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      clearTimeout(timer);
+      child.on('close', () => {
+        const run = parseTaskOutput(stdout);
+        if (run.result !== 'Succeeded') {
+          reject(new Error(`PrivateAksDeploy failed: ${run.resultMessage}\n${stderr}`));
+          return;
+        }
+        const phases = run.lines.map(parseTimingsLine).find((p) => p !== undefined);
+        resolve({ ms, phases: phases ?? new Map() });
+      });
+    });
+  });
+}
+
+/** Each phase's median over the runs, in the order the task printed them. */
+function phaseMedians(runs: Array<Map<string, number>>): string {
+  const names = [...new Set(runs.flatMap((r) => [...r.keys()]))];
+  return names.map((name) => `${name} ${Math.round(median(runs.map((r) => r.get(name) ?? 0)))}`).join(', ');
+}
+
 async function applyRatio(s: Sandbox): Promise<void> {
   const network = s.network!;
   const kubeconfig = await readyKubeconfig(s);
-  for (const n of [50, 200, 1000]) {
+  for (const n of SIZES) {
     const text = Array.from({ length: n }, (_, i) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bench-${i}\ndata:\n  round: "ROUND"\n`).join('---\n');
     const file = writeDemoManifests(s, text);
     const bare: number[] = [];
     const task: number[] = [];
-    for (let i = 0; i < 3; i++) {
+    const phases: Array<Map<string, number>> = [];
+    for (let i = 0; i < TASK_RUNS; i++) {
       // Each round changes every object, so both apply the same writes.
       fs.writeFileSync(file, text.replace(/ROUND/g, `bare-${i}`));
       const t = Date.now();
@@ -171,11 +219,12 @@ async function applyRatio(s: Sandbox): Promise<void> {
       if (r.code !== 0) throw new Error(`kubectl apply failed: ${r.stderr}`);
       bare.push(Date.now() - t);
       fs.writeFileSync(file, text.replace(/ROUND/g, `task-${i}`));
-      const run = await runTask('PrivateAksDeployV1', jobEnv(s, { ...DEPLOY_INPUTS, route: 'direct', waitForRollout: 'false' }), { wrap: (c, a) => network.spawnArgs(true, c, a), timeoutMs: 300_000 });
-      if (run.result !== 'Succeeded') throw new Error(`PrivateAksDeploy failed: ${run.resultMessage}`);
-      task.push(run.durationMs);
+      const run = await timedDeploy(jobEnv(s, { ...DEPLOY_INPUTS, route: 'direct', waitForRollout: 'false' }), (c, a) => network.spawnArgs(true, c, a));
+      task.push(run.ms);
+      phases.push(run.phases);
     }
-    row(`PrivateAksDeploy vs bare kubectl apply, ${n} manifests`, `${ms(median(task))} vs ${ms(median(bare))} (×${(median(task) / median(bare)).toFixed(2)})`);
+    row(`PrivateAksDeploy vs bare kubectl apply, ${n} manifests`, `${ms(median(task))} vs ${ms(median(bare))} (×${(median(task) / median(bare)).toFixed(2)}, overhead ${ms(median(task) - median(bare))})`);
+    row(`  its phases, ${n} manifests (ms, medians)`, phaseMedians(phases));
   }
   writeDemoManifests(s);
 }
@@ -194,21 +243,23 @@ async function acrConcurrency(): Promise<void> {
 
 async function main(): Promise<void> {
   const started = Date.now();
-  sizes();
-  for (const task of ALL_TASKS) row(`node start → first log line, ${task} (bundled)`, ms(await repeat(RUNS, () => firstLineMs(task))));
-  row('preflight against a healthy endpoint (DNS+TCP+TLS+HTTP)', ms(await preflightHealthy()));
-  await withSandbox(async (s) => {
-    await requestsPerRun(s);
-    if (s.network) {
-      await blackholed(s);
-      await applyRatio(s);
-    } else {
-      row('blackholed API server; PrivateAksDeploy vs kubectl apply', `n/a (${s.networkUnavailable})`);
-    }
-  });
-  await acrConcurrency();
+  if (PARTS.has('sizes')) sizes();
+  if (PARTS.has('start')) for (const task of ALL_TASKS) row(`node start → first log line, ${task} (bundled)`, ms(await repeat(RUNS, () => firstLineMs(task))));
+  if (PARTS.has('preflight')) row('preflight against a healthy endpoint (DNS+TCP+TLS+HTTP)', ms(await preflightHealthy()));
+  if (PARTS.has('requests') || PARTS.has('blackhole') || PARTS.has('apply')) {
+    await withSandbox(async (s) => {
+      if (PARTS.has('requests')) await requestsPerRun(s);
+      if (s.network) {
+        if (PARTS.has('blackhole')) await blackholed(s);
+        if (PARTS.has('apply')) await applyRatio(s);
+      } else {
+        row('blackholed API server; PrivateAksDeploy vs kubectl apply', `n/a (${s.networkUnavailable})`);
+      }
+    });
+  }
+  if (PARTS.has('acr')) await acrConcurrency();
   const width = Math.max(...rows.map(([w]) => w.length));
-  console.log(`\n| What | Figure (median of ${RUNS} runs; 3 for task runs) |\n|---|---|`);
+  console.log(`\n| What | Figure (median of ${RUNS} runs; ${TASK_RUNS} for task runs) |\n|---|---|`);
   for (const [what, figure] of rows) console.log(`| ${what.padEnd(width)} | ${figure} |`);
   console.log(`\n(${((Date.now() - started) / 1000).toFixed(0)} s)`);
 }
