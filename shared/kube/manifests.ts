@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { parseAllDocuments, stringify } from 'yaml';
+import { parseAllDocuments } from 'yaml';
 import { ExplainedError } from '../pipeline/explainedError';
 
 /** A Kubernetes object from the pipeline's manifests, with where it came from. */
@@ -18,6 +18,17 @@ export interface LoadedManifest {
 
 /** Limits that keep a hostile or mistaken input from exhausting the agent. */
 export const MANIFEST_LIMITS = { maxFileBytes: 8 * 1024 * 1024, maxTotalBytes: 64 * 1024 * 1024, maxDocuments: 5_000, maxAliasCount: 100 };
+
+/**
+ * The text each object was read from (its own document), until the task changes the object: what
+ * toYamlStream hands kubectl, so that kubectl reads what the author wrote, not a re-serialisation.
+ */
+const sourceTexts = new WeakMap<ManifestObject, string>();
+
+/** Called by whatever changes a loaded object (image substitution): kubectl must then get the object itself. */
+export function forgetSourceText(o: ManifestObject): void {
+  sourceTexts.delete(o);
+}
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -53,6 +64,8 @@ export function loadManifests(input: string, files: string[]): LoadedManifest[] 
     }
     const text = fs.readFileSync(file, 'utf8');
     const documents = parseAllDocuments(text);
+    // A %TAG directive would not travel with a document's own text: such files go re-serialised.
+    const keepsSource = !/^%/m.test(text);
     const docs = Array.isArray(documents) ? documents : [documents];
     docs.forEach((doc, index) => {
       const where = `${path.basename(file)} (document ${index + 1})`;
@@ -67,7 +80,9 @@ export function loadManifests(input: string, files: string[]): LoadedManifest[] 
       }
       if (value === null || value === undefined) return; // an empty document between ---
       for (const object of value && (value as { kind?: string }).kind === 'List' ? ((value as { items?: unknown[] }).items ?? []) : [value]) {
-        loaded.push({ file, object: checkObject(input, where, object) });
+        const checked = checkObject(input, where, object);
+        if (keepsSource && checked === value) sourceTexts.set(checked, documentText(text, doc.range));
+        loaded.push({ file, object: checked });
         if (loaded.length > MANIFEST_LIMITS.maxDocuments) {
           throw refuse(input, `More than ${MANIFEST_LIMITS.maxDocuments} objects.`, 'Deploy them in several steps.', 'MANIFEST_TOO_LARGE');
         }
@@ -103,7 +118,20 @@ export function isClusterScoped(kind: string): boolean {
   return CLUSTER_SCOPED.has(kind);
 }
 
-/** Serialises objects as one multi-document YAML stream for kubectl. */
+/** A document's text without its `---` marker (kubectl's YAML reader allows only a comment after one on its line). */
+function documentText(text: string, range: [number, number, number]): string {
+  const own = text.slice(range[0], range[2]).replace(/^---[ \t]*/, '');
+  return own.endsWith('\n') ? own : `${own}\n`;
+}
+
+/**
+ * One multi-document stream for kubectl: each object as its author wrote it when the task did not
+ * change it, else as JSON. Not re-serialised YAML: kubectl reads YAML 1.1 (sigs.k8s.io/yaml on its
+ * goyaml.v2, whose resolve.go makes a plain yes/on/y/off a bool and 2024-01-01 a timestamp), and
+ * the yaml library writes such strings plain, so a quoted "yes" became a bool the API server
+ * refused. In JSON every string is quoted. The leading --- keeps kubectl's decoder in YAML mode
+ * (apimachinery's YAMLOrJSONDecoder takes a stream starting with { for a JSON stream).
+ */
 export function toYamlStream(objects: ManifestObject[]): string {
-  return objects.map((o) => stringify(o)).join('---\n');
+  return objects.map((o) => `---\n${sourceTexts.get(o) ?? `${JSON.stringify(o)}\n`}`).join('');
 }
