@@ -29,6 +29,8 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const PARTS = new Set((process.env.BENCH_PARTS ?? 'sizes,start,preflight,requests,blackhole,apply,acr').split(',').map((p) => p.trim()));
 const SIZES = (process.env.BENCH_SIZES ?? '50,200,1000').split(',').map(Number);
 const TASK_RUNS = Number(process.env.BENCH_TASK_RUNS ?? 3);
+/** Another build's PrivateAksDeployV1 folder (e.g. main's), run alternately with this one in the apply ratio: before/after under the same load. */
+const BASELINE = process.env.BENCH_BASELINE;
 const rows: Array<[string, string]> = [];
 const row = (what: string, figure: string) => {
   rows.push([what, figure]);
@@ -169,9 +171,9 @@ async function readyKubeconfig(s: Sandbox): Promise<string> {
  * task process itself, not the harness around it (runTask's figure also holds its scan of the
  * whole output for leaked secrets, which grows with the output).
  */
-function timedDeploy(env: Env, wrap: (c: string, a: string[]) => { command: string; args: string[] }): Promise<{ ms: number; phases: Map<string, number> }> {
+function timedDeploy(env: Env, wrap: (c: string, a: string[]) => { command: string; args: string[] }, taskDir = path.join(REPO_ROOT, 'tasks', 'PrivateAksDeployV1')): Promise<{ ms: number; phases: Map<string, number> }> {
   return new Promise((resolve, reject) => {
-    const { command, args } = wrap(process.execPath, [path.join(REPO_ROOT, 'tasks', 'PrivateAksDeployV1', 'index.js')]);
+    const { command, args } = wrap(process.execPath, [path.join(taskDir, 'index.js')]);
     const started = process.hrtime.bigint();
     const child = spawn(command, args, { cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -211,7 +213,12 @@ async function applyRatio(s: Sandbox): Promise<void> {
     const bare: number[] = [];
     const task: number[] = [];
     const phases: Array<Map<string, number>> = [];
+    const baseline: number[] = [];
     for (let i = 0; i < TASK_RUNS; i++) {
+      if (BASELINE) {
+        fs.writeFileSync(file, text.replace(/ROUND/g, `baseline-${i}`));
+        baseline.push((await timedDeploy(jobEnv(s, { ...DEPLOY_INPUTS, route: 'direct', waitForRollout: 'false' }), (c, a) => network.spawnArgs(true, c, a), BASELINE)).ms);
+      }
       // Each round changes every object, so both apply the same writes.
       fs.writeFileSync(file, text.replace(/ROUND/g, `bare-${i}`));
       const t = Date.now();
@@ -225,6 +232,7 @@ async function applyRatio(s: Sandbox): Promise<void> {
     }
     row(`PrivateAksDeploy vs bare kubectl apply, ${n} manifests`, `${ms(median(task))} vs ${ms(median(bare))} (×${(median(task) / median(bare)).toFixed(2)}, overhead ${ms(median(task) - median(bare))})`);
     row(`  its phases, ${n} manifests (ms, medians)`, phaseMedians(phases));
+    if (BASELINE) row(`  baseline ${BASELINE}, ${n} manifests`, `${ms(median(baseline))} (×${(median(baseline) / median(bare)).toFixed(2)}, overhead ${ms(median(baseline) - median(bare))})`);
   }
   writeDemoManifests(s);
 }
