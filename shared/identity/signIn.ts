@@ -7,13 +7,18 @@ import { describeSignedInIdentity, identityReportLines, type SignedInIdentity } 
  * The first step of every task: read the connection, get a Resource Manager token, and print who
  * we are, so a wrong connection or tenant shows before anything else happens.
  */
-export async function signInWithTaskConnection(): Promise<{ cc: ConnectionCredential; identity: SignedInIdentity }> {
+export async function signInWithTaskConnection(options: { quiet?: boolean } = {}): Promise<{ cc: ConnectionCredential; identity: SignedInIdentity }> {
   const connection = await readAzureRmConnection();
   const cc = createConnectionCredential(connection);
   const token = await acquireToken(cc, 'resourceManager');
   const identity = describeSignedInIdentity(cc, token);
-  console.log('Signed in to Azure:');
-  for (const line of identityReportLines(identity)) console.log(`  ${line}`);
+  if (!options.quiet) printSignedIn(identity);
   tl.debug(`Resource Manager token acquired (expires ${identity.tokenExpiresOn.toISOString()})`);
   return { cc, identity };
+}
+
+/** Who we are, for the log: what signInWithTaskConnection prints unless asked to be quiet (its caller prints it when its turn comes). */
+export function printSignedIn(identity: SignedInIdentity): void {
+  console.log('Signed in to Azure:');
+  for (const line of identityReportLines(identity)) console.log(`  ${line}`);
 }

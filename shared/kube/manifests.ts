@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { parseAllDocuments } from 'yaml';
+import { performance } from 'perf_hooks';
+import { Composer, Parser } from 'yaml';
 import { ExplainedError } from '../pipeline/explainedError';
 
 /** A Kubernetes object from the pipeline's manifests, with where it came from. */
@@ -51,6 +52,32 @@ export function validateNamespace(input: string, value: string): string {
  * (aliases), files too big, documents without kind, apiVersion or a valid name.
  */
 export function loadManifests(input: string, files: string[]): LoadedManifest[] {
+  const steps = manifestSteps(input, files);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+/**
+ * loadManifests, giving the event loop a turn every few milliseconds of parsing, so that sign-in and
+ * Resource Manager reads started beside it go on (1000 manifests take a few hundred ms to parse).
+ */
+export async function loadManifestsYielding(input: string, files: string[], sliceMs = 10): Promise<LoadedManifest[]> {
+  const steps = manifestSteps(input, files);
+  let sliceStarted = performance.now();
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+    if (performance.now() - sliceStarted >= sliceMs) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      sliceStarted = performance.now();
+    }
+  }
+}
+
+/** loadManifests' work, one document per step. */
+function* manifestSteps(input: string, files: string[]): Generator<void, LoadedManifest[]> {
   if (files.length === 0) {
     throw refuse(input, 'The patterns match no file.', 'Check the paths: they are relative to the sources directory (or absolute), one per line; globs like manifests/**/*.yaml work.', 'NO_MANIFESTS');
   }
@@ -63,12 +90,12 @@ export function loadManifests(input: string, files: string[]): LoadedManifest[] 
       throw refuse(input, `${file} is too large (${size} bytes; limits ${MANIFEST_LIMITS.maxFileBytes} per file and ${MANIFEST_LIMITS.maxTotalBytes} in all).`, 'Split the manifests or remove generated data from them.', 'MANIFEST_TOO_LARGE');
     }
     const text = fs.readFileSync(file, 'utf8');
-    const documents = parseAllDocuments(text);
     // A %TAG directive would not travel with a document's own text: such files go re-serialised.
     const keepsSource = !/^%/m.test(text);
-    const docs = Array.isArray(documents) ? documents : [documents];
-    docs.forEach((doc, index) => {
-      const where = `${path.basename(file)} (document ${index + 1})`;
+    // What parseAllDocuments does, one document at a time.
+    let index = 0;
+    for (const doc of new Composer().compose(new Parser().parse(text))) {
+      const where = `${path.basename(file)} (document ${++index})`;
       if (doc.errors.length > 0) {
         throw refuse(input, `${where} is not valid YAML: ${doc.errors[0].message.split('\n')[0]}`, 'Fix the YAML (a linter such as yamllint shows the line).');
       }
@@ -78,7 +105,7 @@ export function loadManifests(input: string, files: string[]): LoadedManifest[] 
       } catch (err) {
         throw refuse(input, `${where} expands too many aliases (${(err as Error).message.split('\n')[0]}): it looks like a YAML bomb.`, 'Remove the anchors and aliases.');
       }
-      if (value === null || value === undefined) return; // an empty document between ---
+      if (value === null || value === undefined) continue; // an empty document between ---
       for (const object of value && (value as { kind?: string }).kind === 'List' ? ((value as { items?: unknown[] }).items ?? []) : [value]) {
         const checked = checkObject(input, where, object);
         if (keepsSource && checked === value) sourceTexts.set(checked, documentText(text, doc.range));
@@ -87,7 +114,8 @@ export function loadManifests(input: string, files: string[]): LoadedManifest[] 
           throw refuse(input, `More than ${MANIFEST_LIMITS.maxDocuments} objects.`, 'Deploy them in several steps.', 'MANIFEST_TOO_LARGE');
         }
       }
-    });
+      yield;
+    }
   }
   if (loaded.length === 0) throw refuse(input, `The ${files.length} matching file(s) hold no Kubernetes object.`, 'Check that the files are manifests.', 'NO_MANIFESTS');
   return loaded;

@@ -9,7 +9,7 @@ import { planFromInputs } from '../../shared/aks/planFromInputs';
 import { blockedSummaryMarkdown, deploySummaryMarkdown } from '../../shared/aks/deploySummary';
 import { preflightTableLines, runPreflight, type PreflightOutcome, type PreflightTarget } from '../../shared/aks/preflight';
 import { deployThroughRunCommand } from '../../shared/aks/runCommandRoute';
-import { signInWithTaskConnection } from '../../shared/identity/signIn';
+import { printSignedIn, signInWithTaskConnection } from '../../shared/identity/signIn';
 import { apiServerOf, usesEntraExec, withExecCredential, writeKubeconfig } from '../../shared/kube/kubeconfig';
 import { explainKubectlFailure } from '../../shared/kube/kubectlErrors';
 import { locateKubectl } from '../../shared/kube/kubectl';
@@ -38,16 +38,28 @@ void runTask('PrivateAksDeploy', async () => {
   const kubectl = () => (kubectlPath ??= locateKubectl(optionalInput('kubectlPath')));
   // A kubectlPath that was given is checked with the other inputs, before anything signs in.
   if (optionalInput('kubectlPath')) kubectl();
-  // Inputs first: a bad manifest or name fails before anything signs in.
-  const plan = await timings.time('inputs', () => planFromInputs({ sourcesDirectory, tempDir, kubectl }));
+  // Sign-in and the cluster reads go on while the manifests are parsed (the parser gives them the
+  // event loop's turns), but the inputs still come first for the author: nothing of Azure's is
+  // printed, and no process started, until they passed, and a bad input fails with its own error.
+  const planning = timings.time('inputs', () => planFromInputs({ sourcesDirectory, tempDir, kubectl }));
+  const reading = (async () => {
+    const { cc, identity } = await timings.time('sign-in', () => signInWithTaskConnection({ quiet: true }));
+    const target = clusterTargetFromInputs(cc.connection.subscriptionId);
+    const access = new ClusterAccess(cc, target, identity.objectId);
+    // Read one after the other on purpose: at once, the second read opens a second TLS connection to
+    // Resource Manager, which cost more than the reused one saves (bench: 59 ms at once, 37 ms in turn).
+    const facts = await timings.time('cluster', () => access.facts());
+    // The admin credential only once the cluster has been seen to allow it (below).
+    const userKubeconfig = route === 'runCommand' || useAdmin ? undefined : timings.time('credential', () => access.kubeconfig(false));
+    userKubeconfig?.catch(() => undefined); // awaited below, after the cluster's facts are printed
+    return { cc, identity, target, access, facts, userKubeconfig };
+  })();
+  reading.catch(() => undefined); // awaited below, after the inputs
+  const plan = await planning;
   console.log(`${plan.objects.length} object(s) to apply.`);
 
-  const { cc, identity } = await timings.time('sign-in', () => signInWithTaskConnection());
-  const target = clusterTargetFromInputs(cc.connection.subscriptionId);
-  const access = new ClusterAccess(cc, target, identity.objectId);
-  // Read one after the other on purpose: at once, the second read opens a second TLS connection to
-  // Resource Manager, which cost more than the reused one saves (bench: 59 ms at once, 37 ms in turn).
-  const facts = await timings.time('cluster', () => access.facts());
+  const { cc, identity, target, access, facts, userKubeconfig } = await reading;
+  printSignedIn(identity);
   console.log('Cluster:');
   for (const line of clusterFactsLines(facts)) console.log(`  ${line}`);
   if (useAdmin && facts.localAccountsDisabled) {
@@ -55,7 +67,7 @@ void runTask('PrivateAksDeploy', async () => {
   }
   // Run command needs no kubeconfig (az aks command invoke asks for none): only the direct attempt
   // fetches one, so route runCommand works with the run command actions alone.
-  const kubeconfig = route === 'runCommand' ? undefined : await timings.time('credential', () => access.kubeconfig(useAdmin));
+  const kubeconfig = route === 'runCommand' ? undefined : useAdmin ? await timings.time('credential', () => access.kubeconfig(true)) : await userKubeconfig;
   const server: ReturnType<typeof apiServerOf> = kubeconfig ? apiServerOf(kubeconfig) : { server: `https://${facts.apiServerHost ?? facts.name}:443` };
 
   // The built-in helper's broker starts before the preflight, and its first AKS token is asked

@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { parseAllDocuments } from 'yaml';
-import { loadManifests, objectRef, toYamlStream, validateNamespace, MANIFEST_LIMITS } from '../../shared/kube/manifests';
+import { loadManifests, loadManifestsYielding, objectRef, toYamlStream, validateNamespace, MANIFEST_LIMITS } from '../../shared/kube/manifests';
 import { parseImage, substituteImages } from '../../shared/kube/imageSubstitution';
 
 describe('manifests', () => {
@@ -56,6 +56,22 @@ describe('manifests', () => {
     const reread = parseAllDocuments(stream).map((d) => d.toJS()).filter((o) => o !== null);
     assert.deepStrictEqual(reread, objects);
     assert.match(stream, /"image":"contosoprod.azurecr.io\/shop\/web:2"/);
+  });
+
+  it('parses while giving the event loop turns (sign-in goes on meanwhile), to the same objects and the same refusals', async () => {
+    const text = Array.from({ length: 2000 }, (_, i) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c-${i}\ndata:\n  a: "b"\n`).join('---\n');
+    const file = write('many.yaml', text);
+    let turns = 0;
+    const ticking = setInterval(() => turns++, 1);
+    try {
+      const objects = (await loadManifestsYielding('manifests', [file], 2)).map((l) => l.object);
+      assert.ok(turns > 0, 'no timer ran while 2000 documents were parsed');
+      assert.deepStrictEqual(objects, loadManifests('manifests', [file]).map((l) => l.object));
+    } finally {
+      clearInterval(ticking);
+    }
+    const bad = write('bad-late.yaml', `${text}---\nkind: [unclosed\n`);
+    await assert.rejects(loadManifestsYielding('manifests', [bad]), /bad-late.yaml \(document 2001\) is not valid YAML/);
   });
 
   it('refuses an empty match and an enormous file', () => {
