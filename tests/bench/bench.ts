@@ -31,6 +31,11 @@ const SIZES = (process.env.BENCH_SIZES ?? '50,200,1000').split(',').map(Number);
 const TASK_RUNS = Number(process.env.BENCH_TASK_RUNS ?? 3);
 /** Another build's PrivateAksDeployV1 folder (e.g. main's), run alternately with this one in the apply ratio: before/after under the same load. */
 const BASELINE = process.env.BENCH_BASELINE;
+/** A delay on every Entra ID and Resource Manager request in the apply ratio: what a real network adds to each round trip (0 = loopback). */
+const LATENCY_MS = Number(process.env.BENCH_LATENCY_MS ?? 0);
+/** A folder: the apply ratio's task runs write a V8 CPU profile there (node --cpu-prof); with BENCH_TASK_DIR=build/tasks/PrivateAksDeployV1 (tsc's output) it names packages and functions. */
+const CPU_PROF = process.env.BENCH_CPU_PROF;
+const TASK_DIR = path.resolve(REPO_ROOT, process.env.BENCH_TASK_DIR ?? path.join('tasks', 'PrivateAksDeployV1'));
 const rows: Array<[string, string]> = [];
 const row = (what: string, figure: string) => {
   rows.push([what, figure]);
@@ -171,9 +176,9 @@ async function readyKubeconfig(s: Sandbox): Promise<string> {
  * task process itself, not the harness around it (runTask's figure also holds its scan of the
  * whole output for leaked secrets, which grows with the output).
  */
-function timedDeploy(env: Env, wrap: (c: string, a: string[]) => { command: string; args: string[] }, taskDir = path.join(REPO_ROOT, 'tasks', 'PrivateAksDeployV1')): Promise<{ ms: number; phases: Map<string, number> }> {
+function timedDeploy(env: Env, wrap: (c: string, a: string[]) => { command: string; args: string[] }, taskDir = TASK_DIR): Promise<{ ms: number; phases: Map<string, number> }> {
   return new Promise((resolve, reject) => {
-    const { command, args } = wrap(process.execPath, [path.join(taskDir, 'index.js')]);
+    const { command, args } = wrap(process.execPath, [...(CPU_PROF && taskDir === TASK_DIR ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(CPU_PROF)}`] : []), path.join(taskDir, 'index.js')]);
     const started = process.hrtime.bigint();
     const child = spawn(command, args, { cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -198,6 +203,11 @@ function timedDeploy(env: Env, wrap: (c: string, a: string[]) => { command: stri
   });
 }
 
+/** A run's time less what kubectl spent applying and waiting (its own phases say how long). */
+function ownTime(totalMs: number, phases: Map<string, number>): number {
+  return totalMs - (phases.get('apply') ?? 0) - (phases.get('rollouts') ?? 0);
+}
+
 /** Each phase's median over the runs, in the order the task printed them. */
 function phaseMedians(runs: Array<Map<string, number>>): string {
   const names = [...new Set(runs.flatMap((r) => [...r.keys()]))];
@@ -207,6 +217,7 @@ function phaseMedians(runs: Array<Map<string, number>>): string {
 async function applyRatio(s: Sandbox): Promise<void> {
   const network = s.network!;
   const kubeconfig = await readyKubeconfig(s);
+  if (LATENCY_MS > 0) for (const service of ['entra', 'arm'] as const) s.faults.inject(service, { delayMs: LATENCY_MS, times: Number.MAX_SAFE_INTEGER });
   for (const n of SIZES) {
     const text = Array.from({ length: n }, (_, i) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bench-${i}\ndata:\n  round: "ROUND"\n`).join('---\n');
     const file = writeDemoManifests(s, text);
@@ -214,26 +225,48 @@ async function applyRatio(s: Sandbox): Promise<void> {
     const task: number[] = [];
     const phases: Array<Map<string, number>> = [];
     const baseline: number[] = [];
+    const baselinePhases: Array<Map<string, number>> = [];
     for (let i = 0; i < TASK_RUNS; i++) {
+      const steps: Array<() => Promise<void>> = [
+        async () => {
+          const t = Date.now();
+          const r = await network.run('kubectl', ['apply', '-f', file, '--namespace', 'web'], { inside: true, env: { PATH: process.env.PATH ?? '', HOME: s.tempDir, KUBECONFIG: kubeconfig }, timeoutMs: 300_000 });
+          if (r.code !== 0) throw new Error(`kubectl apply failed: ${r.stderr}`);
+          bare.push(Date.now() - t);
+        },
+        async () => {
+          const run = await timedDeploy(jobEnv(s, { ...DEPLOY_INPUTS, route: 'direct', waitForRollout: 'false' }), (c, a) => network.spawnArgs(true, c, a));
+          task.push(run.ms);
+          phases.push(run.phases);
+        },
+      ];
       if (BASELINE) {
-        fs.writeFileSync(file, text.replace(/ROUND/g, `baseline-${i}`));
-        baseline.push((await timedDeploy(jobEnv(s, { ...DEPLOY_INPUTS, route: 'direct', waitForRollout: 'false' }), (c, a) => network.spawnArgs(true, c, a), BASELINE)).ms);
+        steps.push(async () => {
+          const run = await timedDeploy(jobEnv(s, { ...DEPLOY_INPUTS, route: 'direct', waitForRollout: 'false' }), (c, a) => network.spawnArgs(true, c, a), BASELINE);
+          baseline.push(run.ms);
+          baselinePhases.push(run.phases);
+        });
       }
-      // Each round changes every object, so both apply the same writes.
-      fs.writeFileSync(file, text.replace(/ROUND/g, `bare-${i}`));
-      const t = Date.now();
-      const r = await network.run('kubectl', ['apply', '-f', file, '--namespace', 'web'], { inside: true, env: { PATH: process.env.PATH ?? '', HOME: s.tempDir, KUBECONFIG: kubeconfig }, timeoutMs: 300_000 });
-      if (r.code !== 0) throw new Error(`kubectl apply failed: ${r.stderr}`);
-      bare.push(Date.now() - t);
-      fs.writeFileSync(file, text.replace(/ROUND/g, `task-${i}`));
-      const run = await timedDeploy(jobEnv(s, { ...DEPLOY_INPUTS, route: 'direct', waitForRollout: 'false' }), (c, a) => network.spawnArgs(true, c, a));
-      task.push(run.ms);
-      phases.push(run.phases);
+      // Each round starts with another of them, so that none always goes first; each run changes every
+      // object, so all apply the same writes.
+      for (const [j, step] of [...steps.slice(i % steps.length), ...steps.slice(0, i % steps.length)].entries()) {
+        fs.writeFileSync(file, text.replace(/ROUND/g, `${i}-${j}`));
+        await step();
+      }
     }
-    row(`PrivateAksDeploy vs bare kubectl apply, ${n} manifests`, `${ms(median(task))} vs ${ms(median(bare))} (×${(median(task) / median(bare)).toFixed(2)}, overhead ${ms(median(task) - median(bare))})`);
+    row(`PrivateAksDeploy vs bare kubectl apply, ${n} manifests${LATENCY_MS ? ` (${LATENCY_MS} ms added to each Entra ID and ARM request)` : ''}`, `${ms(median(task))} vs ${ms(median(bare))} (×${(median(task) / median(bare)).toFixed(2)}, overhead ${ms(median(task) - median(bare))})`);
     row(`  its phases, ${n} manifests (ms, medians)`, phaseMedians(phases));
-    if (BASELINE) row(`  baseline ${BASELINE}, ${n} manifests`, `${ms(median(baseline))} (×${(median(baseline) / median(bare)).toFixed(2)}, overhead ${ms(median(baseline) - median(bare))})`);
+    row(`  its own time, ${n} manifests (to its exit, less kubectl's apply and rollouts, which vary most)`, ms(median(task.map((t, k) => ownTime(t, phases[k])))));
+    if (BASELINE) {
+      row(`  baseline ${BASELINE}, ${n} manifests`, `${ms(median(baseline))} (×${(median(baseline) / median(bare)).toFixed(2)}, overhead ${ms(median(baseline) - median(bare))})`);
+      if (baselinePhases.some((p) => p.size > 0)) {
+        row(`  baseline's phases, ${n} manifests`, phaseMedians(baselinePhases));
+        row(`  baseline's own time, ${n} manifests`, ms(median(baseline.map((t, k) => ownTime(t, baselinePhases[k])))));
+      }
+    }
   }
+  s.faults.clear('entra');
+  s.faults.clear('arm');
   writeDemoManifests(s);
 }
 
