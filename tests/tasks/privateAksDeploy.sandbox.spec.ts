@@ -197,6 +197,21 @@ describe('PrivateAksDeploy against a private, Entra-only cluster', function () {
     }
   });
 
+  it('a bad manifest fails with its own error while sign-in runs beside the parse, even when sign-in fails too', async () => {
+    writeDemoManifests(sandbox, `${DEMO_MANIFEST}---\nkind: [unclosed\n`);
+    try {
+      const r = await deploy({ inside: true, inputs: { route: 'direct' }, extra: { secretOverride: 'not-the-secret' } });
+      assert.match(failedWith(r, 'INVALID_MANIFEST'), /app.yaml \(document 4\) is not valid YAML/);
+      assert.ok(!r.lines.some((l) => /^Signed in to Azure|^Cluster:/.test(l)), `Azure's part was printed before the input error:\n${r.lines.join('\n')}`);
+      // The control: the same connection with good manifests fails at sign-in, so sign-in did fail above.
+      writeDemoManifests(sandbox);
+      const control = await deploy({ inside: true, inputs: { route: 'direct' }, extra: { secretOverride: 'not-the-secret' } });
+      assert.match(control.resultMessage ?? '', /AADSTS7000215/);
+    } finally {
+      writeDemoManifests(sandbox);
+    }
+  });
+
   it('hands kubectl quoted "yes"/"on" as strings, in documents it changed and in those it did not', async () => {
     // kubectl reads YAML 1.1 (sigs.k8s.io/yaml on go-yaml v2: resolve.go's bool table has yes/on/y/off),
     // so a plain yes is a bool to it: the author's quotes must survive into what it applies.
