@@ -3,8 +3,9 @@ import type { ContainerRegistryManagementClient, Registry } from '@azure/arm-con
 import { registryIdOf } from '../arm/resourceId';
 import { DeadlineExceededError, withDeadline } from '../net/deadline';
 import { ExplainedError, messageOf } from '../pipeline/explainedError';
+import { neutralizeLoggingCommands } from '../pipeline/loggingCommands';
 import type { FirewallTarget } from '../firewall/firewallTarget';
-import { storeExplainer, type RuleStore } from '../firewall/ruleSync';
+import { quotaFix, storeExplainer, type RuleStore } from '../firewall/ruleSync';
 import { askLoginServer } from './loginServerAccess';
 import { RegistryNetworkClient, ipRuleValues, withIpRules, type RegistryNetworkState } from './registryNetwork';
 
@@ -95,14 +96,20 @@ export async function registryTarget(o: RegistryTargetOptions): Promise<Firewall
   };
 }
 
-async function checkQuota(o: RegistryTargetOptions, adding: number): Promise<void> {
+/**
+ * Refuses an add the registry's IP rule quota cannot take, before anything is written. The quota is
+ * the registry's own, as `listUsages` reports it (`IPRules`: 200 on Premium; Azure/azure-rest-api-specs
+ * specification/containerregistry/resource-manager/Microsoft.ContainerRegistry/stable/2019-05-01/
+ * containerregistry.json, Registries_ListUsages).
+ */
+export async function checkQuota(o: Pick<RegistryTargetOptions, 'sdk' | 'resourceGroup' | 'registryName'>, adding: number): Promise<void> {
   if (adding === 0) return;
   let usage: { limit?: number; currentValue?: number } | undefined;
   try {
     const usages = await withDeadline(30_000, (abortSignal) => o.sdk.registries.listUsages(o.resourceGroup, o.registryName, { abortSignal }), () => new DeadlineExceededError('listUsages', 30_000));
     usage = usages.value?.find((u) => u.name === 'IPRules');
   } catch (err) {
-    tl.warning(`Could not read ${o.registryName}'s IP rule quota (listUsages: ${messageOf(err).split('\n')[0]}); adding the rule anyway. The Reader role grants listUsages.`);
+    tl.warning(`Could not read ${o.registryName}'s IP rule quota (listUsages: ${neutralizeLoggingCommands(messageOf(err).split('\n')[0])}); adding the rule anyway. The Reader role grants listUsages.`);
     return;
   }
   if (usage?.limit === undefined || usage.currentValue === undefined) return;
@@ -110,8 +117,8 @@ async function checkQuota(o: RegistryTargetOptions, adding: number): Promise<voi
   if (usage.currentValue + adding > usage.limit) {
     throw new ExplainedError({
       what: `Adding ${adding} IP rule(s) to ${o.registryName}`,
-      reason: `The registry has ${usage.currentValue} of its ${usage.limit} IP rules (listUsages IPRules); ${adding} more would exceed the quota. Nothing was changed.`,
-      fix: `Remove IP rules you no longer need (az acr network-rule list --name ${o.registryName}), run the task with action 'prune', or give the agents a NAT gateway with one fixed outbound IP.`,
+      reason: `The registry has ${usage.currentValue} of its ${usage.limit} IP rules (listUsages IPRules); ${adding} more would exceed the quota, which is the registry's own limit, not the task's. Nothing was changed.`,
+      fix: quotaFix(`az acr network-rule list --name ${o.registryName}`),
       code: 'FIREWALL_RULE_QUOTA',
     });
   }

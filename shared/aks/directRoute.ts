@@ -5,6 +5,7 @@ import { explainKubectlFailure, isConnectionLost, type KubectlFailureContext } f
 import { runKubectl } from '../kube/kubectl';
 import { toYamlStream } from '../kube/manifests';
 import { ExplainedError } from '../pipeline/explainedError';
+import { neutralizeLoggingCommands } from '../pipeline/loggingCommands';
 import type { PhaseTimings } from '../pipeline/phaseTimings';
 import { applyArgs, namespaceObject, rolloutArgs, rolloutTargets, type DeployPlan } from './deployPlan';
 
@@ -28,7 +29,7 @@ async function kubectlStep(what: string, args: string[], o: DirectRouteOptions, 
       kubeconfig: o.kubeconfigPath,
       env: o.env,
       deadlineMs,
-      onLine: (line, stream) => (stream === 'stdout' ? console.log(`  ${line}`) : line && console.log(`  ${line}`)),
+      onLine: (line, stream) => (stream === 'stdout' ? console.log(`  ${neutralizeLoggingCommands(line)}`) : line && console.log(`  ${neutralizeLoggingCommands(line)}`)),
     });
   let result = await run();
   // Apply and rollout status are idempotent: a connection cut under them is worth one more try.

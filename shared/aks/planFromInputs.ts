@@ -5,17 +5,25 @@ import { parseImage, substituteImages } from '../kube/imageSubstitution';
 import { runKubectl } from '../kube/kubectl';
 import { loadManifests, loadManifestsYielding, validateNamespace, type ManifestObject } from '../kube/manifests';
 import { ExplainedError } from '../pipeline/explainedError';
+import { onTaskEnd } from '../pipeline/runTask';
 import { booleanInput, integerInput, linesInput, optionalInput, requiredInput } from '../pipeline/taskInputs';
 import type { DeployPlan } from './deployPlan';
 
-/** Renders a kustomization with kubectl's built-in kustomize (local: no cluster involved). */
+/**
+ * Renders a kustomization with kubectl's built-in kustomize (local: no cluster involved). The
+ * output can hold secretGenerator data: it goes into a new folder of its own (mkdtemp: random
+ * name, 0700), removed when the task ends.
+ */
 async function renderKustomization(kubectl: string, dir: string, tempDir: string): Promise<string> {
-  const out = path.join(tempDir, `kustomize-${process.pid}-${Date.now()}.yaml`);
+  const folder = fs.mkdtempSync(path.join(tempDir, 'private-aks-deploy-'));
+  fs.chmodSync(folder, 0o700);
+  onTaskEnd(() => fs.rmSync(folder, { recursive: true, force: true }));
+  const out = path.join(folder, 'kustomize.yaml');
   const result = await runKubectl(kubectl, ['kustomize', dir], { kubeconfig: '', deadlineMs: 120_000 });
   if (result.exitCode !== 0) {
     throw new ExplainedError({ what: "Rendering the input 'kustomizationPath'", reason: `kubectl kustomize failed: ${result.stderr.trim().split('\n').slice(-2).join(' ')}`, fix: 'Run kubectl kustomize on the folder locally to see the error.', code: 'INVALID_MANIFEST' });
   }
-  fs.writeFileSync(out, result.stdout, { mode: 0o600 });
+  fs.writeFileSync(out, result.stdout, { mode: 0o600, flag: 'wx' });
   return out;
 }
 
@@ -34,6 +42,20 @@ function manifestFilesAt(match: string): string[] {
 }
 
 /**
+ * The kustomizationPath input, when the pipeline gave one. The agent passes every filePath input
+ * through its path translation, empty ones too: an empty kustomizationPath arrives as the sources
+ * folder (build) or the artifacts folder (release) (azure-pipelines-agent src/Agent.Worker/TaskRunner.cs
+ * TranslateFilePathInput, Build/BuildJobExtension.cs and Release/ReleaseJobExtension.cs GetRootedPath).
+ * task-lib's filePathSupplied tells that folder from a path the author gave: a kustomization at the
+ * root of the sources cannot be chosen this way, only one in a folder below it.
+ */
+function kustomizationInput(): string | undefined {
+  const value = optionalInput('kustomizationPath');
+  if (!value || !tl.filePathSupplied('kustomizationPath')) return undefined;
+  return value;
+}
+
+/**
  * Everything about what to deploy, from the inputs, checked before anything touches the network:
  * manifests found and parsed, names and namespace valid, images substituted.
  */
@@ -41,7 +63,7 @@ export async function planFromInputs(options: { sourcesDirectory: string; tempDi
   const namespaceInput = optionalInput('namespace');
   const namespace = namespaceInput ? validateNamespace('namespace', namespaceInput) : undefined;
   const patterns = linesInput('manifests');
-  const kustomization = optionalInput('kustomizationPath');
+  const kustomization = kustomizationInput();
   if (patterns.length === 0 && !kustomization) {
     throw new ExplainedError({ what: "Reading the input 'manifests'", reason: 'Neither manifests nor a kustomization folder was given.', fix: 'Set manifests (paths or globs, one per line) or kustomizationPath.', code: 'NO_MANIFESTS' });
   }

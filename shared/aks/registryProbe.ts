@@ -5,6 +5,7 @@ import type { ConnectionCredential } from '../identity/connectionCredential';
 import { DeadlineExceededError, withDeadline } from '../net/deadline';
 import { agentTrustedCaPem } from '../net/agentHttpSettings';
 import type { PreflightTarget } from './preflight';
+import { neutralizeLoggingCommands } from '../pipeline/loggingCommands';
 
 /** The login server suffix of each cloud's container registries. */
 const LOGIN_SERVER_SUFFIX: Record<string, string> = {
@@ -48,7 +49,7 @@ export async function registryEndpoints(cc: ConnectionCredential, subscriptionId
     const registry = await withDeadline(30_000, (abortSignal) => containerRegistryClient(cc, subscriptionId).registries.get(resourceGroup, registryName, { abortSignal }), () => new DeadlineExceededError('registry read', 30_000));
     return { loginServer: registry.loginServer, dataEndpoints: registry.dataEndpointEnabled ? registry.dataEndpointHostNames ?? [] : [] };
   } catch (err) {
-    tl.debug(`Registry ${registryName} not readable through Resource Manager (${(err as Error).message}); probing its login server only.`);
+    tl.debug(`Registry ${registryName} not readable through Resource Manager (${neutralizeLoggingCommands((err as Error).message)}); probing its login server only.`);
     return { dataEndpoints: [] };
   }
 }

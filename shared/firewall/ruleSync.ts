@@ -3,7 +3,7 @@ import * as tl from 'azure-pipelines-task-lib/task';
 import { ArmCallError } from '../arm/rawArmCall';
 import { explainArmCallFailure } from '../arm/armErrors';
 import { ExplainedError } from '../pipeline/explainedError';
-import { holdsLease, planAdd, planPrune, planRemove, readLeases, MAX_TAGS, TAG_PREFIX, type RuleState } from './ruleLeases';
+import { addressesLeasedBy, holdsLease, planAdd, planPrune, planRemove, MAX_TAGS, TAG_PREFIX, type Lease, type LeaseScope, type RemovalTrust, type RuleState } from './ruleLeases';
 
 /**
  * Where a firewall's allow-list and our lease tags live: a registry's network rule set, or a
@@ -105,7 +105,12 @@ export async function converge<Raw>(store: RuleStore<Raw>, what: string, plan: (
         code: 'FIREWALL_RULE_CONTENTION',
       });
     }
+    const readStarted = Date.now();
     const { rules: current, raw } = await readRules(store, what);
+    // A read slower than a second says the registry (or this agent) is loaded: other jobs' writes
+    // planned before ours can take as long to land, so confirming waits longer (a fleet near the quota).
+    const readMs = Date.now() - readStarted;
+    if (readMs > 1_000) slowestWriteMs = Math.max(slowestWriteMs, 2 * readMs);
     const next = keepFiltering(store, current, plan(current));
     if (sameRuleState(current, next)) {
       if (++confirmations >= confirmingReads) return { rules: current, raw, writes, retries };
@@ -117,7 +122,9 @@ export async function converge<Raw>(store: RuleStore<Raw>, what: string, plan: (
     if ((writes > 0 || retries > 0) && !backedOff) {
       retries++;
       backedOff = true;
-      await sleep(jitter(150, Math.min(3_000, 250 * 2 ** Math.min(retries, 4))));
+      // Exponential, fully jittered: with many writers (a fleet of agents, each with its own address) a
+      // short cap makes every job rewrite the whole set again and again, and no write survives.
+      await sleep(jitter(150, Math.min(20_000, 250 * 2 ** Math.min(retries, 7))));
       continue;
     }
     backedOff = false;
@@ -168,7 +175,7 @@ function checkLimits(store: RuleStore<unknown>, what: string, current: RuleState
   if (tagCount > MAX_TAGS && tagCount > Object.keys(current.tags).length) {
     throw new ExplainedError({
       what,
-      reason: `${store.label} would carry ${tagCount} tags; Azure allows ${MAX_TAGS}. The task keeps its leases in tags (${TAG_PREFIX}…).`,
+      reason: `${store.label} would carry ${tagCount} tags; Azure allows ${MAX_TAGS}. The task packs its leases into as few tags as they need (${TAG_PREFIX}…, about 18 addresses per tag), but the resource's own tags leave too few.`,
       fix: `Remove unused tags from ${store.label}, or run the task with action 'prune' to drop expired leases.`,
       code: 'FIREWALL_TAG_LIMIT',
     });
@@ -178,11 +185,16 @@ function checkLimits(store: RuleStore<unknown>, what: string, current: RuleState
   }
 }
 
+/** What to do when the target's own rule quota, not the task, is the limit. */
+export function quotaFix(listCommand: string): string {
+  return `Remove rules you no longer need (${listCommand}) or run the task with action 'prune'. For more agents than the quota allows, use a self-hosted agent pool with a fixed egress IP (a NAT gateway, added once), or reach the resource privately (a registry's private endpoint, an agent inside the cluster's VNet) instead of through its firewall.`;
+}
+
 function quotaError(store: RuleStore<unknown>, what: string, reason: string): ExplainedError {
   return new ExplainedError({
     what,
     reason,
-    fix: `Remove rules you no longer need (${store.listCommand}), run the task with action 'prune', or give the agents a NAT gateway with one fixed outbound IP and add that once.`,
+    fix: quotaFix(store.listCommand),
     code: 'FIREWALL_RULE_QUOTA',
   });
 }
@@ -199,30 +211,34 @@ function explainWrite(store: RuleStore<unknown>, what: string, err: unknown, cur
  * before ours landed could still have replaced the rules meanwhile. Takes the lease again if it is
  * gone; returns the extra writes and retries (0 when the lease held).
  */
-export async function reconfirmLease<Raw>(store: RuleStore<Raw>, what: string, ips: string[], jobKey: string, plan: (s: RuleState) => RuleState): Promise<{ writes: number; retries: number }> {
+export async function reconfirmLease<Raw>(store: RuleStore<Raw>, what: string, ips: string[], jobKey: string, ns: string, plan: (s: RuleState) => RuleState): Promise<{ writes: number; retries: number }> {
   if (store.conditionalWrites) return { writes: 0, retries: 0 };
   const now = await readRules(store, what);
-  if (ips.every((ip) => holdsLease(now.rules, ip, jobKey)) && sameRuleState(plan(now.rules), now.rules)) return { writes: 0, retries: 0 };
+  const scope = { ns, now: Math.floor(Date.now() / 1000) };
+  if (ips.every((ip) => holdsLease(now.rules, ip, jobKey, scope)) && sameRuleState(plan(now.rules), now.rules)) return { writes: 0, retries: 0 };
   const again = await converge(store, what, plan);
   console.log(`  the lease had been overwritten by a concurrent change and was written again (${again.writes} write(s)).`);
   return { writes: again.writes, retries: again.retries + 1 };
 }
 
-export function planAddAll(ips: string[], jobKey: string, expiresAt: number) {
-  return (s: RuleState) => ips.reduce((acc, ip) => planAdd(acc, ip, jobKey, expiresAt), s);
+const scopeAt = (ns: string) => ({ ns, now: Math.floor(Date.now() / 1000) });
+
+/** Each plan reads the clock when it runs: a lease that ended meanwhile no longer counts. */
+export function planAddAll(ips: string[], jobKey: string, lease: Lease, ns: string, at: () => LeaseScope = () => scopeAt(ns)) {
+  return (s: RuleState) => ips.reduce((acc, ip) => planAdd(acc, ip, jobKey, lease, at()), s);
 }
 
-export function planRemoveAll(ips: string[], jobKey: string, nowSeconds: number) {
-  return (s: RuleState) => ips.reduce((acc, ip) => planRemove(acc, ip, jobKey, nowSeconds), s);
+export function planRemoveAll(ips: string[], jobKey: string, ns: string, trust: RemovalTrust = {}, at: () => LeaseScope = () => scopeAt(ns)) {
+  return (s: RuleState) => ips.reduce((acc, ip) => planRemove(acc, ip, jobKey, at(), trust), s);
 }
 
-export function planPruneAt(nowSeconds: number) {
-  return (s: RuleState) => planPrune(s, nowSeconds).state;
+export function planPruneAt(ns: string, at: () => LeaseScope = () => scopeAt(ns)) {
+  return (s: RuleState) => planPrune(s, at()).state;
 }
 
 /** The IPs a lease key holds (for `remove` without a detectable IP). */
-export function ipsLeasedBy(tags: Record<string, string>, jobKey: string): string[] {
-  return [...readLeases(tags)].filter(([, l]) => l.leases.has(jobKey)).map(([ip]) => ip);
+export function ipsLeasedBy(tags: Record<string, string>, jobKey: string, ns: string): string[] {
+  return addressesLeasedBy(tags, jobKey, scopeAt(ns));
 }
 
 /** Log line of a converge outcome, and the figure tests read. */

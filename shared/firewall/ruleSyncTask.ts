@@ -13,11 +13,10 @@ import { ExplainedError, messageOf } from '../pipeline/explainedError';
 import { booleanInput, choiceInput, integerInput, linesInput, optionalInput, requiredInput } from '../pipeline/taskInputs';
 import { waitForAccess } from './accessWait';
 import type { FirewallTarget } from './firewallTarget';
-import { readLeases, type RuleState } from './ruleLeases';
+import { leaseNamespace, leasesOf, planPrune, type RemovalTrust, type RuleState } from './ruleLeases';
 import { converge, ipsLeasedBy, jobKeyOf, planAddAll, planPruneAt, planRemoveAll, readRules, reconfirmLease, reportConverge } from './ruleSync';
 
-/** Task variables the main step hands to its post-job step (scoped to this task instance). */
-export const PHASE_VARIABLE = 'AcrNetworkRuleSync.Phase';
+/** The task variable the main step hands to its post-job step (scoped to this task instance). */
 export const LEASE_VARIABLE = 'AcrNetworkRuleSync.Lease';
 
 type Action = 'addForJob' | 'add' | 'remove' | 'prune';
@@ -31,23 +30,25 @@ interface LeaseHandOver {
   name: string;
   ips: string[];
   jobKey: string;
+  /** What the job itself saw, so that a tag writer cannot steer its removal (RemovalTrust). */
+  trust: RemovalTrust;
 }
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
-/**
- * The agent runs the post-job step only for a task whose main step ran, with the task variables
- * that step set (VSTS_TASKVARIABLE_*): the phase marker, set first thing in the main step, tells
- * the two apart.
- */
-export function isPostJobStep(): boolean {
-  return tl.getTaskVariable(PHASE_VARIABLE) === 'main';
+/** The main step (task.json execution: index.js). */
+export async function runAcrNetworkRuleSync(): Promise<void> {
+  await mainStep();
 }
 
-export async function runAcrNetworkRuleSync(): Promise<void> {
-  if (isPostJobStep()) return postJob();
-  tl.setTaskVariable(PHASE_VARIABLE, 'main');
-  await mainStep();
+/**
+ * The post-job step (task.json postjobexecution: post.js). The agent runs it at the end of every
+ * job that has the task, with condition always (azure-pipelines-agent src/Agent.Worker/JobExtension.cs),
+ * also when the main step was skipped or never started: it acts only on the lease the main step
+ * handed over, and without one it signs in to nothing and changes nothing.
+ */
+export async function runAcrNetworkRuleSyncPostJob(): Promise<void> {
+  await postJob();
 }
 
 function jobKey(): string {
@@ -103,13 +104,16 @@ async function mainStep(): Promise<void> {
 
   const ref: TargetRef = { targetType, subscriptionId: subscriptionOf(cc), resourceGroup, name };
   const target = await openTarget(cc, ref, identity.objectId, allowEnabling);
-  if (action === 'prune') return prune(target);
+  // Leases live in a namespace of the connection's principal: another connection's marks are not ours.
+  const ns = leaseNamespace(identity.objectId);
+  if (action === 'prune') return prune(target, ns);
 
   const key = action === 'addForJob' ? jobKey() : runKey();
   if (action === 'remove') {
     const ips = explicitIps ?? (await detectAgentIp(target, echoUrl, action));
     const current = await readRules(target.store);
-    return remove(target, ips ?? ipsLeasedBy(current.rules.tags, key), key);
+    // Only a range the input names may go; a detected address is a single one.
+    return remove(target, ips ?? ipsLeasedBy(current.rules.tags, key, ns), key, ns, { namedRanges: explicitIps ?? [] });
   }
 
   if ((await target.posture()) === 'open') {
@@ -124,26 +128,39 @@ async function mainStep(): Promise<void> {
     finish({ agentIp: '', ruleAdded: false, secondsToAccess: 0 }, target.name, action, [], 'already allowed; nothing changed', 0, { targetKind: target.kind });
     return;
   }
-  await add(target, ref, ips, key, action, { leaseMinutes, waitForIt, accessTimeoutSeconds });
+  await add(target, ref, ips, key, ns, action, { leaseMinutes, waitForIt, accessTimeoutSeconds, namedRanges: explicitIps ?? [] });
 }
 
-async function add(target: FirewallTarget, ref: TargetRef, ips: string[], key: string, action: Action, o: { leaseMinutes: number; waitForIt: boolean; accessTimeoutSeconds: number }): Promise<void> {
+async function add(target: FirewallTarget, ref: TargetRef, ips: string[], key: string, ns: string, action: Action, o: { leaseMinutes: number; waitForIt: boolean; accessTimeoutSeconds: number; namedRanges: string[] }): Promise<void> {
+  const readAt = nowSeconds();
   const before = await readRules(target.store);
   const missing = ips.filter((ip) => !before.rules.ipRules.some((r) => sameIpRule(r, ip)));
   await target.beforeAdd?.(missing.length);
 
-  if (action === 'addForJob') {
-    // Handed over before the write: a job cancelled mid-write still has its post-job step remove the lease.
-    const handOver: LeaseHandOver = { ...ref, ips, jobKey: key };
-    tl.setTaskVariable(LEASE_VARIABLE, JSON.stringify(handOver));
-  }
-  const expiresAt = nowSeconds() + o.leaseMinutes * 60;
+  // What this job saw itself: the addresses it found absent (any mark from now on is its own or a later job's).
+  const markSince: Record<string, number> = Object.fromEntries(missing.map((ip) => [ip, readAt]));
+  const handOver = (): void => {
+    if (action !== 'addForJob') return;
+    const lease: LeaseHandOver = { ...ref, ips, jobKey: key, trust: { namedRanges: o.namedRanges, markSince } };
+    tl.setTaskVariable(LEASE_VARIABLE, JSON.stringify(lease));
+  };
+  // Handed over before the write: a job cancelled mid-write still has its post-job step remove the lease.
+  handOver();
+  const lease = { start: nowSeconds(), minutes: o.leaseMinutes };
+  const expiresAt = lease.start + lease.minutes * 60;
   console.log(`Adding ${ips.join(', ')} to ${target.store.label} (lease ${key} until ${new Date(expiresAt * 1000).toISOString()}).`);
   const writtenAt = Date.now();
-  const plan = planAddAll(ips, key, expiresAt);
+  const plan = planAddAll(ips, key, lease, ns);
   const outcome = await converge(target.store, `Adding ${ips.join(', ')} to ${target.store.label}`, plan);
   reportConverge('rule and lease', outcome);
-  const added = missing.filter((ip) => outcome.rules.ipRules.some((r) => sameIpRule(r, ip)) && readLeases(outcome.rules.tags).get(ip)?.owned);
+  const scope = { ns, now: nowSeconds() };
+  // The marks this job confirmed with its lease: a mark written later (by a tag writer) will not count.
+  for (const ip of ips) {
+    const mark = leasesOf(outcome.rules.tags, ip, scope)?.addedAt;
+    if (mark !== undefined && markSince[ip] === undefined) markSince[ip] = mark;
+  }
+  handOver();
+  const added = missing.filter((ip) => outcome.rules.ipRules.some((r) => sameIpRule(r, ip)) && leasesOf(outcome.rules.tags, ip, scope)?.addedAt !== undefined);
   console.log(added.length ? `Added ${added.join(', ')}.` : `${ips.join(', ')} already had a rule; this job holds a lease on it.`);
 
   let secondsToAccess = 0;
@@ -153,7 +170,7 @@ async function add(target: FirewallTarget, ref: TargetRef, ips: string[], key: s
     // A rule this job wrote counts from its write; a rule that was there already from now.
     const access = await waitForAccess(target.endpoint, (ms) => target.ask(ms), o.accessTimeoutSeconds, added.length ? writtenAt : Date.now());
     secondsToAccess = access.seconds;
-    const again = await reconfirmLease(target.store, `Adding ${ips.join(', ')} to ${target.store.label} again`, ips, key, plan);
+    const again = await reconfirmLease(target.store, `Adding ${ips.join(', ')} to ${target.store.label} again`, ips, key, ns, plan);
     retries += again.retries;
   }
   finish({ agentIp: ips.join(','), ruleAdded: added.length > 0, secondsToAccess }, target.name, action, ips, added.length ? `added ${added.join(', ')}` : 'rule already present; lease taken', retries, {
@@ -199,38 +216,42 @@ async function detectAgentIp(target: FirewallTarget, echoUrl: string | undefined
   throw new ExplainedError({ what: "Detecting the agent's egress IP", reason: `${seen.why}.`, fix: "Set echoUrl to an HTTPS URL that answers with the caller IP, or set ipSource: explicit with the agent's egress IPs.", code: 'AGENT_IP_UNKNOWN' });
 }
 
-async function remove(target: FirewallTarget, ips: string[], key: string): Promise<void> {
+async function remove(target: FirewallTarget, ips: string[], key: string, ns: string, trust: RemovalTrust): Promise<void> {
   if (ips.length === 0) {
     console.log(`No rule on ${target.store.label} is held by this lease; nothing to remove.`);
     finish({ agentIp: '', ruleAdded: false, secondsToAccess: 0 }, target.name, 'remove', [], 'nothing held', 0, { targetKind: target.kind });
     return;
   }
   const before = await readRules(target.store);
-  const plan = planRemoveAll(ips, key, nowSeconds());
+  const plan = planRemoveAll(ips, key, ns, trust);
   // Three reads without an eTag: a lease brought back by a concurrent job's older write would keep the rule until it expires.
   const outcome = await converge(target.store, `Removing ${ips.join(', ')} from ${target.store.label}`, plan, { confirmingReads: 3 });
   reportConverge('lease released', outcome);
   const has = (s: RuleState, ip: string) => s.ipRules.some((r) => sameIpRule(r, ip));
   const removed = ips.filter((ip) => has(before.rules, ip) && !has(outcome.rules, ip));
   if (removed.length) console.log(`Removed ${removed.join(', ')}.`);
+  const scope = { ns, now: nowSeconds() };
   for (const ip of ips.filter((i) => !removed.includes(i) && has(outcome.rules, i))) {
-    const leases = readLeases(outcome.rules.tags).get(ip);
-    const ownedBefore = readLeases(before.rules.tags).get(ip)?.owned;
-    if (leases?.owned) console.log(`Kept ${ip}: ${leases.leases.size} other job(s) still hold it.`);
-    else if (ownedBefore) tl.warning(`Kept ${ip} on ${target.store.label}: it is the last rule, and an empty list turns IP filtering off (every network would get in). It is no longer marked as this extension's; remove it by hand when the cluster gets other ranges.`);
-    else console.log(`Kept ${ip}: the rule was not added by this extension.`);
+    const leases = leasesOf(outcome.rules.tags, ip, scope);
+    const markedBefore = leasesOf(before.rules.tags, ip, scope)?.addedAt !== undefined;
+    const lastRule = target.store.emptyMeansOpen && outcome.rules.ipRules.length === 1;
+    if (leases) console.log(`Kept ${ip}: ${leases.leases.size} other job(s) still hold it.`);
+    else if (markedBefore && lastRule) tl.warning(`Kept ${ip} on ${target.store.label}: it is the last rule, and an empty list turns IP filtering off (every network would get in). It is no longer marked as this extension's; remove it by hand when the cluster gets other ranges.`);
+    else if (markedBefore) console.log(`Kept ${ip}: it is marked as added by this extension, but ${ip.includes('/') ? 'it is a range the input does not name' : 'not in a way this job saw itself (the mark appeared after it took its lease)'}, so it is left for a person to check.`);
+    else console.log(`Kept ${ip}: the rule was not added by this extension (or another job still holds it).`);
   }
   finish({ agentIp: ips.join(','), ruleAdded: false, secondsToAccess: 0 }, target.name, 'remove', ips, removed.length ? `removed ${removed.join(', ')}` : 'lease released; rule kept', outcome.retries, { targetKind: target.kind });
 }
 
-async function prune(target: FirewallTarget): Promise<void> {
-  const at = nowSeconds();
+async function prune(target: FirewallTarget, ns: string): Promise<void> {
   const before = await readRules(target.store);
-  const plan = planPruneAt(at);
+  const legacyLeft = planPrune(before.rules, { ns, now: nowSeconds() }).legacyLeft;
+  const plan = planPruneAt(ns);
   const outcome = await converge(target.store, `Pruning expired rules from ${target.store.label}`, plan);
   reportConverge('expired leases pruned', outcome);
   const removed = before.rules.ipRules.filter((r) => !outcome.rules.ipRules.some((v) => sameIpRule(v, r)));
   console.log(removed.length ? `Pruned ${removed.join(', ')} (every lease expired).` : 'No expired rule of this extension found.');
+  if (legacyLeft.length) tl.warning(`Dropped the expired leases of an earlier version of this task on ${legacyLeft.join(', ')}; those rules were left in place (its marks cannot be told from anyone's tag). Remove them by hand if no one needs them.`);
   finish({ agentIp: '', ruleAdded: false, secondsToAccess: 0 }, target.name, 'prune', removed, removed.length ? `pruned ${removed.join(', ')}` : 'nothing expired', outcome.retries, { targetKind: target.kind });
 }
 
@@ -239,7 +260,7 @@ async function postJob(): Promise<void> {
   const status = tl.getVariable('Agent.JobStatus') ?? 'unknown';
   const raw = tl.getTaskVariable(LEASE_VARIABLE);
   if (!raw) {
-    console.log(`Post-job (job status ${status}): the main step took no lease; nothing to remove.`);
+    console.log(`Post-job (job status ${status}): the main step took no lease for this job (it did not run, failed or was cancelled before adding a rule, or its action keeps the rule); nothing to remove.`);
     return;
   }
   const lease = JSON.parse(raw) as LeaseHandOver;
@@ -256,5 +277,5 @@ async function postJob(): Promise<void> {
     }
     throw err;
   }
-  await remove(target, lease.ips, lease.jobKey);
+  await remove(target, lease.ips, lease.jobKey, leaseNamespace(identity.objectId), lease.trust ?? { markSince: {} });
 }

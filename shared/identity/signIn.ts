@@ -1,5 +1,6 @@
 import * as tl from 'azure-pipelines-task-lib/task';
 import { readAzureRmConnection } from '../connection/azureRmConnection';
+import { neutralizeLoggingCommands } from '../pipeline/loggingCommands';
 import { acquireToken, createConnectionCredential, type ConnectionCredential } from './connectionCredential';
 import { describeSignedInIdentity, identityReportLines, type SignedInIdentity } from './signedInIdentity';
 
@@ -20,5 +21,6 @@ export async function signInWithTaskConnection(options: { quiet?: boolean } = {}
 /** Who we are, for the log: what signInWithTaskConnection prints unless asked to be quiet (its caller prints it when its turn comes). */
 export function printSignedIn(identity: SignedInIdentity): void {
   console.log('Signed in to Azure:');
-  for (const line of identityReportLines(identity)) console.log(`  ${line}`);
+  // Names come from the connection and from Azure (a subscription's display name): outside text.
+  for (const line of identityReportLines(identity)) console.log(`  ${neutralizeLoggingCommands(line)}`);
 }

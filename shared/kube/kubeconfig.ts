@@ -3,6 +3,7 @@ import * as path from 'path';
 import { randomBytes } from 'crypto';
 import { parse, stringify } from 'yaml';
 import { ExplainedError } from '../pipeline/explainedError';
+import { registerSecret } from '../pipeline/secrets';
 
 /** The parts of a kubeconfig the task reads and rewrites. */
 export interface Kubeconfig {
@@ -44,8 +45,35 @@ export function parseKubeconfig(text: string): Kubeconfig {
     throw invalid('it has no clusters, users and contexts');
   }
   const kubeconfig = k as Kubeconfig;
+  registerCredentials(kubeconfig);
   currentContext(kubeconfig);
   return kubeconfig;
+}
+
+/** Secret fields of a kubeconfig user (client-go's AuthInfo, and the legacy auth-provider config). */
+const SECRET_USER_FIELDS = ['token', 'password', 'client-key-data'];
+const SECRET_AUTH_PROVIDER_FIELDS = ['access-token', 'refresh-token', 'id-token', 'client-secret'];
+
+/**
+ * Registers every credential a kubeconfig carries with the agent's masking, as soon as it is read:
+ * a cluster without Entra ID, or an admin credential, hands out a static token (and on AKS a client
+ * certificate's key) that kubectl could print in an error or at a high verbosity. The agent masks
+ * no base64 form of a secret (it adds JSON, URI and backslash encoders only: HostContext.cs in
+ * microsoft/azure-pipelines-agent), so client-key-data is registered as written and decoded.
+ */
+function registerCredentials(k: Kubeconfig): void {
+  for (const entry of k.users) {
+    const user = entry?.user;
+    if (!user || typeof user !== 'object') continue;
+    for (const field of SECRET_USER_FIELDS) {
+      const value = user[field];
+      if (typeof value !== 'string') continue;
+      registerSecret(value);
+      if (field === 'client-key-data') registerSecret(Buffer.from(value, 'base64').toString('utf8'));
+    }
+    const config = (user['auth-provider'] as { config?: Record<string, unknown> } | undefined)?.config;
+    for (const field of SECRET_AUTH_PROVIDER_FIELDS) if (typeof config?.[field] === 'string') registerSecret(config[field] as string);
+  }
 }
 
 function currentContext(k: Kubeconfig) {

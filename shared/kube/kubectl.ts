@@ -4,6 +4,7 @@ import * as path from 'path';
 import * as tl from 'azure-pipelines-task-lib/task';
 import { ExplainedError } from '../pipeline/explainedError';
 import { kubectlProxyEnvironment } from '../net/agentHttpSettings';
+import { trackChild } from '../pipeline/runTask';
 import { parseKubeconfig } from './kubeconfig';
 
 export interface KubectlResult {
@@ -54,7 +55,10 @@ export function runKubectl(
       stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
       shell: false,
       windowsHide: true,
+      // Its own process group, so that a cancelled task stops kubectl and its credential plugin (runTask.ts).
+      detached: true,
     });
+    trackChild(child);
     let stdout = '';
     let stderr = '';
     let timedOut = false;

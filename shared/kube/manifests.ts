@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { performance } from 'perf_hooks';
-import { Composer, Parser } from 'yaml';
+import { Composer, LineCounter, Parser, type Document } from 'yaml';
 import { ExplainedError } from '../pipeline/explainedError';
 
 /** A Kubernetes object from the pipeline's manifests, with where it came from. */
@@ -47,6 +47,25 @@ export function validateNamespace(input: string, value: string): string {
 }
 
 /**
+ * The YAML documents of a text, one at a time: yaml's lexer, parser and composer are generators,
+ * so a caller that stops early leaves the rest of the text unread (parseAllDocuments would parse
+ * all of it first, every empty document between two `---` included). Errors carry their line and
+ * column, as parseAllDocuments' prettyErrors gives them.
+ */
+function* yamlDocuments(text: string): Generator<Document.Parsed> {
+  const lines = new LineCounter();
+  const parser = new Parser(lines.addNewLine);
+  for (const doc of new Composer().compose(parser.parse(text))) {
+    for (const error of doc.errors) {
+      if (error.pos[0] < 0) continue;
+      const { line, col } = lines.linePos(error.pos[0]);
+      error.message += ` at line ${line}, column ${col}`;
+    }
+    yield doc;
+  }
+}
+
+/**
  * Parses the manifest files (multi-document YAML or JSON) into objects, refusing what kubectl
  * would choke on later, each with the file and document it came from: not YAML, a YAML bomb
  * (aliases), files too big, documents without kind, apiVersion or a valid name.
@@ -83,6 +102,7 @@ function* manifestSteps(input: string, files: string[]): Generator<void, LoadedM
   }
   const loaded: LoadedManifest[] = [];
   let total = 0;
+  let documents = 0;
   for (const file of files) {
     const size = fs.statSync(file).size;
     total += size;
@@ -92,9 +112,12 @@ function* manifestSteps(input: string, files: string[]): Generator<void, LoadedM
     const text = fs.readFileSync(file, 'utf8');
     // A %TAG directive would not travel with a document's own text: such files go re-serialised.
     const keepsSource = !/^%/m.test(text);
-    // What parseAllDocuments does, one document at a time.
     let index = 0;
-    for (const doc of new Composer().compose(new Parser().parse(text))) {
+    for (const doc of yamlDocuments(text)) {
+      // Every document counts, an empty one too: the limit bounds the parsing, not only the objects.
+      if (++documents > MANIFEST_LIMITS.maxDocuments) {
+        throw refuse(input, `More than ${MANIFEST_LIMITS.maxDocuments} YAML documents.`, 'Deploy them in several steps, and remove empty documents (--- lines with nothing between them).', 'MANIFEST_TOO_LARGE');
+      }
       const where = `${path.basename(file)} (document ${++index})`;
       if (doc.errors.length > 0) {
         throw refuse(input, `${where} is not valid YAML: ${doc.errors[0].message.split('\n')[0]}`, 'Fix the YAML (a linter such as yamllint shows the line).');

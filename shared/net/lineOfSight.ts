@@ -135,27 +135,35 @@ export async function probeEndpoint(probe: EndpointProbe, stepDeadlineMs: number
   if (!handshake.result.ok) return done({ addresses });
 
   const request = await timed('http', stepDeadlineMs, `GET ${probe.path} on ${probe.host}`, (signal) =>
-    new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = https.request(
-        { host: address, port: probe.port, servername: probe.host, path: probe.path, method: 'GET', ca, signal, agent: false, headers: { Host: probe.host, 'User-Agent': 'PrivateAksDeploy-preflight' } },
-        (res) => {
-          let body = '';
-          res.setEncoding('utf8');
-          res.on('data', (c: string) => (body.length < 2048 ? (body += c) : undefined));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-        },
-      );
-      req.once('error', reject);
-      req.end();
-    }),
+    anonymousGet((onResponse) =>
+      https.request({ host: address, port: probe.port, servername: probe.host, path: probe.path, method: 'GET', ca, signal, agent: false, headers: { Host: probe.host, 'User-Agent': 'PrivateAksDeploy-preflight' } }, onResponse),
+    ),
   );
-  const httpAnswer = request.value;
-  if (httpAnswer) {
-    request.result.ok = probe.reachableStatuses.includes(httpAnswer.status);
-    request.result.detail = `HTTP ${httpAnswer.status}`;
+  steps.push(judgedHttpStep(probe, request));
+  return done({ addresses, http: request.value });
+}
+
+/** A probe's anonymous GET on whatever transport `send` opens: the status and the first 2 KiB of the body. */
+function anonymousGet(send: (onResponse: (res: http.IncomingMessage) => void) => http.ClientRequest): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = send((res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body.length < 2048 ? (body += c) : undefined));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.once('error', reject);
+    req.end();
+  });
+}
+
+/** The HTTP step passes on a status that means "reachable" for this endpoint (401 from an API server, say). */
+function judgedHttpStep(probe: EndpointProbe, request: { result: StepResult; value?: { status: number } }): StepResult {
+  if (request.value) {
+    request.result.ok = probe.reachableStatuses.includes(request.value.status);
+    request.result.detail = `HTTP ${request.value.status}`;
   }
-  steps.push(request.result);
-  return done({ addresses, http: httpAnswer });
+  return request.result;
 }
 
 /** The proxy answered CONNECT with something else than 200. */
@@ -236,27 +244,12 @@ async function probeThroughProxy(probe: EndpointProbe, proxy: AgentProxy, stepDe
     if (!secure) return done();
 
     const request = await timed('http', stepDeadlineMs, `GET ${probe.path} on ${probe.host}`, (signal) =>
-      new Promise<{ status: number; body: string }>((resolve, reject) => {
-        const req = http.request(
-          { createConnection: () => secure, host: probe.host, port: probe.port, path: probe.path, method: 'GET', signal, headers: { Host: probe.host, 'User-Agent': 'PrivateAksDeploy-preflight', Connection: 'close' } },
-          (res) => {
-            let body = '';
-            res.setEncoding('utf8');
-            res.on('data', (c: string) => (body.length < 2048 ? (body += c) : undefined));
-            res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-          },
-        );
-        req.once('error', reject);
-        req.end();
-      }),
+      anonymousGet((onResponse) =>
+        http.request({ createConnection: () => secure, host: probe.host, port: probe.port, path: probe.path, method: 'GET', signal, headers: { Host: probe.host, 'User-Agent': 'PrivateAksDeploy-preflight', Connection: 'close' } }, onResponse),
+      ),
     );
-    const httpAnswer = request.value;
-    if (httpAnswer) {
-      request.result.ok = probe.reachableStatuses.includes(httpAnswer.status);
-      request.result.detail = `HTTP ${httpAnswer.status}`;
-    }
-    steps.push(request.result);
-    return done({ http: httpAnswer });
+    steps.push(judgedHttpStep(probe, request));
+    return done({ http: request.value });
   } finally {
     raw.destroy();
   }

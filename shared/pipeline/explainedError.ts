@@ -1,3 +1,5 @@
+import { neutralizeLoggingCommands } from './loggingCommands';
+
 /**
  * A failure told the way a pipeline author needs it: what failed, the likely cause, the fix.
  * Every error a task reports to the user is one of these; anything else is wrapped into one
@@ -20,7 +22,9 @@ export class ExplainedError extends Error implements Explanation {
   readonly fix: string;
   readonly code: string;
 
-  constructor(explanation: Explanation, options?: { cause?: unknown }) {
+  constructor(given: Explanation, options?: { cause?: unknown }) {
+    // Reasons quote Azure, Entra ID and Kubernetes messages: none may become an agent command.
+    const explanation = { what: neutralizeLoggingCommands(given.what), reason: neutralizeLoggingCommands(given.reason), fix: neutralizeLoggingCommands(given.fix), code: given.code };
     super(formatExplanation(explanation), options);
     this.name = 'ExplainedError';
     this.what = explanation.what;

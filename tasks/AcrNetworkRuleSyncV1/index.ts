@@ -1,6 +1,10 @@
-import { runAcrNetworkRuleSync } from '../../shared/firewall/ruleSyncTask';
+import { runAcrNetworkRuleSync, runAcrNetworkRuleSyncPostJob } from '../../shared/firewall/ruleSyncTask';
 import { runTask } from '../../shared/pipeline/runTask';
 
-// One entry point for the main step and the post-job step (postjobexecution): the task variables
-// the main step set tell them apart.
-void runTask('AcrNetworkRuleSync', runAcrNetworkRuleSync);
+// The main step, or the post-job step when post.js (task.json postjobexecution) loads this bundle:
+// the file the agent runs decides, so a post-job step whose main step never ran cannot run the main flow.
+if ((globalThis as { acrNetworkRuleSyncPostJob?: boolean }).acrNetworkRuleSyncPostJob === true) {
+  void runTask('AcrNetworkRuleSync (post-job)', runAcrNetworkRuleSyncPostJob);
+} else {
+  void runTask('AcrNetworkRuleSync', runAcrNetworkRuleSync);
+}

@@ -19,6 +19,7 @@ import { validateResourceName } from '../../shared/arm/resourceId';
 import { registryDataEndpointProbe, registryEndpoints, registryProbe } from '../../shared/aks/registryProbe';
 import { uploadSummaryPage } from '../../shared/pipeline/buildSummary';
 import { ExplainedError } from '../../shared/pipeline/explainedError';
+import { neutralizeLoggingCommands } from '../../shared/pipeline/loggingCommands';
 import { onTaskEnd, runTask } from '../../shared/pipeline/runTask';
 import { PhaseTimings } from '../../shared/pipeline/phaseTimings';
 import { booleanInput, choiceInput, integerInput, optionalInput } from '../../shared/pipeline/taskInputs';
@@ -61,7 +62,7 @@ void runTask('PrivateAksDeploy', async () => {
   const { cc, identity, target, access, facts, userKubeconfig } = await reading;
   printSignedIn(identity);
   console.log('Cluster:');
-  for (const line of clusterFactsLines(facts)) console.log(`  ${line}`);
+  for (const line of clusterFactsLines(facts)) console.log(`  ${neutralizeLoggingCommands(line)}`);
   if (useAdmin && facts.localAccountsDisabled) {
     throw new ExplainedError({ what: 'Getting the cluster admin credential', reason: `'${facts.name}' disables local accounts, so AKS hands out no admin credential.`, fix: 'Leave useAdminCredentials off: the task deploys with an Entra ID token and the cluster user credential.', code: 'LOCAL_ACCOUNTS_DISABLED' });
   }
@@ -90,8 +91,8 @@ void runTask('PrivateAksDeploy', async () => {
       registryTargets.push(registryProbe(registryName, cc.connection.cloud.environment, endpoints.loginServer), ...endpoints.dataEndpoints.map((host) => registryDataEndpointProbe(registryName, host)));
     }
     outcomes = await timings.time('preflight', () => runPreflight([apiServer, ...registryTargets], probeTimeoutMs));
-    for (const line of preflightTableLines(outcomes)) console.log(`  ${line}`);
-    for (const o of outcomes.slice(1)) if (!o.diagnosis.ok) tl.warning(`${o.diagnosis.reason} Fix: ${o.diagnosis.fix}`);
+    for (const line of preflightTableLines(outcomes)) console.log(`  ${neutralizeLoggingCommands(line)}`);
+    for (const o of outcomes.slice(1)) if (!o.diagnosis.ok) tl.warning(neutralizeLoggingCommands(`${o.diagnosis.reason} Fix: ${o.diagnosis.fix}`));
     // The route depends on the API server; the registry matters to whoever pushes and pulls images.
     const reachable = outcomes[0].diagnosis.ok;
     if (!reachable && route === 'direct') {
@@ -128,7 +129,7 @@ void runTask('PrivateAksDeploy', async () => {
     // A token still on its way to the broker is the one run command takes from the credential's cache.
     await broker?.prefetched;
     const outcome = await timings.time('run command', () => deployThroughRunCommand(cc, access, facts, plan, (plan.rolloutTimeoutSeconds + 120) * 1000, identity.objectId));
-    for (const line of outcome.logs.split(/\r?\n/)) if (line) console.log(`  [run command] ${line}`);
+    for (const line of outcome.logs.split(/\r\n|\r|\n/)) if (line) console.log(`  [run command] ${neutralizeLoggingCommands(line)}`);
     if (outcome.exitCode !== 0) {
       const explained = explainKubectlFailure(outcome.logs, { ...failureContext, intent: 'write' });
       throw new ExplainedError(explained ? { what: 'Deploying through AKS run command', ...explained } : { what: 'Deploying through AKS run command', reason: `The command exited with ${outcome.exitCode}.`, fix: 'See the run command log above.', code: 'RUN_COMMAND_FAILED' });

@@ -15,6 +15,7 @@ import { validateNamespace } from '../../shared/kube/manifests';
 import { hardeningChecklist, postureScore, type ChecklistInput, type ChecklistItem } from '../../shared/posture/hardeningChecklist';
 import { uploadSummaryPage } from '../../shared/pipeline/buildSummary';
 import { ExplainedError, messageOf } from '../../shared/pipeline/explainedError';
+import { neutralizeLoggingCommands } from '../../shared/pipeline/loggingCommands';
 import { runTask } from '../../shared/pipeline/runTask';
 import { booleanInput, choiceInput, optionalInput, requiredInput } from '../../shared/pipeline/taskInputs';
 import { armRead, authorizationClient, kubeletPullOnRegistry, permissionsAt, type PermissionTarget } from '../../shared/rbac/armPermissions';
@@ -178,7 +179,7 @@ void runTask('ServiceConnectionRoleCheck', async () => {
     console.log(evaluation.missing.length ? `Missing: ${evaluation.missing.length} permission(s).` : 'All permissions the intents need are present.');
   }
   for (const m of evaluation.unmatched) console.log(`  No curated role for ${m.operation} at ${m.scopeId}: grant it with a custom role.`);
-  for (const n of notes) tl.warning(n);
+  for (const n of notes) tl.warning(neutralizeLoggingCommands(n));
   tl.setVariable('missingPermissionCount', String(evaluation.missing.length), false, true);
 
   let checklist: ChecklistItem[] | undefined;

@@ -47,9 +47,10 @@ describe('task.json definitions', () => {
         for (const handler of Object.values<{ target: string }>(def.execution)) assert.strictEqual(handler.target, 'index.js');
         assert.ok(!def.prejobexecution, 'no pre-job step');
         if (task === 'AcrNetworkRuleSyncV1') {
-          // The post-job step removes the job's rule, even when the job failed or was cancelled.
+          // The post-job step removes the job's rule, even when the job failed or was cancelled. Its own
+          // entry: the agent runs it also when the main step never ran (JobExtension.cs, condition always).
           assert.deepStrictEqual(Object.keys(def.postjobexecution).sort(), ['Node20_1', 'Node24']);
-          for (const handler of Object.values<{ target: string }>(def.postjobexecution)) assert.strictEqual(handler.target, 'index.js');
+          for (const handler of Object.values<{ target: string }>(def.postjobexecution)) assert.strictEqual(handler.target, 'post.js');
         } else {
           assert.ok(!def.postjobexecution, 'no post-job step until a task needs one');
         }

@@ -141,7 +141,9 @@ describe('the Marketplace package', function () {
       fs.writeFileSync(path.join(dir, 'index.js'), bundle);
       // No node_modules anywhere near: the bundle must carry all it needs.
       const result = await run(process.execPath, [path.join(dir, 'index.js')], { cwd: dir, env: { PATH: process.env.PATH } }).catch((e) => e);
-      assert.match(result.stdout, /ServiceConnectionRoleCheck 1\.0\.0/);
+      // The version stamped into the bundle is task.json's.
+      const { Major, Minor, Patch } = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'tasks', 'ServiceConnectionRoleCheckV1', 'task.json'), 'utf8')).version;
+      assert.ok(result.stdout.includes(`ServiceConnectionRoleCheck ${Major}.${Minor}.${Patch}\n`), result.stdout);
       assert.match(result.stdout, /\[MISSING_CONNECTION\]/);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

@@ -5,7 +5,7 @@ import { randomUUID } from 'crypto';
 import { startSandbox, type Sandbox } from '../sandbox';
 import { DEPLOY_INPUTS } from '../support/deployInputs';
 import { sandboxJobEnv, type SandboxJobOptions } from '../support/sandboxAgent';
-import { REPO_ROOT, runTask, type TaskName } from '../support/taskRun';
+import { REPO_ROOT, runPostJobStep, runTask, type TaskName } from '../support/taskRun';
 
 /**
  * Hostile or mistaken inputs, one row each: refused with an explained error whose message names
@@ -132,6 +132,9 @@ describe('reliability: bad input is refused, naming the input, before any proces
       assert.match(message, row.message);
       const started = fs.existsSync(spawns) ? fs.readFileSync(spawns, 'utf8').trim().split('\n') : [];
       assert.deepStrictEqual(started, [], 'a process was started for a refused input');
+      // The job's post-job step runs all the same (AcrNetworkRuleSync): with nothing added, it succeeds doing nothing.
+      const post = await runPostJobStep(row.task, env, r, { timeoutMs: 30_000 });
+      if (post) assert.strictEqual(post.result, 'Succeeded', post.lines.slice(-10).join('\n'));
     });
   });
 

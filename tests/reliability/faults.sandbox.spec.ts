@@ -7,7 +7,7 @@ import type { ConnectionScheme } from '../support/agentEnvironment';
 import { DEMO_MANIFEST, DEPLOY_INPUTS, writeDemoManifests } from '../support/deployInputs';
 import { azureStateOf } from '../support/azureStateSnapshot';
 import { sandboxJobEnv } from '../support/sandboxAgent';
-import { runTask, taskVariablesEnv, type TaskName, type TaskRun } from '../support/taskRun';
+import { runPostJobStep, runTask, type TaskName, type TaskRun } from '../support/taskRun';
 import { RUN_COMMAND_INVOKER, deployerAssignments } from '../support/deployerAccess';
 
 /**
@@ -281,7 +281,7 @@ describe('reliability: faults, each against every task it applies to', function 
         debug: true,
         inputs: { ...inputsFor(row.task), ...(row.task === 'AcrNetworkRuleSyncV1' ? { ipAddresses: `203.0.113.${10 + rows.indexOf(row)}` } : {}), ...row.inputs },
         // The job identity AcrNetworkRuleSync keys its lease on, as the agent sets it.
-        extraEnv: { SYSTEM_PLANID: randomUUID(), SYSTEM_JOBID: randomUUID(), SYSTEM_TASKINSTANCEID: randomUUID(), SYSTEM_JOBATTEMPT: '1' },
+        variables: { 'System.PlanId': randomUUID(), 'System.JobId': randomUUID(), 'System.TaskInstanceId': randomUUID(), 'System.JobAttempt': '1' },
       });
       const wrap = row.inside ? (c: string, a: string[]) => sandbox.network!.spawnArgs(true, c, a) : undefined;
       const stateBefore = azureStateOf(sandbox);
@@ -307,9 +307,10 @@ describe('reliability: faults, each against every task it applies to', function 
         assert.deepStrictEqual(azureStateOf(sandbox), stateBefore, 'a failed run changed Azure');
       }
       row.check?.(r, sandbox, requestsBefore);
-      if (row.task === 'AcrNetworkRuleSyncV1' && r.result === 'Succeeded') {
-        // The post-job step takes the rule away again: the registry ends as it was.
-        const post = await runTask(row.task, { ...env, ...taskVariablesEnv(r.taskVariables), AGENT_JOBSTATUS: 'Succeeded' }, { timeoutMs: 60_000 });
+      // The post-job step, as the agent runs it after every main step (condition always): it takes a rule
+      // the main step added away again, and changes nothing after a failed one; the registry ends as it was.
+      const post = await runPostJobStep(row.task, env, r, { timeoutMs: 60_000 });
+      if (post) {
         assert.strictEqual(post.result, 'Succeeded', post.lines.slice(-15).join('\n'));
         assert.deepStrictEqual(azureStateOf(sandbox).registries, stateBefore.registries, 'the post-job step left the registry changed');
       }

@@ -327,7 +327,8 @@ export class ArmService {
     private readonly commands = new Map<string, CommandRun>();
     private readonly pendingFailures: Array<{ kind: LroKind; error?: ArmErrorBody }> = [];
     private readonly foreignPollOrigins: Array<{ kind: LroKind; origin: string }> = [];
-    private readonly inProgressPolls: number;
+    /** Polls a long-running operation answers InProgress before it completes (a fleet test sets 0 to measure convergence, not latency). */
+    inProgressPolls: number;
 
     private constructor(private readonly options: ArmServiceOptions) {
         this.state = options.state ?? armStateFor(options.scenario);
@@ -795,6 +796,9 @@ export class ArmService {
             if (run.pollsLeft > 0) run.pollsLeft--;
             return { status: 202, headers: { Location: this.commandResultUrl(c, run.id, apiVersion), ...this.lroHeaders() } };
         }
+        // A command that ran is `succeeded` with its exitCode and logs, whatever the exit code; one that
+        // never ran is `failed` with a reason (azure-rest-api-specs containerservice aks/stable/2024-09-01
+        // examples/RunCommandRequest.json, RunCommandResultFailed.json; az CLI's _print_command_result).
         const properties: Record<string, unknown> = {
             provisioningState: run.provisioningState,
             startedAt: run.startedAt.toISOString().replace(/\.\d{3}Z$/, 'Z'),

@@ -1,4 +1,5 @@
 import * as path from 'path';
+import { envName } from './agentStep';
 
 /** The four ways an Azure Resource Manager connection signs in, as the tests name them. */
 export type ConnectionScheme =
@@ -38,7 +39,9 @@ export interface ConnectionOptions {
 
 /**
  * The ENDPOINT_* variables the agent sets for an Azure Resource Manager connection: URL, data
- * and authorization, including the JSON blob and the per-parameter variables task-lib reads.
+ * and authorization, including the JSON blobs and the per-parameter variables task-lib reads
+ * (azure-pipelines-agent src/Agent.Worker/Handlers/Handler.cs AddEndpointsToEnvironment: keyed by the
+ * connection's id, parameter and data keys in env format).
  */
 export function azureRmConnectionEnv(c: ConnectionOptions): Env {
   const id = c.id;
@@ -81,6 +84,9 @@ export function azureRmConnectionEnv(c: ConnectionOptions): Env {
   if (c.scheme === 'ManagedServiceIdentity' && c.principal.clientId) {
     env[`ENDPOINT_DATA_${id}_MSICLIENTID`] = c.principal.clientId;
   }
+  // Handler.cs AddEndpointsToEnvironment also passes the whole data dictionary as JSON.
+  const data = Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith(`ENDPOINT_DATA_${id}_`)).map(([k, v]) => [k.slice(`ENDPOINT_DATA_${id}_`.length).toLowerCase(), v]));
+  env[`ENDPOINT_DATA_${id}`] = JSON.stringify(data);
   for (const [key, value] of Object.entries(parameters)) {
     env[`ENDPOINT_AUTH_PARAMETER_${id}_${key.toUpperCase()}`] = value;
   }
@@ -97,42 +103,91 @@ export interface JobOptions {
   proxyUrl?: string;
   proxyBypassList?: string[];
   debug?: boolean;
+  /** System.HostType: a build (or YAML pipeline) job, or a classic release job. Default: build. */
+  hostType?: 'build' | 'release';
+  /** Further pipeline variables by their names (`System.JobId`), as the agent passes them. */
+  variables?: Record<string, string>;
+  /** Secret pipeline variables by their names (`Agent.ProxyPassword`, a secret variable of the pipeline). */
+  secretVariables?: Record<string, string>;
 }
 
-/** The job-level variables the agent sets for every task: directories, the job's access token, proxy and CA. */
+/**
+ * The job-level variables the agent sets for every task: directories, the job's access token, proxy
+ * and CA, and the pipeline's own variables. Agent.Worker/Handlers/Handler.cs AddVariablesToEnvironment
+ * passes a public variable as its name in env format (VarUtil.cs ConvertToEnvVariableFormat: '.' and
+ * ' ' as '_', upper case) and lists the names in VSTS_PUBLIC_VARIABLES; a secret variable only as
+ * SECRET_<NAME>, listed in VSTS_SECRET_VARIABLES (task-lib's internal.ts _loadData moves both into
+ * its vault and deletes them from the environment). Directories: Build/BuildJobExtension.cs (a
+ * build's sources under _work/1/s), Release/ReleaseJobExtension.cs (a release's artifacts folder is
+ * system.artifactsDirectory, agent.releaseDirectory and system.defaultWorkingDirectory at once).
+ */
 export function agentJobEnv(j: JobOptions): Env {
+  const release = j.hostType === 'release';
+  const variables: Record<string, string> = {
+    'Agent.TempDirectory': j.tempDirectory,
+    'Agent.WorkFolder': j.workFolder,
+    'System.CollectionUri': j.collectionUri,
+    'System.TeamFoundationCollectionUri': j.collectionUri,
+    'System.HostType': release ? 'release' : 'build',
+    'System.TeamProject': 'sandbox-project',
+    'Agent.Name': 'sandbox-agent',
+    'Agent.OS': 'Linux',
+    'System.Debug': j.debug ? 'true' : 'false',
+    // StepsRunner.cs: Agent.JobStatus is the job's result so far, Succeeded until a step fails.
+    'Agent.JobStatus': 'Succeeded',
+  };
+  if (release) {
+    const artifacts = path.join(j.workFolder, 'r1', 'a');
+    Object.assign(variables, { 'Agent.ReleaseDirectory': artifacts, 'System.ArtifactsDirectory': artifacts, 'System.DefaultWorkingDirectory': artifacts });
+  } else {
+    const sources = path.join(j.workFolder, '1', 's');
+    Object.assign(variables, { 'Agent.BuildDirectory': path.join(j.workFolder, '1'), 'System.DefaultWorkingDirectory': sources, 'Build.SourcesDirectory': sources, 'System.ArtifactsDirectory': path.join(j.workFolder, '1', 'a') });
+  }
+  if (j.oidcRequestUri) variables['System.OidcRequestUri'] = j.oidcRequestUri;
+  if (j.caFile) variables['Agent.CAInfo'] = j.caFile;
+  if (j.proxyUrl) {
+    variables['Agent.ProxyUrl'] = j.proxyUrl;
+    variables['Agent.ProxyBypassList'] = JSON.stringify(j.proxyBypassList ?? []);
+  }
+  Object.assign(variables, j.variables);
   const env: Env = {
-    AGENT_TEMPDIRECTORY: j.tempDirectory,
-    AGENT_WORKFOLDER: j.workFolder,
-    AGENT_BUILDDIRECTORY: path.join(j.workFolder, '1'),
-    SYSTEM_DEFAULTWORKINGDIRECTORY: path.join(j.workFolder, '1', 's'),
-    BUILD_SOURCESDIRECTORY: path.join(j.workFolder, '1', 's'),
-    SYSTEM_COLLECTIONURI: j.collectionUri,
-    SYSTEM_TEAMFOUNDATIONCOLLECTIONURI: j.collectionUri,
-    SYSTEM_HOSTTYPE: 'build',
-    SYSTEM_TEAMPROJECT: 'sandbox-project',
-    AGENT_NAME: 'sandbox-agent',
-    AGENT_OS: 'Linux',
-    SYSTEM_DEBUG: j.debug ? 'true' : 'false',
+    ...variablesEnv(variables, j.secretVariables ?? {}),
     ENDPOINT_URL_SYSTEMVSSCONNECTION: j.collectionUri,
   };
-  if (j.oidcRequestUri) env.SYSTEM_OIDCREQUESTURI = j.oidcRequestUri;
   if (j.systemAccessToken) {
     env.ENDPOINT_AUTH_SYSTEMVSSCONNECTION = JSON.stringify({ parameters: { AccessToken: j.systemAccessToken }, scheme: 'OAuth' });
     env.ENDPOINT_AUTH_SCHEME_SYSTEMVSSCONNECTION = 'OAuth';
     env.ENDPOINT_AUTH_PARAMETER_SYSTEMVSSCONNECTION_ACCESSTOKEN = j.systemAccessToken;
   }
-  if (j.caFile) env.AGENT_CAINFO = j.caFile;
-  if (j.proxyUrl) {
-    env.AGENT_PROXYURL = j.proxyUrl;
-    env.AGENT_PROXYBYPASSLIST = JSON.stringify(j.proxyBypassList ?? []);
-  }
   return env;
 }
 
-/** Task inputs as the agent passes them: INPUT_<NAME>. */
+/** Handler.cs AddVariablesToEnvironment for the given public and secret variables (see agentJobEnv). */
+export function variablesEnv(variables: Record<string, string>, secretVariables: Record<string, string> = {}): Env {
+  const env: Env = {};
+  for (const [name, value] of Object.entries(variables)) {
+    // Agent.JobStatus is also passed under its own name (Handler.cs).
+    if (name.toLowerCase() === 'agent.jobstatus') env['agent.jobstatus'] = value;
+    env[envName(name)] = value;
+  }
+  env.VSTS_PUBLIC_VARIABLES = JSON.stringify(Object.keys(variables));
+  for (const [name, value] of Object.entries(secretVariables)) env[`SECRET_${envName(name)}`] = value;
+  env.VSTS_SECRET_VARIABLES = JSON.stringify(Object.keys(secretVariables));
+  return env;
+}
+
+/** Agent.JobStatus for a post-job step (see runPostJobStep), under both names Handler.cs uses. */
+export function jobStatusEnv(status: string): Env {
+  return { AGENT_JOBSTATUS: status, 'agent.jobstatus': status };
+}
+
+/**
+ * Task inputs as the test gives them (a YAML step's `inputs:`), as Handler.cs AddInputsToEnvironment
+ * names them: INPUT_<NAME>. runTask then does what the agent does with them against task.json
+ * (agentStep.ts agentInputsEnv: defaults, aliases, filePath inputs).
+ */
 export function taskInputsEnv(inputs: Record<string, string>): Env {
   const env: Env = {};
-  for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = value;
+  for (const [name, value] of Object.entries(inputs)) env[`INPUT_${envName(name)}`] = value;
   return env;
 }

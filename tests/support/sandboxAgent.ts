@@ -22,18 +22,27 @@ export interface SandboxJobOptions {
   /** The agent's proxy (Agent.ProxyUrl) and its bypass list of URL regexes. */
   proxyUrl?: string;
   proxyBypassList?: string[];
+  /** A build (or YAML pipeline) job, or a classic release job: where filePath inputs are rooted. */
+  hostType?: 'build' | 'release';
+  /** This job's Agent.TempDirectory (default: one shared by the sandbox's jobs). */
+  tempDirectory?: string;
+  /** Pipeline variables by name (`System.JobId`) and secret ones, passed as the agent passes them. */
+  variables?: Record<string, string>;
+  secretVariables?: Record<string, string>;
   extraEnv?: Env;
 }
 
 /**
  * The environment the agent would give a task in a job that uses a sandbox service connection.
+ * `inputs` are the step's inputs as a pipeline gives them (an alias such as `azureSubscription`
+ * works); runTask completes them from task.json as the agent does (agentStep.ts).
  * The sandbox CA is trusted only the way the agent does it (Agent.CAInfo), never NODE_EXTRA_CA_CERTS,
  * so the tests prove the tasks honour the agent's CA setting.
  */
 export function sandboxJobEnv(sandbox: Sandbox, o: SandboxJobOptions): Env {
   const principal = sandbox.principal(o.principal);
   const workFolder = path.join(sandbox.tempDir, 'agent', '_work');
-  const tempDirectory = path.join(workFolder, '_temp');
+  const tempDirectory = o.tempDirectory ?? path.join(workFolder, '_temp');
   fs.mkdirSync(tempDirectory, { recursive: true });
   const wifConnection = o.scheme === 'WorkloadIdentityFederation' ? sandbox.serviceConnection(o.connectionId) : undefined;
   return {
@@ -47,6 +56,9 @@ export function sandboxJobEnv(sandbox: Sandbox, o: SandboxJobOptions): Env {
       debug: o.debug,
       proxyUrl: o.proxyUrl,
       proxyBypassList: o.proxyBypassList,
+      hostType: o.hostType,
+      variables: o.variables,
+      secretVariables: o.secretVariables,
     }),
     ...azureRmConnectionEnv({
       id: o.connectionId,

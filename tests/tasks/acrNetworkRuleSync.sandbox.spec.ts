@@ -7,8 +7,8 @@ import { startSandbox, type Sandbox } from '../sandbox';
 import type { RegistrySpec } from '../sandbox/azureResources';
 import { startRecordingProxy, type RecordingProxy } from '../support/connectProxy';
 import { sandboxJobEnv } from '../support/sandboxAgent';
-import { holdsLease } from '../../shared/firewall/ruleLeases';
-import { leakedSecrets, loggedText, runTask, taskVariablesEnv, type TaskRun } from '../support/taskRun';
+import { holdsLease, leaseNamespace, leasesOf, planAdd, type RuleState } from '../../shared/firewall/ruleLeases';
+import { leakedSecrets, loggedText, runPostJobStep, runTask, type TaskRun } from '../support/taskRun';
 
 /**
  * AcrNetworkRuleSync for a registry, as the agent runs it (bundle, ##vso commands, the post-job
@@ -63,18 +63,10 @@ describe('AcrNetworkRuleSync on a registry', function () {
         registry('acrquota', { ipRuleLimit: 2 }),
         registry('acrclosed', { publicNetworkAccess: 'Disabled' }),
         registry('acropen', { publicNetworkAccess: 'Disabled', defaultAction: 'Allow' }),
-        registry('acrprune', {
-          ipRules: [...PRE_EXISTING, '203.0.113.200', '203.0.113.201', '203.0.113.202'],
-          tags: {
-            env: 'prod',
-            // Ours, every lease expired (an agent lost before its post-job step).
-            'privateaksdeploy.203.0.113.200': 'ours;0123456789ab:1000',
-            // Ours, one live lease.
-            'privateaksdeploy.203.0.113.201': `ours;0123456789ab:1000;fedcba987654:${Math.floor(Date.now() / 1000) + 3600}`,
-            // Not ours (kept: it was there before), its lease expired: the rule stays.
-            'privateaksdeploy.203.0.113.202': 'kept;0123456789ab:1000',
-          },
-        }),
+        // Its lease tags are written once the principal's object id (the namespace) is known.
+        registry('acrprune', { ipRules: [...PRE_EXISTING, '203.0.113.200', '203.0.113.201', '203.0.113.202', '203.0.113.203'], tags: { env: 'prod' } }),
+        registry('acrforged', { ipRules: [...PRE_EXISTING], tags: { env: 'prod' } }),
+        registry('acrforged2', { ipRules: [...PRE_EXISTING], tags: { env: 'prod' } }),
       ],
       network: { agentEgressIp: EGRESS },
     });
@@ -103,6 +95,9 @@ describe('AcrNetworkRuleSync on a registry', function () {
     return { ipRules: [...r.network.ipRules], vnet: [...r.network.virtualNetworkRules], tags: { ...r.tags }, publicNetworkAccess: r.network.publicNetworkAccess, defaultAction: r.network.defaultAction };
   };
   const ourTags = (tags: Record<string, string>) => Object.keys(tags).filter((k) => k.startsWith('privateaksdeploy.'));
+  /** The syncer connection's lease namespace, as the task computes it from the token's oid. */
+  const scope = () => ({ ns: leaseNamespace(sandbox.principal('syncer').objectId), now: Math.floor(Date.now() / 1000) });
+  const markOf = (tags: Record<string, string>, ip: string) => leasesOf(tags, ip, scope())?.addedAt;
 
   interface Job {
     jobId: string;
@@ -123,32 +118,40 @@ describe('AcrNetworkRuleSync on a registry', function () {
       proxyUrl: proxy.url,
       // Resource Manager, Entra and the echo service are reached directly.
       proxyBypassList: ['^https?://127\\.0\\.0\\.1'],
-      extraEnv: {
-        SYSTEM_PLANID: 'a1b2c3d4-0000-4000-8000-000000000001',
-        SYSTEM_JOBID: job.jobId,
-        SYSTEM_TASKINSTANCEID: '5e6f7a8b-0000-4000-8000-00000000000a',
-        SYSTEM_JOBATTEMPT: '1',
-        AGENT_TEMPDIRECTORY: tempDirectory,
-        ...job.extraEnv,
-      },
+      variables: { 'System.PlanId': 'a1b2c3d4-0000-4000-8000-000000000001', 'System.JobId': job.jobId, 'System.TaskInstanceId': '5e6f7a8b-0000-4000-8000-00000000000a', 'System.JobAttempt': '1' },
+      tempDirectory,
+      extraEnv: job.extraEnv,
     });
   }
+
+  /** Main steps whose job has not ended yet: the agent runs their post-job step at the end of the job. */
+  const pendingPostJobs = new Map<TaskRun, Job>();
 
   async function main(job: Job): Promise<TaskRun> {
     const r = await runTask('AcrNetworkRuleSyncV1', jobEnv(job), { timeoutMs: 90_000 });
     runs.push(r);
     assert.ok(!r.timedOut, `the task hung:\n${r.stdout}`);
+    pendingPostJobs.set(r, job);
     return r;
   }
 
-  /** The post-job step: the bundle again, with the task variables the main step set, as the agent passes them. */
-  async function postJob(job: Job, mainRun: TaskRun, jobStatus = 'Succeeded'): Promise<TaskRun> {
-    const env = { ...jobEnv(job), ...taskVariablesEnv(mainRun.taskVariables), AGENT_JOBSTATUS: jobStatus };
-    const r = await runTask('AcrNetworkRuleSyncV1', env, { timeoutMs: 90_000 });
+  /** The post-job step (post.js), with the task variables the main step set and the job's status, as the agent runs it. */
+  async function postJob(job: Job, mainRun: TaskRun, jobStatus?: string): Promise<TaskRun> {
+    pendingPostJobs.delete(mainRun);
+    const r = (await runPostJobStep('AcrNetworkRuleSyncV1', jobEnv(job), mainRun, { timeoutMs: 90_000, jobStatus }))!;
     runs.push(r);
     assert.ok(!r.timedOut, `the post-job step hung:\n${r.stdout}`);
     return r;
   }
+
+  // Every job ends with its post-job step (JobExtension.cs: condition always), also where a test
+  // looked only at the main step: it must succeed whatever the main step did.
+  afterEach(async () => {
+    const pending = [...pendingPostJobs];
+    pendingPostJobs.clear();
+    const posts = await Promise.all(pending.map(([r, job]) => postJob(job, r)));
+    for (const p of posts) assert.strictEqual(p.result, 'Succeeded', `post-job step: ${p.resultMessage}\n${p.stdout}`);
+  });
 
   const succeeded = (r: TaskRun) => assert.strictEqual(r.result, 'Succeeded', `${r.resultMessage}\n${r.stdout}`);
   const failedWith = (r: TaskRun, code: string) => {
@@ -176,7 +179,9 @@ describe('AcrNetworkRuleSync on a registry', function () {
     const added = state('acrmain');
     assert.deepStrictEqual(added.ipRules, [...PRE_EXISTING, EGRESS]);
     assert.deepStrictEqual(added.vnet, [SUBNET], 'VNet rules survive the add');
-    assert.match(added.tags[`privateaksdeploy.${EGRESS}`], /^ours;[0-9a-f]{12}:\d+$/);
+    assert.deepStrictEqual(ourTags(added.tags), [`privateaksdeploy.${scope().ns}.0`]);
+    assert.ok(markOf(added.tags, EGRESS), 'the rule is marked as added by this connection');
+    assert.ok(holdsLease({ ipRules: added.ipRules, tags: added.tags }, EGRESS, leaseOf(r)!, scope()));
     assert.ok(r.taskVariables['AcrNetworkRuleSync.Lease'], 'the lease is handed to the post-job step');
 
     const post = await postJob(job, r, 'Failed');
@@ -198,7 +203,8 @@ describe('AcrNetworkRuleSync on a registry', function () {
     const r = await main(job);
     succeeded(r);
     assert.strictEqual(r.outputs.ruleAdded, 'false');
-    assert.match(state('acrmain').tags['privateaksdeploy.192.0.2.44'], /^kept;/, 'a pre-existing rule is not marked ours');
+    assert.strictEqual(markOf(state('acrmain').tags, '192.0.2.44'), undefined, 'a pre-existing rule is not marked ours');
+    assert.ok(leasesOf(state('acrmain').tags, '192.0.2.44', scope())?.leases.has(leaseOf(r)!), 'the job holds a lease on it');
     const post = await postJob(job, r);
     succeeded(post);
     assert.match(post.lines.join('\n'), /Kept 192\.0\.2\.44: the rule was not added by this extension/);
@@ -246,7 +252,7 @@ describe('AcrNetworkRuleSync on a registry', function () {
     const addSeconds = (Date.now() - started) / 1000;
     const afterAdds = state('acrconc');
     const expectedIps = [EGRESS, ...Array.from({ length: 10 }, (_, i) => `203.0.113.${101 + i}`)];
-    const lostLeases = adds.filter((r, i) => !holdsLease({ ipRules: afterAdds.ipRules, tags: afterAdds.tags }, jobs[i].inputs.ipAddresses ?? EGRESS, leaseOf(r)!)).length;
+    const lostLeases = adds.filter((r, i) => !holdsLease({ ipRules: afterAdds.ipRules, tags: afterAdds.tags }, jobs[i].inputs.ipAddresses ?? EGRESS, leaseOf(r)!, scope())).length;
     const lostRules = expectedIps.filter((ip) => !afterAdds.ipRules.includes(ip)).length;
     const addRetries = adds.reduce((n, r) => n + retriesOf(r), 0);
     assert.ok(adds.some((r) => /answered HTTP 429/.test(r.stdout)), 'a job met the 429');
@@ -299,16 +305,98 @@ describe('AcrNetworkRuleSync on a registry', function () {
     assert.match(message, /IPv6 address: ACR network rules .* take IPv4 only/);
   });
 
-  it('prune removes only the expired rules this extension added', async () => {
+  /** Writes lease records into the registry's tags as the task would (or a tag writer could): `planAdd` at a chosen time. */
+  const seed = (name: string, adds: { ip: string; key: string; start: number; minutes: number }[], extraTags: Record<string, string> = {}) => {
+    const r = sandbox.azure.state.findRegistry(name, RG)!;
+    let st: RuleState = { ipRules: [...r.network.ipRules], tags: { ...r.tags } };
+    for (const a of adds) st = planAdd(st, a.ip, a.key, { start: a.start, minutes: a.minutes }, { ns: scope().ns, now: a.start });
+    r.network.ipRules = st.ipRules;
+    r.tags = { ...st.tags, ...extraTags };
+  };
+  const nowS = () => Math.floor(Date.now() / 1000);
+
+  it('prune removes only the expired single-address rules this extension added; an old layout lease is dropped, its rule left', async () => {
+    const r0 = sandbox.azure.state.findRegistry('acrprune', RG)!;
+    // The rules go first, so that the task's records of them are not taken for stale ones.
+    r0.network.ipRules = [...PRE_EXISTING];
+    seed('acrprune', [
+      // Ours, every lease expired (an agent lost before its post-job step).
+      { ip: '203.0.113.200', key: '0123456789ab', start: nowS() - 7200, minutes: 10 },
+      // Ours, one expired and one live lease.
+      { ip: '203.0.113.201', key: '0123456789ab', start: nowS() - 7200, minutes: 10 },
+      { ip: '203.0.113.201', key: 'fedcba987654', start: nowS(), minutes: 60 },
+    ]);
+    r0.network.ipRules = [...r0.network.ipRules, '203.0.113.202', '203.0.113.203'];
+    r0.tags = {
+      ...r0.tags,
+      // A rule there before the task came, with a lease of the task (expired) and no mark: the rule stays.
+      ...planAdd({ ipRules: ['203.0.113.202'], tags: {} }, '203.0.113.202', '0123456789ab', { start: nowS() - 7200, minutes: 10 }, { ns: 'ffffffff', now: nowS() - 7200 }).tags,
+      // The layout of earlier versions, every lease expired: its `ours` is not trusted, the tag goes, the rule stays.
+      'privateaksdeploy.203.0.113.203': 'ours;0123456789ab:1000',
+    };
     const r = await main({ jobId: 'job-prune', inputs: { registryName: 'acrprune', action: 'prune' } });
     succeeded(r);
     assert.match(r.lines.join('\n'), /Pruned 203\.0\.113\.200 \(every lease expired\)/);
+    assert.ok(r.warnings.some((w) => /earlier version of this task on 203\.0\.113\.203; those rules were left in place/.test(w)), r.warnings.join('\n'));
     const s = state('acrprune');
-    assert.deepStrictEqual(s.ipRules, [...PRE_EXISTING, '203.0.113.201', '203.0.113.202']);
+    assert.deepStrictEqual(s.ipRules, [...PRE_EXISTING, '203.0.113.201', '203.0.113.202', '203.0.113.203']);
     assert.deepStrictEqual(s.vnet, [SUBNET]);
-    assert.deepStrictEqual(ourTags(s.tags), ['privateaksdeploy.203.0.113.201']);
-    assert.match(s.tags['privateaksdeploy.203.0.113.201'], /^ours;fedcba987654:\d+$/, 'the expired lease of a rule still held is dropped');
+    assert.deepStrictEqual(ourTags(s.tags).sort(), [`privateaksdeploy.${scope().ns}.0`, 'privateaksdeploy.ffffffff.0'].sort());
+    assert.deepStrictEqual([...leasesOf(s.tags, '203.0.113.201', scope())!.leases.keys()], ['fedcba987654'], 'the expired lease of a rule still held is dropped');
     assert.strictEqual(s.tags.env, 'prod');
+  });
+
+  it('a tag writer marks the pre-existing rules (a range and a single address) as added by the task, with expired leases: prune removes neither', async () => {
+    seed('acrforged', [], {
+      // The range, marked in this version's layout.
+      [`privateaksdeploy.${scope().ns}.0`]: `c6336400m24.o${(nowS() - 7200).toString(36)}-0123456789ab.${(nowS() - 7200).toString(36)}.a`,
+      // Both, marked in the layout of earlier versions (the review's attack: an office range removed).
+      'privateaksdeploy.198.51.100.0_24': 'ours;0123456789ab:1000',
+      'privateaksdeploy.192.0.2.44': 'ours;0123456789ab:1000',
+    });
+    assert.ok(markOf(state('acrforged').tags, '198.51.100.0/24'), 'the forgery reads as a mark');
+    const r = await main({ jobId: 'job-forged-prune', inputs: { registryName: 'acrforged', action: 'prune' } });
+    succeeded(r);
+    assert.deepStrictEqual(state('acrforged').ipRules, PRE_EXISTING, 'prune removed a rule the task never added');
+    assert.deepStrictEqual(state('acrforged').vnet, [SUBNET]);
+  });
+
+  it("a tag writer marks a pre-existing address while a job holds a lease on it: the job's post-job step keeps the rule", async () => {
+    const job: Job = { jobId: 'job-forged-post', inputs: { registryName: 'acrforged2', ipSource: 'explicit', ipAddresses: '192.0.2.44', waitForAccess: 'false' } };
+    const r = await main(job);
+    succeeded(r);
+    assert.strictEqual(markOf(state('acrforged2').tags, '192.0.2.44'), undefined);
+    // The forger rewrites the job's record with a mark, keeping its lease.
+    const reg = sandbox.azure.state.findRegistry('acrforged2', RG)!;
+    const lease = leasesOf(reg.tags, '192.0.2.44', scope())!.leases.get(leaseOf(r)!)!;
+    reg.tags = { env: 'prod', [`privateaksdeploy.${scope().ns}.0`]: `c000022c.o${(nowS() - 30).toString(36)}-${leaseOf(r)}.${lease.start.toString(36)}.${lease.minutes.toString(36)}` };
+    assert.ok(markOf(reg.tags, '192.0.2.44'));
+    const post = await postJob(job, r);
+    succeeded(post);
+    assert.match(post.lines.join('\n'), /Kept 192\.0\.2\.44: it is marked as added by this extension, but not in a way this job saw itself/);
+    assert.deepStrictEqual(state('acrforged2').ipRules, PRE_EXISTING);
+    assert.deepStrictEqual(ourTags(state('acrforged2').tags), []);
+  });
+
+  it("a far-future lease a tag writer adds does not keep the job's rule: the post-job step removes it", async () => {
+    const job: Job = { jobId: 'job-forged-lease', inputs: { registryName: 'acrforged2', ipSource: 'explicit', ipAddresses: '203.0.113.150', waitForAccess: 'false' } };
+    const r = await main(job);
+    succeeded(r);
+    assert.strictEqual(r.outputs.ruleAdded, 'true');
+    const reg = sandbox.azure.state.findRegistry('acrforged2', RG)!;
+    // 100 years from now, and a lease of the largest duration the format can hold starting in a year.
+    reg.tags = {
+      ...reg.tags,
+      [`privateaksdeploy.${scope().ns}.5`]: `cb007196-aaaaaaaaaaaa.${(nowS() + 100 * 365 * 86400).toString(36)}.a_cb007196-bbbbbbbbbbbb.${(nowS() + 365 * 86400).toString(36)}.zzz`,
+      // The same in the layout of earlier versions: a lease until 2126.
+      'privateaksdeploy.203.0.113.150': `ours;cccccccccccc:${nowS() + 100 * 365 * 86400}`,
+    };
+    const post = await postJob(job, r);
+    succeeded(post);
+    assert.match(post.lines.join('\n'), /Removed 203\.0\.113\.150/);
+    assert.deepStrictEqual(state('acrforged2').ipRules, PRE_EXISTING);
+    // Its own namespace is written whole (the forged records go); an old-layout tag is left to prune.
+    assert.deepStrictEqual(ourTags(state('acrforged2').tags), ['privateaksdeploy.203.0.113.150']);
   });
 
   const cluster = (name: string) => {

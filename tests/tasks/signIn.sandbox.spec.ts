@@ -5,7 +5,7 @@ import { ALL_SCHEMES, type ConnectionScheme } from '../support/agentEnvironment'
 import { startRecordingProxy } from '../support/connectProxy';
 import { DEPLOY_INPUTS, writeDemoManifests } from '../support/deployInputs';
 import { sandboxJobEnv, type SandboxJobOptions } from '../support/sandboxAgent';
-import { ALL_TASKS, leakedSecrets, loggedText, runTask, type TaskRun, type TaskName } from '../support/taskRun';
+import { ALL_TASKS, leakedSecrets, loggedText, runPostJobStep, runTask, type TaskRun, type TaskName } from '../support/taskRun';
 import { RUN_COMMAND_INVOKER, deployerAssignments } from '../support/deployerAccess';
 
 /**
@@ -67,9 +67,16 @@ describe('tasks sign in with every kind of Azure Resource Manager connection', f
   async function run(task: TaskName, o: Partial<SandboxJobOptions> & { scheme: ConnectionScheme }): Promise<TaskRun> {
     // The deploy inputs PrivateAksDeploy needs (the other tasks ignore them); run command keeps DNS out of it.
     const inputs = { ...DEPLOY_INPUTS, route: 'runCommand', ...(task === 'AcrNetworkRuleSyncV1' ? { registryName: 'contosoprod' } : {}), ...o.inputs };
-    const r = await runTask(task, sandboxJobEnv(sandbox, { connectionId: connectionFor(o.scheme), principal: principalFor[o.scheme], debug: true, ...o, inputs }));
+    const env = sandboxJobEnv(sandbox, { connectionId: connectionFor(o.scheme), principal: principalFor[o.scheme], debug: true, ...o, inputs });
+    const r = await runTask(task, env);
     runs.push(r);
     assert.ok(!r.timedOut, `${task} hung:\n${r.stdout}`);
+    // The job ends with the task's post-job step, if it has one (AcrNetworkRuleSync), whatever the main step did.
+    const post = await runPostJobStep(task, env, r);
+    if (post) {
+      runs.push(post);
+      assert.strictEqual(post.result, 'Succeeded', `post-job step: ${post.resultMessage}\n${post.stdout}`);
+    }
     return r;
   }
 
@@ -196,7 +203,8 @@ describe('tasks sign in with every kind of Azure Resource Manager connection', f
           scheme: 'ServicePrincipalCertificate',
           proxyUrl: proxy.url,
           // The agent hands its proxy password over as a secret variable.
-          extraEnv: { AGENT_PROXYUSERNAME: 'agent', SECRET_AGENT_PROXYPASSWORD: 'proxy-password-do-not-log', VSTS_SECRET_VARIABLES: '["Agent.ProxyPassword"]' },
+          variables: { 'Agent.ProxyUsername': 'agent' },
+          secretVariables: { 'Agent.ProxyPassword': 'proxy-password-do-not-log' },
         });
         assert.strictEqual(r.result, 'Succeeded', r.stdout);
         assert.ok(proxy.tunnels.length > 0);

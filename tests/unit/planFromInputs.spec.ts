@@ -4,14 +4,30 @@ import * as os from 'os';
 import * as path from 'path';
 import * as taskLibInternal from 'azure-pipelines-task-lib/internal';
 import { planFromInputs } from '../../shared/aks/planFromInputs';
+import { agentJobEnv, taskInputsEnv } from '../support/agentEnvironment';
+import { agentInputsEnv } from '../support/agentStep';
 
-/** The manifests input as the agent hands it over (INPUT_MANIFESTS), read by the task's own plan builder. */
+/**
+ * The inputs as the agent hands them over (every PrivateAksDeploy input, defaulted, kustomizationPath
+ * rooted: tests/support/agentStep.ts), read by the task's own plan builder.
+ */
 describe('manifests input: folders', () => {
+  let work: string;
   let dir: string;
-  const saved = process.env.INPUT_MANIFESTS;
+  let given: string[] = [];
+
+  /** Sets the step's environment as the agent would, and has task-lib load it, as at a task's start. */
+  function asTheAgent(inputs: Record<string, string>): void {
+    const env = agentInputsEnv('PrivateAksDeployV1', { ...agentJobEnv({ tempDirectory: path.join(work, '_temp'), workFolder: work, collectionUri: 'https://dev.azure.com/contoso/' }), ...taskInputsEnv(inputs) });
+    given = Object.keys(env).filter((k) => !(k in process.env));
+    Object.assign(process.env, env);
+    taskLibInternal._loadData();
+  }
 
   before(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'plan-inputs-'));
+    work = fs.mkdtempSync(path.join(os.tmpdir(), 'plan-inputs-'));
+    dir = path.join(work, '1', 's');
+    fs.mkdirSync(path.join(work, '_temp'));
     const k8s = path.join(dir, 'k8s');
     fs.mkdirSync(path.join(k8s, 'sub'), { recursive: true });
     const cm = (name: string) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\ndata: {}\n`;
@@ -22,15 +38,13 @@ describe('manifests input: folders', () => {
     fs.writeFileSync(path.join(k8s, 'sub', 'd.yaml'), cm('d'));
   });
   after(() => {
-    fs.rmSync(dir, { recursive: true, force: true });
-    if (saved === undefined) delete process.env.INPUT_MANIFESTS;
-    else process.env.INPUT_MANIFESTS = saved;
+    fs.rmSync(work, { recursive: true, force: true });
+    for (const key of given) delete process.env[key];
     taskLibInternal._loadData();
   });
 
   it("a folder stands for its .yaml, .yml and .json files, not its subfolders (as kubectl apply -f <folder>)", async () => {
-    process.env.INPUT_MANIFESTS = 'k8s';
-    taskLibInternal._loadData(); // task-lib reads INPUT_* into its vault when loaded, as at a task's start
+    asTheAgent({ manifests: 'k8s' });
     const plan = await planFromInputs({ sourcesDirectory: dir, tempDir: dir, kubectl: () => 'kubectl' });
     assert.deepStrictEqual(plan.objects.map((o) => o.metadata.name), ['a', 'b', 'c']);
   });

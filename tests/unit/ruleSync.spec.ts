@@ -1,6 +1,6 @@
 import * as assert from 'assert';
-import { planAdd, type RuleState } from '../../shared/firewall/ruleLeases';
-import { converge, planRemoveAll, type RuleStore } from '../../shared/firewall/ruleSync';
+import { leaseNamespace, planAdd, type RuleState } from '../../shared/firewall/ruleLeases';
+import { converge, planAddAll, planRemoveAll, type RuleStore } from '../../shared/firewall/ruleSync';
 
 /** A rule store in memory with eTag-like writes, as an AKS cluster's ranges behave. */
 function memoryStore(initial: RuleState, emptyMeansOpen: boolean): RuleStore<null> & { state: RuleState; writes: number } {
@@ -24,18 +24,32 @@ function memoryStore(initial: RuleState, emptyMeansOpen: boolean): RuleStore<nul
 
 describe('rule convergence', () => {
   const NOW = 1_800_000_000;
-  const held = planAdd({ ipRules: [], tags: { env: 'prod' } }, '203.0.113.7', 'aaaaaaaaaaaa', NOW + 600);
+  const ns = leaseNamespace('deployer');
+  const at = () => ({ ns, now: NOW });
+  const held = planAdd({ ipRules: [], tags: { env: 'prod' } }, '203.0.113.7', 'aaaaaaaaaaaa', { start: NOW, minutes: 10 }, at());
 
   it('never empties a list whose emptiness opens the filter: the last rule stays, no longer marked ours', async () => {
     const store = memoryStore(held, true);
-    const outcome = await converge(store, 'removing', planRemoveAll(['203.0.113.7'], 'aaaaaaaaaaaa', NOW));
+    const outcome = await converge(store, 'removing', planRemoveAll(['203.0.113.7'], 'aaaaaaaaaaaa', ns, {}, at));
     assert.deepStrictEqual(outcome.rules, { ipRules: ['203.0.113.7'], tags: { env: 'prod' } });
     assert.strictEqual(store.writes, 1);
   });
 
   it('empties it where an empty list means no access (a registry)', async () => {
     const store = memoryStore(held, false);
-    const outcome = await converge(store, 'removing', planRemoveAll(['203.0.113.7'], 'aaaaaaaaaaaa', NOW));
+    const outcome = await converge(store, 'removing', planRemoveAll(['203.0.113.7'], 'aaaaaaaaaaaa', ns, {}, at));
     assert.deepStrictEqual(outcome.rules, { ipRules: [], tags: { env: 'prod' } });
+  });
+
+  it("refuses with FIREWALL_TAG_LIMIT only when the resource's own tags leave no room for the packed leases", async () => {
+    const own = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`team${i}`, 'x']));
+    const ips = Array.from({ length: 40 }, (_, i) => `198.18.1.${i}`);
+    // 40 addresses take 3 lease tags: with 47 of its own the resource holds 50.
+    const roomy = memoryStore({ ipRules: [], tags: own(47) }, false);
+    await converge(roomy, 'adding', planAddAll(ips, 'aaaaaaaaaaaa', { start: NOW, minutes: 10 }, ns, at));
+    assert.strictEqual(Object.keys(roomy.state.tags).length, 50);
+    const full = memoryStore({ ipRules: [], tags: own(48) }, false);
+    await assert.rejects(converge(full, 'adding', planAddAll(ips, 'aaaaaaaaaaaa', { start: NOW, minutes: 10 }, ns, at)), (e: Error & { code?: string }) => e.code === 'FIREWALL_TAG_LIMIT' && /would carry 51 tags; Azure allows 50/.test(e.message));
+    assert.strictEqual(full.writes, 0, 'nothing written');
   });
 });
