@@ -169,7 +169,10 @@ export function isClusterScoped(kind: string): boolean {
   return CLUSTER_SCOPED.has(kind);
 }
 
-/** A document's text without its `---` marker (kubectl's YAML reader allows only a comment after one on its line). */
+/**
+ * A document's text without its `---` marker: kubectl's YAML reader allows only a comment after one on
+ * its line (k8s.io/apimachinery pkg/util/yaml/decoder.go, YAMLReader.Read: "invalid Yaml document separator").
+ */
 function documentText(text: string, range: [number, number, number]): string {
   const own = text.slice(range[0], range[2]).replace(/^---[ \t]*/, '');
   return own.endsWith('\n') ? own : `${own}\n`;
@@ -181,7 +184,7 @@ function documentText(text: string, range: [number, number, number]): string {
  * goyaml.v2, whose resolve.go makes a plain yes/on/y/off a bool and 2024-01-01 a timestamp), and
  * the yaml library writes such strings plain, so a quoted "yes" became a bool the API server
  * refused. In JSON every string is quoted. The leading --- keeps kubectl's decoder in YAML mode
- * (apimachinery's YAMLOrJSONDecoder takes a stream starting with { for a JSON stream).
+ * (the same decoder.go: GuessJSONStream takes a stream whose first non-space byte is { for JSON).
  */
 export function toYamlStream(objects: ManifestObject[]): string {
   return objects.map((o) => `---\n${sourceTexts.get(o) ?? `${JSON.stringify(o)}\n`}`).join('');
