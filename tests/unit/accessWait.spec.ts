@@ -38,7 +38,7 @@ describe('accessWait: waiting until the firewall lets the agent in', () => {
     const { result, lines } = await logged(() => waitForAccess(LOGIN, e.ask, 120, Date.now() - 2_500));
     assert.strictEqual(result!.attempts, 1);
     assert.ok(result!.seconds >= 2.5 && result!.seconds < 3.5, String(result!.seconds));
-    assert.match(lines.join('\n'), /^  contosoacr\.azurecr\.io 401 \(token challenge\): the firewall lets the agent in \(2\.\d s after the rule was written, 1 request\(s\)\)\.$/m);
+    assert.match(lines.join('\n'), /^ {2}contosoacr\.azurecr\.io 401 \(token challenge\): the firewall lets the agent in \(2\.\d s after the rule was written, 1 request\(s\)\)\.$/m);
     assert.deepStrictEqual(e.deadlines, [15_000], 'each look gets at most 15 s');
   });
 
@@ -46,7 +46,7 @@ describe('accessWait: waiting until the firewall lets the agent in', () => {
     const e = endpoint(DENIED, ALLOWED);
     const { result, lines } = await logged(() => waitForAccess(LOGIN, e.ask, 0.3, Date.now()));
     assert.strictEqual(result!.attempts, 2);
-    assert.match(lines[0], /^  waiting for the rule to take effect: 403 client with IP '203\.0\.113\.10' is not allowed access \(0 s\)$/);
+    assert.match(lines[0], /^ {2}waiting for the rule to take effect: 403 client with IP '203\.0\.113\.10' is not allowed access \(0 s\)$/);
     assert.deepStrictEqual(e.deadlines, [1_000, 1_000], 'never less than 1 s per look');
   });
 
