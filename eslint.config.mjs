@@ -3,7 +3,18 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-const node = { require: 'readonly', module: 'writable', exports: 'writable', __dirname: 'readonly', process: 'readonly', console: 'readonly', Buffer: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', URL: 'readonly' };
+const node = {
+  require: 'readonly',
+  module: 'writable',
+  exports: 'writable',
+  __dirname: 'readonly',
+  process: 'readonly',
+  console: 'readonly',
+  Buffer: 'readonly',
+  setTimeout: 'readonly',
+  clearTimeout: 'readonly',
+  URL: 'readonly',
+};
 
 export default tseslint.config(
   { ignores: ['build/', 'dist/', 'node_modules/', 'tasks/*/*.js'] },

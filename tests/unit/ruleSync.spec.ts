@@ -49,7 +49,10 @@ describe('rule convergence', () => {
     await converge(roomy, 'adding', planAddAll(ips, 'aaaaaaaaaaaa', { start: NOW, minutes: 10 }, ns, at));
     assert.strictEqual(Object.keys(roomy.state.tags).length, 50);
     const full = memoryStore({ ipRules: [], tags: own(48) }, false);
-    await assert.rejects(converge(full, 'adding', planAddAll(ips, 'aaaaaaaaaaaa', { start: NOW, minutes: 10 }, ns, at)), (e: Error & { code?: string }) => e.code === 'FIREWALL_TAG_LIMIT' && /would carry 51 tags; Azure allows 50/.test(e.message));
+    await assert.rejects(
+      converge(full, 'adding', planAddAll(ips, 'aaaaaaaaaaaa', { start: NOW, minutes: 10 }, ns, at)),
+      (e: Error & { code?: string }) => e.code === 'FIREWALL_TAG_LIMIT' && /would carry 51 tags; Azure allows 50/.test(e.message),
+    );
     assert.strictEqual(full.writes, 0, 'nothing written');
   });
 });
