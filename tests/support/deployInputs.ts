@@ -1,6 +1,17 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { Sandbox } from '../sandbox';
+import type { ClusterSpec } from '../sandbox/azureResources';
+
+/** The sandbox's usual cluster: private, Entra ID only, namespace web, rollouts done at once. */
+export const DEPLOY_CLUSTER: ClusterSpec = {
+  name: 'aks-prod',
+  resourceGroup: 'rg-aks',
+  private: true,
+  disableLocalAccounts: true,
+  namespaces: ['web'],
+  rolloutDelaySeconds: 0,
+};
 
 /** PrivateAksDeploy's inputs for the sandbox's usual cluster and the manifests below. */
 export const DEPLOY_INPUTS: Record<string, string> = {

@@ -1,6 +1,7 @@
 import * as assert from 'assert';
 import { startSandbox, type Sandbox } from '../sandbox';
-import { DEPLOY_INPUTS, writeDemoManifests } from '../support/deployInputs';
+import { DEPLOY_CLUSTER, DEPLOY_INPUTS, writeDemoManifests } from '../support/deployInputs';
+import { RUN_COMMAND_INVOKER, deployerAssignments } from '../support/deployerAccess';
 import { sandboxJobEnv } from '../support/sandboxAgent';
 import { runTask, type TaskRun } from '../support/taskRun';
 
@@ -68,31 +69,9 @@ describe('Outside text cannot become an agent logging command', function () {
     sandbox = await startSandbox(
       {
         principals: [{ name: 'deployer' }],
-        customRoles: [
-          {
-            name: 'AKS Run Command Invoker',
-            actions: [
-              'Microsoft.ContainerService/managedClusters/runcommand/action',
-              'Microsoft.ContainerService/managedClusters/commandResults/read',
-              'Microsoft.ContainerService/managedClusters/read',
-            ],
-          },
-        ],
-        roleAssignments: [
-          { principal: 'deployer', role: 'Azure Kubernetes Service Cluster User Role', scope: 'cluster:aks-prod' },
-          { principal: 'deployer', role: 'Azure Kubernetes Service RBAC Writer', scope: 'cluster:aks-prod/namespaces/web' },
-          { principal: 'deployer', role: 'AKS Run Command Invoker', scope: 'cluster:aks-prod' },
-        ],
-        clusters: [
-          {
-            name: 'aks-prod',
-            resourceGroup: 'rg-aks',
-            private: true,
-            disableLocalAccounts: true,
-            namespaces: ['web'],
-            rolloutDelaySeconds: 0,
-          },
-        ],
+        customRoles: [RUN_COMMAND_INVOKER],
+        roleAssignments: [...deployerAssignments('deployer')],
+        clusters: [DEPLOY_CLUSTER],
       },
       { privateNetwork: true },
     );

@@ -1,6 +1,7 @@
 import * as assert from 'assert';
 import { startSandbox, type Sandbox } from '../sandbox';
-import { DEPLOY_INPUTS, writeDemoManifests } from '../support/deployInputs';
+import { DEPLOY_CLUSTER, DEPLOY_INPUTS, writeDemoManifests } from '../support/deployInputs';
+import { RUN_COMMAND_INVOKER, deployerAssignments } from '../support/deployerAccess';
 import { sandboxJobEnv } from '../support/sandboxAgent';
 import { runTask, type TaskRun } from '../support/taskRun';
 
@@ -21,33 +22,13 @@ describe('PrivateAksDeploy through AKS run command: a failing kubectl fails the 
   before(async () => {
     sandbox = await startSandbox({
       principals: [{ name: 'deployer' }, { name: 'noDataRole' }],
-      customRoles: [
-        {
-          name: 'AKS Run Command Invoker',
-          actions: [
-            'Microsoft.ContainerService/managedClusters/runcommand/action',
-            'Microsoft.ContainerService/managedClusters/commandResults/read',
-            'Microsoft.ContainerService/managedClusters/read',
-          ],
-        },
-      ],
+      customRoles: [RUN_COMMAND_INVOKER],
       roleAssignments: [
-        { principal: 'deployer', role: 'Azure Kubernetes Service Cluster User Role', scope: 'cluster:aks-prod' },
-        { principal: 'deployer', role: 'Azure Kubernetes Service RBAC Writer', scope: 'cluster:aks-prod/namespaces/web' },
-        { principal: 'deployer', role: 'AKS Run Command Invoker', scope: 'cluster:aks-prod' },
+        ...deployerAssignments('deployer'),
         { principal: 'noDataRole', role: 'Azure Kubernetes Service Cluster User Role', scope: 'cluster:aks-prod' },
-        { principal: 'noDataRole', role: 'AKS Run Command Invoker', scope: 'cluster:aks-prod' },
+        { principal: 'noDataRole', role: RUN_COMMAND_INVOKER.name, scope: 'cluster:aks-prod' },
       ],
-      clusters: [
-        {
-          name: 'aks-prod',
-          resourceGroup: 'rg-aks',
-          private: true,
-          disableLocalAccounts: true,
-          namespaces: ['web'],
-          rolloutDelaySeconds: 0,
-        },
-      ],
+      clusters: [DEPLOY_CLUSTER],
     });
     writeDemoManifests(sandbox);
   });

@@ -6,7 +6,8 @@ import * as path from 'path';
 import { startSandbox, type Sandbox } from '../sandbox';
 import { ARM_AUDIENCES } from '../sandbox/arm';
 import { ALL_SCHEMES, type ConnectionScheme } from '../support/agentEnvironment';
-import { DEPLOY_INPUTS, writeDemoManifests } from '../support/deployInputs';
+import { DEPLOY_CLUSTER, DEPLOY_INPUTS, writeDemoManifests } from '../support/deployInputs';
+import { RUN_COMMAND_INVOKER, deployerAssignments } from '../support/deployerAccess';
 import { sandboxJobEnv } from '../support/sandboxAgent';
 import { leaksOfRun } from '../support/leakScan';
 import { runTask, type TaskRun } from '../support/taskRun';
@@ -58,31 +59,9 @@ describe("Every ARM and AKS token a run gets is registered with the agent's mask
         serviceConnections: [{ id: WIF, name: 'prod-wif', principal: 'wif' }],
         azureDevOps: { organization: 'contoso', projectName: 'web' },
         groups: [{ name: 'deployers', members: ['wif', 'secret', 'cert', 'msi'] }],
-        customRoles: [
-          {
-            name: 'AKS Run Command Invoker',
-            actions: [
-              'Microsoft.ContainerService/managedClusters/runcommand/action',
-              'Microsoft.ContainerService/managedClusters/commandResults/read',
-              'Microsoft.ContainerService/managedClusters/read',
-            ],
-          },
-        ],
-        roleAssignments: [
-          { principal: 'deployers', role: 'Azure Kubernetes Service Cluster User Role', scope: 'cluster:aks-prod' },
-          { principal: 'deployers', role: 'Azure Kubernetes Service RBAC Writer', scope: 'cluster:aks-prod/namespaces/web' },
-          { principal: 'deployers', role: 'AKS Run Command Invoker', scope: 'cluster:aks-prod' },
-        ],
-        clusters: [
-          {
-            name: 'aks-prod',
-            resourceGroup: 'rg-aks',
-            private: true,
-            disableLocalAccounts: true,
-            namespaces: ['web'],
-            rolloutDelaySeconds: 0,
-          },
-        ],
+        customRoles: [RUN_COMMAND_INVOKER],
+        roleAssignments: [...deployerAssignments('deployers')],
+        clusters: [DEPLOY_CLUSTER],
       },
       { privateNetwork: true },
     );
