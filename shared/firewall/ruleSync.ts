@@ -96,7 +96,8 @@ export function jobKeyOf(parts: (string | undefined)[]): string {
  * confirmation: with many jobs, writes that overlap overwrite each other and each loser pays a
  * rewrite, so jobs take turns instead.
  */
-export async function converge<Raw>(store: RuleStore<Raw>, what: string, plan: (current: RuleState) => RuleState, options: { confirmingReads?: number } = {}): Promise<ConvergeOutcome<Raw>> {
+export async function converge<Raw>(store: RuleStore<Raw>, what: string, plan: (current: RuleState) => RuleState, options: { confirmingReads?: number; maxBusyWaitMs?: number } = {}): Promise<ConvergeOutcome<Raw>> {
+  const maxBusyWaitMs = options.maxBusyWaitMs ?? MAX_BUSY_WAIT_MS;
   const confirmingReads = store.conditionalWrites ? 1 : options.confirmingReads ?? 2;
   const started = Date.now();
   let writes = 0;
@@ -107,6 +108,7 @@ export async function converge<Raw>(store: RuleStore<Raw>, what: string, plan: (
   let slowestWriteMs = 0;
   let busySince: number | undefined;
   let busyReads = 0;
+  let toldBusy = false;
   for (;;) {
     if (Date.now() - started > CONVERGE_DEADLINE_MS) {
       throw new ExplainedError({
@@ -127,11 +129,15 @@ export async function converge<Raw>(store: RuleStore<Raw>, what: string, plan: (
     // not last. Listen before talking: read again shortly, neither writing nor counting a confirmation.
     if (busy && !store.conditionalWrites) {
       busySince ??= readStarted;
-      if (readStarted - busySince < MAX_BUSY_WAIT_MS) {
+      if (readStarted - busySince < maxBusyWaitMs) {
+        if (busyReads === 0 && !toldBusy) console.log(`  ${store.label} is being updated (another job's change); waiting for that update to finish first.`);
+        toldBusy = true;
         busyReads++;
         await sleep(jitter(100, Math.min(1_000, 150 * 2 ** Math.min(busyReads, 3))));
         continue;
       }
+      if (busyReads > 0) console.log(`  ${store.label} has been updating for ${((readStarted - busySince) / 1000).toFixed(0)} s; going on (every write is checked by reading it back).`);
+      busyReads = 0;
     } else {
       busySince = undefined;
       busyReads = 0;

@@ -94,4 +94,24 @@ describe('rule convergence', () => {
     assert.strictEqual(outcome.writes, 1);
     assert.strictEqual(outcome.retries, 0);
   });
+
+  it('does not wait for good on a resource that stays busy: after the limit it writes, checked by reading', async () => {
+    const stuck = registryStore({ ipRules: [], tags: {} }, { ipRules: [], tags: {} }, Number.POSITIVE_INFINITY);
+    stuck.write = async (_raw: null, next: RuleState) => {
+      stuck.state = next;
+      stuck.writes++;
+    };
+    const lines: string[] = [];
+    const log = console.log;
+    console.log = (line: string) => lines.push(line);
+    try {
+      const outcome = await converge(stuck, 'adding', planAddAll(['203.0.113.7'], 'aaaaaaaaaaaa', { start: NOW, minutes: 10 }, ns, at), { maxBusyWaitMs: 600 });
+      assert.deepStrictEqual(outcome.rules.ipRules, ['203.0.113.7']);
+      assert.strictEqual(outcome.writes, 1);
+    } finally {
+      console.log = log;
+    }
+    assert.match(lines.join('\n'), /the registry is being updated \(another job's change\); waiting for that update to finish first/);
+    assert.match(lines.join('\n'), /the registry has been updating for \d+ s; going on \(every write is checked by reading it back\)/);
+  });
 });
