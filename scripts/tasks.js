@@ -12,9 +12,18 @@ function taskFolders() {
     .map((name) => ({ name, dir: path.join(tasksDir, name), taskJson: JSON.parse(fs.readFileSync(path.join(tasksDir, name, 'task.json'), 'utf8')) }));
 }
 
-/** A task's entry points: every TypeScript file at the top of its folder (index.ts, plugins kubectl runs). */
+/**
+ * A task's entry points: the TypeScript files at the top of its folder that no other file there
+ * imports (index.ts, post.ts, the plugin kubectl runs). The others are the task's own modules
+ * (inputs, flow, report), bundled into the entry points that import them.
+ */
 function entryPointsOf(task) {
-  return fs.readdirSync(task.dir).filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts')).map((f) => path.join(task.dir, f));
+  const files = fs.readdirSync(task.dir).filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'));
+  const imported = new Set();
+  for (const f of files) {
+    for (const m of fs.readFileSync(path.join(task.dir, f), 'utf8').matchAll(/\bfrom '\.\/([\w.-]+)'/g)) imported.add(`${m[1]}.ts`);
+  }
+  return files.filter((f) => !imported.has(f)).map((f) => path.join(task.dir, f));
 }
 
 function versionOf(taskJson) {

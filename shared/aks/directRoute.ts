@@ -6,6 +6,7 @@ import { runKubectl } from '../kube/kubectl';
 import { toYamlStream } from '../kube/manifests';
 import { ExplainedError } from '../pipeline/explainedError';
 import { neutralizeLoggingCommands } from '../pipeline/loggingCommands';
+import type { PhaseTimings } from '../pipeline/phaseTimings';
 import { applyArgs, namespaceObject, rolloutArgs, rolloutTargets, type DeployPlan } from './deployPlan';
 
 export interface DirectRouteOptions {
@@ -15,6 +16,8 @@ export interface DirectRouteOptions {
   env: Record<string, string>;
   failureContext: KubectlFailureContext;
   applyDeadlineMs: number;
+  /** Where the manifest file, apply and rollout phases are timed. */
+  timings?: PhaseTimings;
 }
 
 /** What kubectl rollout status prints when its --timeout runs out (wait.ErrWaitTimeout). */
@@ -51,10 +54,16 @@ async function kubectlStep(what: string, args: string[], o: DirectRouteOptions, 
 export async function deployDirect(plan: DeployPlan, o: DirectRouteOptions): Promise<void> {
   const manifestFile = path.join(path.dirname(o.kubeconfigPath), 'manifests.yaml');
   const namespace = namespaceObject(plan);
-  fs.writeFileSync(manifestFile, toYamlStream(namespace ? [namespace, ...plan.objects] : plan.objects), { mode: 0o600 });
+  const time = <T>(phase: string, work: () => Promise<T> | T) => (o.timings ? o.timings.time(phase, work) : work());
+  await time('manifest file', () => fs.writeFileSync(manifestFile, toYamlStream(namespace ? [namespace, ...plan.objects] : plan.objects), { mode: 0o600 }));
   console.log(`kubectl ${applyArgs(plan, 'manifests.yaml').join(' ')}`);
-  await kubectlStep('Applying the manifests', applyArgs(plan, manifestFile), o, o.applyDeadlineMs, 'write');
+  await time('apply', () => kubectlStep('Applying the manifests', applyArgs(plan, manifestFile), o, o.applyDeadlineMs, 'write'));
   if (!plan.waitForRollout) return;
+  await time('rollouts', () => waitForRollouts(plan, o));
+  tl.debug('direct route finished');
+}
+
+async function waitForRollouts(plan: DeployPlan, o: DirectRouteOptions): Promise<void> {
   // rolloutTimeoutSeconds is one deadline for all workloads, as its help says: each wait gets what is left.
   const deadline = Date.now() + plan.rolloutTimeoutSeconds * 1000;
   const targets = rolloutTargets(plan);
@@ -67,7 +76,6 @@ export async function deployDirect(plan: DeployPlan, o: DirectRouteOptions): Pro
     // kubectl stops itself at --timeout; the process deadline only catches a kubectl that hangs.
     await kubectlStep(`Waiting for the rollout of ${target.ref} in ${target.namespace}`, args, o, (left + 30) * 1000, 'read', timedOut);
   }
-  tl.debug('direct route finished');
 }
 
 function rolloutTimeout(plan: DeployPlan, waiting: string[]): ExplainedError {

@@ -3,7 +3,7 @@ import * as path from 'path';
 import * as tl from 'azure-pipelines-task-lib/task';
 import { parseImage, substituteImages } from '../kube/imageSubstitution';
 import { runKubectl } from '../kube/kubectl';
-import { loadManifests, validateNamespace, type ManifestObject } from '../kube/manifests';
+import { loadManifests, loadManifestsYielding, validateNamespace, type ManifestObject } from '../kube/manifests';
 import { ExplainedError } from '../pipeline/explainedError';
 import { onTaskEnd } from '../pipeline/runTask';
 import { booleanInput, integerInput, linesInput, optionalInput, requiredInput } from '../pipeline/taskInputs';
@@ -80,7 +80,7 @@ export async function planFromInputs(options: { sourcesDirectory: string; tempDi
     }
     files.push(await renderKustomization(options.kubectl(), dir, options.tempDir));
   }
-  const objects: ManifestObject[] = loadManifests(patterns.length ? 'manifests' : 'kustomizationPath', files).map((l) => l.object);
+  const objects: ManifestObject[] = (await loadManifestsYielding(patterns.length ? 'manifests' : 'kustomizationPath', files)).map((l) => l.object);
   const images = linesInput('containers').map((line) => parseImage('containers', line));
   if (images.length > 0) {
     for (const [image, count] of substituteImages(objects, images)) {

@@ -23,6 +23,19 @@ export interface ArmFailureContext {
  */
 export function explainArmFailure(f: ArmFailure, ctx: ArmFailureContext): Omit<Explanation, 'what'> {
   const code = f.code ?? '';
+  // Also a 403, but a policy's deny effect: no role assignment changes it (azure-docs,
+  // azure-resource-manager/troubleshooting/error-policy-requestdisallowedbypolicy.md).
+  if (code === 'RequestDisallowedByPolicy') {
+    const assignments = policyAssignmentsIn(f.message);
+    const first = assignments[0];
+    return {
+      code: 'ARM_POLICY_DENIED',
+      reason: `Azure Policy denies ${ctx.action} on ${ctx.resourceLabel}${assignments.length ? ` (policy assignment ${assignments.map((a) => `'${a.name}'`).join(', ')})` : ''}: no role assignment changes that.`,
+      fix: first?.id
+        ? `See what it requires with az policy assignment show --name ${first.id.split('/').pop()} --scope ${first.id.split('/providers/Microsoft.Authorization/')[0] || '/'}; change the request to comply, or ask the policy's owner for an exemption.`
+        : "Find the assignment with az policy assignment list --disable-scope-strict-match; change the request to comply, or ask the policy's owner for an exemption.",
+    };
+  }
   if (code === 'AuthorizationFailed' || f.statusCode === 403) {
     const role = ctx.role ?? 'a role that grants it';
     return {
@@ -60,6 +73,16 @@ export function explainArmFailure(f: ArmFailure, ctx: ArmFailureContext): Omit<E
     reason: `Resource Manager answered ${f.statusCode ? `HTTP ${f.statusCode} ` : ''}${code ? `${code}: ` : ''}${f.message.split('\n')[0]}`,
     fix: `Check ${ctx.resourceLabel} in the portal; run again with system.debug for the request id.`,
   };
+}
+
+/** The policy assignments a RequestDisallowedByPolicy message lists in its "Policy identifiers" JSON. */
+function policyAssignmentsIn(message: string): { name: string; id?: string }[] {
+  const found: { name: string; id?: string }[] = [];
+  for (const m of message.matchAll(/"policyAssignment"\s*:\s*\{([^}]*)\}/g)) {
+    const name = /"name"\s*:\s*"([^"]+)"/.exec(m[1])?.[1];
+    if (name) found.push({ name, id: /"id"\s*:\s*"([^"]+)"/.exec(m[1])?.[1] });
+  }
+  return found;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { ExplainedError } from '../pipeline/explainedError';
-import type { ManifestObject } from './manifests';
+import { forgetSourceText, type ManifestObject } from './manifests';
 
 /** An image reference split as the KubernetesManifest task matches it: the repository, then a tag or digest. */
 export interface ImageReference {
@@ -56,6 +56,7 @@ export function substituteImages(objects: ManifestObject[], images: (ImageRefere
         const replacement = images.find((i) => i.repository === current);
         if (replacement) {
           c.image = replacement.full;
+          forgetSourceText(o);
           counts.set(replacement.full, (counts.get(replacement.full) ?? 0) + 1);
         }
       }

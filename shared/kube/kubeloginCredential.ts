@@ -30,7 +30,18 @@ function refuse(reason: string, fix: string): ExplainedError {
  */
 export function kubeloginCredential(connection: AzureRmConnection, mode: KubeloginMode, kubeloginPath = 'kubelogin'): KubeloginCredential {
   const source = connection.credential;
-  const args = ['get-token', '--login', mode, '--server-id', AKS_SERVER_APPLICATION_ID, '--environment', KUBELOGIN_ENVIRONMENT[connection.cloud.environment.toLowerCase()] ?? 'AzurePublicCloud', '--tenant-id', connection.tenantId];
+  const environment = KUBELOGIN_ENVIRONMENT[connection.cloud.environment.toLowerCase()];
+  if (!environment) {
+    // Any other cloud (AzureStackCloud) kubelogin reads from a file AZURE_ENVIRONMENT_FILEPATH names; naming the
+    // public cloud instead would send the connection's credential to the wrong authority.
+    throw new ExplainedError({
+      what: "Reading the input 'credentialHelper'",
+      reason: `kubelogin knows the public, US Government and China clouds by name; the connection's cloud '${connection.cloud.environment}' it would read from an environment file, which this task does not write.`,
+      fix: 'Use credentialHelper: builtIn, which takes the authority and audience from the connection.',
+      code: 'KUBELOGIN_UNSUPPORTED_CLOUD',
+    });
+  }
+  const args = ['get-token', '--login', mode, '--server-id', AKS_SERVER_APPLICATION_ID, '--environment', environment, '--tenant-id', connection.tenantId];
   const env: Record<string, string> = {};
   switch (mode) {
     case 'azurepipelines': {

@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { Composer, LineCounter, Parser, stringify, type Document } from 'yaml';
+import { performance } from 'perf_hooks';
+import { Composer, LineCounter, Parser, type Document } from 'yaml';
 import { ExplainedError } from '../pipeline/explainedError';
 
 /** A Kubernetes object from the pipeline's manifests, with where it came from. */
@@ -18,6 +19,17 @@ export interface LoadedManifest {
 
 /** Limits that keep a hostile or mistaken input from exhausting the agent. */
 export const MANIFEST_LIMITS = { maxFileBytes: 8 * 1024 * 1024, maxTotalBytes: 64 * 1024 * 1024, maxDocuments: 5_000, maxAliasCount: 100 };
+
+/**
+ * The text each object was read from (its own document), until the task changes the object: what
+ * toYamlStream hands kubectl, so that kubectl reads what the author wrote, not a re-serialisation.
+ */
+const sourceTexts = new WeakMap<ManifestObject, string>();
+
+/** Called by whatever changes a loaded object (image substitution): kubectl must then get the object itself. */
+export function forgetSourceText(o: ManifestObject): void {
+  sourceTexts.delete(o);
+}
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -59,6 +71,32 @@ function* yamlDocuments(text: string): Generator<Document.Parsed> {
  * (aliases), files too big, documents without kind, apiVersion or a valid name.
  */
 export function loadManifests(input: string, files: string[]): LoadedManifest[] {
+  const steps = manifestSteps(input, files);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+/**
+ * loadManifests, giving the event loop a turn every few milliseconds of parsing, so that sign-in and
+ * Resource Manager reads started beside it go on (1000 manifests take a few hundred ms to parse).
+ */
+export async function loadManifestsYielding(input: string, files: string[], sliceMs = 10): Promise<LoadedManifest[]> {
+  const steps = manifestSteps(input, files);
+  let sliceStarted = performance.now();
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+    if (performance.now() - sliceStarted >= sliceMs) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      sliceStarted = performance.now();
+    }
+  }
+}
+
+/** loadManifests' work, one document per step. */
+function* manifestSteps(input: string, files: string[]): Generator<void, LoadedManifest[]> {
   if (files.length === 0) {
     throw refuse(input, 'The patterns match no file.', 'Check the paths: they are relative to the sources directory (or absolute), one per line; globs like manifests/**/*.yaml work.', 'NO_MANIFESTS');
   }
@@ -72,6 +110,8 @@ export function loadManifests(input: string, files: string[]): LoadedManifest[] 
       throw refuse(input, `${file} is too large (${size} bytes; limits ${MANIFEST_LIMITS.maxFileBytes} per file and ${MANIFEST_LIMITS.maxTotalBytes} in all).`, 'Split the manifests or remove generated data from them.', 'MANIFEST_TOO_LARGE');
     }
     const text = fs.readFileSync(file, 'utf8');
+    // A %TAG directive would not travel with a document's own text: such files go re-serialised.
+    const keepsSource = !/^%/m.test(text);
     let index = 0;
     for (const doc of yamlDocuments(text)) {
       // Every document counts, an empty one too: the limit bounds the parsing, not only the objects.
@@ -90,11 +130,14 @@ export function loadManifests(input: string, files: string[]): LoadedManifest[] 
       }
       if (value === null || value === undefined) continue; // an empty document between ---
       for (const object of value && (value as { kind?: string }).kind === 'List' ? ((value as { items?: unknown[] }).items ?? []) : [value]) {
-        loaded.push({ file, object: checkObject(input, where, object) });
+        const checked = checkObject(input, where, object);
+        if (keepsSource && checked === value) sourceTexts.set(checked, documentText(text, doc.range));
+        loaded.push({ file, object: checked });
         if (loaded.length > MANIFEST_LIMITS.maxDocuments) {
           throw refuse(input, `More than ${MANIFEST_LIMITS.maxDocuments} objects.`, 'Deploy them in several steps.', 'MANIFEST_TOO_LARGE');
         }
       }
+      yield;
     }
   }
   if (loaded.length === 0) throw refuse(input, `The ${files.length} matching file(s) hold no Kubernetes object.`, 'Check that the files are manifests.', 'NO_MANIFESTS');
@@ -126,7 +169,23 @@ export function isClusterScoped(kind: string): boolean {
   return CLUSTER_SCOPED.has(kind);
 }
 
-/** Serialises objects as one multi-document YAML stream for kubectl. */
+/**
+ * A document's text without its `---` marker: kubectl's YAML reader allows only a comment after one on
+ * its line (k8s.io/apimachinery pkg/util/yaml/decoder.go, YAMLReader.Read: "invalid Yaml document separator").
+ */
+function documentText(text: string, range: [number, number, number]): string {
+  const own = text.slice(range[0], range[2]).replace(/^---[ \t]*/, '');
+  return own.endsWith('\n') ? own : `${own}\n`;
+}
+
+/**
+ * One multi-document stream for kubectl: each object as its author wrote it when the task did not
+ * change it, else as JSON. Not re-serialised YAML: kubectl reads YAML 1.1 (sigs.k8s.io/yaml on its
+ * goyaml.v2, whose resolve.go makes a plain yes/on/y/off a bool and 2024-01-01 a timestamp), and
+ * the yaml library writes such strings plain, so a quoted "yes" became a bool the API server
+ * refused. In JSON every string is quoted. The leading --- keeps kubectl's decoder in YAML mode
+ * (the same decoder.go: GuessJSONStream takes a stream whose first non-space byte is { for JSON).
+ */
 export function toYamlStream(objects: ManifestObject[]): string {
-  return objects.map((o) => stringify(o)).join('---\n');
+  return objects.map((o) => `---\n${sourceTexts.get(o) ?? `${JSON.stringify(o)}\n`}`).join('');
 }

@@ -1,7 +1,7 @@
 import { randomBytes, timingSafeEqual } from 'crypto';
 import * as http from 'http';
 import type { AddressInfo } from 'net';
-import { acquireToken, type ConnectionCredential } from '../identity/connectionCredential';
+import { acquireToken, type AcquiredToken, type ConnectionCredential } from '../identity/connectionCredential';
 import { messageOf } from '../pipeline/explainedError';
 import { registerSecret } from '../pipeline/secrets';
 
@@ -14,6 +14,8 @@ export interface TokenBroker {
   env: Record<string, string>;
   /** How many tokens were handed out, for logs and tests. */
   served(): number;
+  /** Settles when the token asked for ahead of kubectl (prefetch) is there or has failed. */
+  prefetched: Promise<void>;
   close(): Promise<void>;
 }
 
@@ -24,11 +26,28 @@ export interface TokenBroker {
  * with a per-run random key. A token that expires during a long apply or rollout is simply
  * requested again, and the credential renews it (for WIF, with a fresh OIDC token).
  */
-export async function startTokenBroker(cc: ConnectionCredential): Promise<TokenBroker> {
+export async function startTokenBroker(cc: ConnectionCredential, options: { prefetch?: boolean } = {}): Promise<TokenBroker> {
   const key = randomBytes(32).toString('base64url');
   registerSecret(key);
   const expected = Buffer.from(`Bearer ${key}`);
   let served = 0;
+  // Asked for at once (while the preflight runs), so kubectl's first request finds it; taken by
+  // that request rather than asked for again, as the credential does not share a request in
+  // flight. A failed prefetch is only a miss: the request asks again and reports that outcome.
+  let ahead: Promise<AcquiredToken> | undefined = options.prefetch ? acquireToken(cc, 'aksServer') : undefined;
+  const prefetched = ahead ? ahead.then(() => undefined, () => undefined) : Promise.resolve();
+  const nextToken = async (): Promise<AcquiredToken> => {
+    const first = ahead;
+    ahead = undefined;
+    if (first) {
+      try {
+        return await first;
+      } catch {
+        // asked again below
+      }
+    }
+    return acquireToken(cc, 'aksServer');
+  };
   const server = http.createServer((req, res) => {
     const presented = Buffer.from(req.headers.authorization ?? '');
     if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) {
@@ -39,7 +58,7 @@ export async function startTokenBroker(cc: ConnectionCredential): Promise<TokenB
       res.writeHead(404).end();
       return;
     }
-    acquireToken(cc, 'aksServer').then(
+    nextToken().then(
       (token) => {
         served++;
         res.writeHead(200, { 'Content-Type': 'application/json' }).end(
@@ -58,6 +77,7 @@ export async function startTokenBroker(cc: ConnectionCredential): Promise<TokenB
   return {
     env: { [BROKER_URL_ENV]: `http://127.0.0.1:${port}/aks-token`, [BROKER_KEY_ENV]: key },
     served: () => served,
+    prefetched,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

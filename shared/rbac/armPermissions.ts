@@ -61,6 +61,9 @@ export async function permissionsAt(client: AuthorizationManagementClient, targe
 function covers(assignmentScope: string, target: string): boolean {
   const a = assignmentScope.replace(/\/+$/, '').toLowerCase();
   const t = target.replace(/\/+$/, '').toLowerCase();
+  // A management group's assignment, listed at a resource, is inherited from above its subscription
+  // (role assignments listed at a scope include those above it); its id is no path prefix of the resource's.
+  if (a.startsWith('/providers/microsoft.management/managementgroups/')) return true;
   return a === '' || t === a || t.startsWith(`${a}/`);
 }
 

@@ -16,10 +16,26 @@ import { createTestCa } from '../sandbox/testCa';
 import { probeEndpoint } from '../../shared/net/lineOfSight';
 import { DEPLOY_INPUTS, writeDemoManifests } from '../support/deployInputs';
 import { sandboxJobEnv } from '../support/sandboxAgent';
-import { ALL_TASKS, REPO_ROOT, runTask, type TaskName } from '../support/taskRun';
+import { ALL_TASKS, REPO_ROOT, parseTaskOutput, runTask, type TaskName } from '../support/taskRun';
+import type { Env } from '../support/agentEnvironment';
+import { parseTimingsLine } from '../../shared/pipeline/phaseTimings';
 import { RUN_COMMAND_INVOKER, deployerAssignments } from '../support/deployerAccess';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+/**
+ * BENCH_PARTS=apply (or a comma-separated list of sizes, start, preflight, requests, blackhole,
+ * apply, acr) runs only those parts; BENCH_SIZES=1000 (comma-separated) the apply ratio's sizes.
+ */
+const PARTS = new Set((process.env.BENCH_PARTS ?? 'sizes,start,preflight,requests,blackhole,apply,acr').split(',').map((p) => p.trim()));
+const SIZES = (process.env.BENCH_SIZES ?? '50,200,1000').split(',').map(Number);
+const TASK_RUNS = Number(process.env.BENCH_TASK_RUNS ?? 3);
+/** Another build's PrivateAksDeployV1 folder (e.g. main's), run alternately with this one in the apply ratio: before/after under the same load. */
+const BASELINE = process.env.BENCH_BASELINE;
+/** A delay on every Entra ID and Resource Manager request in the apply ratio: what a real network adds to each round trip (0 = loopback). */
+const LATENCY_MS = Number(process.env.BENCH_LATENCY_MS ?? 0);
+/** A folder: the apply ratio's task runs write a V8 CPU profile there (node --cpu-prof); with BENCH_TASK_DIR=build/tasks/PrivateAksDeployV1 (tsc's output) it names packages and functions. */
+const CPU_PROF = process.env.BENCH_CPU_PROF;
+const TASK_DIR = path.resolve(REPO_ROOT, process.env.BENCH_TASK_DIR ?? path.join('tasks', 'PrivateAksDeployV1'));
 const rows: Array<[string, string]> = [];
 const row = (what: string, figure: string) => {
   rows.push([what, figure]);
@@ -155,28 +171,102 @@ async function readyKubeconfig(s: Sandbox): Promise<string> {
   return file;
 }
 
+/**
+ * PrivateAksDeploy from spawn to the process's exit, and the phases of its `Timings:` line: the
+ * task process itself, not the harness around it (runTask's figure also holds its scan of the
+ * whole output for leaked secrets, which grows with the output).
+ */
+function timedDeploy(env: Env, wrap: (c: string, a: string[]) => { command: string; args: string[] }, taskDir = TASK_DIR): Promise<{ ms: number; phases: Map<string, number> }> {
+  return new Promise((resolve, reject) => {
+    const { command, args } = wrap(process.execPath, [...(CPU_PROF && taskDir === TASK_DIR ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(CPU_PROF)}`] : []), path.join(taskDir, 'index.js')]);
+    const started = process.hrtime.bigint();
+    const child = spawn(command, args, { cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 300_000);
+    child.on('error', reject);
+    child.on('exit', () => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      clearTimeout(timer);
+      child.on('close', () => {
+        const run = parseTaskOutput(stdout);
+        if (run.result !== 'Succeeded') {
+          reject(new Error(`PrivateAksDeploy failed: ${run.resultMessage}\n${stderr}`));
+          return;
+        }
+        const phases = run.lines.map(parseTimingsLine).find((p) => p !== undefined);
+        resolve({ ms, phases: phases ?? new Map() });
+      });
+    });
+  });
+}
+
+/** A run's time less what kubectl spent applying and waiting (its own phases say how long). */
+function ownTime(totalMs: number, phases: Map<string, number>): number {
+  return totalMs - (phases.get('apply') ?? 0) - (phases.get('rollouts') ?? 0);
+}
+
+/** Each phase's median over the runs, in the order the task printed them. */
+function phaseMedians(runs: Array<Map<string, number>>): string {
+  const names = [...new Set(runs.flatMap((r) => [...r.keys()]))];
+  return names.map((name) => `${name} ${Math.round(median(runs.map((r) => r.get(name) ?? 0)))}`).join(', ');
+}
+
 async function applyRatio(s: Sandbox): Promise<void> {
   const network = s.network!;
   const kubeconfig = await readyKubeconfig(s);
-  for (const n of [50, 200, 1000]) {
+  if (LATENCY_MS > 0) for (const service of ['entra', 'arm'] as const) s.faults.inject(service, { delayMs: LATENCY_MS, times: Number.MAX_SAFE_INTEGER });
+  for (const n of SIZES) {
     const text = Array.from({ length: n }, (_, i) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bench-${i}\ndata:\n  round: "ROUND"\n`).join('---\n');
     const file = writeDemoManifests(s, text);
     const bare: number[] = [];
     const task: number[] = [];
-    for (let i = 0; i < 3; i++) {
-      // Each round changes every object, so both apply the same writes.
-      fs.writeFileSync(file, text.replace(/ROUND/g, `bare-${i}`));
-      const t = Date.now();
-      const r = await network.run('kubectl', ['apply', '-f', file, '--namespace', 'web'], { inside: true, env: { PATH: process.env.PATH ?? '', HOME: s.tempDir, KUBECONFIG: kubeconfig }, timeoutMs: 300_000 });
-      if (r.code !== 0) throw new Error(`kubectl apply failed: ${r.stderr}`);
-      bare.push(Date.now() - t);
-      fs.writeFileSync(file, text.replace(/ROUND/g, `task-${i}`));
-      const run = await runTask('PrivateAksDeployV1', jobEnv(s, { ...DEPLOY_INPUTS, route: 'direct', waitForRollout: 'false' }), { wrap: (c, a) => network.spawnArgs(true, c, a), timeoutMs: 300_000 });
-      if (run.result !== 'Succeeded') throw new Error(`PrivateAksDeploy failed: ${run.resultMessage}`);
-      task.push(run.durationMs);
+    const phases: Array<Map<string, number>> = [];
+    const baseline: number[] = [];
+    const baselinePhases: Array<Map<string, number>> = [];
+    for (let i = 0; i < TASK_RUNS; i++) {
+      const steps: Array<() => Promise<void>> = [
+        async () => {
+          const t = Date.now();
+          const r = await network.run('kubectl', ['apply', '-f', file, '--namespace', 'web'], { inside: true, env: { PATH: process.env.PATH ?? '', HOME: s.tempDir, KUBECONFIG: kubeconfig }, timeoutMs: 300_000 });
+          if (r.code !== 0) throw new Error(`kubectl apply failed: ${r.stderr}`);
+          bare.push(Date.now() - t);
+        },
+        async () => {
+          const run = await timedDeploy(jobEnv(s, { ...DEPLOY_INPUTS, route: 'direct', waitForRollout: 'false' }), (c, a) => network.spawnArgs(true, c, a));
+          task.push(run.ms);
+          phases.push(run.phases);
+        },
+      ];
+      if (BASELINE) {
+        steps.push(async () => {
+          const run = await timedDeploy(jobEnv(s, { ...DEPLOY_INPUTS, route: 'direct', waitForRollout: 'false' }), (c, a) => network.spawnArgs(true, c, a), BASELINE);
+          baseline.push(run.ms);
+          baselinePhases.push(run.phases);
+        });
+      }
+      // Each round starts with another of them, so that none always goes first; each run changes every
+      // object, so all apply the same writes.
+      for (const [j, step] of [...steps.slice(i % steps.length), ...steps.slice(0, i % steps.length)].entries()) {
+        fs.writeFileSync(file, text.replace(/ROUND/g, `${i}-${j}`));
+        await step();
+      }
     }
-    row(`PrivateAksDeploy vs bare kubectl apply, ${n} manifests`, `${ms(median(task))} vs ${ms(median(bare))} (×${(median(task) / median(bare)).toFixed(2)})`);
+    row(`PrivateAksDeploy vs bare kubectl apply, ${n} manifests${LATENCY_MS ? ` (${LATENCY_MS} ms added to each Entra ID and ARM request)` : ''}`, `${ms(median(task))} vs ${ms(median(bare))} (×${(median(task) / median(bare)).toFixed(2)}, overhead ${ms(median(task) - median(bare))})`);
+    row(`  its phases, ${n} manifests (ms, medians)`, phaseMedians(phases));
+    row(`  its own time, ${n} manifests (to its exit, less kubectl's apply and rollouts, which vary most)`, ms(median(task.map((t, k) => ownTime(t, phases[k])))));
+    if (BASELINE) {
+      row(`  baseline ${BASELINE}, ${n} manifests`, `${ms(median(baseline))} (×${(median(baseline) / median(bare)).toFixed(2)}, overhead ${ms(median(baseline) - median(bare))})`);
+      if (baselinePhases.some((p) => p.size > 0)) {
+        row(`  baseline's phases, ${n} manifests`, phaseMedians(baselinePhases));
+        row(`  baseline's own time, ${n} manifests`, ms(median(baseline.map((t, k) => ownTime(t, baselinePhases[k])))));
+      }
+    }
   }
+  s.faults.clear('entra');
+  s.faults.clear('arm');
   writeDemoManifests(s);
 }
 
@@ -194,21 +284,23 @@ async function acrConcurrency(): Promise<void> {
 
 async function main(): Promise<void> {
   const started = Date.now();
-  sizes();
-  for (const task of ALL_TASKS) row(`node start → first log line, ${task} (bundled)`, ms(await repeat(RUNS, () => firstLineMs(task))));
-  row('preflight against a healthy endpoint (DNS+TCP+TLS+HTTP)', ms(await preflightHealthy()));
-  await withSandbox(async (s) => {
-    await requestsPerRun(s);
-    if (s.network) {
-      await blackholed(s);
-      await applyRatio(s);
-    } else {
-      row('blackholed API server; PrivateAksDeploy vs kubectl apply', `n/a (${s.networkUnavailable})`);
-    }
-  });
-  await acrConcurrency();
+  if (PARTS.has('sizes')) sizes();
+  if (PARTS.has('start')) for (const task of ALL_TASKS) row(`node start → first log line, ${task} (bundled)`, ms(await repeat(RUNS, () => firstLineMs(task))));
+  if (PARTS.has('preflight')) row('preflight against a healthy endpoint (DNS+TCP+TLS+HTTP)', ms(await preflightHealthy()));
+  if (PARTS.has('requests') || PARTS.has('blackhole') || PARTS.has('apply')) {
+    await withSandbox(async (s) => {
+      if (PARTS.has('requests')) await requestsPerRun(s);
+      if (s.network) {
+        if (PARTS.has('blackhole')) await blackholed(s);
+        if (PARTS.has('apply')) await applyRatio(s);
+      } else {
+        row('blackholed API server; PrivateAksDeploy vs kubectl apply', `n/a (${s.networkUnavailable})`);
+      }
+    });
+  }
+  if (PARTS.has('acr')) await acrConcurrency();
   const width = Math.max(...rows.map(([w]) => w.length));
-  console.log(`\n| What | Figure (median of ${RUNS} runs; 3 for task runs) |\n|---|---|`);
+  console.log(`\n| What | Figure (median of ${RUNS} runs; ${TASK_RUNS} for task runs) |\n|---|---|`);
   for (const [what, figure] of rows) console.log(`| ${what.padEnd(width)} | ${figure} |`);
   console.log(`\n(${((Date.now() - started) / 1000).toFixed(0)} s)`);
 }

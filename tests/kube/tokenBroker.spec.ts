@@ -56,6 +56,29 @@ describe('exec credential plugin and token broker', function () {
     assert.strictEqual(broker.served(), 1);
   });
 
+  it('asks for the first token ahead of kubectl once: the exec plugin takes that request, not a second one', async () => {
+    const principal = sandbox.principal('deployer');
+    const cc = createConnectionCredential({
+      id: 'sc-prefetch',
+      scheme: 'ServicePrincipal',
+      tenantId: sandbox.tenantId,
+      cloud: resolveCloudEndpoints({ resourceManagerUrl: 'https://127.0.0.1:9/', authorityUrl: sandbox.authorityHost }),
+      credential: { kind: 'servicePrincipalSecret', clientId: principal.clientId, secret: principal.secret! },
+    });
+    const before = sandbox.requests.length;
+    const prefetching = await startTokenBroker(cc, { prefetch: true });
+    try {
+      // The plugin asks while the prefetch may still be on its way.
+      const [{ stdout }] = await Promise.all([run(process.execPath, [PLUGIN], { env: { PATH: process.env.PATH, ...prefetching.env } }), prefetching.prefetched]);
+      sandbox.validateAccessToken(JSON.parse(stdout).status.token, { audience: '6dae42f8-4368-4678-94ff-3960e28e3630' });
+      const issued = sandbox.requests.slice(before).filter((q) => q.service === 'entra' && q.status === 200 && q.note?.resource);
+      assert.strictEqual(issued.length, 1, `${issued.length} token requests`);
+      assert.strictEqual(prefetching.served(), 1);
+    } finally {
+      await prefetching.close();
+    }
+  });
+
   it('refuses a caller without the broker key', async () => {
     const err = await run(process.execPath, [PLUGIN], { env: { PATH: process.env.PATH, [BROKER_URL_ENV]: broker.env[BROKER_URL_ENV], [BROKER_KEY_ENV]: 'guessed' } }).catch((e) => e);
     assert.strictEqual(err.code, 1);

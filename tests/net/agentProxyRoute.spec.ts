@@ -1,5 +1,12 @@
 import * as assert from 'assert';
-import { agentRouteTo, kubectlProxyEnvironment } from '../../shared/net/agentHttpSettings';
+import * as fs from 'fs';
+import * as https from 'https';
+import * as os from 'os';
+import * as path from 'path';
+import * as tls from 'tls';
+import type { AddressInfo } from 'net';
+import { agentHttpSettingsFor, agentRouteTo, kubectlProxyEnvironment } from '../../shared/net/agentHttpSettings';
+import { createTestCa } from '../sandbox/testCa';
 
 /**
  * The agent's proxy settings (Agent.ProxyUrl, Agent.ProxyUsername, Agent.ProxyBypassList: variables
@@ -53,5 +60,45 @@ describe("the agent's proxy for probes and kubectl", () => {
   it('sets nothing without Agent.ProxyUrl', () => {
     delete process.env.AGENT_PROXYURL;
     assert.deepStrictEqual(kubectlProxyEnvironment([`https://${api}:443`]), {});
+  });
+});
+
+describe("the agent's CA bundle (Agent.CAInfo) for the SDK clients", () => {
+  const saved = process.env.AGENT_CAINFO;
+  let dir: string;
+  before(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agent-ca-'))));
+  after(() => {
+    fs.rmSync(dir, { recursive: true, force: true });
+    if (saved === undefined) delete process.env.AGENT_CAINFO;
+    else process.env.AGENT_CAINFO = saved;
+  });
+
+  it('is one TLS context made once, not one per connection, and a new one when the bundle changes', async () => {
+    const ca = createTestCa();
+    process.env.AGENT_CAINFO = path.join(dir, 'ca.pem');
+    fs.writeFileSync(process.env.AGENT_CAINFO, ca.certPem);
+    const first = agentHttpSettingsFor('https://management.azure.com/').tlsOptions as { ca: string[]; secureContext?: tls.SecureContext };
+    assert.ok(first.secureContext, 'no prepared TLS context');
+    assert.ok(first.ca.includes(ca.certPem) && first.ca.length > tls.rootCertificates.length);
+    assert.strictEqual(agentHttpSettingsFor('https://login.microsoftonline.com/').tlsOptions, first);
+    // The context trusts the agent's CA: a server with a certificate it issued is accepted.
+    const cert = ca.issueServerCertificate(['localhost'], []);
+    const server = https.createServer({ key: cert.keyPem, cert: cert.certPem }, (_q, s) => s.end('ok'));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const body = await new Promise<string>((resolve, reject) => {
+        https.get({ host: '127.0.0.1', servername: 'localhost', port: (server.address() as AddressInfo).port, path: '/', agent: false, secureContext: first.secureContext } as https.RequestOptions, (res) => {
+          res.setEncoding('utf8');
+          let b = '';
+          res.on('data', (d) => (b += d));
+          res.on('end', () => resolve(b));
+        }).on('error', reject);
+      });
+      assert.strictEqual(body, 'ok');
+    } finally {
+      server.close();
+    }
+    fs.writeFileSync(process.env.AGENT_CAINFO, createTestCa().certPem);
+    assert.notStrictEqual(agentHttpSettingsFor('https://management.azure.com/').tlsOptions, first);
   });
 });

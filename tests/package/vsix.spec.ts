@@ -67,10 +67,14 @@ describe('the Marketplace package', function () {
       const packaged = files()
         .filter((f) => f.startsWith(`tasks/${task}/`))
         .sort();
-      const bundles = fs
-        .readdirSync(path.join(REPO_ROOT, 'tasks', task))
-        .filter((f) => f.endsWith('.ts'))
-        .map((f) => `tasks/${task}/${f.replace(/\.ts$/, '.js')}`);
+      // What runs: the scripts task.json's handlers name, and the scripts those run by path (kubectl's
+      // credential plugin); the task's other modules (inputs, flow, report) are inside those bundles.
+      const dir = path.join(REPO_ROOT, 'tasks', task);
+      const taskJson = JSON.parse(fs.readFileSync(path.join(dir, 'task.json'), 'utf8'));
+      const targets = ['execution', 'prejobexecution', 'postjobexecution'].flatMap((stage) => Object.values<{ target: string }>(taskJson[stage] ?? {}).map((h) => h.target));
+      const sources = fs.readdirSync(dir).filter((f) => f.endsWith('.ts')).map((f) => fs.readFileSync(path.join(dir, f), 'utf8')).join('\n');
+      const runByPath = [...sources.matchAll(/'(\w+\.js)'/g)].map((m) => m[1]);
+      const bundles = [...new Set([...targets, ...runByPath])].map((f) => `tasks/${task}/${f}`);
       assert.ok(bundles.includes(`tasks/${task}/index.js`));
       assert.deepStrictEqual(packaged, [`tasks/${task}/THIRD-PARTY-NOTICES.txt`, `tasks/${task}/icon.png`, ...bundles, `tasks/${task}/task.json`].sort());
     }

@@ -35,7 +35,7 @@
  */
 import * as crypto from 'node:crypto';
 import * as authz from './authorization';
-import { acrLegacyRegistryModel, acrVirtualNetworkRuleKey, aksClusterHasETag, aksPutHonoursIfMatch, armStateFor, type ArmState, type ClusterRecord, type RegistryNetwork, type RegistryNetworkState, type RegistryRecord } from './armState';
+import { acrLegacyRegistryModel, acrVirtualNetworkRuleKey, aksPutHonoursIfMatch, armStateFor, type ArmState, type ClusterRecord, type RegistryNetwork, type RegistryNetworkState, type RegistryRecord } from './armState';
 import { AccessTokenError, AKS_SERVER_APP_ID } from './entra';
 import type { SandboxContext } from './index';
 import { decodeJwt, type JwtPayload } from './jwt';

@@ -12,7 +12,7 @@
 import * as crypto from 'node:crypto';
 import * as authz from './authorization';
 import type { ClusterSpec, RegistrySpec } from './azureResources';
-import { BUILT_IN_ROLES, findBuiltInRole, type RolePermission } from './builtInRoles';
+import { BUILT_IN_ROLES, type RolePermission } from './builtInRoles';
 import { isGuid, type ResolvedPrincipal, type ResolvedScenario } from './scenario';
 
 export interface ResolvedGroup {

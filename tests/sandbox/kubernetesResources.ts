@@ -169,10 +169,13 @@ export class ResourceCatalog {
 
     /** Registers (or replaces) the resource of a CustomResourceDefinition object. */
     registerCrd(crd: Record<string, unknown>): ResourceType[] {
+        // A CRD's spec is free-form JSON read field by field as kubectl sends it.
+        /* eslint-disable @typescript-eslint/no-explicit-any */
         const spec = (crd.spec ?? {}) as Record<string, any>;
         const names = (spec.names ?? {}) as Record<string, any>;
         const name = String((crd.metadata as Record<string, unknown>)?.name ?? '');
         const versions = Array.isArray(spec.versions) ? spec.versions as Array<Record<string, any>> : [];
+        /* eslint-enable @typescript-eslint/no-explicit-any */
         const types: ResourceType[] = versions
             .filter((v) => v.served !== false)
             .map((v) => ({

@@ -154,7 +154,7 @@ export function releaseBlockClaim(file: string): void {
 
 /** Removes claims whose owner no longer runs (only at a process's first start, before it claims anything). */
 function removeStaleClaims(stale: (pid: number) => boolean): void {
-    let entries: string[] = [];
+    let entries: string[];
     try {
         entries = fs.readdirSync(BLOCK_CLAIMS_DIR);
     } catch {
@@ -162,7 +162,7 @@ function removeStaleClaims(stale: (pid: number) => boolean): void {
     }
     for (const entry of entries) {
         const file = path.join(BLOCK_CLAIMS_DIR, entry);
-        let owner = NaN;
+        let owner: number;
         try {
             owner = Number(fs.readFileSync(file, 'utf8'));
         } catch {

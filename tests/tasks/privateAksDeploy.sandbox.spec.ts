@@ -4,7 +4,7 @@ import * as path from 'path';
 import { randomUUID } from 'crypto';
 import { startSandbox, type Sandbox } from '../sandbox';
 import { ALL_SCHEMES, type ConnectionScheme } from '../support/agentEnvironment';
-import { DEPLOY_INPUTS, writeDemoManifests } from '../support/deployInputs';
+import { DEMO_MANIFEST, DEPLOY_INPUTS, writeDemoManifests } from '../support/deployInputs';
 import { sandboxJobEnv, type SandboxJobOptions } from '../support/sandboxAgent';
 import { leakedSecrets, loggedText, runTask, type TaskRun } from '../support/taskRun';
 import { uploadedSummaries } from '../support/uploadedSummaries';
@@ -192,6 +192,41 @@ describe('PrivateAksDeploy against a private, Entra-only cluster', function () {
       const store = sandbox.azure.clusters.get('aks-prod')!.store;
       assert.ok(store.get('ConfigMap', 'web', 'keep-me'));
       assert.strictEqual(store.get('ConfigMap', 'web', 'drop-me'), undefined);
+    } finally {
+      writeDemoManifests(sandbox);
+    }
+  });
+
+  it('a bad manifest fails with its own error while sign-in runs beside the parse, even when sign-in fails too', async () => {
+    writeDemoManifests(sandbox, `${DEMO_MANIFEST}---\nkind: [unclosed\n`);
+    try {
+      const r = await deploy({ inside: true, inputs: { route: 'direct' }, extra: { secretOverride: 'not-the-secret' } });
+      assert.match(failedWith(r, 'INVALID_MANIFEST'), /app.yaml \(document 4\) is not valid YAML/);
+      assert.ok(!r.lines.some((l) => /^Signed in to Azure|^Cluster:/.test(l)), `Azure's part was printed before the input error:\n${r.lines.join('\n')}`);
+      // The control: the same connection with good manifests fails at sign-in, so sign-in did fail above.
+      writeDemoManifests(sandbox);
+      const control = await deploy({ inside: true, inputs: { route: 'direct' }, extra: { secretOverride: 'not-the-secret' } });
+      assert.match(control.resultMessage ?? '', /AADSTS7000215/);
+    } finally {
+      writeDemoManifests(sandbox);
+    }
+  });
+
+  it('hands kubectl quoted "yes"/"on" as strings, in documents it changed and in those it did not', async () => {
+    // kubectl reads YAML 1.1 (sigs.k8s.io/yaml on go-yaml v2: resolve.go's bool table has yes/on/y/off),
+    // so a plain yes is a bool to it: the author's quotes must survive into what it applies.
+    const configMap = 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: quoted\ndata:\n  enabled: "yes"\n  mode: \'on\'\n';
+    const deployment = DEMO_MANIFEST.split('---\n')[1].replace('          image: contosoprod.azurecr.io/shop/web:1.0.0\n', '          image: contosoprod.azurecr.io/shop/web:1.0.0\n          env:\n            - name: FEATURE\n              value: "on"\n');
+    // The changed document first: as JSON, it must not turn kubectl's decoder to a JSON stream.
+    writeDemoManifests(sandbox, [deployment, configMap].join('---\n'));
+    try {
+      const r = await deploy({ inside: true, inputs: { route: 'direct', containers: 'contosoprod.azurecr.io/shop/web:3.0.0' } });
+      assert.strictEqual(r.result, 'Succeeded', r.stdout);
+      const store = sandbox.azure.clusters.get('aks-prod')!.store;
+      assert.deepStrictEqual((store.get('ConfigMap', 'web', 'quoted') as { data: unknown }).data, { enabled: 'yes', mode: 'on' });
+      const container = (store.get('Deployment', 'web', 'shop') as { spec: { template: { spec: { containers: { image: string; env: unknown }[] } } } }).spec.template.spec.containers[0];
+      assert.strictEqual(container.image, 'contosoprod.azurecr.io/shop/web:3.0.0');
+      assert.deepStrictEqual(container.env, [{ name: 'FEATURE', value: 'on' }]);
     } finally {
       writeDemoManifests(sandbox);
     }

@@ -2,7 +2,8 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { loadManifests, objectRef, validateNamespace, MANIFEST_LIMITS } from '../../shared/kube/manifests';
+import { parseAllDocuments } from 'yaml';
+import { loadManifests, loadManifestsYielding, objectRef, toYamlStream, validateNamespace, MANIFEST_LIMITS } from '../../shared/kube/manifests';
 import { parseImage, substituteImages } from '../../shared/kube/imageSubstitution';
 
 describe('manifests', () => {
@@ -40,6 +41,38 @@ describe('manifests', () => {
       assert.throws(() => loadManifests('manifests', [file]), (e: Error) => /input 'manifests'/.test(e.message) && message.test(e.message));
     });
   }
+
+  it("hands kubectl each unchanged document as written and a changed one as JSON, in a stream kubectl reads as YAML", () => {
+    const deployment = 'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: shop\nspec:\n  template:\n    spec:\n      containers:\n        - name: web\n          image: contosoprod.azurecr.io/shop/web:1\n          env: [{ name: A, value: "on" }]\n';
+    // A marker with content on its line and a last document without a newline.
+    const file = write('mixed.yaml', `${deployment}--- # settings\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata:\n  enabled: "yes" # quoted on purpose\n---\n{"apiVersion": "v1", "kind": "List", "items": [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "listed"}}]}`);
+    const objects = loadManifests('manifests', [file]).map((l) => l.object);
+    substituteImages(objects, [parseImage('containers', 'contosoprod.azurecr.io/shop/web:2')]);
+    const stream = toYamlStream(objects);
+    assert.ok(stream.startsWith('---\n'), stream);
+    assert.ok(stream.includes('# settings\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata:\n  enabled: "yes" # quoted on purpose\n'), stream);
+    assert.ok(stream.includes(`${JSON.stringify(objects[0])}\n`), 'the changed Deployment goes as JSON');
+    assert.ok(stream.includes(`${JSON.stringify(objects[2])}\n`), 'a List item has no text of its own');
+    const reread = parseAllDocuments(stream).map((d) => d.toJS()).filter((o) => o !== null);
+    assert.deepStrictEqual(reread, objects);
+    assert.match(stream, /"image":"contosoprod.azurecr.io\/shop\/web:2"/);
+  });
+
+  it('parses while giving the event loop turns (sign-in goes on meanwhile), to the same objects and the same refusals', async () => {
+    const text = Array.from({ length: 2000 }, (_, i) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c-${i}\ndata:\n  a: "b"\n`).join('---\n');
+    const file = write('many.yaml', text);
+    let turns = 0;
+    const ticking = setInterval(() => turns++, 1);
+    try {
+      const objects = (await loadManifestsYielding('manifests', [file], 2)).map((l) => l.object);
+      assert.ok(turns > 0, 'no timer ran while 2000 documents were parsed');
+      assert.deepStrictEqual(objects, loadManifests('manifests', [file]).map((l) => l.object));
+    } finally {
+      clearInterval(ticking);
+    }
+    const bad = write('bad-late.yaml', `${text}---\nkind: [unclosed\n`);
+    await assert.rejects(loadManifestsYielding('manifests', [bad]), /bad-late.yaml \(document 2001\) is not valid YAML/);
+  });
 
   it('refuses an empty match and an enormous file', () => {
     assert.throws(() => loadManifests('manifests', []), /\[NO_MANIFESTS\].*match no file/);

@@ -38,7 +38,6 @@ switch (mockCase) {
     break;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 import mr = require('azure-pipelines-task-lib/mock-run');
 
 
