@@ -64,7 +64,10 @@ function largestParts(metafile) {
       sizes.set(name, (sizes.get(name) ?? 0) + bytesInOutput);
     }
   }
-  const top = [...sizes].sort((a, b) => b[1] - a[1]).filter(([, bytes]) => bytes >= 32 * 1024).slice(0, 6);
+  const top = [...sizes]
+    .sort((a, b) => b[1] - a[1])
+    .filter(([, bytes]) => bytes >= 32 * 1024)
+    .slice(0, 6);
   return top.length ? `: ${top.map(([name, bytes]) => `${name} ${(bytes / 1024).toFixed(0)}`).join(', ')}, …` : '';
 }
 
@@ -73,7 +76,9 @@ async function main() {
   if (tasks.length === 0) throw new Error('no tasks/*/task.json found');
   const builds = tasks.flatMap((task) => entryPointsOf(task).map((entry) => ({ task, entry, ...outputsOf(task, entry) })));
   fs.rmSync(bundlesDir, { recursive: true, force: true });
-  const results = await Promise.all(builds.map(({ task, entry, outfile }) => esbuild.build(bundleOptions(entry, outfile, versionOf(task.taskJson)))));
+  const results = await Promise.all(
+    builds.map(({ task, entry, outfile }) => esbuild.build(bundleOptions(entry, outfile, versionOf(task.taskJson)))),
+  );
   builds.forEach((build, i) => {
     fs.mkdirSync(path.dirname(build.metafile), { recursive: true });
     fs.writeFileSync(build.metafile, JSON.stringify(results[i].metafile));
@@ -81,10 +86,26 @@ async function main() {
   // The notices: one per task folder (what agents download) and one for the whole extension.
   for (const task of tasks) {
     const metafiles = builds.map((b, i) => (b.task === task ? results[i].metafile : undefined)).filter(Boolean);
-    fs.writeFileSync(path.join(bundlesDir, task.name, 'THIRD-PARTY-NOTICES.txt'), noticesText(`The ${task.name} task`, bundledPackages(metafiles, root)));
+    fs.writeFileSync(
+      path.join(bundlesDir, task.name, 'THIRD-PARTY-NOTICES.txt'),
+      noticesText(`The ${task.name} task`, bundledPackages(metafiles, root)),
+    );
   }
-  fs.writeFileSync(path.join(bundlesDir, 'THIRD-PARTY-NOTICES.txt'), noticesText('This extension', bundledPackages(results.map((r) => r.metafile), root)));
-  builds.forEach(({ outfile }, i) => console.log(`bundled ${path.relative(root, outfile)} (${(fs.statSync(outfile).size / 1024).toFixed(0)} KiB${largestParts(results[i].metafile)})`));
+  fs.writeFileSync(
+    path.join(bundlesDir, 'THIRD-PARTY-NOTICES.txt'),
+    noticesText(
+      'This extension',
+      bundledPackages(
+        results.map((r) => r.metafile),
+        root,
+      ),
+    ),
+  );
+  builds.forEach(({ outfile }, i) =>
+    console.log(
+      `bundled ${path.relative(root, outfile)} (${(fs.statSync(outfile).size / 1024).toFixed(0)} KiB${largestParts(results[i].metafile)})`,
+    ),
+  );
 }
 
 if (require.main === module) {

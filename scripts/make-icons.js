@@ -45,7 +45,8 @@ function staleness(icon) {
   } catch (e) {
     return e.message;
   }
-  if (onDisk.width !== icon.size || onDisk.height !== icon.size) return `${onDisk.width}x${onDisk.height}, expected ${icon.size}x${icon.size}`;
+  if (onDisk.width !== icon.size || onDisk.height !== icon.size)
+    return `${onDisk.width}x${onDisk.height}, expected ${icon.size}x${icon.size}`;
   const fresh = readPng(render(icon)).pixels;
   const seen = onDisk.pixels;
   let max = 0;
@@ -58,7 +59,8 @@ function staleness(icon) {
     if (d > max) max = d;
   }
   const mean = sum / fresh.length;
-  if (max > TOLERANCE.max || mean > TOLERANCE.mean) return `differs from ${icon.svg} (max ${max}, mean ${mean.toFixed(2)} per channel): run npm run icons`;
+  if (max > TOLERANCE.max || mean > TOLERANCE.mean)
+    return `differs from ${icon.svg} (max ${max}, mean ${mean.toFixed(2)} per channel): run npm run icons`;
   return undefined;
 }
 

@@ -23,7 +23,10 @@ function bundledPackages(metafiles, absWorkingDir) {
         const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'));
         const key = `${pkg.name}@${pkg.version}`;
         if (packages.has(key)) continue;
-        const licenceFiles = fs.readdirSync(dir).filter((f) => LICENCE_FILE.test(f)).sort();
+        const licenceFiles = fs
+          .readdirSync(dir)
+          .filter((f) => LICENCE_FILE.test(f))
+          .sort();
         packages.set(key, { name: pkg.name, version: pkg.version, license: licenseOf(pkg), dir, licenceFiles });
       }
     }
@@ -41,7 +44,10 @@ function licenseOf(pkg) {
 /** The notice text; throws when a package carries no licence text, so the build cannot ship without it. */
 function noticesText(title, packages) {
   const missing = packages.filter((p) => p.licenceFiles.length === 0);
-  if (missing.length) throw new Error(`no licence file in ${missing.map((p) => `${p.name}@${p.version}`).join(', ')}: add its licence text to scripts/notices.js`);
+  if (missing.length)
+    throw new Error(
+      `no licence file in ${missing.map((p) => `${p.name}@${p.version}`).join(', ')}: add its licence text to scripts/notices.js`,
+    );
   const parts = [
     `THIRD-PARTY SOFTWARE NOTICES\n\n${title}\nincludes the following third-party packages, each under its own licence below.\n\n` +
       packages.map((p) => `- ${p.name} ${p.version} (${p.license})`).join('\n') +

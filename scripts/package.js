@@ -61,7 +61,18 @@ function main() {
   const stageDir = path.join(outDir, 'stage');
   stage(stageDir, manifest);
 
-  const args = ['extension', 'create', '--root', stageDir, '--manifest-globs', 'vss-extension.json', '--output-path', outDir, '--no-prompt', '--json'];
+  const args = [
+    'extension',
+    'create',
+    '--root',
+    stageDir,
+    '--manifest-globs',
+    'vss-extension.json',
+    '--output-path',
+    outDir,
+    '--no-prompt',
+    '--json',
+  ];
   if (publisher) args.push('--publisher', publisher);
   if (version) args.push('--override', JSON.stringify({ version }));
   const tfx = require.resolve('tfx-cli/_build/tfx-cli.js');

@@ -59,7 +59,8 @@ function readPng(buf) {
     const type = buf.toString('ascii', offset + 4, offset + 8);
     if (offset + 12 + length > buf.length) throw new Error(`truncated ${type} chunk`);
     const data = buf.subarray(offset + 8, offset + 8 + length);
-    if (buf.readUInt32BE(offset + 8 + length) !== crc32(buf.subarray(offset + 4, offset + 8 + length))) throw new Error(`bad CRC in ${type}`);
+    if (buf.readUInt32BE(offset + 8 + length) !== crc32(buf.subarray(offset + 4, offset + 8 + length)))
+      throw new Error(`bad CRC in ${type}`);
     if (type === 'IHDR') {
       header = { width: data.readUInt32BE(0), height: data.readUInt32BE(4), bitDepth: data[8], colorType: data[9], interlace: data[12] };
     } else if (type === 'IDAT') {
@@ -71,7 +72,8 @@ function readPng(buf) {
   }
   if (!header) throw new Error('no IHDR');
   if (!ended) throw new Error('no IEND');
-  if (header.bitDepth !== 8 || header.colorType !== 6) throw new Error(`not 8-bit RGBA (bit depth ${header.bitDepth}, colour type ${header.colorType})`);
+  if (header.bitDepth !== 8 || header.colorType !== 6)
+    throw new Error(`not 8-bit RGBA (bit depth ${header.bitDepth}, colour type ${header.colorType})`);
   if (header.interlace !== 0) throw new Error('interlaced');
   const raw = zlib.inflateSync(Buffer.concat(idat));
   const expected = (header.width * 4 + 1) * header.height;

@@ -9,7 +9,11 @@ function taskFolders() {
   return fs
     .readdirSync(tasksDir)
     .filter((name) => fs.existsSync(path.join(tasksDir, name, 'task.json')))
-    .map((name) => ({ name, dir: path.join(tasksDir, name), taskJson: JSON.parse(fs.readFileSync(path.join(tasksDir, name, 'task.json'), 'utf8')) }));
+    .map((name) => ({
+      name,
+      dir: path.join(tasksDir, name),
+      taskJson: JSON.parse(fs.readFileSync(path.join(tasksDir, name, 'task.json'), 'utf8')),
+    }));
 }
 
 /**

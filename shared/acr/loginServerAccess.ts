@@ -1,10 +1,7 @@
 import { agentGet } from '../net/agentGet';
 import { deniedIpOf } from './acrDenied';
 
-export type LoginServerAnswer =
-  | { kind: 'allowed'; status: number }
-  | { kind: 'denied'; ip: string }
-  | { kind: 'other'; detail: string };
+export type LoginServerAnswer = { kind: 'allowed'; status: number } | { kind: 'denied'; ip: string } | { kind: 'other'; detail: string };
 
 /**
  * What the registry's firewall says to the agent: `/v2/` answers 401 (or 200) when the agent gets

@@ -21,7 +21,11 @@ export interface RegistryTargetOptions {
 }
 
 /** A registry's network rule set and tags as a firewall rule store (no eTag: writes are verified by reading). */
-export function registryRuleStore(net: RegistryNetworkClient, registryName: string, explain: RuleStore<unknown>['explain']): RuleStore<RegistryNetworkState> {
+export function registryRuleStore(
+  net: RegistryNetworkClient,
+  registryName: string,
+  explain: RuleStore<unknown>['explain'],
+): RuleStore<RegistryNetworkState> {
   return {
     label: `the registry '${registryName}'`,
     listCommand: `az acr network-rule list --name ${registryName}`,
@@ -45,13 +49,22 @@ export async function registryTarget(o: RegistryTargetOptions): Promise<Firewall
     resourceLabel: `the registry '${o.registryName}'`,
     principalObjectId: o.principalObjectId,
     read: { action: 'Microsoft.ContainerRegistry/registries/read', role: 'Reader' },
-    write: { action: 'Microsoft.ContainerRegistry/registries/write', role: 'Container Registry Contributor and Data Access Configuration Administrator' },
+    write: {
+      action: 'Microsoft.ContainerRegistry/registries/write',
+      role: 'Container Registry Contributor and Data Access Configuration Administrator',
+    },
   });
-  const registry: Registry = await withDeadline(30_000, (abortSignal) => o.sdk.registries.get(o.resourceGroup, o.registryName, { abortSignal }), () => new DeadlineExceededError('Reading the registry', 30_000)).catch((err) => {
+  const registry: Registry = await withDeadline(
+    30_000,
+    (abortSignal) => o.sdk.registries.get(o.resourceGroup, o.registryName, { abortSignal }),
+    () => new DeadlineExceededError('Reading the registry', 30_000),
+  ).catch((err) => {
     throw explain(err, `Reading the registry '${o.registryName}'`, 'read');
   });
   const loginServer = registry.loginServer ?? `${o.registryName.toLowerCase()}.azurecr.io`;
-  console.log(`Registry ${o.registryName}: ${registry.sku?.name ?? '?'} SKU, public network access ${registry.publicNetworkAccess ?? 'Enabled'}, default action ${registry.networkRuleSet?.defaultAction ?? '?'}, ${registry.networkRuleSet?.ipRules?.length ?? 0} IP rule(s).`);
+  console.log(
+    `Registry ${o.registryName}: ${registry.sku?.name ?? '?'} SKU, public network access ${registry.publicNetworkAccess ?? 'Enabled'}, default action ${registry.networkRuleSet?.defaultAction ?? '?'}, ${registry.networkRuleSet?.ipRules?.length ?? 0} IP rule(s).`,
+  );
   const net = new RegistryNetworkClient(o.sdk, o.resourceManagerUrl, registryId);
   const store = registryRuleStore(net, o.registryName, explain);
 
@@ -62,7 +75,12 @@ export async function registryTarget(o: RegistryTargetOptions): Promise<Firewall
     store: store as RuleStore<unknown>,
     async posture() {
       if (registry.sku?.name !== 'Premium') {
-        throw new ExplainedError({ what: `Opening ${o.registryName}'s firewall`, reason: `The registry is on the ${registry.sku?.name} SKU; network rules need Premium.`, fix: 'az acr update --name <registry> --sku Premium, or reach the registry without a firewall.', code: 'ACR_SKU_NOT_PREMIUM' });
+        throw new ExplainedError({
+          what: `Opening ${o.registryName}'s firewall`,
+          reason: `The registry is on the ${registry.sku?.name} SKU; network rules need Premium.`,
+          fix: 'az acr update --name <registry> --sku Premium, or reach the registry without a firewall.',
+          code: 'ACR_SKU_NOT_PREMIUM',
+        });
       }
       const publicAccess = registry.publicNetworkAccess ?? 'Enabled';
       // IP rules only apply when public network access is on and the default action denies.
@@ -71,20 +89,27 @@ export async function registryTarget(o: RegistryTargetOptions): Promise<Firewall
         if (!o.allowEnablingSelectedNetworks) {
           throw new ExplainedError({
             what: `Opening ${o.registryName}'s firewall`,
-            reason: 'Public network access is Disabled, so IP rules do not apply: only private endpoints reach the registry. Nothing was changed.',
+            reason:
+              'Public network access is Disabled, so IP rules do not apply: only private endpoints reach the registry. Nothing was changed.',
             fix: 'Run the agent inside the VNet (private endpoint), or set allowEnablingSelectedNetworks: true to let the task switch the registry to selected networks.',
             code: 'ACR_PUBLIC_ACCESS_DISABLED',
           });
         }
         await enableSelectedNetworks(o, net, explain);
       }
-      console.log('Note: ACR Tasks (az acr build) run on Azure-hosted machines, not from this agent: the rule added here does not let them in.');
+      console.log(
+        'Note: ACR Tasks (az acr build) run on Azure-hosted machines, not from this agent: the rule added here does not let them in.',
+      );
       return 'filtered';
     },
     async ipFromEndpoint() {
       const answer = await askLoginServer(loginServer);
       if (answer.kind === 'denied') return { ip: answer.ip, why: `from ${loginServer}'s firewall refusal`, through: false };
-      if (answer.kind === 'allowed') return { why: `${loginServer} already lets the agent in (HTTP ${answer.status}), so its answer does not name the IP`, through: true };
+      if (answer.kind === 'allowed')
+        return {
+          why: `${loginServer} already lets the agent in (HTTP ${answer.status}), so its answer does not name the IP`,
+          through: true,
+        };
       return { why: `${loginServer} could not be asked (${answer.detail})`, through: false };
     },
     beforeAdd: (count) => checkQuota(o, count),
@@ -107,10 +132,16 @@ export async function checkQuota(o: Pick<RegistryTargetOptions, 'sdk' | 'resourc
   if (adding === 0) return;
   let usage: { limit?: number; currentValue?: number } | undefined;
   try {
-    const usages = await withDeadline(30_000, (abortSignal) => o.sdk.registries.listUsages(o.resourceGroup, o.registryName, { abortSignal }), () => new DeadlineExceededError('listUsages', 30_000));
+    const usages = await withDeadline(
+      30_000,
+      (abortSignal) => o.sdk.registries.listUsages(o.resourceGroup, o.registryName, { abortSignal }),
+      () => new DeadlineExceededError('listUsages', 30_000),
+    );
     usage = usages.value?.find((u) => u.name === 'IPRules');
   } catch (err) {
-    tl.warning(`Could not read ${o.registryName}'s IP rule quota (listUsages: ${neutralizeLoggingCommands(messageOf(err).split('\n')[0])}); adding the rule anyway. The Reader role grants listUsages.`);
+    tl.warning(
+      `Could not read ${o.registryName}'s IP rule quota (listUsages: ${neutralizeLoggingCommands(messageOf(err).split('\n')[0])}); adding the rule anyway. The Reader role grants listUsages.`,
+    );
     return;
   }
   if (usage?.limit === undefined || usage.currentValue === undefined) return;
@@ -125,8 +156,14 @@ export async function checkQuota(o: Pick<RegistryTargetOptions, 'sdk' | 'resourc
   }
 }
 
-async function enableSelectedNetworks(o: RegistryTargetOptions, net: RegistryNetworkClient, explain: RuleStore<unknown>['explain']): Promise<void> {
-  console.log(`Public network access on ${o.registryName} is Disabled; switching it to selected networks (default action Deny) as allowEnablingSelectedNetworks permits.`);
+async function enableSelectedNetworks(
+  o: RegistryTargetOptions,
+  net: RegistryNetworkClient,
+  explain: RuleStore<unknown>['explain'],
+): Promise<void> {
+  console.log(
+    `Public network access on ${o.registryName} is Disabled; switching it to selected networks (default action Deny) as allowEnablingSelectedNetworks permits.`,
+  );
   // Deny by default first, so that enabling public access never opens the registry to every network.
   const state = await net.read().catch((err) => {
     throw explain(err, 'Reading the registry', 'read');
@@ -136,8 +173,20 @@ async function enableSelectedNetworks(o: RegistryTargetOptions, net: RegistryNet
       throw explain(err, `Setting ${o.registryName}'s default action to Deny`, 'write');
     });
   }
-  await withDeadline(120_000, (abortSignal) => o.sdk.registries.beginUpdateAndWait(o.resourceGroup, o.registryName, { publicNetworkAccess: 'Enabled' }, { abortSignal, updateIntervalInMs: 500 }), () => new DeadlineExceededError('Enabling public network access', 120_000)).catch((err) => {
+  await withDeadline(
+    120_000,
+    (abortSignal) =>
+      o.sdk.registries.beginUpdateAndWait(
+        o.resourceGroup,
+        o.registryName,
+        { publicNetworkAccess: 'Enabled' },
+        { abortSignal, updateIntervalInMs: 500 },
+      ),
+    () => new DeadlineExceededError('Enabling public network access', 120_000),
+  ).catch((err) => {
     throw explain(err, `Enabling public network access on ${o.registryName}`, 'write');
   });
-  tl.warning(`${o.registryName} now accepts public traffic from its IP rules (selected networks); it was Disabled before this task. Switch it back with: az acr update --name ${o.registryName} --public-network-enabled false`);
+  tl.warning(
+    `${o.registryName} now accepts public traffic from its IP rules (selected networks); it was Disabled before this task. Switch it back with: az acr update --name ${o.registryName} --public-network-enabled false`,
+  );
 }

@@ -23,7 +23,12 @@ export interface RegistryNetworkState {
    */
   provisioningState: string;
   /** As served at 2019-05-01; kept verbatim so nothing we do not model is lost. */
-  networkRuleSet: { defaultAction?: string; ipRules?: { action?: string; value: string }[]; virtualNetworkRules?: unknown[]; [k: string]: unknown };
+  networkRuleSet: {
+    defaultAction?: string;
+    ipRules?: { action?: string; value: string }[];
+    virtualNetworkRules?: unknown[];
+    [k: string]: unknown;
+  };
   tags: Record<string, string>;
 }
 

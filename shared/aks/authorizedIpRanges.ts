@@ -59,7 +59,7 @@ export class AuthorizedRangesClient {
   async write(doc: ClusterDocument, next: RuleState): Promise<void> {
     if (!doc.eTag) {
       throw new ExplainedError({
-        what: 'Updating the cluster\'s authorized IP ranges',
+        what: "Updating the cluster's authorized IP ranges",
         reason: `Resource Manager returned the cluster without an eTag (api-version ${CLUSTER_API_VERSION}), so the update could not be made conditional and could overwrite a concurrent change. Nothing was changed.`,
         fix: 'Run again; if it persists, add the range with az aks update --api-server-authorized-ip-ranges.',
         code: 'AKS_NO_ETAG',
@@ -75,7 +75,11 @@ export class AuthorizedRangesClient {
   }
 }
 
-export function authorizedRangesStore(client: AuthorizedRangesClient, clusterName: string, explain: RuleStore<ClusterDocument>['explain']): RuleStore<ClusterDocument> {
+export function authorizedRangesStore(
+  client: AuthorizedRangesClient,
+  clusterName: string,
+  explain: RuleStore<ClusterDocument>['explain'],
+): RuleStore<ClusterDocument> {
   return {
     label: `the cluster '${clusterName}'`,
     listCommand: `az aks show --name ${clusterName} --resource-group <group> --query apiServerAccessProfile.authorizedIpRanges`,

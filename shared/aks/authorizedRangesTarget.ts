@@ -36,7 +36,9 @@ export async function clusterTarget(o: ClusterTargetOptions): Promise<FirewallTa
   const profile = accessProfileOf(doc);
   const fqdn = String(doc.json.properties?.fqdn ?? '');
   const ranges = profile.authorizedIPRanges ?? [];
-  console.log(`Cluster ${o.clusterName}: ${profile.enablePrivateCluster ? 'private' : 'public'} API server${fqdn ? ` ${fqdn}` : ''}, ${ranges.length} authorized IP range(s).`);
+  console.log(
+    `Cluster ${o.clusterName}: ${profile.enablePrivateCluster ? 'private' : 'public'} API server${fqdn ? ` ${fqdn}` : ''}, ${ranges.length} authorized IP range(s).`,
+  );
 
   async function ask(deadlineMs: number): Promise<AccessAnswer> {
     try {
@@ -59,7 +61,8 @@ export async function clusterTarget(o: ClusterTargetOptions): Promise<FirewallTa
       if (profile.enablePrivateCluster) {
         throw new ExplainedError({
           what: `Opening ${o.clusterName}'s API server to the agent`,
-          reason: 'The cluster is private: its API server has no public endpoint, and authorized IP ranges do not apply to it. Nothing was changed.',
+          reason:
+            'The cluster is private: its API server has no public endpoint, and authorized IP ranges do not apply to it. Nothing was changed.',
           fix: 'Run the agent inside the VNet (or a peered one) with the private DNS zone linked, or let PrivateAksDeploy use AKS run command (route: auto).',
           code: 'AKS_PRIVATE_CLUSTER',
         });

@@ -26,7 +26,8 @@ export function clusterTargetFromInputs(connectionSubscriptionId: string | undef
   if (!connectionSubscriptionId) {
     throw new ExplainedError({
       what: 'Finding the cluster',
-      reason: 'The connection is not scoped to a subscription (management group or workspace level), so a resource group and name do not say where the cluster is.',
+      reason:
+        'The connection is not scoped to a subscription (management group or workspace level), so a resource group and name do not say where the cluster is.',
       fix: "Set clusterSpecifiedBy to resourceId and give the cluster's full resource id.",
       code: 'NO_SUBSCRIPTION',
     });
@@ -42,14 +43,27 @@ export function clusterResourceId(t: ClusterTarget): string {
   return clusterIdOf(t.subscriptionId, t.resourceGroup, t.name);
 }
 
-async function armCall<T>(what: string, action: string, role: string, target: ClusterTarget, principalObjectId: string | undefined, call: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
+async function armCall<T>(
+  what: string,
+  action: string,
+  role: string,
+  target: ClusterTarget,
+  principalObjectId: string | undefined,
+  call: (abortSignal: AbortSignal) => Promise<T>,
+): Promise<T> {
   try {
     return await withDeadline(ARM_DEADLINE_MS, call, () => new DeadlineExceededError(what, ARM_DEADLINE_MS));
   } catch (err) {
     if (err instanceof ExplainedError) throw err;
     const e = err as { statusCode?: number; code?: string };
     throw new ExplainedError(
-      { what, ...explainArmFailure({ statusCode: e.statusCode, code: e.code, message: messageOf(err) }, { action, role, scope: clusterResourceId(target), principalObjectId, resourceLabel: `cluster '${target.name}'` }) },
+      {
+        what,
+        ...explainArmFailure(
+          { statusCode: e.statusCode, code: e.code, message: messageOf(err) },
+          { action, role, scope: clusterResourceId(target), principalObjectId, resourceLabel: `cluster '${target.name}'` },
+        ),
+      },
       { cause: err },
     );
   }
@@ -59,7 +73,11 @@ async function armCall<T>(what: string, action: string, role: string, target: Cl
 export class ClusterAccess {
   private readonly client: ContainerServiceClient;
 
-  constructor(private readonly cc: ConnectionCredential, readonly target: ClusterTarget, private readonly principalObjectId?: string) {
+  constructor(
+    private readonly cc: ConnectionCredential,
+    readonly target: ClusterTarget,
+    private readonly principalObjectId?: string,
+  ) {
     this.client = containerServiceClient(cc, target.subscriptionId);
   }
 
@@ -91,7 +109,12 @@ export class ClusterAccess {
     );
     const value = result.kubeconfigs?.[0]?.value;
     if (!value) {
-      throw new ExplainedError({ what: `Getting the cluster credential of '${this.target.name}'`, reason: 'Resource Manager returned no kubeconfig.', fix: 'Check the cluster in the portal.', code: 'INVALID_KUBECONFIG' });
+      throw new ExplainedError({
+        what: `Getting the cluster credential of '${this.target.name}'`,
+        reason: 'Resource Manager returned no kubeconfig.',
+        fix: 'Check the cluster in the portal.',
+        code: 'INVALID_KUBECONFIG',
+      });
     }
     return parseKubeconfig(Buffer.from(value).toString('utf8'));
   }

@@ -36,7 +36,7 @@ export function clusterFactsOf(cluster: ManagedCluster, ids: { subscriptionId: s
     privateCluster,
     privateFqdn: cluster.privateFqdn,
     publicFqdn: cluster.fqdn,
-    apiServerHost: privateCluster ? cluster.privateFqdn ?? cluster.fqdn : cluster.fqdn,
+    apiServerHost: privateCluster ? (cluster.privateFqdn ?? cluster.fqdn) : cluster.fqdn,
     entraIntegration: !!cluster.aadProfile,
     entraManaged: cluster.aadProfile?.managed === true,
     azureRbac: cluster.aadProfile?.enableAzureRbac === true,
@@ -50,8 +50,14 @@ export function clusterFactsOf(cluster: ManagedCluster, ids: { subscriptionId: s
 export function clusterFactsLines(f: ClusterFacts): string[] {
   const rows: [string, string][] = [
     ['Cluster', `${f.name} (${f.resourceGroup}, ${f.location}, Kubernetes ${f.kubernetesVersion ?? '?'})`],
-    ['API server', `${f.apiServerHost ?? '?'} (${f.privateCluster ? 'private' : 'public'}${f.authorizedIpRanges.length ? `, ${f.authorizedIpRanges.length} authorized IP ranges` : ''})`],
-    ['Entra ID', f.entraIntegration ? `integrated, ${f.azureRbac ? 'Azure RBAC' : 'Kubernetes RBAC'}` : 'not integrated (local accounts only)'],
+    [
+      'API server',
+      `${f.apiServerHost ?? '?'} (${f.privateCluster ? 'private' : 'public'}${f.authorizedIpRanges.length ? `, ${f.authorizedIpRanges.length} authorized IP ranges` : ''})`,
+    ],
+    [
+      'Entra ID',
+      f.entraIntegration ? `integrated, ${f.azureRbac ? 'Azure RBAC' : 'Kubernetes RBAC'}` : 'not integrated (local accounts only)',
+    ],
     ['Local accounts', f.localAccountsDisabled ? 'disabled' : 'enabled'],
     ['Run command', f.runCommandDisabled ? 'disabled' : 'allowed'],
   ];

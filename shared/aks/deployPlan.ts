@@ -49,7 +49,11 @@ export function namespaceObject(plan: DeployPlan): ManifestObject | undefined {
 
 /** Objects as the appliedObjects output lists them. */
 export function appliedObjects(plan: DeployPlan): { kind: string; namespace?: string; name: string }[] {
-  return plan.objects.map((o) => ({ kind: o.kind, namespace: isClusterScoped(o.kind) ? undefined : o.metadata.namespace ?? plan.namespace ?? 'default', name: o.metadata.name }));
+  return plan.objects.map((o) => ({
+    kind: o.kind,
+    namespace: isClusterScoped(o.kind) ? undefined : (o.metadata.namespace ?? plan.namespace ?? 'default'),
+    name: o.metadata.name,
+  }));
 }
 
 /** Quotes one argument for the run command's bash (single quotes, nothing expands). */

@@ -34,16 +34,24 @@ function routeText(s: DeploySummary): string {
 }
 
 function credentialText(s: DeploySummary): string {
-  if (s.chosenRoute === 'runCommand' && s.credential === 'local') return "The cluster's own credential inside the run command pod (no Entra ID integration, so no token is sent); no kubeconfig on the agent";
-  if (s.chosenRoute === 'runCommand') return "The connection's short-lived Entra ID token, sent with the run command request; no kubeconfig on the agent";
-  if (s.credential === 'local') return 'The local user credential of a cluster without Entra ID integration; kubeconfig 0600 in a 0700 temp folder, removed at the end';
+  if (s.chosenRoute === 'runCommand' && s.credential === 'local')
+    return "The cluster's own credential inside the run command pod (no Entra ID integration, so no token is sent); no kubeconfig on the agent";
+  if (s.chosenRoute === 'runCommand')
+    return "The connection's short-lived Entra ID token, sent with the run command request; no kubeconfig on the agent";
+  if (s.credential === 'local')
+    return 'The local user credential of a cluster without Entra ID integration; kubeconfig 0600 in a 0700 temp folder, removed at the end';
   const helper = s.credential === 'kubelogin' ? 'the installed kubelogin' : "the task's exec credential plugin";
   return `Short-lived Entra ID tokens through ${helper}; kubeconfig 0600 in a 0700 temp folder, removed at the end`;
 }
 
 function clusterText(f: ClusterFacts): string {
   const auth = f.entraIntegration ? `Entra ID with ${f.azureRbac ? 'Azure RBAC' : 'Kubernetes RBAC'}` : 'no Entra ID integration';
-  return [`${f.privateCluster ? 'private' : 'public'} API server`, auth, `local accounts ${f.localAccountsDisabled ? 'disabled' : 'enabled'}`, `run command ${f.runCommandDisabled ? 'disabled' : 'allowed'}`].join(' · ');
+  return [
+    `${f.privateCluster ? 'private' : 'public'} API server`,
+    auth,
+    `local accounts ${f.localAccountsDisabled ? 'disabled' : 'enabled'}`,
+    `run command ${f.runCommandDisabled ? 'disabled' : 'allowed'}`,
+  ].join(' · ');
 }
 
 function applyText(p: DeployPlan): string {
@@ -63,30 +71,41 @@ export function preflightMarkdown(outcomes: PreflightOutcome[]): string[] {
       return !s ? '—' : s.ok ? `${STATUS_ICON.pass}\u00a0${s.ms}\u00a0ms` : `${STATUS_ICON.fail}\u00a0${cell(s.errorCode ?? 'failed')}`;
     });
     const verdict = o.diagnosis.ok ? `${STATUS_ICON.pass}\u00a0reachable` : `${STATUS_ICON.fail}\u00a0blocked`;
-    return [verdict, `**${cell(o.target.probe.label)}**<br>${code(`${o.target.probe.host}:${o.target.probe.port}`)}<br>${cell(probeRouteText(o))}`, ...steps];
+    return [
+      verdict,
+      `**${cell(o.target.probe.label)}**<br>${code(`${o.target.probe.host}:${o.target.probe.port}`)}<br>${cell(probeRouteText(o))}`,
+      ...steps,
+    ];
   });
   const out = table(['Result', 'Endpoint', ...STEP_COLUMNS.map(([, label]) => label)], rows);
   for (const o of outcomes.filter((x) => !x.diagnosis.ok)) {
-    out.push('', `${STATUS_ICON.fail} **${o.target.probe.label}: ${o.diagnosis.code}.** ${o.diagnosis.reason}`, '', `**Fix:** ${o.diagnosis.fix}`);
+    out.push(
+      '',
+      `${STATUS_ICON.fail} **${o.target.probe.label}: ${o.diagnosis.code}.** ${o.diagnosis.reason}`,
+      '',
+      `**Fix:** ${o.diagnosis.fix}`,
+    );
   }
   return out;
 }
 
 /** The page when the agent cannot reach the API server on route direct: what was checked, and each fix. */
 export function blockedSummaryMarkdown(facts: ClusterFacts, outcomes: PreflightOutcome[]): string {
-  return [
-    `### ${STATUS_ICON.fail} No line of sight to ${code(facts.name)}: nothing deployed`,
-    '',
-    ...factTable([
-      ['Cluster', `${code(facts.name)} in ${code(facts.resourceGroup)} (${facts.location})`],
-      ['Cluster access', clusterText(facts)],
-      ['Route', 'kubectl from the agent (route: direct), which needs line of sight; route `auto` falls back to AKS run command'],
-    ]),
-    '',
-    '#### Line of sight from this agent',
-    '',
-    ...preflightMarkdown(outcomes),
-  ].join('\n') + '\n';
+  return (
+    [
+      `### ${STATUS_ICON.fail} No line of sight to ${code(facts.name)}: nothing deployed`,
+      '',
+      ...factTable([
+        ['Cluster', `${code(facts.name)} in ${code(facts.resourceGroup)} (${facts.location})`],
+        ['Cluster access', clusterText(facts)],
+        ['Route', 'kubectl from the agent (route: direct), which needs line of sight; route `auto` falls back to AKS run command'],
+      ]),
+      '',
+      '#### Line of sight from this agent',
+      '',
+      ...preflightMarkdown(outcomes),
+    ].join('\n') + '\n'
+  );
 }
 
 export function deploySummaryMarkdown(s: DeploySummary): string {

@@ -23,13 +23,23 @@ export interface DirectRouteOptions {
 /** What kubectl rollout status prints when its --timeout runs out (wait.ErrWaitTimeout). */
 const ROLLOUT_TIMED_OUT = /timed out waiting for the condition/i;
 
-async function kubectlStep(what: string, args: string[], o: DirectRouteOptions, deadlineMs: number, intent: 'read' | 'write', rolloutTimedOut?: () => ExplainedError): Promise<string> {
+async function kubectlStep(
+  what: string,
+  args: string[],
+  o: DirectRouteOptions,
+  deadlineMs: number,
+  intent: 'read' | 'write',
+  rolloutTimedOut?: () => ExplainedError,
+): Promise<string> {
   const run = () =>
     runKubectl(o.kubectl, args, {
       kubeconfig: o.kubeconfigPath,
       env: o.env,
       deadlineMs,
-      onLine: (line, stream) => (stream === 'stdout' ? console.log(`  ${neutralizeLoggingCommands(line)}`) : line && console.log(`  ${neutralizeLoggingCommands(line)}`)),
+      onLine: (line, stream) =>
+        stream === 'stdout'
+          ? console.log(`  ${neutralizeLoggingCommands(line)}`)
+          : line && console.log(`  ${neutralizeLoggingCommands(line)}`),
     });
   let result = await run();
   // Apply and rollout status are idempotent: a connection cut under them is worth one more try.
@@ -39,12 +49,24 @@ async function kubectlStep(what: string, args: string[], o: DirectRouteOptions, 
   }
   if (rolloutTimedOut && (result.timedOut || (result.exitCode !== 0 && ROLLOUT_TIMED_OUT.test(result.stderr)))) throw rolloutTimedOut();
   if (result.timedOut) {
-    throw new ExplainedError({ what, reason: `kubectl did not finish within ${Math.round(deadlineMs / 1000)} s.`, fix: 'Check the API server and the rollout; raise rolloutTimeoutSeconds if the rollout is just slow.', code: 'KUBECTL_TIMEOUT' });
+    throw new ExplainedError({
+      what,
+      reason: `kubectl did not finish within ${Math.round(deadlineMs / 1000)} s.`,
+      fix: 'Check the API server and the rollout; raise rolloutTimeoutSeconds if the rollout is just slow.',
+      code: 'KUBECTL_TIMEOUT',
+    });
   }
   if (result.exitCode !== 0) {
     const explained = explainKubectlFailure(result.stderr, { ...o.failureContext, intent });
     throw new ExplainedError(
-      explained ? { what, ...explained } : { what, reason: `kubectl exited with ${result.exitCode}: ${result.stderr.trim().split('\n').slice(-3).join(' ')}`, fix: 'See kubectl\'s message above.', code: 'KUBECTL_FAILED' },
+      explained
+        ? { what, ...explained }
+        : {
+            what,
+            reason: `kubectl exited with ${result.exitCode}: ${result.stderr.trim().split('\n').slice(-3).join(' ')}`,
+            fix: "See kubectl's message above.",
+            code: 'KUBECTL_FAILED',
+          },
     );
   }
   return result.stdout;
@@ -55,7 +77,9 @@ export async function deployDirect(plan: DeployPlan, o: DirectRouteOptions): Pro
   const manifestFile = path.join(path.dirname(o.kubeconfigPath), 'manifests.yaml');
   const namespace = namespaceObject(plan);
   const time = <T>(phase: string, work: () => Promise<T> | T) => (o.timings ? o.timings.time(phase, work) : work());
-  await time('manifest file', () => fs.writeFileSync(manifestFile, toYamlStream(namespace ? [namespace, ...plan.objects] : plan.objects), { mode: 0o600 }));
+  await time('manifest file', () =>
+    fs.writeFileSync(manifestFile, toYamlStream(namespace ? [namespace, ...plan.objects] : plan.objects), { mode: 0o600 }),
+  );
   console.log(`kubectl ${applyArgs(plan, 'manifests.yaml').join(' ')}`);
   await time('apply', () => kubectlStep('Applying the manifests', applyArgs(plan, manifestFile), o, o.applyDeadlineMs, 'write'));
   if (!plan.waitForRollout) return;
@@ -68,7 +92,11 @@ async function waitForRollouts(plan: DeployPlan, o: DirectRouteOptions): Promise
   const deadline = Date.now() + plan.rolloutTimeoutSeconds * 1000;
   const targets = rolloutTargets(plan);
   for (const [i, target] of targets.entries()) {
-    const timedOut = () => rolloutTimeout(plan, targets.slice(i).map((t) => t.ref));
+    const timedOut = () =>
+      rolloutTimeout(
+        plan,
+        targets.slice(i).map((t) => t.ref),
+      );
     const left = Math.ceil((deadline - Date.now()) / 1000);
     if (left <= 0) throw timedOut();
     const args = rolloutArgs({ ...plan, rolloutTimeoutSeconds: left }, target);

@@ -21,7 +21,12 @@ async function renderKustomization(kubectl: string, dir: string, tempDir: string
   const out = path.join(folder, 'kustomize.yaml');
   const result = await runKubectl(kubectl, ['kustomize', dir], { kubeconfig: '', deadlineMs: 120_000 });
   if (result.exitCode !== 0) {
-    throw new ExplainedError({ what: "Rendering the input 'kustomizationPath'", reason: `kubectl kustomize failed: ${result.stderr.trim().split('\n').slice(-2).join(' ')}`, fix: 'Run kubectl kustomize on the folder locally to see the error.', code: 'INVALID_MANIFEST' });
+    throw new ExplainedError({
+      what: "Rendering the input 'kustomizationPath'",
+      reason: `kubectl kustomize failed: ${result.stderr.trim().split('\n').slice(-2).join(' ')}`,
+      fix: 'Run kubectl kustomize on the folder locally to see the error.',
+      code: 'INVALID_MANIFEST',
+    });
   }
   fs.writeFileSync(out, result.stdout, { mode: 0o600, flag: 'wx' });
   return out;
@@ -38,7 +43,11 @@ function manifestFilesAt(match: string): string[] {
   const stat = fs.statSync(match);
   if (stat.isFile()) return MANIFEST_FILE.test(match) ? [match] : [];
   if (!stat.isDirectory()) return [];
-  return fs.readdirSync(match, { withFileTypes: true }).filter((e) => e.isFile() && MANIFEST_FILE.test(e.name)).map((e) => path.join(match, e.name)).sort();
+  return fs
+    .readdirSync(match, { withFileTypes: true })
+    .filter((e) => e.isFile() && MANIFEST_FILE.test(e.name))
+    .map((e) => path.join(match, e.name))
+    .sort();
 }
 
 /**
@@ -65,7 +74,12 @@ export async function planFromInputs(options: { sourcesDirectory: string; tempDi
   const patterns = linesInput('manifests');
   const kustomization = kustomizationInput();
   if (patterns.length === 0 && !kustomization) {
-    throw new ExplainedError({ what: "Reading the input 'manifests'", reason: 'Neither manifests nor a kustomization folder was given.', fix: 'Set manifests (paths or globs, one per line) or kustomizationPath.', code: 'NO_MANIFESTS' });
+    throw new ExplainedError({
+      what: "Reading the input 'manifests'",
+      reason: 'Neither manifests nor a kustomization folder was given.',
+      fix: 'Set manifests (paths or globs, one per line) or kustomizationPath.',
+      code: 'NO_MANIFESTS',
+    });
   }
   const files: string[] = [];
   if (patterns.length > 0) {
@@ -76,11 +90,18 @@ export async function planFromInputs(options: { sourcesDirectory: string; tempDi
   if (kustomization) {
     const dir = path.resolve(options.sourcesDirectory, kustomization);
     if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
-      throw new ExplainedError({ what: "Reading the input 'kustomizationPath'", reason: `${dir} is not a folder.`, fix: 'Give the folder that holds kustomization.yaml.', code: 'INVALID_INPUT' });
+      throw new ExplainedError({
+        what: "Reading the input 'kustomizationPath'",
+        reason: `${dir} is not a folder.`,
+        fix: 'Give the folder that holds kustomization.yaml.',
+        code: 'INVALID_INPUT',
+      });
     }
     files.push(await renderKustomization(options.kubectl(), dir, options.tempDir));
   }
-  const objects: ManifestObject[] = (await loadManifestsYielding(patterns.length ? 'manifests' : 'kustomizationPath', files)).map((l) => l.object);
+  const objects: ManifestObject[] = (await loadManifestsYielding(patterns.length ? 'manifests' : 'kustomizationPath', files)).map(
+    (l) => l.object,
+  );
   const images = linesInput('containers').map((line) => parseImage('containers', line));
   if (images.length > 0) {
     for (const [image, count] of substituteImages(objects, images)) {

@@ -20,7 +20,10 @@ export interface PreflightOutcome {
 export async function runPreflight(targets: PreflightTarget[], stepDeadlineMs: number): Promise<PreflightOutcome[]> {
   return Promise.all(
     targets.map(async (target) => {
-      const routed = { ...target, probe: { ...target.probe, route: target.probe.route ?? agentRouteTo(target.probe.host, target.probe.port) } };
+      const routed = {
+        ...target,
+        probe: { ...target.probe, route: target.probe.route ?? agentRouteTo(target.probe.host, target.probe.port) },
+      };
       const result = await probeEndpoint(routed.probe, stepDeadlineMs);
       return { target: routed, result, diagnosis: diagnoseLineOfSight(result, routed.context) };
     }),

@@ -22,7 +22,14 @@ const LOGIN_SERVER_SUFFIX: Record<string, string> = {
 export function registryProbe(registryName: string, environment: string, loginServer?: string): PreflightTarget {
   const suffix = LOGIN_SERVER_SUFFIX[environment.toLowerCase()] ?? 'azurecr.io';
   return {
-    probe: { label: 'ACR login server', host: loginServer ?? `${registryName.toLowerCase()}.${suffix}`, port: 443, ca: agentCas(), path: '/v2/', reachableStatuses: [200, 401] },
+    probe: {
+      label: 'ACR login server',
+      host: loginServer ?? `${registryName.toLowerCase()}.${suffix}`,
+      port: 443,
+      ca: agentCas(),
+      path: '/v2/',
+      reachableStatuses: [200, 401],
+    },
     context: { kind: 'acrLoginServer', resourceName: registryName },
   };
 }
@@ -44,12 +51,23 @@ function agentCas(): string[] | undefined {
  * The registry's login server and data endpoints from Resource Manager, when the identity may read
  * the registry (AcrPull and AcrPush alone do not allow it): then the probes need no guess.
  */
-export async function registryEndpoints(cc: ConnectionCredential, subscriptionId: string, resourceGroup: string, registryName: string): Promise<{ loginServer?: string; dataEndpoints: string[] }> {
+export async function registryEndpoints(
+  cc: ConnectionCredential,
+  subscriptionId: string,
+  resourceGroup: string,
+  registryName: string,
+): Promise<{ loginServer?: string; dataEndpoints: string[] }> {
   try {
-    const registry = await withDeadline(30_000, (abortSignal) => containerRegistryClient(cc, subscriptionId).registries.get(resourceGroup, registryName, { abortSignal }), () => new DeadlineExceededError('registry read', 30_000));
-    return { loginServer: registry.loginServer, dataEndpoints: registry.dataEndpointEnabled ? registry.dataEndpointHostNames ?? [] : [] };
+    const registry = await withDeadline(
+      30_000,
+      (abortSignal) => containerRegistryClient(cc, subscriptionId).registries.get(resourceGroup, registryName, { abortSignal }),
+      () => new DeadlineExceededError('registry read', 30_000),
+    );
+    return { loginServer: registry.loginServer, dataEndpoints: registry.dataEndpointEnabled ? (registry.dataEndpointHostNames ?? []) : [] };
   } catch (err) {
-    tl.debug(`Registry ${registryName} not readable through Resource Manager (${neutralizeLoggingCommands((err as Error).message)}); probing its login server only.`);
+    tl.debug(
+      `Registry ${registryName} not readable through Resource Manager (${neutralizeLoggingCommands((err as Error).message)}); probing its login server only.`,
+    );
     return { dataEndpoints: [] };
   }
 }

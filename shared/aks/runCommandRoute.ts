@@ -43,12 +43,20 @@ export function contextArchive(files: Record<string, string>): string {
  * a pod inside the cluster runs kubectl with a short-lived Entra token for the API server, and the
  * task polls for the result within the deadline. This reaches a private cluster from any agent.
  */
-export async function deployThroughRunCommand(cc: ConnectionCredential, access: ClusterAccess, facts: ClusterFacts, plan: DeployPlan, deadlineMs: number, principalObjectId?: string): Promise<RunCommandOutcome> {
+export async function deployThroughRunCommand(
+  cc: ConnectionCredential,
+  access: ClusterAccess,
+  facts: ClusterFacts,
+  plan: DeployPlan,
+  deadlineMs: number,
+  principalObjectId?: string,
+): Promise<RunCommandOutcome> {
   const what = `Deploying to '${facts.name}' through AKS run command`;
   if (facts.runCommandDisabled) {
     throw new ExplainedError({
       what,
-      reason: 'The cluster disables run command (apiServerAccessProfile.disableRunCommand), and the agent has no line of sight to its API server.',
+      reason:
+        'The cluster disables run command (apiServerAccessProfile.disableRunCommand), and the agent has no line of sight to its API server.',
       fix: `Run the job on a self-hosted agent inside the cluster's VNet, or enable run command: az aks command invoke needs 'az aks update -n ${facts.name} -g ${facts.resourceGroup} --enable-run-command'.`,
       code: 'RUN_COMMAND_DISABLED',
     });
@@ -56,7 +64,12 @@ export async function deployThroughRunCommand(cc: ConnectionCredential, access: 
   const namespace = namespaceObject(plan);
   const context = contextArchive({ 'manifests.yaml': toYamlStream(namespace ? [namespace, ...plan.objects] : plan.objects) });
   if (context.length > MAX_CONTEXT_BYTES) {
-    throw new ExplainedError({ what, reason: `The zipped manifests are ${Math.round(context.length / 1024 / 1024)} MB, more than run command carries (${MAX_CONTEXT_BYTES / 1024 / 1024} MB).`, fix: 'Deploy in smaller batches, or from an agent with line of sight (route: direct).', code: 'RUN_COMMAND_TOO_LARGE' });
+    throw new ExplainedError({
+      what,
+      reason: `The zipped manifests are ${Math.round(context.length / 1024 / 1024)} MB, more than run command carries (${MAX_CONTEXT_BYTES / 1024 / 1024} MB).`,
+      fix: 'Deploy in smaller batches, or from an agent with line of sight (route: direct).',
+      code: 'RUN_COMMAND_TOO_LARGE',
+    });
   }
   // As `az aks command invoke` does (azure-cli, acs/custom.py aks_runcommand): the caller's token for
   // the AKS server application goes only to a cluster with AKS-managed Entra ID; any other cluster
@@ -65,19 +78,38 @@ export async function deployThroughRunCommand(cc: ConnectionCredential, access: 
   try {
     const result = await withDeadline(
       deadlineMs,
-      (abortSignal) => access.containerService.managedClusters.runCommand(facts.resourceGroup, facts.name, { command: runCommandScript(plan), context, ...(clusterToken ? { clusterToken } : {}) }, { updateIntervalInMs: 1_000, abortSignal }),
+      (abortSignal) =>
+        access.containerService.managedClusters.runCommand(
+          facts.resourceGroup,
+          facts.name,
+          { command: runCommandScript(plan), context, ...(clusterToken ? { clusterToken } : {}) },
+          { updateIntervalInMs: 1_000, abortSignal },
+        ),
       () => new DeadlineExceededError('AKS run command', deadlineMs),
     );
     // A command that never ran (its pod failed) has no exit code and no logs, only a reason.
     if (/^failed$/i.test(result.provisioningState ?? '') && result.exitCode === undefined) {
-      throw new ExplainedError({ what, reason: `The run command pod failed before the command ran: ${result.reason || 'no reason given'}.`, fix: 'Check the cluster has capacity for the command pod in the aks-command namespace, then run again.', code: 'RUN_COMMAND_FAILED' });
+      throw new ExplainedError({
+        what,
+        reason: `The run command pod failed before the command ran: ${result.reason || 'no reason given'}.`,
+        fix: 'Check the cluster has capacity for the command pod in the aks-command namespace, then run again.',
+        code: 'RUN_COMMAND_FAILED',
+      });
     }
     return { exitCode: result.exitCode ?? -1, logs: result.logs ?? '' };
   } catch (err) {
     // Already explained (e.g. ARM_FOREIGN_URL from the client's pipeline, a poll URL off Resource Manager).
     if (err instanceof ExplainedError) throw err;
     if (err instanceof DeadlineExceededError) {
-      throw new ExplainedError({ what, reason: `The command did not finish within ${Math.round(deadlineMs / 1000)} s.`, fix: 'Raise rolloutTimeoutSeconds, or check the rollout in the cluster.', code: 'RUN_COMMAND_TIMEOUT' }, { cause: err });
+      throw new ExplainedError(
+        {
+          what,
+          reason: `The command did not finish within ${Math.round(deadlineMs / 1000)} s.`,
+          fix: 'Raise rolloutTimeoutSeconds, or check the rollout in the cluster.',
+          code: 'RUN_COMMAND_TIMEOUT',
+        },
+        { cause: err },
+      );
     }
     const e = err as { statusCode?: number; code?: string };
     const scope = clusterResourceId(access.target);
@@ -100,6 +132,8 @@ const AKS = 'Microsoft.ContainerService/managedClusters';
  * ServiceConnectionRoleCheck recommends.
  */
 export function runCommandRolesFix(principalObjectId: string | undefined, scope: string): string {
-  const pair = suggestAssignments([`${AKS}/runcommand/action`, `${AKS}/commandResults/read`].map((operation) => ({ operation, scopeId: scope }))).assignments;
+  const pair = suggestAssignments(
+    [`${AKS}/runcommand/action`, `${AKS}/commandResults/read`].map((operation) => ({ operation, scopeId: scope })),
+  ).assignments;
   return `Assign a custom role with just ${AKS}/runcommand/action and ${AKS}/commandResults/read at the cluster, or the built-in pair: ${pair.map((a) => roleAssignmentCommand(principalObjectId, a)).join(' && ')}`;
 }

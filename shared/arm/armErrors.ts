@@ -66,7 +66,11 @@ export function explainArmFailure(f: ArmFailure, ctx: ArmFailureContext): Omit<E
     };
   }
   if (f.statusCode === 429) {
-    return { code: 'ARM_THROTTLED', reason: 'Resource Manager kept throttling the requests (HTTP 429) beyond the retry budget.', fix: 'Run again later, or spread the jobs that use this subscription.' };
+    return {
+      code: 'ARM_THROTTLED',
+      reason: 'Resource Manager kept throttling the requests (HTTP 429) beyond the retry budget.',
+      fix: 'Run again later, or spread the jobs that use this subscription.',
+    };
   }
   return {
     code: 'ARM_FAILED',
@@ -93,7 +97,10 @@ export function explainArmCallFailure(err: unknown, what: string, ctx: ArmFailur
   if (err instanceof ExplainedError) return err;
   const e = asArmCallError(err);
   if (!(e instanceof ArmCallError)) {
-    return new ExplainedError({ what, reason: messageOf(err), fix: 'Check the agent can reach Resource Manager, then run again.', code: 'ARM_UNREACHABLE' }, { cause: err });
+    return new ExplainedError(
+      { what, reason: messageOf(err), fix: 'Check the agent can reach Resource Manager, then run again.', code: 'ARM_UNREACHABLE' },
+      { cause: err },
+    );
   }
   return new ExplainedError({ what, ...explainArmFailure(e.failure, ctx) }, { cause: err });
 }

@@ -53,7 +53,13 @@ export function asArmCallError(err: unknown): unknown {
 
 const httpClient = createDefaultHttpClient();
 
-export async function sendArm(pipeline: Pipeline, method: 'GET' | 'PATCH' | 'PUT', url: string, what: string, options: { body?: unknown; headers?: Record<string, string> } = {}): Promise<PipelineResponse> {
+export async function sendArm(
+  pipeline: Pipeline,
+  method: 'GET' | 'PATCH' | 'PUT',
+  url: string,
+  what: string,
+  options: { body?: unknown; headers?: Record<string, string> } = {},
+): Promise<PipelineResponse> {
   const request = createPipelineRequest({ url, method, body: options.body === undefined ? undefined : JSON.stringify(options.body) });
   if (options.body !== undefined) request.headers.set('Content-Type', 'application/json');
   for (const [name, value] of Object.entries(options.headers ?? {})) request.headers.set(name, value);
@@ -107,7 +113,12 @@ export async function waitForOperation(pipeline: Pipeline, url: string, what: st
     }
     if (/^succeeded$/i.test(status)) return;
     if (/^(failed|canceled|cancelled)$/i.test(status)) {
-      throw new ArmCallError({ statusCode: 200, code: error?.code ?? status, message: error?.message ?? `The operation ended ${status}.`, operationFailed: true });
+      throw new ArmCallError({
+        statusCode: 200,
+        code: error?.code ?? status,
+        message: error?.message ?? `The operation ended ${status}.`,
+        operationFailed: true,
+      });
     }
     const retryAfter = Number(res.headers.get('retry-after'));
     waitMs = Number.isFinite(retryAfter) && retryAfter > 0 ? Math.min(retryAfter * 1000, 10_000) : 200;

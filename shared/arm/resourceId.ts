@@ -41,7 +41,12 @@ export function registryIdOf(subscriptionId: string, resourceGroup: string, name
 /** Checks a resource group name as Azure does, naming the input on failure. */
 export function validateResourceGroupName(input: string, value: string): string {
   if (!RESOURCE_GROUP.test(value)) {
-    throw badInput(input, value, 'is not a resource group name (1-90 letters, digits, underscores, hyphens, periods and parentheses, not ending in a period).', 'Enter the resource group\'s name as the portal shows it.');
+    throw badInput(
+      input,
+      value,
+      'is not a resource group name (1-90 letters, digits, underscores, hyphens, periods and parentheses, not ending in a period).',
+      "Enter the resource group's name as the portal shows it.",
+    );
   }
   return value;
 }
@@ -50,7 +55,12 @@ export function validateResourceGroupName(input: string, value: string): string 
 export function validateResourceName(input: string, type: 'cluster' | 'registry', value: string): string {
   const rules = NAME_RULES[type === 'cluster' ? 'microsoft.containerservice/managedclusters' : 'microsoft.containerregistry/registries'];
   if (!rules.pattern.test(value)) {
-    throw badInput(input, value, `is not a valid ${type === 'cluster' ? 'AKS cluster' : 'container registry'} name (${rules.rule}).`, `Enter the ${type}'s name as the portal shows it.`);
+    throw badInput(
+      input,
+      value,
+      `is not a valid ${type === 'cluster' ? 'AKS cluster' : 'container registry'} name (${rules.rule}).`,
+      `Enter the ${type}'s name as the portal shows it.`,
+    );
   }
   return value;
 }
@@ -60,7 +70,11 @@ export function validateResourceName(input: string, type: 'cluster' | 'registry'
  * expected provider type (case-insensitive, as ARM is), refusing anything else with a message
  * that names the input and shows the expected shape.
  */
-export function parseResourceId(input: string, value: string, expectedType: 'Microsoft.ContainerService/managedClusters' | 'Microsoft.ContainerRegistry/registries'): AzureResourceId {
+export function parseResourceId(
+  input: string,
+  value: string,
+  expectedType: 'Microsoft.ContainerService/managedClusters' | 'Microsoft.ContainerRegistry/registries',
+): AzureResourceId {
   const shape = `/subscriptions/<subscription id>/resourceGroups/<resource group>/providers/${expectedType}/<name>`;
   const trimmed = value.trim().replace(/\/+$/, '');
   const parts = trimmed.replace(/^\/+/, '').split('/');
@@ -72,20 +86,35 @@ export function parseResourceId(input: string, value: string, expectedType: 'Mic
     rgs.toLowerCase() !== 'resourcegroups' ||
     providers.toLowerCase() !== 'providers'
   ) {
-    throw badInput(input, value, `is not a resource id of the form ${shape}.`, 'Copy the id from the resource\'s JSON view in the portal, or use the resource group and name inputs.');
+    throw badInput(
+      input,
+      value,
+      `is not a resource id of the form ${shape}.`,
+      "Copy the id from the resource's JSON view in the portal, or use the resource group and name inputs.",
+    );
   }
   if (!GUID.test(subscriptionId)) {
     throw badInput(input, value, `has '${subscriptionId}' where the subscription id (a GUID) belongs.`, `Use the form ${shape}.`);
   }
   if (`${namespace}/${type}`.toLowerCase() !== expectedType.toLowerCase()) {
-    throw badInput(input, value, `names a ${namespace}/${type}, not a ${expectedType}.`, `Give the id of a ${expectedType.split('/')[1]} resource.`);
+    throw badInput(
+      input,
+      value,
+      `names a ${namespace}/${type}, not a ${expectedType}.`,
+      `Give the id of a ${expectedType.split('/')[1]} resource.`,
+    );
   }
   let decodedGroup: string;
   try {
     decodedGroup = decodeURIComponent(resourceGroup);
   } catch {
     // decodeURIComponent throws a bare URIError on '%zz' or a cut-off UTF-8 sequence.
-    throw badInput(input, value, `has a malformed percent-escape in the resource group '${resourceGroup}'.`, 'Copy the id from the resource\'s JSON view in the portal, or use the resource group and name inputs.');
+    throw badInput(
+      input,
+      value,
+      `has a malformed percent-escape in the resource group '${resourceGroup}'.`,
+      "Copy the id from the resource's JSON view in the portal, or use the resource group and name inputs.",
+    );
   }
   validateResourceGroupName(input, decodedGroup);
   validateResourceName(input, expectedType.endsWith('managedClusters') ? 'cluster' : 'registry', name);

@@ -93,13 +93,23 @@ export async function readAzureRmConnection(inputName: string = CONNECTION_INPUT
   try {
     cloud = resolveCloudEndpoints({ environment, resourceManagerUrl, authorityUrl, resourceManagerAudience: audience });
   } catch (err) {
-    throw wrongConnection(id, `Its cloud endpoints are incomplete: ${(err as Error).message}.`, 'Edit the connection and set the environment (or Azure Stack endpoints) again.', 'CONNECTION_CLOUD_INCOMPLETE');
+    throw wrongConnection(
+      id,
+      `Its cloud endpoints are incomplete: ${(err as Error).message}.`,
+      'Edit the connection and set the environment (or Azure Stack endpoints) again.',
+      'CONNECTION_CLOUD_INCOMPLETE',
+    );
   }
 
   // The subscription id goes into every Resource Manager URL: anything but a GUID could point them elsewhere.
   const subscriptionId = data('subscriptionId');
   if (subscriptionId !== undefined && !GUID.test(subscriptionId)) {
-    throw wrongConnection(id, `Its subscription id '${subscriptionId.slice(0, 80)}' is not a GUID.`, 'Edit the connection and choose the subscription again (its id is a GUID, as the portal shows it).', 'CONNECTION_INCOMPLETE');
+    throw wrongConnection(
+      id,
+      `Its subscription id '${subscriptionId.slice(0, 80)}' is not a GUID.`,
+      'Edit the connection and choose the subscription again (its id is a GUID, as the portal shows it).',
+      'CONNECTION_INCOMPLETE',
+    );
   }
 
   return {
@@ -123,10 +133,20 @@ function readCredentialSource(
   const requireClientId = (): string => {
     const clientId = auth('serviceprincipalid');
     if (!clientId) {
-      throw wrongConnection(id, `The ${scheme} connection has no service principal (application) id.`, 'Edit the connection and set its application (client) id.', 'CONNECTION_INCOMPLETE');
+      throw wrongConnection(
+        id,
+        `The ${scheme} connection has no service principal (application) id.`,
+        'Edit the connection and set its application (client) id.',
+        'CONNECTION_INCOMPLETE',
+      );
     }
     if (!GUID.test(clientId)) {
-      throw wrongConnection(id, `Its application (client) id '${clientId}' is not a GUID.`, 'Edit the connection and set the application (client) id shown on the app registration or managed identity.', 'CONNECTION_INCOMPLETE');
+      throw wrongConnection(
+        id,
+        `Its application (client) id '${clientId}' is not a GUID.`,
+        'Edit the connection and set the application (client) id shown on the app registration or managed identity.',
+        'CONNECTION_INCOMPLETE',
+      );
     }
     return clientId;
   };
@@ -145,23 +165,41 @@ function readCredentialSource(
         const certificatePem = auth('servicePrincipalCertificate');
         registerSecret(certificatePem);
         if (!certificatePem || !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(certificatePem)) {
-          throw wrongConnection(id, 'Its certificate is missing or holds no PEM private key.', 'Upload a PEM file that holds both the certificate and its private key to the connection.', 'CONNECTION_INCOMPLETE');
+          throw wrongConnection(
+            id,
+            'Its certificate is missing or holds no PEM private key.',
+            'Upload a PEM file that holds both the certificate and its private key to the connection.',
+            'CONNECTION_INCOMPLETE',
+          );
         }
         return { kind: 'servicePrincipalCertificate', clientId, certificatePem };
       }
       const secret = auth('serviceprincipalkey');
       registerSecret(secret);
       if (!secret) {
-        throw wrongConnection(id, 'Its client secret is empty.', 'Edit the connection and enter the secret value (not its id), or switch it to workload identity federation.', 'CONNECTION_INCOMPLETE');
+        throw wrongConnection(
+          id,
+          'Its client secret is empty.',
+          'Edit the connection and enter the secret value (not its id), or switch it to workload identity federation.',
+          'CONNECTION_INCOMPLETE',
+        );
       }
       return { kind: 'servicePrincipalSecret', clientId, secret };
     }
     case 'managedserviceidentity':
       return { kind: 'managedIdentity', clientId: data('msiclientId') || auth('serviceprincipalid') || undefined };
     case 'publishprofile':
-      throw wrongConnection(id, 'It is a publish-profile connection, which can only deploy to one App Service.', 'Use an Azure Resource Manager connection with workload identity federation, a service principal or a managed identity.');
+      throw wrongConnection(
+        id,
+        'It is a publish-profile connection, which can only deploy to one App Service.',
+        'Use an Azure Resource Manager connection with workload identity federation, a service principal or a managed identity.',
+      );
     default:
-      throw wrongConnection(id, `Its authorization scheme '${scheme}' is not one of an Azure Resource Manager connection.`, 'Choose an Azure Resource Manager service connection (workload identity federation, service principal or managed identity).');
+      throw wrongConnection(
+        id,
+        `Its authorization scheme '${scheme}' is not one of an Azure Resource Manager connection.`,
+        'Choose an Azure Resource Manager service connection (workload identity federation, service principal or managed identity).',
+      );
   }
 }
 
@@ -174,12 +212,14 @@ async function azureStackEndpoints(id: string, resourceManagerUrl: string): Prom
     if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
     return parseAzureStackMetadata(res.body);
   } catch (err) {
-    throw new ExplainedError({
-      what: `Reading the Azure Stack Hub endpoints of the service connection '${id}'`,
-      reason: `${url} did not give the stamp's authority (${(err as Error).message}), and the connection names none.`,
-      fix: "Check the agent reaches the stamp's Resource Manager endpoint, or edit the connection and set its authority and audience.",
-      code: 'AZURE_STACK_METADATA',
-    }, { cause: err });
+    throw new ExplainedError(
+      {
+        what: `Reading the Azure Stack Hub endpoints of the service connection '${id}'`,
+        reason: `${url} did not give the stamp's authority (${(err as Error).message}), and the connection names none.`,
+        fix: "Check the agent reaches the stamp's Resource Manager endpoint, or edit the connection and set its authority and audience.",
+        code: 'AZURE_STACK_METADATA',
+      },
+      { cause: err },
+    );
   }
 }
-

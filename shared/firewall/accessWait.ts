@@ -14,7 +14,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * Asks the endpoint from the agent until the firewall lets it through, with a deadline and a
  * progress line every few seconds. Rule changes take from seconds to minutes in Azure.
  */
-export async function waitForAccess(endpoint: string, ask: (deadlineMs: number) => Promise<AccessAnswer>, timeoutSeconds: number, since: number): Promise<AccessOutcome> {
+export async function waitForAccess(
+  endpoint: string,
+  ask: (deadlineMs: number) => Promise<AccessAnswer>,
+  timeoutSeconds: number,
+  since: number,
+): Promise<AccessOutcome> {
   const deadline = Date.now() + timeoutSeconds * 1000;
   let attempts = 0;
   let lastProgress = 0;
@@ -23,7 +28,9 @@ export async function waitForAccess(endpoint: string, ask: (deadlineMs: number) 
     const answer = await ask(Math.max(1_000, Math.min(15_000, deadline - Date.now())));
     const elapsed = (Date.now() - since) / 1000;
     if (answer.through) {
-      console.log(`  ${endpoint} ${answer.detail}: the firewall lets the agent in (${elapsed.toFixed(1)} s after the rule was written, ${attempts} request(s)).`);
+      console.log(
+        `  ${endpoint} ${answer.detail}: the firewall lets the agent in (${elapsed.toFixed(1)} s after the rule was written, ${attempts} request(s)).`,
+      );
       return { seconds: Math.round(elapsed * 10) / 10, attempts };
     }
     if (Date.now() - lastProgress >= 3_000) {

@@ -88,7 +88,10 @@ export const expiryOf = (l: Lease) => l.start + l.minutes * 60;
 
 /** The namespace of a connection's principal: 8 hex characters, the same for every job of that connection. */
 export function leaseNamespace(principalObjectId: string | undefined): string {
-  return createHash('sha256').update(`privateaksdeploy|${(principalObjectId ?? '').toLowerCase()}`).digest('hex').slice(0, 8);
+  return createHash('sha256')
+    .update(`privateaksdeploy|${(principalObjectId ?? '').toLowerCase()}`)
+    .digest('hex')
+    .slice(0, 8);
 }
 
 /** `203.0.113.7` → `cb007107`, `203.0.113.0/28` → `cb007100m28`; undefined when not an IPv4 rule. */
@@ -130,7 +133,8 @@ export function readLeaseBook(tags: Record<string, string>, scope: LeaseScope): 
   const book: LeaseBook = { mine: new Map(), others: new Map(), legacyTags: new Map() };
   const other = (code: string) => book.others.get(code) ?? (book.others.set(code, []), book.others.get(code)!);
   for (const [name, value] of Object.entries(tags)) {
-    if (name.length > MAX_TAG_NAME || value.length > MAX_TAG_VALUE || name.slice(0, TAG_PREFIX.length).toLowerCase() !== TAG_PREFIX) continue;
+    if (name.length > MAX_TAG_NAME || value.length > MAX_TAG_VALUE || name.slice(0, TAG_PREFIX.length).toLowerCase() !== TAG_PREFIX)
+      continue;
     const rest = name.slice(TAG_PREFIX.length).toLowerCase();
     const key = NEW_KEY.exec(rest);
     if (key) {
@@ -139,7 +143,9 @@ export function readLeaseBook(tags: Record<string, string>, scope: LeaseScope): 
         const r = RECORD.exec(record);
         if (!r) continue;
         const addedAt = r[2] === undefined ? undefined : parseInt(r[2], 36);
-        const leases = [...r[3].matchAll(LEASE)].map((l) => ({ key: l[1], lease: { start: parseInt(l[2], 36), minutes: parseInt(l[3], 36) } })).filter((l) => validLease(l.lease, scope.now));
+        const leases = [...r[3].matchAll(LEASE)]
+          .map((l) => ({ key: l[1], lease: { start: parseInt(l[2], 36), minutes: parseInt(l[3], 36) } }))
+          .filter((l) => validLease(l.lease, scope.now));
         if (key[1] === scope.ns) {
           const entry = book.mine.get(r[1]) ?? (book.mine.set(r[1], { leases: new Map() }), book.mine.get(r[1])!);
           if (addedAt !== undefined && addedAt <= scope.now + CLOCK_SKEW_SECONDS) entry.addedAt = addedAt;
@@ -165,7 +171,9 @@ export function readLeaseBook(tags: Record<string, string>, scope: LeaseScope): 
 }
 
 function recordPieces(code: string, entry: AddressLeases): { header: string; continuation: string; leases: string[] } {
-  const leases = [...entry.leases].sort(([a], [b]) => a.localeCompare(b)).map(([k, l]) => `-${k}.${l.start.toString(36)}.${l.minutes.toString(36)}`);
+  const leases = [...entry.leases]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, l]) => `-${k}.${l.start.toString(36)}.${l.minutes.toString(36)}`);
   return { header: entry.addedAt === undefined ? code : `${code}.o${entry.addedAt.toString(36)}`, continuation: code, leases };
 }
 
@@ -218,7 +226,10 @@ function tidy(book: LeaseBook, ipRules: string[], now: number): Map<string, Addr
 }
 
 function liveHolders(book: LeaseBook, mine: Map<string, AddressLeases>, code: string, now: number): number {
-  return [...(mine.get(code)?.leases.values() ?? [])].filter((l) => expiryOf(l) > now).length + (book.others.get(code) ?? []).filter((e) => e > now).length;
+  return (
+    [...(mine.get(code)?.leases.values() ?? [])].filter((l) => expiryOf(l) > now).length +
+    (book.others.get(code) ?? []).filter((e) => e > now).length
+  );
 }
 
 /**
@@ -260,7 +271,8 @@ export function planRemove(current: RuleState, ip: string, jobKey: string, scope
   if (!code) return { ipRules: [...current.ipRules], tags: withLeaseBook(current.tags, scope.ns, mine) };
   const entry = book.mine.get(code);
   mine.get(code)?.leases.delete(jobKey);
-  if (liveHolders(book, mine, code, scope.now) > 0) return { ipRules: [...current.ipRules], tags: withLeaseBook(current.tags, scope.ns, mine) };
+  if (liveHolders(book, mine, code, scope.now) > 0)
+    return { ipRules: [...current.ipRules], tags: withLeaseBook(current.tags, scope.ns, mine) };
   mine.delete(code);
   const ipRules = removable(code, entry, trust) ? current.ipRules.filter((r) => !sameIpRule(r, ip)) : [...current.ipRules];
   return { ipRules, tags: withLeaseBook(current.tags, scope.ns, mine) };

@@ -3,7 +3,19 @@ import * as tl from 'azure-pipelines-task-lib/task';
 import { ArmCallError } from '../arm/rawArmCall';
 import { explainArmCallFailure } from '../arm/armErrors';
 import { ExplainedError } from '../pipeline/explainedError';
-import { addressesLeasedBy, holdsLease, planAdd, planPrune, planRemove, MAX_TAGS, TAG_PREFIX, type Lease, type LeaseScope, type RemovalTrust, type RuleState } from './ruleLeases';
+import {
+  addressesLeasedBy,
+  holdsLease,
+  planAdd,
+  planPrune,
+  planRemove,
+  MAX_TAGS,
+  TAG_PREFIX,
+  type Lease,
+  type LeaseScope,
+  type RemovalTrust,
+  type RuleState,
+} from './ruleLeases';
 
 /**
  * Where a firewall's allow-list and our lease tags live: a registry's network rule set, or a
@@ -47,11 +59,20 @@ export interface StoreAccess {
 
 /** A store's `explain`: the Resource Manager failure with the action and the role that grants it. */
 export function storeExplainer(access: StoreAccess): RuleStore<unknown>['explain'] {
-  return (err, what, operation) => explainArmCallFailure(err, what, { ...access[operation], scope: access.scope, principalObjectId: access.principalObjectId, resourceLabel: access.resourceLabel });
+  return (err, what, operation) =>
+    explainArmCallFailure(err, what, {
+      ...access[operation],
+      scope: access.scope,
+      principalObjectId: access.principalObjectId,
+      resourceLabel: access.resourceLabel,
+    });
 }
 
 /** Reads the store, a failure explained. */
-export async function readRules<Raw>(store: RuleStore<Raw>, what = `Reading ${store.label}`): Promise<{ rules: RuleState; raw: Raw; busy?: boolean }> {
+export async function readRules<Raw>(
+  store: RuleStore<Raw>,
+  what = `Reading ${store.label}`,
+): Promise<{ rules: RuleState; raw: Raw; busy?: boolean }> {
   try {
     return await store.read();
   } catch (err) {
@@ -83,7 +104,10 @@ function sameRuleState(a: RuleState, b: RuleState): boolean {
 
 /** Short, stable key of this job's use of the rule (lease tag suffix): plan, job, task instance, attempt. */
 export function jobKeyOf(parts: (string | undefined)[]): string {
-  return createHash('sha256').update(parts.map((p) => p ?? '').join('|')).digest('hex').slice(0, 12);
+  return createHash('sha256')
+    .update(parts.map((p) => p ?? '').join('|'))
+    .digest('hex')
+    .slice(0, 12);
 }
 
 /**
@@ -96,9 +120,14 @@ export function jobKeyOf(parts: (string | undefined)[]): string {
  * confirmation: with many jobs, writes that overlap overwrite each other and each loser pays a
  * rewrite, so jobs take turns instead.
  */
-export async function converge<Raw>(store: RuleStore<Raw>, what: string, plan: (current: RuleState) => RuleState, options: { confirmingReads?: number; maxBusyWaitMs?: number } = {}): Promise<ConvergeOutcome<Raw>> {
+export async function converge<Raw>(
+  store: RuleStore<Raw>,
+  what: string,
+  plan: (current: RuleState) => RuleState,
+  options: { confirmingReads?: number; maxBusyWaitMs?: number } = {},
+): Promise<ConvergeOutcome<Raw>> {
   const maxBusyWaitMs = options.maxBusyWaitMs ?? MAX_BUSY_WAIT_MS;
-  const confirmingReads = store.conditionalWrites ? 1 : options.confirmingReads ?? 2;
+  const confirmingReads = store.conditionalWrites ? 1 : (options.confirmingReads ?? 2);
   const started = Date.now();
   let writes = 0;
   let retries = 0;
@@ -130,13 +159,17 @@ export async function converge<Raw>(store: RuleStore<Raw>, what: string, plan: (
     if (busy && !store.conditionalWrites) {
       busySince ??= readStarted;
       if (readStarted - busySince < maxBusyWaitMs) {
-        if (busyReads === 0 && !toldBusy) console.log(`  ${store.label} is being updated (another job's change); waiting for that update to finish first.`);
+        if (busyReads === 0 && !toldBusy)
+          console.log(`  ${store.label} is being updated (another job's change); waiting for that update to finish first.`);
         toldBusy = true;
         busyReads++;
         await sleep(jitter(100, Math.min(1_000, 150 * 2 ** Math.min(busyReads, 3))));
         continue;
       }
-      if (busyReads > 0) console.log(`  ${store.label} has been updating for ${((readStarted - busySince) / 1000).toFixed(0)} s; going on (every write is checked by reading it back).`);
+      if (busyReads > 0)
+        console.log(
+          `  ${store.label} has been updating for ${((readStarted - busySince) / 1000).toFixed(0)} s; going on (every write is checked by reading it back).`,
+        );
       busyReads = 0;
     } else {
       busySince = undefined;
@@ -167,7 +200,9 @@ export async function converge<Raw>(store: RuleStore<Raw>, what: string, plan: (
       const waitMs = retryableWait(err, busyAnswers++);
       if (waitMs === undefined) throw explainWrite(store, what, err, current);
       const f = (err as ArmCallError).failure;
-      console.log(`  ${store.label} answered ${f.operationFailed ? `with a failed update (${f.code ?? 'Failed'})` : `HTTP ${f.statusCode}${f.code ? ` ${f.code}` : ''}`}; reading it again in ${(waitMs / 1000).toFixed(1)} s.`);
+      console.log(
+        `  ${store.label} answered ${f.operationFailed ? `with a failed update (${f.code ?? 'Failed'})` : `HTTP ${f.statusCode}${f.code ? ` ${f.code}` : ''}`}; reading it again in ${(waitMs / 1000).toFixed(1)} s.`,
+      );
       retries++;
       backedOff = true;
       await sleep(waitMs);
@@ -197,7 +232,8 @@ function retryableWait(err: unknown, busyAnswersSoFar: number): number | undefin
 
 /** Keeps the last rule of a store where an empty list would open it to every network; the tags change as planned. */
 function keepFiltering(store: RuleStore<unknown>, current: RuleState, next: RuleState): RuleState {
-  if (store.emptyMeansOpen && next.ipRules.length === 0 && current.ipRules.length > 0) return { ipRules: [...current.ipRules], tags: next.tags };
+  if (store.emptyMeansOpen && next.ipRules.length === 0 && current.ipRules.length > 0)
+    return { ipRules: [...current.ipRules], tags: next.tags };
   return next;
 }
 
@@ -212,7 +248,11 @@ function checkLimits(store: RuleStore<unknown>, what: string, current: RuleState
     });
   }
   if (next.ipRules.length > store.maxRules && next.ipRules.length > current.ipRules.length) {
-    throw quotaError(store, what, `${store.label} would have ${next.ipRules.length} rules; it allows ${store.maxRules}. Nothing was changed.`);
+    throw quotaError(
+      store,
+      what,
+      `${store.label} would have ${next.ipRules.length} rules; it allows ${store.maxRules}. Nothing was changed.`,
+    );
   }
 }
 
@@ -232,7 +272,11 @@ function quotaError(store: RuleStore<unknown>, what: string, reason: string): Ex
 
 function explainWrite(store: RuleStore<unknown>, what: string, err: unknown, current: RuleState): Error {
   if (err instanceof ArmCallError && /quota|limit/i.test(`${err.failure.code} ${err.failure.message}`)) {
-    return quotaError(store, what, `${store.label} refused the rules: ${err.failure.message} (${err.failure.code}). ${current.ipRules.length} rules are already in place; nothing was changed.`);
+    return quotaError(
+      store,
+      what,
+      `${store.label} refused the rules: ${err.failure.message} (${err.failure.code}). ${current.ipRules.length} rules are already in place; nothing was changed.`,
+    );
   }
   return store.explain(err, what, 'write');
 }
@@ -242,11 +286,19 @@ function explainWrite(store: RuleStore<unknown>, what: string, err: unknown, cur
  * before ours landed could still have replaced the rules meanwhile. Takes the lease again if it is
  * gone; returns the extra writes and retries (0 when the lease held).
  */
-export async function reconfirmLease<Raw>(store: RuleStore<Raw>, what: string, ips: string[], jobKey: string, ns: string, plan: (s: RuleState) => RuleState): Promise<{ writes: number; retries: number }> {
+export async function reconfirmLease<Raw>(
+  store: RuleStore<Raw>,
+  what: string,
+  ips: string[],
+  jobKey: string,
+  ns: string,
+  plan: (s: RuleState) => RuleState,
+): Promise<{ writes: number; retries: number }> {
   if (store.conditionalWrites) return { writes: 0, retries: 0 };
   const now = await readRules(store, what);
   const scope = { ns, now: Math.floor(Date.now() / 1000) };
-  if (ips.every((ip) => holdsLease(now.rules, ip, jobKey, scope)) && sameRuleState(plan(now.rules), now.rules)) return { writes: 0, retries: 0 };
+  if (ips.every((ip) => holdsLease(now.rules, ip, jobKey, scope)) && sameRuleState(plan(now.rules), now.rules))
+    return { writes: 0, retries: 0 };
   const again = await converge(store, what, plan);
   console.log(`  the lease had been overwritten by a concurrent change and was written again (${again.writes} write(s)).`);
   return { writes: again.writes, retries: again.retries + 1 };
@@ -259,7 +311,13 @@ export function planAddAll(ips: string[], jobKey: string, lease: Lease, ns: stri
   return (s: RuleState) => ips.reduce((acc, ip) => planAdd(acc, ip, jobKey, lease, at()), s);
 }
 
-export function planRemoveAll(ips: string[], jobKey: string, ns: string, trust: RemovalTrust = {}, at: () => LeaseScope = () => scopeAt(ns)) {
+export function planRemoveAll(
+  ips: string[],
+  jobKey: string,
+  ns: string,
+  trust: RemovalTrust = {},
+  at: () => LeaseScope = () => scopeAt(ns),
+) {
   return (s: RuleState) => ips.reduce((acc, ip) => planRemove(acc, ip, jobKey, at(), trust), s);
 }
 

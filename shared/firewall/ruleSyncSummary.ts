@@ -50,7 +50,15 @@ export function ruleLifetime(action: string, leaseMinutes: number, expiresOn: Da
   }
 }
 
-export function finish(o: Outputs, registryName: string, action: string, ips: string[], result: string, retries: number, details: SummaryDetails): void {
+export function finish(
+  o: Outputs,
+  registryName: string,
+  action: string,
+  ips: string[],
+  result: string,
+  retries: number,
+  details: SummaryDetails,
+): void {
   tl.setVariable('agentIp', o.agentIp, false, true);
   tl.setVariable('ruleAdded', String(o.ruleAdded), false, true);
   tl.setVariable('secondsToAccess', String(o.secondsToAccess), false, true);
@@ -64,13 +72,30 @@ export function finish(o: Outputs, registryName: string, action: string, ips: st
     `### ${STATUS_ICON[status]} ${TITLE[action] ?? `Firewall: ${action}`}`,
     '',
     ...factTable([
-      ['Target', kind === 'registry' ? `container registry ${code(registryName)}: IP rules` : `AKS cluster ${code(registryName)}: API server authorized IP ranges`],
+      [
+        'Target',
+        kind === 'registry'
+          ? `container registry ${code(registryName)}: IP rules`
+          : `AKS cluster ${code(registryName)}: API server authorized IP ranges`,
+      ],
       ['Action', code(action)],
       ['Addresses', ips.length ? ips.map(code).join(', ') : '—'],
       ['Result', `${STATUS_ICON[status]} ${result}`],
       ['Rule lifetime', ruleLifetime(action, leaseMinutes, expiresOn)],
-      ['Access from the agent', o.ruleAdded ? (waited ? `${STATUS_ICON.pass} got through ${o.secondsToAccess} s after the change` : 'not waited for (waitForAccess: false)') : undefined],
-      ['Concurrent changes', retries ? `${STATUS_ICON.warn} ${retries} retr${retries === 1 ? 'y' : 'ies'}: other writers changed the rules at the same time; the task re-read and re-applied` : 'none'],
+      [
+        'Access from the agent',
+        o.ruleAdded
+          ? waited
+            ? `${STATUS_ICON.pass} got through ${o.secondsToAccess} s after the change`
+            : 'not waited for (waitForAccess: false)'
+          : undefined,
+      ],
+      [
+        'Concurrent changes',
+        retries
+          ? `${STATUS_ICON.warn} ${retries} retr${retries === 1 ? 'y' : 'ies'}: other writers changed the rules at the same time; the task re-read and re-applied`
+          : 'none',
+      ],
     ]),
     '',
     `Outputs: \`agentIp\` = ${o.agentIp ? code(o.agentIp) : '—'}, \`ruleAdded\` = ${o.ruleAdded}, \`secondsToAccess\` = ${o.secondsToAccess}`,

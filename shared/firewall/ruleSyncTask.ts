@@ -14,7 +14,17 @@ import { booleanInput, choiceInput, integerInput, linesInput, optionalInput, req
 import { waitForAccess } from './accessWait';
 import type { FirewallTarget } from './firewallTarget';
 import { leaseNamespace, leasesOf, planPrune, type RemovalTrust, type RuleState } from './ruleLeases';
-import { converge, ipsLeasedBy, jobKeyOf, planAddAll, planPruneAt, planRemoveAll, readRules, reconfirmLease, reportConverge } from './ruleSync';
+import {
+  converge,
+  ipsLeasedBy,
+  jobKeyOf,
+  planAddAll,
+  planPruneAt,
+  planRemoveAll,
+  readRules,
+  reconfirmLease,
+  reportConverge,
+} from './ruleSync';
 
 /** The task variable the main step hands to its post-job step (scoped to this task instance). */
 export const LEASE_VARIABLE = 'AcrNetworkRuleSync.Lease';
@@ -52,7 +62,12 @@ export async function runAcrNetworkRuleSyncPostJob(): Promise<void> {
 }
 
 function jobKey(): string {
-  return jobKeyOf([tl.getVariable('System.PlanId'), tl.getVariable('System.JobId'), tl.getVariable('System.TaskInstanceId'), tl.getVariable('System.JobAttempt')]);
+  return jobKeyOf([
+    tl.getVariable('System.PlanId'),
+    tl.getVariable('System.JobId'),
+    tl.getVariable('System.TaskInstanceId'),
+    tl.getVariable('System.JobAttempt'),
+  ]);
 }
 
 /** `add` and `remove` pair up across the jobs of one run: their lease belongs to the run. */
@@ -63,7 +78,12 @@ function runKey(): string {
 function subscriptionOf(cc: ConnectionCredential): string {
   const id = cc.connection.subscriptionId;
   if (!id) {
-    throw new ExplainedError({ what: 'Reading the service connection', reason: 'The connection names no subscription (scope level other than Subscription).', fix: 'Use an Azure Resource Manager connection scoped to the subscription that holds the registry or cluster.', code: 'NO_SUBSCRIPTION' });
+    throw new ExplainedError({
+      what: 'Reading the service connection',
+      reason: 'The connection names no subscription (scope level other than Subscription).',
+      fix: 'Use an Azure Resource Manager connection scoped to the subscription that holds the registry or cluster.',
+      code: 'NO_SUBSCRIPTION',
+    });
   }
   return id;
 }
@@ -75,10 +95,25 @@ interface TargetRef {
   name: string;
 }
 
-async function openTarget(cc: ConnectionCredential, ref: TargetRef, principalObjectId: string | undefined, allowEnablingSelectedNetworks = false): Promise<FirewallTarget> {
-  const common = { resourceManagerUrl: cc.connection.cloud.resourceManagerUrl, subscriptionId: ref.subscriptionId, resourceGroup: ref.resourceGroup, principalObjectId };
+async function openTarget(
+  cc: ConnectionCredential,
+  ref: TargetRef,
+  principalObjectId: string | undefined,
+  allowEnablingSelectedNetworks = false,
+): Promise<FirewallTarget> {
+  const common = {
+    resourceManagerUrl: cc.connection.cloud.resourceManagerUrl,
+    subscriptionId: ref.subscriptionId,
+    resourceGroup: ref.resourceGroup,
+    principalObjectId,
+  };
   if (ref.targetType === 'registry') {
-    return registryTarget({ ...common, sdk: containerRegistryClient(cc, ref.subscriptionId), registryName: ref.name, allowEnablingSelectedNetworks });
+    return registryTarget({
+      ...common,
+      sdk: containerRegistryClient(cc, ref.subscriptionId),
+      registryName: ref.name,
+      allowEnablingSelectedNetworks,
+    });
   }
   return clusterTarget({ ...common, sdk: containerServiceClient(cc, ref.subscriptionId), clusterName: ref.name });
 }
@@ -89,7 +124,10 @@ async function mainStep(): Promise<void> {
   const targetType = choiceInput('targetType', ['registry', 'aksAuthorizedIpRanges'] as const, 'registry');
   const action = choiceInput<Action>('action', ['addForJob', 'add', 'remove', 'prune'], 'addForJob');
   const resourceGroup = validateResourceGroupName('resourceGroupName', requiredInput('resourceGroupName'));
-  const name = targetType === 'registry' ? validateResourceName('registryName', 'registry', requiredInput('registryName')) : validateResourceName('clusterName', 'cluster', requiredInput('clusterName'));
+  const name =
+    targetType === 'registry'
+      ? validateResourceName('registryName', 'registry', requiredInput('registryName'))
+      : validateResourceName('clusterName', 'cluster', requiredInput('clusterName'));
   const ipSource = choiceInput('ipSource', ['auto', 'explicit'] as const, 'auto');
   // Explicit addresses are checked before anything is read or changed.
   const explicitIps = action !== 'prune' && ipSource === 'explicit' ? explicitAddresses() : undefined;
@@ -99,7 +137,12 @@ async function mainStep(): Promise<void> {
   const allowEnabling = booleanInput('allowEnablingSelectedNetworks', false);
   const echoUrl = optionalInput('echoUrl');
   if (echoUrl && !/^https:\/\/[^/\s]+/i.test(echoUrl)) {
-    throw new ExplainedError({ what: "Reading the input 'echoUrl'", reason: `'${echoUrl}' is not an HTTPS URL: an IP answer over plain HTTP could be altered on the way.`, fix: 'Give an https:// URL that answers with the caller IP as plain text.', code: 'INVALID_INPUT' });
+    throw new ExplainedError({
+      what: "Reading the input 'echoUrl'",
+      reason: `'${echoUrl}' is not an HTTPS URL: an IP answer over plain HTTP could be altered on the way.`,
+      fix: 'Give an https:// URL that answers with the caller IP as plain text.',
+      code: 'INVALID_INPUT',
+    });
   }
 
   const ref: TargetRef = { targetType, subscriptionId: subscriptionOf(cc), resourceGroup, name };
@@ -117,21 +160,44 @@ async function mainStep(): Promise<void> {
   }
 
   if ((await target.posture()) === 'open') {
-    const why = target.kind === 'registry' ? 'public network access Enabled, default action Allow' : 'no authorized IP ranges: adding one would shut out every other network';
+    const why =
+      target.kind === 'registry'
+        ? 'public network access Enabled, default action Allow'
+        : 'no authorized IP ranges: adding one would shut out every other network';
     console.log(`${target.store.label} accepts every network (${why}): no rule is needed, nothing changed.`);
-    finish({ agentIp: explicitIps?.join(',') ?? '', ruleAdded: false, secondsToAccess: 0 }, target.name, action, explicitIps ?? [], 'all networks allowed; nothing changed', 0, { targetKind: target.kind });
+    finish(
+      { agentIp: explicitIps?.join(',') ?? '', ruleAdded: false, secondsToAccess: 0 },
+      target.name,
+      action,
+      explicitIps ?? [],
+      'all networks allowed; nothing changed',
+      0,
+      { targetKind: target.kind },
+    );
     return;
   }
   const ips = explicitIps ?? (await detectAgentIp(target, echoUrl, action));
   if (!ips) {
-    tl.warning(`${target.endpoint} already lets the agent in, and the task cannot tell which IP it sees for the agent without an echo URL: no lease was taken, so another job's post-job step may remove the rule this job relies on. Set echoUrl, or ipSource: explicit with the agent's egress IP.`);
-    finish({ agentIp: '', ruleAdded: false, secondsToAccess: 0 }, target.name, action, [], 'already allowed; nothing changed', 0, { targetKind: target.kind });
+    tl.warning(
+      `${target.endpoint} already lets the agent in, and the task cannot tell which IP it sees for the agent without an echo URL: no lease was taken, so another job's post-job step may remove the rule this job relies on. Set echoUrl, or ipSource: explicit with the agent's egress IP.`,
+    );
+    finish({ agentIp: '', ruleAdded: false, secondsToAccess: 0 }, target.name, action, [], 'already allowed; nothing changed', 0, {
+      targetKind: target.kind,
+    });
     return;
   }
   await add(target, ref, ips, key, ns, action, { leaseMinutes, waitForIt, accessTimeoutSeconds, namedRanges: explicitIps ?? [] });
 }
 
-async function add(target: FirewallTarget, ref: TargetRef, ips: string[], key: string, ns: string, action: Action, o: { leaseMinutes: number; waitForIt: boolean; accessTimeoutSeconds: number; namedRanges: string[] }): Promise<void> {
+async function add(
+  target: FirewallTarget,
+  ref: TargetRef,
+  ips: string[],
+  key: string,
+  ns: string,
+  action: Action,
+  o: { leaseMinutes: number; waitForIt: boolean; accessTimeoutSeconds: number; namedRanges: string[] },
+): Promise<void> {
   const readAt = nowSeconds();
   const before = await readRules(target.store);
   const missing = ips.filter((ip) => !before.rules.ipRules.some((r) => sameIpRule(r, ip)));
@@ -160,7 +226,9 @@ async function add(target: FirewallTarget, ref: TargetRef, ips: string[], key: s
     if (mark !== undefined && markSince[ip] === undefined) markSince[ip] = mark;
   }
   handOver();
-  const added = missing.filter((ip) => outcome.rules.ipRules.some((r) => sameIpRule(r, ip)) && leasesOf(outcome.rules.tags, ip, scope)?.addedAt !== undefined);
+  const added = missing.filter(
+    (ip) => outcome.rules.ipRules.some((r) => sameIpRule(r, ip)) && leasesOf(outcome.rules.tags, ip, scope)?.addedAt !== undefined,
+  );
   console.log(added.length ? `Added ${added.join(', ')}.` : `${ips.join(', ')} already had a rule; this job holds a lease on it.`);
 
   let secondsToAccess = 0;
@@ -168,24 +236,42 @@ async function add(target: FirewallTarget, ref: TargetRef, ips: string[], key: s
   if (o.waitForIt) {
     console.log(`Waiting up to ${o.accessTimeoutSeconds} s for ${target.endpoint} to let the agent in…`);
     // A rule this job wrote counts from its write; a rule that was there already from now.
-    const access = await waitForAccess(target.endpoint, (ms) => target.ask(ms), o.accessTimeoutSeconds, added.length ? writtenAt : Date.now());
+    const access = await waitForAccess(
+      target.endpoint,
+      (ms) => target.ask(ms),
+      o.accessTimeoutSeconds,
+      added.length ? writtenAt : Date.now(),
+    );
     secondsToAccess = access.seconds;
     const again = await reconfirmLease(target.store, `Adding ${ips.join(', ')} to ${target.store.label} again`, ips, key, ns, plan);
     retries += again.retries;
   }
-  finish({ agentIp: ips.join(','), ruleAdded: added.length > 0, secondsToAccess }, target.name, action, ips, added.length ? `added ${added.join(', ')}` : 'rule already present; lease taken', retries, {
-    targetKind: target.kind,
-    leaseMinutes: o.leaseMinutes,
-    leaseExpiresOn: new Date(expiresAt * 1000),
-    waitedForAccess: o.waitForIt,
-  });
+  finish(
+    { agentIp: ips.join(','), ruleAdded: added.length > 0, secondsToAccess },
+    target.name,
+    action,
+    ips,
+    added.length ? `added ${added.join(', ')}` : 'rule already present; lease taken',
+    retries,
+    {
+      targetKind: target.kind,
+      leaseMinutes: o.leaseMinutes,
+      leaseExpiresOn: new Date(expiresAt * 1000),
+      waitedForAccess: o.waitForIt,
+    },
+  );
   if (action === 'addForJob') console.log("The post-job step removes this job's lease, and the rule when no other job holds it.");
 }
 
 function explicitAddresses(): string[] {
   const lines = linesInput('ipAddresses');
   if (lines.length === 0) {
-    throw new ExplainedError({ what: "Reading the input 'ipAddresses'", reason: 'It is empty while ipSource is explicit.', fix: 'List IPv4 addresses or CIDR ranges, one per line, or set ipSource: auto.', code: 'INVALID_INPUT' });
+    throw new ExplainedError({
+      what: "Reading the input 'ipAddresses'",
+      reason: 'It is empty while ipSource is explicit.',
+      fix: 'List IPv4 addresses or CIDR ranges, one per line, or set ipSource: auto.',
+      code: 'INVALID_INPUT',
+    });
   }
   const values = lines.map((l) => parseIpv4Range('ipAddresses', l).value);
   return values.filter((v, i) => values.findIndex((w) => sameIpRule(v, w)) === i);
@@ -203,23 +289,40 @@ async function detectAgentIp(target: FirewallTarget, echoUrl: string | undefined
   }
   if (echoUrl) {
     const res = await agentGet(echoUrl, 15_000).catch((err) => {
-      throw new ExplainedError({ what: `Asking ${echoUrl} for the agent's egress IP`, reason: `${seen.why}, and the echo URL failed: ${messageOf(err)}.`, fix: 'Check the echo URL, or set ipSource: explicit.', code: 'AGENT_IP_UNKNOWN' });
+      throw new ExplainedError({
+        what: `Asking ${echoUrl} for the agent's egress IP`,
+        reason: `${seen.why}, and the echo URL failed: ${messageOf(err)}.`,
+        fix: 'Check the echo URL, or set ipSource: explicit.',
+        code: 'AGENT_IP_UNKNOWN',
+      });
     });
     const text = res.body.trim();
     if (res.status !== 200 || !/^\d+\.\d+\.\d+\.\d+$/.test(text)) {
-      throw new ExplainedError({ what: `Asking ${echoUrl} for the agent's egress IP`, reason: `${seen.why}; the echo URL answered HTTP ${res.status} with no plain IPv4 address.`, fix: 'Use an echo URL that answers with the caller IP as plain text, or set ipSource: explicit.', code: 'AGENT_IP_UNKNOWN' });
+      throw new ExplainedError({
+        what: `Asking ${echoUrl} for the agent's egress IP`,
+        reason: `${seen.why}; the echo URL answered HTTP ${res.status} with no plain IPv4 address.`,
+        fix: 'Use an echo URL that answers with the caller IP as plain text, or set ipSource: explicit.',
+        code: 'AGENT_IP_UNKNOWN',
+      });
     }
     console.log(`Agent egress IP: ${text} (from ${echoUrl}; ${seen.why}).`);
     return [parseIpv4Range('agent IP', text).value];
   }
   if (seen.through || action === 'remove') return undefined;
-  throw new ExplainedError({ what: "Detecting the agent's egress IP", reason: `${seen.why}.`, fix: "Set echoUrl to an HTTPS URL that answers with the caller IP, or set ipSource: explicit with the agent's egress IPs.", code: 'AGENT_IP_UNKNOWN' });
+  throw new ExplainedError({
+    what: "Detecting the agent's egress IP",
+    reason: `${seen.why}.`,
+    fix: "Set echoUrl to an HTTPS URL that answers with the caller IP, or set ipSource: explicit with the agent's egress IPs.",
+    code: 'AGENT_IP_UNKNOWN',
+  });
 }
 
 async function remove(target: FirewallTarget, ips: string[], key: string, ns: string, trust: RemovalTrust): Promise<void> {
   if (ips.length === 0) {
     console.log(`No rule on ${target.store.label} is held by this lease; nothing to remove.`);
-    finish({ agentIp: '', ruleAdded: false, secondsToAccess: 0 }, target.name, 'remove', [], 'nothing held', 0, { targetKind: target.kind });
+    finish({ agentIp: '', ruleAdded: false, secondsToAccess: 0 }, target.name, 'remove', [], 'nothing held', 0, {
+      targetKind: target.kind,
+    });
     return;
   }
   const before = await readRules(target.store);
@@ -236,11 +339,25 @@ async function remove(target: FirewallTarget, ips: string[], key: string, ns: st
     const markedBefore = leasesOf(before.rules.tags, ip, scope)?.addedAt !== undefined;
     const lastRule = target.store.emptyMeansOpen && outcome.rules.ipRules.length === 1;
     if (leases) console.log(`Kept ${ip}: ${leases.leases.size} other job(s) still hold it.`);
-    else if (markedBefore && lastRule) tl.warning(`Kept ${ip} on ${target.store.label}: it is the last rule, and an empty list turns IP filtering off (every network would get in). It is no longer marked as this extension's; remove it by hand when the cluster gets other ranges.`);
-    else if (markedBefore) console.log(`Kept ${ip}: it is marked as added by this extension, but ${ip.includes('/') ? 'it is a range the input does not name' : 'not in a way this job saw itself (the mark appeared after it took its lease)'}, so it is left for a person to check.`);
+    else if (markedBefore && lastRule)
+      tl.warning(
+        `Kept ${ip} on ${target.store.label}: it is the last rule, and an empty list turns IP filtering off (every network would get in). It is no longer marked as this extension's; remove it by hand when the cluster gets other ranges.`,
+      );
+    else if (markedBefore)
+      console.log(
+        `Kept ${ip}: it is marked as added by this extension, but ${ip.includes('/') ? 'it is a range the input does not name' : 'not in a way this job saw itself (the mark appeared after it took its lease)'}, so it is left for a person to check.`,
+      );
     else console.log(`Kept ${ip}: the rule was not added by this extension (or another job still holds it).`);
   }
-  finish({ agentIp: ips.join(','), ruleAdded: false, secondsToAccess: 0 }, target.name, 'remove', ips, removed.length ? `removed ${removed.join(', ')}` : 'lease released; rule kept', outcome.retries, { targetKind: target.kind });
+  finish(
+    { agentIp: ips.join(','), ruleAdded: false, secondsToAccess: 0 },
+    target.name,
+    'remove',
+    ips,
+    removed.length ? `removed ${removed.join(', ')}` : 'lease released; rule kept',
+    outcome.retries,
+    { targetKind: target.kind },
+  );
 }
 
 async function prune(target: FirewallTarget, ns: string): Promise<void> {
@@ -251,8 +368,19 @@ async function prune(target: FirewallTarget, ns: string): Promise<void> {
   reportConverge('expired leases pruned', outcome);
   const removed = before.rules.ipRules.filter((r) => !outcome.rules.ipRules.some((v) => sameIpRule(v, r)));
   console.log(removed.length ? `Pruned ${removed.join(', ')} (every lease expired).` : 'No expired rule of this extension found.');
-  if (legacyLeft.length) tl.warning(`Dropped the expired leases of an earlier version of this task on ${legacyLeft.join(', ')}; those rules were left in place (its marks cannot be told from anyone's tag). Remove them by hand if no one needs them.`);
-  finish({ agentIp: '', ruleAdded: false, secondsToAccess: 0 }, target.name, 'prune', removed, removed.length ? `pruned ${removed.join(', ')}` : 'nothing expired', outcome.retries, { targetKind: target.kind });
+  if (legacyLeft.length)
+    tl.warning(
+      `Dropped the expired leases of an earlier version of this task on ${legacyLeft.join(', ')}; those rules were left in place (its marks cannot be told from anyone's tag). Remove them by hand if no one needs them.`,
+    );
+  finish(
+    { agentIp: '', ruleAdded: false, secondsToAccess: 0 },
+    target.name,
+    'prune',
+    removed,
+    removed.length ? `pruned ${removed.join(', ')}` : 'nothing expired',
+    outcome.retries,
+    { targetKind: target.kind },
+  );
 }
 
 /** The post-job step: releases this job's lease, removing the rule when no other live job holds it. */
@@ -260,7 +388,9 @@ async function postJob(): Promise<void> {
   const status = tl.getVariable('Agent.JobStatus') ?? 'unknown';
   const raw = tl.getTaskVariable(LEASE_VARIABLE);
   if (!raw) {
-    console.log(`Post-job (job status ${status}): the main step took no lease for this job (it did not run, failed or was cancelled before adding a rule, or its action keeps the rule); nothing to remove.`);
+    console.log(
+      `Post-job (job status ${status}): the main step took no lease for this job (it did not run, failed or was cancelled before adding a rule, or its action keeps the rule); nothing to remove.`,
+    );
     return;
   }
   const lease = JSON.parse(raw) as LeaseHandOver;

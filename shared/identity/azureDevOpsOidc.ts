@@ -122,7 +122,8 @@ export class AzureDevOpsOidcTokenSource {
         // (azure-pipelines-agent src/Agent.Worker/TaskRunner.cs, "Add the system endpoint"); the
         // "Allow scripts to access the OAuth token" setting only adds the System.AccessToken
         // variable for scripts (src/Agent.Worker/JobRunner.cs, System.EnableAccessToken).
-        reason: 'The task got no job access token (System.AccessToken), which Azure DevOps requires before it issues the connection\'s OIDC token. The agent hands it to every task as the SystemVssConnection endpoint, so the task is not running as a step of an Azure Pipelines agent job.',
+        reason:
+          "The task got no job access token (System.AccessToken), which Azure DevOps requires before it issues the connection's OIDC token. The agent hands it to every task as the SystemVssConnection endpoint, so the task is not running as a step of an Azure Pipelines agent job.",
         fix: 'Run the task as a step of an Azure Pipelines job (no pipeline setting is needed for tasks); outside an agent, use a connection with a secret, a certificate or a managed identity.',
         code: 'MISSING_SYSTEM_ACCESS_TOKEN',
       });
@@ -131,7 +132,8 @@ export class AzureDevOpsOidcTokenSource {
     if (!job) {
       throw new ExplainedError({
         what: `Getting an OIDC token for the workload identity federation connection '${connectionId}'`,
-        reason: 'The agent set neither the job coordinates (System.CollectionUri, System.TeamProjectId, System.HostType, System.PlanId, System.JobId) nor System.OidcRequestUri.',
+        reason:
+          'The agent set neither the job coordinates (System.CollectionUri, System.TeamProjectId, System.HostType, System.PlanId, System.JobId) nor System.OidcRequestUri.',
         fix: 'Update the agent to a current version (workload identity federation needs agent 3.227 or later).',
         code: 'MISSING_OIDC_REQUEST_URI',
       });
@@ -189,7 +191,8 @@ export class AzureDevOpsOidcTokenSource {
     if (typeof oidcToken !== 'string' || !oidcToken) {
       throw new ExplainedError({
         what,
-        reason: 'Azure DevOps answered without an OIDC token: the connection is not a workload identity federation connection of this project, or it was deleted.',
+        reason:
+          'Azure DevOps answered without an OIDC token: the connection is not a workload identity federation connection of this project, or it was deleted.',
         fix: 'Check that the connection uses workload identity federation and belongs to (or is shared with) this project.',
         code: 'OIDC_TOKEN_MISSING',
       });
@@ -213,8 +216,18 @@ export class AzureDevOpsOidcTokenSource {
    */
   private async createOidcToken(): Promise<{ oidcToken?: string } | null> {
     const { projectId, hub, planId, jobId } = this.job;
-    const located = await this.vsoClient.getVersioningData(OIDC_TOKEN_API_VERSION, 'distributedtask', OIDC_TOKEN_LOCATION_ID, { scopeIdentifier: projectId, hubName: hub, planId, jobId }, { serviceConnectionId: this.connectionId });
-    const res = await this.rest.create<{ oidcToken?: string }>(located.requestUrl!, {}, { acceptHeader: `application/json;api-version=${located.apiVersion}` });
+    const located = await this.vsoClient.getVersioningData(
+      OIDC_TOKEN_API_VERSION,
+      'distributedtask',
+      OIDC_TOKEN_LOCATION_ID,
+      { scopeIdentifier: projectId, hubName: hub, planId, jobId },
+      { serviceConnectionId: this.connectionId },
+    );
+    const res = await this.rest.create<{ oidcToken?: string }>(
+      located.requestUrl!,
+      {},
+      { acceptHeader: `application/json;api-version=${located.apiVersion}` },
+    );
     return res.result;
   }
 
@@ -247,7 +260,7 @@ export class AzureDevOpsOidcTokenSource {
       {
         what,
         reason: `Azure DevOps (${host}) could not be reached: ${messageOf(err)}.`,
-        fix: 'Check the agent\'s outbound access and proxy settings to Azure DevOps.',
+        fix: "Check the agent's outbound access and proxy settings to Azure DevOps.",
         code: 'OIDC_ENDPOINT_UNREACHABLE',
       },
       { cause: err },

@@ -41,11 +41,11 @@ const BY_CODE: Record<string, Explain> = {
   AADSTS7002138: federatedMismatch,
   AADSTS700212: (ctx) => ({
     reason: `The federated credential on ${app(ctx)} does not accept the token's audience '${ctx.presented?.audience ?? '?'}'.`,
-    fix: 'Set the federated credential\'s audience to api://AzureADTokenExchange.',
+    fix: "Set the federated credential's audience to api://AzureADTokenExchange.",
   }),
   AADSTS700024: (ctx) => ({
     reason: `The OIDC token was already expired when Entra ID received it${ctx.presented?.expiresOn ? ` (it expired at ${ctx.presented.expiresOn.toISOString()})` : ''}. This task asks for a fresh one for every exchange, so the agent's clock is the likely cause.`,
-    fix: 'Synchronise the agent machine\'s clock (NTP); other tasks that cache the OIDC token for the whole job fail the same way on jobs over ten minutes.',
+    fix: "Synchronise the agent machine's clock (NTP); other tasks that cache the OIDC token for the whole job fail the same way on jobs over ten minutes.",
   }),
   AADSTS700016: (ctx) => ({
     reason: `${app(ctx)} does not exist in tenant '${ctx.tenantId}': the connection names the wrong tenant or client id, or the app was deleted.`,
@@ -61,25 +61,38 @@ const BY_CODE: Record<string, Explain> = {
   }),
   AADSTS700027: (ctx) => ({
     reason: `Entra ID could not verify the certificate assertion of ${app(ctx)}: the certificate is not registered on the app, or has expired.`,
-    fix: 'Upload the public certificate of the connection\'s PEM to the app registration (Certificates & secrets).',
+    fix: "Upload the public certificate of the connection's PEM to the app registration (Certificates & secrets).",
   }),
   AADSTS90002: (ctx) => ({
     reason: `Tenant '${ctx.tenantId}' was not found at ${ctx.authorityHost}: a wrong tenant id, or a connection for another cloud.`,
-    fix: 'Check the connection\'s tenant id and environment (Azure Cloud, US Government, China).',
+    fix: "Check the connection's tenant id and environment (Azure Cloud, US Government, China).",
   }),
   // Entra's answer when it is briefly unavailable; identity has already retried it by then.
-  AADSTS90033: () => ({ reason: 'Entra ID kept answering with a transient error (HTTP 5xx) through every retry.', fix: 'Run the job again in a few minutes; if it persists, check the Azure status page for Entra ID.' }),
-  AADSTS90023: () => ({ reason: 'Entra ID considered the token request malformed.', fix: 'Check the connection\'s tenant id and environment; report the trace id to your identity team if it persists.' }),
-  AADSTS7000112: (ctx) => ({ reason: `${app(ctx)} is disabled in the tenant.`, fix: 'Enable the enterprise application (service principal) or choose another connection.' }),
+  AADSTS90033: () => ({
+    reason: 'Entra ID kept answering with a transient error (HTTP 5xx) through every retry.',
+    fix: 'Run the job again in a few minutes; if it persists, check the Azure status page for Entra ID.',
+  }),
+  AADSTS90023: () => ({
+    reason: 'Entra ID considered the token request malformed.',
+    fix: "Check the connection's tenant id and environment; report the trace id to your identity team if it persists.",
+  }),
+  AADSTS7000112: (ctx) => ({
+    reason: `${app(ctx)} is disabled in the tenant.`,
+    fix: 'Enable the enterprise application (service principal) or choose another connection.',
+  }),
   AADSTS53003: () => ({
-    reason: 'A Conditional Access policy for workload identities blocked the sign-in (often a location policy that does not include the agent\'s egress IP).',
-    fix: 'Ask your identity team to allow the agent\'s network in the workload identity Conditional Access policy.',
+    reason:
+      "A Conditional Access policy for workload identities blocked the sign-in (often a location policy that does not include the agent's egress IP).",
+    fix: "Ask your identity team to allow the agent's network in the workload identity Conditional Access policy.",
   }),
   AADSTS500011: (ctx) => ({
     reason: `The resource ${ctx.audienceLabel} is not known in tenant '${ctx.tenantId}' (a wrong cloud or a missing first-party service principal).`,
-    fix: 'Check the connection\'s environment (cloud) and that the resource is available in that tenant.',
+    fix: "Check the connection's environment (cloud) and that the resource is available in that tenant.",
   }),
-  AADSTS50059: (ctx) => ({ reason: `Entra ID could not tell the tenant from the request; the connection's tenant id '${ctx.tenantId}' is likely empty or wrong.`, fix: 'Set the tenant id on the service connection.' }),
+  AADSTS50059: (ctx) => ({
+    reason: `Entra ID could not tell the tenant from the request; the connection's tenant id '${ctx.tenantId}' is likely empty or wrong.`,
+    fix: 'Set the tenant id on the service connection.',
+  }),
 };
 
 export function aadstsCodeOf(message: string): string | undefined {
@@ -87,7 +100,8 @@ export function aadstsCodeOf(message: string): string | undefined {
 }
 
 const NETWORK_ERROR = /\b(ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|socket hang up)\b/i;
-const TLS_ERROR = /\b(self[- ]signed certificate|unable to verify the first certificate|UNABLE_TO_GET_ISSUER_CERT|CERT_HAS_EXPIRED|ERR_TLS_CERT_ALTNAME_INVALID|certificate)\b/i;
+const TLS_ERROR =
+  /\b(self[- ]signed certificate|unable to verify the first certificate|UNABLE_TO_GET_ISSUER_CERT|CERT_HAS_EXPIRED|ERR_TLS_CERT_ALTNAME_INVALID|certificate)\b/i;
 
 /**
  * Turns an Entra ID or managed-identity failure into what a pipeline author can act on.
@@ -115,7 +129,8 @@ export function explainTokenFailure(message: string, ctx: TokenRequestContext): 
     }
     return {
       code: 'MANAGED_IDENTITY_UNAVAILABLE',
-      reason: 'No managed identity endpoint (IMDS) answered on this agent: managed identity connections need a self-hosted agent on an Azure VM or scale set.',
+      reason:
+        'No managed identity endpoint (IMDS) answered on this agent: managed identity connections need a self-hosted agent on an Azure VM or scale set.',
       fix: 'Run the job on a self-hosted agent in Azure that has the identity assigned, or use a workload identity federation connection.',
     };
   }
@@ -123,14 +138,14 @@ export function explainTokenFailure(message: string, ctx: TokenRequestContext): 
     return {
       code: 'AUTHORITY_NOT_ENTRA',
       reason: `${ctx.authorityHost} answered, but serves no Entra ID metadata for tenant '${ctx.tenantId}': the connection's authority URL is wrong.`,
-      fix: 'Edit the service connection\'s environment (or Azure Stack endpoints) so its authority is the cloud\'s Entra ID login host.',
+      fix: "Edit the service connection's environment (or Azure Stack endpoints) so its authority is the cloud's Entra ID login host.",
     };
   }
   if (TLS_ERROR.test(message) && !NETWORK_ERROR.test(message)) {
     return {
       code: 'AUTHORITY_TLS_UNTRUSTED',
       reason: `The agent does not trust the certificate presented for ${ctx.authorityHost} (a TLS-inspecting proxy, or a private cloud CA).`,
-      fix: 'Give the agent the proxy\'s root CA (agent configuration --sslcacert, which sets Agent.CAInfo).',
+      fix: "Give the agent the proxy's root CA (agent configuration --sslcacert, which sets Agent.CAInfo).",
     };
   }
   if (NETWORK_ERROR.test(message) || /no answer within|endpoints_resolution_error/i.test(message)) {

@@ -8,7 +8,9 @@ import { describeSignedInIdentity, identityReportLines, type SignedInIdentity } 
  * The first step of every task: read the connection, get a Resource Manager token, and print who
  * we are, so a wrong connection or tenant shows before anything else happens.
  */
-export async function signInWithTaskConnection(options: { quiet?: boolean } = {}): Promise<{ cc: ConnectionCredential; identity: SignedInIdentity }> {
+export async function signInWithTaskConnection(
+  options: { quiet?: boolean } = {},
+): Promise<{ cc: ConnectionCredential; identity: SignedInIdentity }> {
   const connection = await readAzureRmConnection();
   const cc = createConnectionCredential(connection);
   const token = await acquireToken(cc, 'resourceManager');

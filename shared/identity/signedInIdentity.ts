@@ -29,14 +29,15 @@ export function describeSignedInIdentity(cc: ConnectionCredential, token: Acquir
     environment: connection.cloud.environment,
     authorityHost: connection.cloud.authorityHost,
     tenantId: stringClaim(claims, 'tid') ?? connection.tenantId,
-    clientId: stringClaim(claims, 'appid') ?? stringClaim(claims, 'azp') ?? ('clientId' in connection.credential ? connection.credential.clientId : undefined),
+    clientId:
+      stringClaim(claims, 'appid') ??
+      stringClaim(claims, 'azp') ??
+      ('clientId' in connection.credential ? connection.credential.clientId : undefined),
     objectId: stringClaim(claims, 'oid'),
     identityType: connection.credential.kind === 'managedIdentity' ? 'managed identity' : 'service principal',
     subscriptionId: connection.subscriptionId,
     subscriptionName: connection.subscriptionName,
-    federated: cc.oidc?.lastPresented
-      ? { issuer: cc.oidc.lastPresented.issuer, subject: cc.oidc.lastPresented.subject }
-      : undefined,
+    federated: cc.oidc?.lastPresented ? { issuer: cc.oidc.lastPresented.issuer, subject: cc.oidc.lastPresented.subject } : undefined,
     tokenExpiresOn: new Date(token.expiresOnTimestamp),
   };
 }

@@ -8,7 +8,8 @@ export interface ImageReference {
 }
 
 // registry[:port]/path/name then :tag or @sha256:digest
-const IMAGE = /^((?:[a-z0-9.-]+(?::\d+)?\/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*)(?::([\w][\w.-]{0,127})|@(sha256:[a-f0-9]{64}))?$/;
+const IMAGE =
+  /^((?:[a-z0-9.-]+(?::\d+)?\/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*)(?::([\w][\w.-]{0,127})|@(sha256:[a-f0-9]{64}))?$/;
 
 export function parseImage(input: string, value: string): ImageReference & { full: string } {
   const m = IMAGE.exec(value.trim());

@@ -10,7 +10,10 @@ export interface Kubeconfig {
   apiVersion: string;
   kind: string;
   'current-context'?: string;
-  clusters: { name: string; cluster: { server: string; 'certificate-authority-data'?: string; 'tls-server-name'?: string } & Record<string, unknown> }[];
+  clusters: {
+    name: string;
+    cluster: { server: string; 'certificate-authority-data'?: string; 'tls-server-name'?: string } & Record<string, unknown>;
+  }[];
   contexts: { name: string; context: { cluster: string; user: string; namespace?: string } }[];
   users: { name: string; user: Record<string, unknown> }[];
   preferences?: Record<string, unknown>;

@@ -46,7 +46,14 @@ export function locateKubectl(kubectlPath?: string): string {
 export function runKubectl(
   kubectl: string,
   args: string[],
-  options: { kubeconfig: string; env?: Record<string, string>; deadlineMs: number; cwd?: string; input?: string; onLine?: (line: string, stream: 'stdout' | 'stderr') => void },
+  options: {
+    kubeconfig: string;
+    env?: Record<string, string>;
+    deadlineMs: number;
+    cwd?: string;
+    input?: string;
+    onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
+  },
 ): Promise<KubectlResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(kubectl, args, {
@@ -98,6 +105,9 @@ export function runKubectl(
  * does not export it to tasks), the caller's additions, and its own kubeconfig.
  */
 function kubectlEnvironment(kubeconfig: string, extra: Record<string, string> | undefined): NodeJS.ProcessEnv {
-  const servers = kubeconfig && fs.existsSync(kubeconfig) ? parseKubeconfig(fs.readFileSync(kubeconfig, 'utf8')).clusters.map((c) => c.cluster.server) : [];
+  const servers =
+    kubeconfig && fs.existsSync(kubeconfig)
+      ? parseKubeconfig(fs.readFileSync(kubeconfig, 'utf8')).clusters.map((c) => c.cluster.server)
+      : [];
   return { ...process.env, ...kubectlProxyEnvironment(servers), ...extra, KUBECONFIG: kubeconfig };
 }

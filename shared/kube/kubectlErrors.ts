@@ -30,7 +30,8 @@ const FLAG_ADDED_IN: Record<string, string> = { '--prune-allowlist': '1.26' };
 export const MINIMUM_KUBECTL = '1.27';
 
 /** A connection that closed under a request: worth one more try, as apply converges. */
-const CONNECTION_LOST = /: (unexpected )?EOF\b|connection reset by peer|http2: client connection lost|use of closed network connection|broken pipe/i;
+const CONNECTION_LOST =
+  /: (unexpected )?EOF\b|connection reset by peer|http2: client connection lost|use of closed network connection|broken pipe/i;
 
 export function isConnectionLost(stderr: string): boolean {
   return CONNECTION_LOST.test(stderr);
@@ -60,7 +61,11 @@ export function explainKubectlFailure(stderr: string, ctx: KubectlFailureContext
       fix: 'Use route auto or runCommand, or a self-hosted agent inside the VNet with the private DNS zone linked.',
     };
   }
-  if (/i\/o timeout|context deadline exceeded|connection timed out|dial tcp .* connect: (connection refused|no route to host|network is unreachable)/i.test(stderr)) {
+  if (
+    /i\/o timeout|context deadline exceeded|connection timed out|dial tcp .* connect: (connection refused|no route to host|network is unreachable)/i.test(
+      stderr,
+    )
+  ) {
     return {
       code: 'KUBECTL_UNREACHABLE',
       reason: `kubectl could not connect to ${host}: a network security group, firewall, peering gap or authorized IP ranges block the agent.`,
@@ -85,7 +90,7 @@ export function explainKubectlFailure(stderr: string, ctx: KubectlFailureContext
     return {
       code: 'KUBECTL_UNAUTHORIZED',
       reason: `The API server refused the token (401): it was not for the AKS server application 6dae42f8-4368-4678-94ff-3960e28e3630, had expired, or the cluster does not use Entra ID.`,
-      fix: 'Check that the cluster has Entra ID integration; if it only has local accounts, its user credential works without this task\'s token.',
+      fix: "Check that the cluster has Entra ID integration; if it only has local accounts, its user credential works without this task's token.",
     };
   }
   const forbidden = /User "([^"]+)" cannot (\w+) resource "([^"]+)" in API group "([^"]*)"(?: in the namespace "([^"]+)")?/i.exec(stderr);

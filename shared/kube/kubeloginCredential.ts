@@ -41,16 +41,33 @@ export function kubeloginCredential(connection: AzureRmConnection, mode: Kubelog
       code: 'KUBELOGIN_UNSUPPORTED_CLOUD',
     });
   }
-  const args = ['get-token', '--login', mode, '--server-id', AKS_SERVER_APPLICATION_ID, '--environment', environment, '--tenant-id', connection.tenantId];
+  const args = [
+    'get-token',
+    '--login',
+    mode,
+    '--server-id',
+    AKS_SERVER_APPLICATION_ID,
+    '--environment',
+    environment,
+    '--tenant-id',
+    connection.tenantId,
+  ];
   const env: Record<string, string> = {};
   switch (mode) {
     case 'azurepipelines': {
       if (source.kind !== 'workloadIdentityFederation') {
-        throw refuse(`kubelogin's azurepipelines mode needs a workload identity federation connection; '${connection.id}' is ${source.kind}.`, 'Use credentialHelper builtIn, or the kubelogin mode that matches the connection (spn for a secret, msi for a managed identity).');
+        throw refuse(
+          `kubelogin's azurepipelines mode needs a workload identity federation connection; '${connection.id}' is ${source.kind}.`,
+          'Use credentialHelper builtIn, or the kubelogin mode that matches the connection (spn for a secret, msi for a managed identity).',
+        );
       }
       const accessToken = systemAccessToken();
       const requestUri = oidcRequestUri();
-      if (!accessToken || !requestUri) throw refuse('The job has no System.AccessToken or System.OidcRequestUri, which kubelogin needs.', 'Run it as a step of an Azure Pipelines agent job: the agent hands every task the job\'s access token and OIDC request URI (no setting needed).');
+      if (!accessToken || !requestUri)
+        throw refuse(
+          'The job has no System.AccessToken or System.OidcRequestUri, which kubelogin needs.',
+          "Run it as a step of an Azure Pipelines agent job: the agent hands every task the job's access token and OIDC request URI (no setting needed).",
+        );
       args.push('--client-id', source.clientId);
       Object.assign(env, {
         AZURESUBSCRIPTION_SERVICE_CONNECTION_ID: connection.id,
@@ -63,18 +80,37 @@ export function kubeloginCredential(connection: AzureRmConnection, mode: Kubelog
     }
     case 'spn':
       if (source.kind !== 'servicePrincipalSecret') {
-        throw refuse(`kubelogin's spn mode here takes a service principal with a secret; '${connection.id}' is ${source.kind} (a certificate would have to be written to disk for kubelogin).`, 'Use credentialHelper builtIn, which keeps the certificate in memory.');
+        throw refuse(
+          `kubelogin's spn mode here takes a service principal with a secret; '${connection.id}' is ${source.kind} (a certificate would have to be written to disk for kubelogin).`,
+          'Use credentialHelper builtIn, which keeps the certificate in memory.',
+        );
       }
       args.push('--client-id', source.clientId);
       registerSecret(source.secret);
       Object.assign(env, { AAD_SERVICE_PRINCIPAL_CLIENT_ID: source.clientId, AAD_SERVICE_PRINCIPAL_CLIENT_SECRET: source.secret });
       break;
     case 'msi':
-      if (source.kind !== 'managedIdentity') throw refuse(`kubelogin's msi mode needs a managed identity connection; '${connection.id}' is ${source.kind}.`, 'Use credentialHelper builtIn, or the matching kubelogin mode.');
+      if (source.kind !== 'managedIdentity')
+        throw refuse(
+          `kubelogin's msi mode needs a managed identity connection; '${connection.id}' is ${source.kind}.`,
+          'Use credentialHelper builtIn, or the matching kubelogin mode.',
+        );
       if (source.clientId) args.push('--client-id', source.clientId);
       break;
     case 'workloadidentity':
-      throw refuse("kubelogin's workloadidentity mode reads a federated token from a file, which a pipeline would have to write to disk.", 'Use azurepipelines mode (it asks Azure DevOps for the token) or credentialHelper builtIn.');
+      throw refuse(
+        "kubelogin's workloadidentity mode reads a federated token from a file, which a pipeline would have to write to disk.",
+        'Use azurepipelines mode (it asks Azure DevOps for the token) or credentialHelper builtIn.',
+      );
   }
-  return { exec: { apiVersion: 'client.authentication.k8s.io/v1beta1', command: kubeloginPath, args, interactiveMode: 'Never', provideClusterInfo: false }, env };
+  return {
+    exec: {
+      apiVersion: 'client.authentication.k8s.io/v1beta1',
+      command: kubeloginPath,
+      args,
+      interactiveMode: 'Never',
+      provideClusterInfo: false,
+    },
+    env,
+  };
 }

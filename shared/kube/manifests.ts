@@ -41,7 +41,12 @@ function refuse(input: string, reason: string, fix: string, code = 'INVALID_MANI
 /** Checks a namespace name: a DNS label (lower case, digits, hyphens, at most 63). */
 export function validateNamespace(input: string, value: string): string {
   if (!DNS_LABEL.test(value)) {
-    throw refuse(input, `'${value}' is not a valid namespace: it must be a DNS label (lower-case letters, digits and hyphens, at most 63, starting and ending with a letter or digit).`, 'Use a name like "web" or "team-a-prod".', 'INVALID_INPUT');
+    throw refuse(
+      input,
+      `'${value}' is not a valid namespace: it must be a DNS label (lower-case letters, digits and hyphens, at most 63, starting and ending with a letter or digit).`,
+      'Use a name like "web" or "team-a-prod".',
+      'INVALID_INPUT',
+    );
   }
   return value;
 }
@@ -98,7 +103,12 @@ export async function loadManifestsYielding(input: string, files: string[], slic
 /** loadManifests' work, one document per step. */
 function* manifestSteps(input: string, files: string[]): Generator<void, LoadedManifest[]> {
   if (files.length === 0) {
-    throw refuse(input, 'The patterns match no file.', 'Check the paths: they are relative to the sources directory (or absolute), one per line; globs like manifests/**/*.yaml work.', 'NO_MANIFESTS');
+    throw refuse(
+      input,
+      'The patterns match no file.',
+      'Check the paths: they are relative to the sources directory (or absolute), one per line; globs like manifests/**/*.yaml work.',
+      'NO_MANIFESTS',
+    );
   }
   const loaded: LoadedManifest[] = [];
   let total = 0;
@@ -107,7 +117,12 @@ function* manifestSteps(input: string, files: string[]): Generator<void, LoadedM
     const size = fs.statSync(file).size;
     total += size;
     if (size > MANIFEST_LIMITS.maxFileBytes || total > MANIFEST_LIMITS.maxTotalBytes) {
-      throw refuse(input, `${file} is too large (${size} bytes; limits ${MANIFEST_LIMITS.maxFileBytes} per file and ${MANIFEST_LIMITS.maxTotalBytes} in all).`, 'Split the manifests or remove generated data from them.', 'MANIFEST_TOO_LARGE');
+      throw refuse(
+        input,
+        `${file} is too large (${size} bytes; limits ${MANIFEST_LIMITS.maxFileBytes} per file and ${MANIFEST_LIMITS.maxTotalBytes} in all).`,
+        'Split the manifests or remove generated data from them.',
+        'MANIFEST_TOO_LARGE',
+      );
     }
     const text = fs.readFileSync(file, 'utf8');
     // A %TAG directive would not travel with a document's own text: such files go re-serialised.
@@ -116,20 +131,35 @@ function* manifestSteps(input: string, files: string[]): Generator<void, LoadedM
     for (const doc of yamlDocuments(text)) {
       // Every document counts, an empty one too: the limit bounds the parsing, not only the objects.
       if (++documents > MANIFEST_LIMITS.maxDocuments) {
-        throw refuse(input, `More than ${MANIFEST_LIMITS.maxDocuments} YAML documents.`, 'Deploy them in several steps, and remove empty documents (--- lines with nothing between them).', 'MANIFEST_TOO_LARGE');
+        throw refuse(
+          input,
+          `More than ${MANIFEST_LIMITS.maxDocuments} YAML documents.`,
+          'Deploy them in several steps, and remove empty documents (--- lines with nothing between them).',
+          'MANIFEST_TOO_LARGE',
+        );
       }
       const where = `${path.basename(file)} (document ${++index})`;
       if (doc.errors.length > 0) {
-        throw refuse(input, `${where} is not valid YAML: ${doc.errors[0].message.split('\n')[0]}`, 'Fix the YAML (a linter such as yamllint shows the line).');
+        throw refuse(
+          input,
+          `${where} is not valid YAML: ${doc.errors[0].message.split('\n')[0]}`,
+          'Fix the YAML (a linter such as yamllint shows the line).',
+        );
       }
       let value: unknown;
       try {
         value = doc.toJS({ maxAliasCount: MANIFEST_LIMITS.maxAliasCount });
       } catch (err) {
-        throw refuse(input, `${where} expands too many aliases (${(err as Error).message.split('\n')[0]}): it looks like a YAML bomb.`, 'Remove the anchors and aliases.');
+        throw refuse(
+          input,
+          `${where} expands too many aliases (${(err as Error).message.split('\n')[0]}): it looks like a YAML bomb.`,
+          'Remove the anchors and aliases.',
+        );
       }
       if (value === null || value === undefined) continue; // an empty document between ---
-      for (const object of value && (value as { kind?: string }).kind === 'List' ? ((value as { items?: unknown[] }).items ?? []) : [value]) {
+      for (const object of value && (value as { kind?: string }).kind === 'List'
+        ? ((value as { items?: unknown[] }).items ?? [])
+        : [value]) {
         const checked = checkObject(input, where, object);
         if (keepsSource && checked === value) sourceTexts.set(checked, documentText(text, doc.range));
         loaded.push({ file, object: checked });
@@ -140,17 +170,29 @@ function* manifestSteps(input: string, files: string[]): Generator<void, LoadedM
       yield;
     }
   }
-  if (loaded.length === 0) throw refuse(input, `The ${files.length} matching file(s) hold no Kubernetes object.`, 'Check that the files are manifests.', 'NO_MANIFESTS');
+  if (loaded.length === 0)
+    throw refuse(
+      input,
+      `The ${files.length} matching file(s) hold no Kubernetes object.`,
+      'Check that the files are manifests.',
+      'NO_MANIFESTS',
+    );
   return loaded;
 }
 
 function checkObject(input: string, where: string, value: unknown): ManifestObject {
   const o = value as Partial<ManifestObject> | null;
-  if (!o || typeof o !== 'object' || Array.isArray(o)) throw refuse(input, `${where} is not a Kubernetes object (a mapping with apiVersion, kind and metadata).`, 'Check the file.');
-  if (typeof o.apiVersion !== 'string' || typeof o.kind !== 'string') throw refuse(input, `${where} has no apiVersion or kind.`, 'Every object needs apiVersion and kind.');
+  if (!o || typeof o !== 'object' || Array.isArray(o))
+    throw refuse(input, `${where} is not a Kubernetes object (a mapping with apiVersion, kind and metadata).`, 'Check the file.');
+  if (typeof o.apiVersion !== 'string' || typeof o.kind !== 'string')
+    throw refuse(input, `${where} has no apiVersion or kind.`, 'Every object needs apiVersion and kind.');
   const name = o.metadata?.name;
   if (typeof name !== 'string' || !DNS_SUBDOMAIN.test(name)) {
-    throw refuse(input, `${where}: ${o.kind} name '${name ?? ''}' is not a valid Kubernetes name (lower-case DNS subdomain).`, 'Fix metadata.name (generateName is not supported by apply).');
+    throw refuse(
+      input,
+      `${where}: ${o.kind} name '${name ?? ''}' is not a valid Kubernetes name (lower-case DNS subdomain).`,
+      'Fix metadata.name (generateName is not supported by apply).',
+    );
   }
   const ns = o.metadata?.namespace;
   if (ns !== undefined && (typeof ns !== 'string' || !DNS_LABEL.test(ns))) {
@@ -161,10 +203,28 @@ function checkObject(input: string, where: string, value: unknown): ManifestObje
 
 /** A `kind/namespace/name` reference, as outputs and summaries show objects. */
 export function objectRef(o: ManifestObject, defaultNamespace?: string): { kind: string; namespace?: string; name: string } {
-  return { kind: o.kind, namespace: o.metadata.namespace ?? (isClusterScoped(o.kind) ? undefined : defaultNamespace), name: o.metadata.name };
+  return {
+    kind: o.kind,
+    namespace: o.metadata.namespace ?? (isClusterScoped(o.kind) ? undefined : defaultNamespace),
+    name: o.metadata.name,
+  };
 }
 
-const CLUSTER_SCOPED = new Set(['Namespace', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding', 'PersistentVolume', 'StorageClass', 'PriorityClass', 'IngressClass', 'ValidatingWebhookConfiguration', 'MutatingWebhookConfiguration', 'APIService', 'Node', 'RuntimeClass']);
+const CLUSTER_SCOPED = new Set([
+  'Namespace',
+  'CustomResourceDefinition',
+  'ClusterRole',
+  'ClusterRoleBinding',
+  'PersistentVolume',
+  'StorageClass',
+  'PriorityClass',
+  'IngressClass',
+  'ValidatingWebhookConfiguration',
+  'MutatingWebhookConfiguration',
+  'APIService',
+  'Node',
+  'RuntimeClass',
+]);
 export function isClusterScoped(kind: string): boolean {
   return CLUSTER_SCOPED.has(kind);
 }

@@ -35,7 +35,12 @@ export async function startTokenBroker(cc: ConnectionCredential, options: { pref
   // that request rather than asked for again, as the credential does not share a request in
   // flight. A failed prefetch is only a miss: the request asks again and reports that outcome.
   let ahead: Promise<AcquiredToken> | undefined = options.prefetch ? acquireToken(cc, 'aksServer') : undefined;
-  const prefetched = ahead ? ahead.then(() => undefined, () => undefined) : Promise.resolve();
+  const prefetched = ahead
+    ? ahead.then(
+        () => undefined,
+        () => undefined,
+      )
+    : Promise.resolve();
   const nextToken = async (): Promise<AcquiredToken> => {
     const first = ahead;
     ahead = undefined;
@@ -61,9 +66,9 @@ export async function startTokenBroker(cc: ConnectionCredential, options: { pref
     nextToken().then(
       (token) => {
         served++;
-        res.writeHead(200, { 'Content-Type': 'application/json' }).end(
-          JSON.stringify({ token: token.token, expiresOn: new Date(token.expiresOnTimestamp).toISOString() }),
-        );
+        res
+          .writeHead(200, { 'Content-Type': 'application/json' })
+          .end(JSON.stringify({ token: token.token, expiresOn: new Date(token.expiresOnTimestamp).toISOString() }));
       },
       (err) => res.writeHead(502, { 'Content-Type': 'text/plain' }).end(messageOf(err)),
     );

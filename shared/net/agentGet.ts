@@ -6,7 +6,11 @@ const httpClient = createDefaultHttpClient();
 
 /** One anonymous GET from the agent, through the agent's proxy and with its CA, within a deadline. */
 export async function agentGet(url: string, deadlineMs: number): Promise<{ status: number; body: string }> {
-  const pipeline = createPipelineFromOptions({ ...agentHttpSettingsFor(url), retryOptions: { maxRetries: 0 }, userAgentOptions: { userAgentPrefix: 'PrivateAksDeploy' } });
+  const pipeline = createPipelineFromOptions({
+    ...agentHttpSettingsFor(url),
+    retryOptions: { maxRetries: 0 },
+    userAgentOptions: { userAgentPrefix: 'PrivateAksDeploy' },
+  });
   return withDeadline(
     deadlineMs,
     async (abortSignal) => {

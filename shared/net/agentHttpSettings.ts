@@ -20,7 +20,11 @@ export interface AgentHttpSettings {
  * JSON, proxyHeaders included. A function that returns the header serialises to nothing.
  */
 class TrustingHttpsProxyAgent extends HttpsProxyAgent<string> {
-  constructor(proxy: URL, private readonly ca: string[], proxyAuthorization?: string) {
+  constructor(
+    proxy: URL,
+    private readonly ca: string[],
+    proxyAuthorization?: string,
+  ) {
     super(proxy, { keepAlive: true, headers: () => (proxyAuthorization ? { 'Proxy-Authorization': proxyAuthorization } : {}) });
   }
 
@@ -133,7 +137,8 @@ let trustedTls: { pem: string; settings: TlsSettings } | undefined;
  * so to tls.connect, whole.
  */
 function trustedTlsSettings(extraCa: string, ca: string[]): TlsSettings {
-  if (trustedTls?.pem !== extraCa) trustedTls = { pem: extraCa, settings: { ca, secureContext: tls.createSecureContext({ ca }) } as TlsSettings };
+  if (trustedTls?.pem !== extraCa)
+    trustedTls = { pem: extraCa, settings: { ca, secureContext: tls.createSecureContext({ ca }) } as TlsSettings };
   return trustedTls.settings;
 }
 
@@ -144,7 +149,10 @@ function trustedTlsSettings(extraCa: string, ca: string[]): TlsSettings {
  */
 export function proxyTunnelAgent(proxy: AgentProxy): HttpsProxyAgent<string> {
   const authorization = basicProxyAuthorization(proxy);
-  return new HttpsProxyAgent(proxy.proxyUrl, { ca: proxy.ca, headers: () => (authorization ? { 'Proxy-Authorization': authorization } : {}) });
+  return new HttpsProxyAgent(proxy.proxyUrl, {
+    ca: proxy.ca,
+    headers: () => (authorization ? { 'Proxy-Authorization': authorization } : {}),
+  });
 }
 
 /** How the agent reaches a host: straight, through its proxy, or straight because the bypass list names it. */

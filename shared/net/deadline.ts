@@ -3,11 +3,7 @@
  * and the returned promise settles at the deadline even if the work ignores the signal: no task
  * may hang on a peer that never answers.
  */
-export async function withDeadline<T>(
-  ms: number,
-  work: (signal: AbortSignal) => Promise<T>,
-  onTimeout: () => Error,
-): Promise<T> {
+export async function withDeadline<T>(ms: number, work: (signal: AbortSignal) => Promise<T>, onTimeout: () => Error): Promise<T> {
   const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<never>((_, reject) => {
@@ -25,7 +21,10 @@ export async function withDeadline<T>(
 }
 
 export class DeadlineExceededError extends Error {
-  constructor(readonly what: string, readonly ms: number) {
+  constructor(
+    readonly what: string,
+    readonly ms: number,
+  ) {
     super(`${what}: no answer within ${Math.round(ms / 1000)} s`);
     this.name = 'DeadlineExceededError';
   }

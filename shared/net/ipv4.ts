@@ -30,19 +30,39 @@ export function parseIpv4Range(input: string, value: string): Ipv4Range {
   const text = value.trim();
   const [address, prefixText, ...rest] = text.split('/');
   if (net.isIPv6(address)) {
-    throw refuse(input, text, 'is an IPv6 address: ACR network rules and AKS authorized IP ranges take IPv4 only.', "Give the agent's IPv4 egress address (an IPv6-only agent needs a private endpoint instead).");
+    throw refuse(
+      input,
+      text,
+      'is an IPv6 address: ACR network rules and AKS authorized IP ranges take IPv4 only.',
+      "Give the agent's IPv4 egress address (an IPv6-only agent needs a private endpoint instead).",
+    );
   }
   if (rest.length > 0 || !net.isIPv4(address) || (prefixText !== undefined && !/^\d{1,2}$/.test(prefixText))) {
-    throw refuse(input, text, 'is not an IPv4 address or CIDR range.', 'Write addresses like 203.0.113.7 or ranges like 203.0.113.0/24, one per line.');
+    throw refuse(
+      input,
+      text,
+      'is not an IPv4 address or CIDR range.',
+      'Write addresses like 203.0.113.7 or ranges like 203.0.113.0/24, one per line.',
+    );
   }
   const prefix = prefixText === undefined ? 32 : Number(prefixText);
   if (prefix < 8 || prefix > 32) {
-    throw refuse(input, text, `has a /${prefix} prefix: ranges wider than /8 (or beyond /32) are refused.`, 'Use a narrower range that covers only your agents.');
+    throw refuse(
+      input,
+      text,
+      `has a /${prefix} prefix: ranges wider than /8 (or beyond /32) are refused.`,
+      'Use a narrower range that covers only your agents.',
+    );
   }
   const base = toNumber(address);
   const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
   if ((base & mask) >>> 0 !== base) {
-    throw refuse(input, text, `has host bits set for a /${prefix}: the range starts at ${toAddress((base & mask) >>> 0)}.`, `Write ${toAddress((base & mask) >>> 0)}/${prefix}, or the single address without a prefix.`);
+    throw refuse(
+      input,
+      text,
+      `has host bits set for a /${prefix}: the range starts at ${toAddress((base & mask) >>> 0)}.`,
+      `Write ${toAddress((base & mask) >>> 0)}/${prefix}, or the single address without a prefix.`,
+    );
   }
   return { value: prefix === 32 ? address : `${address}/${prefix}`, base, prefix };
 }
@@ -51,7 +71,7 @@ export function parseIpv4Range(input: string, value: string): Ipv4Range {
 export function ipv4RangeContains(range: Ipv4Range, address: string): boolean {
   if (!net.isIPv4(address)) return false;
   const mask = range.prefix === 0 ? 0 : (0xffffffff << (32 - range.prefix)) >>> 0;
-  return ((toNumber(address) & mask) >>> 0) === range.base;
+  return (toNumber(address) & mask) >>> 0 === range.base;
 }
 
 /** The same rule written two ways (`203.0.113.7` and `203.0.113.7/32`) is one rule. */

@@ -62,7 +62,12 @@ function errorCodeOf(err: unknown): string {
   return e.code ?? 'EUNKNOWN';
 }
 
-async function timed<T>(step: ProbeStep, deadlineMs: number, what: string, work: (signal: AbortSignal) => Promise<T>): Promise<{ value?: T; result: StepResult }> {
+async function timed<T>(
+  step: ProbeStep,
+  deadlineMs: number,
+  what: string,
+  work: (signal: AbortSignal) => Promise<T>,
+): Promise<{ value?: T; result: StepResult }> {
   const started = Date.now();
   try {
     const value = await withDeadline(deadlineMs, work, () => new DeadlineExceededError(what, deadlineMs));
@@ -100,43 +105,66 @@ export async function probeEndpoint(probe: EndpointProbe, stepDeadlineMs: number
   if (!lookup.result.ok) return done({ addresses });
   const address = addresses[0];
 
-  const connect = await timed('tcp', stepDeadlineMs, `TCP connect to ${address}:${probe.port}`, (signal) =>
-    new Promise<void>((resolve, reject) => {
-      const socket = net.connect({ host: address, port: probe.port });
-      const abort = () => socket.destroy(new DeadlineExceededError('TCP connect', stepDeadlineMs));
-      signal.addEventListener('abort', abort, { once: true });
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve();
-      });
-      socket.once('error', reject);
-    }),
+  const connect = await timed(
+    'tcp',
+    stepDeadlineMs,
+    `TCP connect to ${address}:${probe.port}`,
+    (signal) =>
+      new Promise<void>((resolve, reject) => {
+        const socket = net.connect({ host: address, port: probe.port });
+        const abort = () => socket.destroy(new DeadlineExceededError('TCP connect', stepDeadlineMs));
+        signal.addEventListener('abort', abort, { once: true });
+        socket.once('connect', () => {
+          socket.destroy();
+          resolve();
+        });
+        socket.once('error', reject);
+      }),
   );
   connect.result.detail = connect.result.ok ? `${address}:${probe.port} accepted` : connect.result.detail;
   steps.push(connect.result);
   if (!connect.result.ok) return done({ addresses });
 
   const ca = probe.ca;
-  const handshake = await timed('tls', stepDeadlineMs, `TLS handshake with ${probe.host}`, (signal) =>
-    new Promise<string>((resolve, reject) => {
-      const socket = tls.connect({ host: address, port: probe.port, servername: probe.host, ca, ALPNProtocols: ['http/1.1'] });
-      signal.addEventListener('abort', () => socket.destroy(), { once: true });
-      socket.once('secureConnect', () => {
-        const cn = socket.getPeerCertificate()?.subject?.CN ?? '';
-        const subject = Array.isArray(cn) ? cn.join(', ') : cn;
-        socket.destroy();
-        resolve(subject);
-      });
-      socket.once('error', reject);
-    }),
+  const handshake = await timed(
+    'tls',
+    stepDeadlineMs,
+    `TLS handshake with ${probe.host}`,
+    (signal) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = tls.connect({ host: address, port: probe.port, servername: probe.host, ca, ALPNProtocols: ['http/1.1'] });
+        signal.addEventListener('abort', () => socket.destroy(), { once: true });
+        socket.once('secureConnect', () => {
+          const cn = socket.getPeerCertificate()?.subject?.CN ?? '';
+          const subject = Array.isArray(cn) ? cn.join(', ') : cn;
+          socket.destroy();
+          resolve(subject);
+        });
+        socket.once('error', reject);
+      }),
   );
-  handshake.result.detail = handshake.result.ok ? `certificate for ${probe.host} verified${handshake.value ? ` (CN ${handshake.value})` : ''}` : handshake.result.detail;
+  handshake.result.detail = handshake.result.ok
+    ? `certificate for ${probe.host} verified${handshake.value ? ` (CN ${handshake.value})` : ''}`
+    : handshake.result.detail;
   steps.push(handshake.result);
   if (!handshake.result.ok) return done({ addresses });
 
   const request = await timed('http', stepDeadlineMs, `GET ${probe.path} on ${probe.host}`, (signal) =>
     anonymousGet((onResponse) =>
-      https.request({ host: address, port: probe.port, servername: probe.host, path: probe.path, method: 'GET', ca, signal, agent: false, headers: { Host: probe.host, 'User-Agent': 'PrivateAksDeploy-preflight' } }, onResponse),
+      https.request(
+        {
+          host: address,
+          port: probe.port,
+          servername: probe.host,
+          path: probe.path,
+          method: 'GET',
+          ca,
+          signal,
+          agent: false,
+          headers: { Host: probe.host, 'User-Agent': 'PrivateAksDeploy-preflight' },
+        },
+        onResponse,
+      ),
     ),
   );
   steps.push(judgedHttpStep(probe, request));
@@ -144,7 +172,9 @@ export async function probeEndpoint(probe: EndpointProbe, stepDeadlineMs: number
 }
 
 /** A probe's anonymous GET on whatever transport `send` opens: the status and the first 2 KiB of the body. */
-function anonymousGet(send: (onResponse: (res: http.IncomingMessage) => void) => http.ClientRequest): Promise<{ status: number; body: string }> {
+function anonymousGet(
+  send: (onResponse: (res: http.IncomingMessage) => void) => http.ClientRequest,
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = send((res) => {
       let body = '';
@@ -169,7 +199,10 @@ function judgedHttpStep(probe: EndpointProbe, request: { result: StepResult; val
 /** The proxy answered CONNECT with something else than 200. */
 class ProxyTunnelRefused extends Error {
   readonly code = 'EPROXYREFUSED';
-  constructor(readonly status: number, statusLine: string) {
+  constructor(
+    readonly status: number,
+    statusLine: string,
+  ) {
     super(`the proxy answered CONNECT with ${statusLine}`);
   }
 }
@@ -182,10 +215,17 @@ function openTunnel(proxy: AgentProxy, host: string, port: number, signal: Abort
   return new Promise((resolve, reject) => {
     const p = new URL(proxy.proxyUrl);
     const proxyPort = Number(p.port) || (p.protocol === 'https:' ? 443 : 80);
-    const socket: net.Socket = p.protocol === 'https:' ? tls.connect({ host: p.hostname, port: proxyPort, servername: net.isIP(p.hostname) ? undefined : p.hostname, ca: proxy.ca }) : net.connect({ host: p.hostname, port: proxyPort });
+    const socket: net.Socket =
+      p.protocol === 'https:'
+        ? tls.connect({ host: p.hostname, port: proxyPort, servername: net.isIP(p.hostname) ? undefined : p.hostname, ca: proxy.ca })
+        : net.connect({ host: p.hostname, port: proxyPort });
     signal.addEventListener('abort', () => socket.destroy(), { once: true });
-    const auth = proxy.proxyUsername ? `Proxy-Authorization: Basic ${Buffer.from(`${proxy.proxyUsername}:${proxy.proxyPassword ?? ''}`).toString('base64')}\r\n` : '';
-    socket.once(p.protocol === 'https:' ? 'secureConnect' : 'connect', () => socket.write(`CONNECT ${host}:${port} HTTP/1.1\r\nHost: ${host}:${port}\r\n${auth}\r\n`));
+    const auth = proxy.proxyUsername
+      ? `Proxy-Authorization: Basic ${Buffer.from(`${proxy.proxyUsername}:${proxy.proxyPassword ?? ''}`).toString('base64')}\r\n`
+      : '';
+    socket.once(p.protocol === 'https:' ? 'secureConnect' : 'connect', () =>
+      socket.write(`CONNECT ${host}:${port} HTTP/1.1\r\nHost: ${host}:${port}\r\n${auth}\r\n`),
+    );
     let head = Buffer.alloc(0);
     const onData = (chunk: Buffer) => {
       head = Buffer.concat([head, chunk]);
@@ -216,27 +256,43 @@ async function probeThroughProxy(probe: EndpointProbe, proxy: AgentProxy, stepDe
   const steps: StepResult[] = [];
   const proxyAddress = new URL(proxy.proxyUrl).host;
   let proxyStatus: number | undefined;
-  const done = (extra: Partial<EndpointResult> = {}): EndpointResult => ({ probe, steps, addresses: [], route: 'proxy', proxyStatus, ok: steps.every((s) => s.ok), ...extra });
+  const done = (extra: Partial<EndpointResult> = {}): EndpointResult => ({
+    probe,
+    steps,
+    addresses: [],
+    route: 'proxy',
+    proxyStatus,
+    ok: steps.every((s) => s.ok),
+    ...extra,
+  });
 
-  const tunnel = await timed('tcp', stepDeadlineMs, `CONNECT ${probe.host}:${probe.port} through the proxy ${proxyAddress}`, (signal) => openTunnel(proxy, probe.host, probe.port, signal));
+  const tunnel = await timed('tcp', stepDeadlineMs, `CONNECT ${probe.host}:${probe.port} through the proxy ${proxyAddress}`, (signal) =>
+    openTunnel(proxy, probe.host, probe.port, signal),
+  );
   if (tunnel.result.ok) tunnel.result.detail = `proxy ${proxyAddress} tunnelled to ${probe.host}:${probe.port}`;
   else {
     const refused = tunnel.result.errorCode === 'EPROXYREFUSED';
     if (refused) proxyStatus = Number(/HTTP (\d{3})/.exec(tunnel.result.detail)?.[1] ?? 0);
-    tunnel.result.detail = refused ? `proxy ${proxyAddress}: ${tunnel.result.detail}` : `proxy ${proxyAddress} not reachable: ${tunnel.result.detail}`;
+    tunnel.result.detail = refused
+      ? `proxy ${proxyAddress}: ${tunnel.result.detail}`
+      : `proxy ${proxyAddress} not reachable: ${tunnel.result.detail}`;
   }
   steps.push(tunnel.result);
   if (!tunnel.value) return done();
   const raw = tunnel.value;
 
   try {
-    const handshake = await timed('tls', stepDeadlineMs, `TLS handshake with ${probe.host} through the proxy`, (signal) =>
-      new Promise<tls.TLSSocket>((resolve, reject) => {
-        const socket = tls.connect({ socket: raw, servername: probe.host, ca: probe.ca, ALPNProtocols: ['http/1.1'] });
-        signal.addEventListener('abort', () => socket.destroy(), { once: true });
-        socket.once('secureConnect', () => resolve(socket));
-        socket.once('error', reject);
-      }),
+    const handshake = await timed(
+      'tls',
+      stepDeadlineMs,
+      `TLS handshake with ${probe.host} through the proxy`,
+      (signal) =>
+        new Promise<tls.TLSSocket>((resolve, reject) => {
+          const socket = tls.connect({ socket: raw, servername: probe.host, ca: probe.ca, ALPNProtocols: ['http/1.1'] });
+          signal.addEventListener('abort', () => socket.destroy(), { once: true });
+          socket.once('secureConnect', () => resolve(socket));
+          socket.once('error', reject);
+        }),
     );
     const secure = handshake.value;
     handshake.result.detail = secure ? `certificate for ${probe.host} verified (through the tunnel)` : handshake.result.detail;
@@ -245,7 +301,18 @@ async function probeThroughProxy(probe: EndpointProbe, proxy: AgentProxy, stepDe
 
     const request = await timed('http', stepDeadlineMs, `GET ${probe.path} on ${probe.host}`, (signal) =>
       anonymousGet((onResponse) =>
-        http.request({ createConnection: () => secure, host: probe.host, port: probe.port, path: probe.path, method: 'GET', signal, headers: { Host: probe.host, 'User-Agent': 'PrivateAksDeploy-preflight', Connection: 'close' } }, onResponse),
+        http.request(
+          {
+            createConnection: () => secure,
+            host: probe.host,
+            port: probe.port,
+            path: probe.path,
+            method: 'GET',
+            signal,
+            headers: { Host: probe.host, 'User-Agent': 'PrivateAksDeploy-preflight', Connection: 'close' },
+          },
+          onResponse,
+        ),
       ),
     );
     steps.push(judgedHttpStep(probe, request));

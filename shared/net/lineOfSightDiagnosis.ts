@@ -46,13 +46,20 @@ export function diagnoseLineOfSight(result: EndpointResult, ctx: DiagnosisContex
           reason: `${label} ${host} answers, but at public address ${result.addresses.join(', ')}: traffic is not taking the private endpoint.`,
           fix: `Check the agent's DNS: the private zone ${privateDnsZoneOf(host)} should answer with the private endpoint's address.`,
         }
-      : { ok: true, code: 'REACHABLE', reason: `${label} ${host} answers the agent (${result.http ? `HTTP ${result.http.status}` : 'ok'}).`, fix: '' };
+      : {
+          ok: true,
+          code: 'REACHABLE',
+          reason: `${label} ${host} answers the agent (${result.http ? `HTTP ${result.http.status}` : 'ok'}).`,
+          fix: '',
+        };
   }
   const code = failed.errorCode ?? '';
   const viaProxy = result.probe.route?.kind === 'proxy' ? result.probe.route.proxy : undefined;
   if (viaProxy && failed.step === 'tcp') return diagnoseProxyTunnel(result, new URL(viaProxy.proxyUrl).host, code, otherRoute);
   // Through the proxy the agent resolves nothing: the far end is whatever the proxy reached.
-  const server = viaProxy ? `The server the proxy ${new URL(viaProxy.proxyUrl).host} reached for ${host}` : `The server at ${result.addresses[0]}`;
+  const server = viaProxy
+    ? `The server the proxy ${new URL(viaProxy.proxyUrl).host} reached for ${host}`
+    : `The server at ${result.addresses[0]}`;
   switch (failed.step) {
     case 'dns':
       if (isPrivateLinkName(host) || (aks && ctx.privateCluster)) {

@@ -28,7 +28,10 @@ export function table(header: string[], rows: string[][]): string[] {
 
 /** A two-column "what: value" table, the head of every page. */
 export function factTable(rows: [string, string | undefined][]): string[] {
-  return table(['', ''], rows.filter((r): r is [string, string] => r[1] !== undefined).map(([k, v]) => [`**${k}**`, v]));
+  return table(
+    ['', ''],
+    rows.filter((r): r is [string, string] => r[1] !== undefined).map(([k, v]) => [`**${k}**`, v]),
+  );
 }
 
 /**

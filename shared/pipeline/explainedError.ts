@@ -24,7 +24,12 @@ export class ExplainedError extends Error implements Explanation {
 
   constructor(given: Explanation, options?: { cause?: unknown }) {
     // Reasons quote Azure, Entra ID and Kubernetes messages: none may become an agent command.
-    const explanation = { what: neutralizeLoggingCommands(given.what), reason: neutralizeLoggingCommands(given.reason), fix: neutralizeLoggingCommands(given.fix), code: given.code };
+    const explanation = {
+      what: neutralizeLoggingCommands(given.what),
+      reason: neutralizeLoggingCommands(given.reason),
+      fix: neutralizeLoggingCommands(given.fix),
+      code: given.code,
+    };
     super(formatExplanation(explanation), options);
     this.name = 'ExplainedError';
     this.what = explanation.what;

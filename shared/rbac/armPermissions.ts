@@ -25,16 +25,39 @@ async function collect<T>(iterator: AsyncIterable<T>): Promise<T[]> {
 }
 
 /** A read with the ARM deadline; failures become ExplainedErrors naming the scope. */
-export async function armRead<T>(what: string, scope: string, action: string, principalObjectId: string | undefined, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
+export async function armRead<T>(
+  what: string,
+  scope: string,
+  action: string,
+  principalObjectId: string | undefined,
+  call: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
   try {
     return await withDeadline(ARM_DEADLINE_MS, call, () => new DeadlineExceededError(what, ARM_DEADLINE_MS));
   } catch (err) {
     if (err instanceof ExplainedError) throw err;
     if (err instanceof DeadlineExceededError) {
-      throw new ExplainedError({ what, reason: `Resource Manager did not answer within ${ARM_DEADLINE_MS / 1000} s.`, fix: "Check the agent's outbound access to Resource Manager (proxy, firewall) and run again.", code: 'ARM_TIMEOUT' }, { cause: err });
+      throw new ExplainedError(
+        {
+          what,
+          reason: `Resource Manager did not answer within ${ARM_DEADLINE_MS / 1000} s.`,
+          fix: "Check the agent's outbound access to Resource Manager (proxy, firewall) and run again.",
+          code: 'ARM_TIMEOUT',
+        },
+        { cause: err },
+      );
     }
     const e = err as { statusCode?: number; code?: string };
-    throw new ExplainedError({ what, ...explainArmFailure({ statusCode: e.statusCode, code: e.code, message: messageOf(err) }, { action, scope, principalObjectId, resourceLabel: scope }) }, { cause: err });
+    throw new ExplainedError(
+      {
+        what,
+        ...explainArmFailure(
+          { statusCode: e.statusCode, code: e.code, message: messageOf(err) },
+          { action, scope, principalObjectId, resourceLabel: scope },
+        ),
+      },
+      { cause: err },
+    );
   }
 }
 
@@ -47,13 +70,24 @@ export type PermissionTarget =
  * The caller's permissions at the target (assignments there and above, through groups too). Needs
  * no permission of its own: every principal may read its own permissions.
  */
-export async function permissionsAt(client: AuthorizationManagementClient, target: PermissionTarget, principalObjectId?: string): Promise<PermissionEntry[]> {
-  return armRead(`Reading the connection's permissions at ${target.id}`, target.id, 'Microsoft.Authorization/permissions/read', principalObjectId, (abortSignal) =>
-    collect(
-      target.kind === 'resourceGroup'
-        ? client.permissions.listForResourceGroup(target.resourceGroup, { abortSignal })
-        : client.permissions.listForResource(target.resourceGroup, target.provider, target.parentPath, target.type, target.name, { abortSignal }),
-    ),
+export async function permissionsAt(
+  client: AuthorizationManagementClient,
+  target: PermissionTarget,
+  principalObjectId?: string,
+): Promise<PermissionEntry[]> {
+  return armRead(
+    `Reading the connection's permissions at ${target.id}`,
+    target.id,
+    'Microsoft.Authorization/permissions/read',
+    principalObjectId,
+    (abortSignal) =>
+      collect(
+        target.kind === 'resourceGroup'
+          ? client.permissions.listForResourceGroup(target.resourceGroup, { abortSignal })
+          : client.permissions.listForResource(target.resourceGroup, target.provider, target.parentPath, target.type, target.name, {
+              abortSignal,
+            }),
+      ),
   );
 }
 
@@ -84,17 +118,27 @@ export type KubeletPullResult = { state: 'granted'; role: string } | { state: 'm
  * there or above (through its groups too), each role definition evaluated for pull. Never throws:
  * what the connection may not read makes the answer 'unknown', with why.
  */
-export async function kubeletPullOnRegistry(client: AuthorizationManagementClient, registryId: string, kubeletObjectId: string): Promise<KubeletPullResult> {
+export async function kubeletPullOnRegistry(
+  client: AuthorizationManagementClient,
+  registryId: string,
+  kubeletObjectId: string,
+): Promise<KubeletPullResult> {
   let assignments;
   try {
-    assignments = await withDeadline(ARM_DEADLINE_MS, (abortSignal) => collect(client.roleAssignments.listForScope(registryId, { filter: `assignedTo('${kubeletObjectId}')`, abortSignal })), () => new DeadlineExceededError('listing role assignments', ARM_DEADLINE_MS));
+    assignments = await withDeadline(
+      ARM_DEADLINE_MS,
+      (abortSignal) =>
+        collect(client.roleAssignments.listForScope(registryId, { filter: `assignedTo('${kubeletObjectId}')`, abortSignal })),
+      () => new DeadlineExceededError('listing role assignments', ARM_DEADLINE_MS),
+    );
   } catch (err) {
     const e = err as { statusCode?: number };
     return {
       state: 'unknown',
-      reason: e.statusCode === 403
-        ? "the connection may not read role assignments on the registry (Microsoft.Authorization/roleAssignments/read, e.g. Reader), so the kubelet identity's roles cannot be seen"
-        : `listing the registry's role assignments failed (${messageOf(err).split('\n')[0]})`,
+      reason:
+        e.statusCode === 403
+          ? "the connection may not read role assignments on the registry (Microsoft.Authorization/roleAssignments/read, e.g. Reader), so the kubelet identity's roles cannot be seen"
+          : `listing the registry's role assignments failed (${messageOf(err).split('\n')[0]})`,
     };
   }
   const relevant = assignments.filter((a) => a.scope && covers(a.scope, registryId) && a.roleDefinitionId);
@@ -102,13 +146,22 @@ export async function kubeletPullOnRegistry(client: AuthorizationManagementClien
   for (const a of relevant) {
     const guid = a.roleDefinitionId!.split('/').filter(Boolean).pop()!.toLowerCase();
     try {
-      const definition = await withDeadline(ARM_DEADLINE_MS, (abortSignal) => client.roleDefinitions.getById(a.roleDefinitionId!, { abortSignal }), () => new DeadlineExceededError('reading a role definition', ARM_DEADLINE_MS));
-      if (evaluatePermission(definition.permissions ?? [], PULL, 'action').allowed) return { state: 'granted', role: definition.roleName ?? guid };
+      const definition = await withDeadline(
+        ARM_DEADLINE_MS,
+        (abortSignal) => client.roleDefinitions.getById(a.roleDefinitionId!, { abortSignal }),
+        () => new DeadlineExceededError('reading a role definition', ARM_DEADLINE_MS),
+      );
+      if (evaluatePermission(definition.permissions ?? [], PULL, 'action').allowed)
+        return { state: 'granted', role: definition.roleName ?? guid };
     } catch {
       if (KNOWN_PULL_ROLES[guid]) return { state: 'granted', role: KNOWN_PULL_ROLES[guid] };
       unreadable.push(guid);
     }
   }
-  if (unreadable.length) return { state: 'unknown', reason: `the kubelet identity holds role(s) ${unreadable.join(', ')} whose definitions the connection may not read` };
+  if (unreadable.length)
+    return {
+      state: 'unknown',
+      reason: `the kubelet identity holds role(s) ${unreadable.join(', ')} whose definitions the connection may not read`,
+    };
   return { state: 'missing' };
 }

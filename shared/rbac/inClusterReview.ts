@@ -33,9 +33,20 @@ export interface ApiServerAccess {
 }
 
 /** Asks the API server, as the connection's identity, whether it may do each verb (SelfSubjectAccessReview). */
-async function canI(api: ApiServerAccess, namespace: string, group: string, resource: string, verb: string, signal: AbortSignal): Promise<boolean> {
+async function canI(
+  api: ApiServerAccess,
+  namespace: string,
+  group: string,
+  resource: string,
+  verb: string,
+  signal: AbortSignal,
+): Promise<boolean> {
   const url = new URL(api.server);
-  const body = JSON.stringify({ apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes: { namespace, group, resource, verb } } });
+  const body = JSON.stringify({
+    apiVersion: 'authorization.k8s.io/v1',
+    kind: 'SelfSubjectAccessReview',
+    spec: { resourceAttributes: { namespace, group, resource, verb } },
+  });
   return new Promise((resolve, reject) => {
     const req = https.request(
       {
@@ -73,7 +84,12 @@ async function canI(api: ApiServerAccess, namespace: string, group: string, reso
  * cluster's RoleBindings, asked directly. Returns the verdicts with 'granted' or 'missing' in place
  * of 'inCluster' for what could be asked.
  */
-export async function reviewInCluster(verdicts: OperationVerdict[], api: ApiServerAccess, namespace: string, deadlineMs: number): Promise<OperationVerdict[]> {
+export async function reviewInCluster(
+  verdicts: OperationVerdict[],
+  api: ApiServerAccess,
+  namespace: string,
+  deadlineMs: number,
+): Promise<OperationVerdict[]> {
   return withDeadline(
     deadlineMs,
     (signal) =>

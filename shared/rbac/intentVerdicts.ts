@@ -42,11 +42,23 @@ export function evaluateIntents(intents: readonly IntentName[], ctx: IntentConte
     if (!scopeId) throw new Error(`No ${required.scope} scope for ${required.intent}`);
     const kubernetes = required.kind === 'dataAction';
     if (kubernetes && ctx.clusterAuthorization === 'kubernetesRbac') {
-      verdicts.push({ ...required, scopeId, verdict: 'inCluster', excludedBy: [], detail: `the cluster uses Kubernetes RBAC: a RoleBinding in '${ctx.namespace}' decides, not Azure RBAC (not checked)` });
+      verdicts.push({
+        ...required,
+        scopeId,
+        verdict: 'inCluster',
+        excludedBy: [],
+        detail: `the cluster uses Kubernetes RBAC: a RoleBinding in '${ctx.namespace}' decides, not Azure RBAC (not checked)`,
+      });
       continue;
     }
     if (kubernetes && ctx.clusterAuthorization === 'localAccounts') {
-      verdicts.push({ ...required, scopeId, verdict: 'inCluster', excludedBy: [], detail: 'the cluster has no Entra ID integration: its local credential decides (not checked)' });
+      verdicts.push({
+        ...required,
+        scopeId,
+        verdict: 'inCluster',
+        excludedBy: [],
+        detail: 'the cluster has no Entra ID integration: its local credential decides (not checked)',
+      });
       continue;
     }
     const result = evaluatePermission(ctx.permissions[required.scope] ?? [], required.operation, required.kind);
@@ -55,14 +67,18 @@ export function evaluateIntents(intents: readonly IntentName[], ctx: IntentConte
       scopeId,
       verdict: result.allowed ? 'granted' : 'missing',
       excludedBy: result.excludedBy,
-      detail: !result.allowed && result.excludedBy.length
-        ? `granted by a role but removed by its ${required.kind === 'action' ? 'notActions' : 'notDataActions'} ${result.excludedBy.join(', ')}`
-        : kubernetes && ctx.clusterAuthorization === 'unknown' ? 'the cluster could not be read: Azure RBAC assumed' : undefined,
+      detail:
+        !result.allowed && result.excludedBy.length
+          ? `granted by a role but removed by its ${required.kind === 'action' ? 'notActions' : 'notDataActions'} ${result.excludedBy.join(', ')}`
+          : kubernetes && ctx.clusterAuthorization === 'unknown'
+            ? 'the cluster could not be read: Azure RBAC assumed'
+            : undefined,
     });
   }
   const missing: MissingOperation[] = [];
   for (const v of verdicts) {
-    if (v.verdict === 'missing' && !missing.some((m) => m.operation === v.operation && m.scopeId === v.scopeId)) missing.push({ operation: v.operation, scopeId: v.scopeId });
+    if (v.verdict === 'missing' && !missing.some((m) => m.operation === v.operation && m.scopeId === v.scopeId))
+      missing.push({ operation: v.operation, scopeId: v.scopeId });
   }
   const { assignments, unknown } = suggestAssignments(missing);
   return { verdicts, missing, assignments, unmatched: unknown };

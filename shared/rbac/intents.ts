@@ -4,7 +4,15 @@
  */
 import type { OperationKind } from './permissionEvaluator';
 
-export const INTENT_NAMES = ['deploy', 'deployRunCommand', 'adminCredentials', 'acrPull', 'acrPush', 'acrNetworkRules', 'aksAuthorizedIpRanges'] as const;
+export const INTENT_NAMES = [
+  'deploy',
+  'deployRunCommand',
+  'adminCredentials',
+  'acrPull',
+  'acrPush',
+  'acrNetworkRules',
+  'aksAuthorizedIpRanges',
+] as const;
 export type IntentName = (typeof INTENT_NAMES)[number];
 
 /** Where an operation is checked: the cluster, the deploy namespace inside it, or the registry. */
@@ -34,12 +42,30 @@ export const DEPLOY_KINDS: readonly { kind: string; resource: string }[] = [
   { kind: 'Ingress', resource: 'networking.k8s.io/ingresses' },
 ];
 
-const clusterRead = (intent: IntentName): RequiredOperation => ({ intent, operation: `${AKS}/read`, kind: 'action', scope: 'cluster', purpose: 'read the cluster' });
+const clusterRead = (intent: IntentName): RequiredOperation => ({
+  intent,
+  operation: `${AKS}/read`,
+  kind: 'action',
+  scope: 'cluster',
+  purpose: 'read the cluster',
+});
 
 function kubernetesWrites(intent: IntentName): RequiredOperation[] {
   return DEPLOY_KINDS.flatMap(({ kind, resource }) => [
-    { intent, operation: `${AKS}/${resource}/read`, kind: 'dataAction' as const, scope: 'namespace' as const, purpose: `read ${kind} objects` },
-    { intent, operation: `${AKS}/${resource}/write`, kind: 'dataAction' as const, scope: 'namespace' as const, purpose: `create and update ${kind} objects` },
+    {
+      intent,
+      operation: `${AKS}/${resource}/read`,
+      kind: 'dataAction' as const,
+      scope: 'namespace' as const,
+      purpose: `read ${kind} objects`,
+    },
+    {
+      intent,
+      operation: `${AKS}/${resource}/write`,
+      kind: 'dataAction' as const,
+      scope: 'namespace' as const,
+      purpose: `create and update ${kind} objects`,
+    },
   ]);
 }
 
@@ -49,7 +75,13 @@ export function operationsFor(intent: IntentName): RequiredOperation[] {
     case 'deploy':
       return [
         clusterRead(intent),
-        { intent, operation: `${AKS}/listClusterUserCredential/action`, kind: 'action', scope: 'cluster', purpose: 'get the cluster user kubeconfig' },
+        {
+          intent,
+          operation: `${AKS}/listClusterUserCredential/action`,
+          kind: 'action',
+          scope: 'cluster',
+          purpose: 'get the cluster user kubeconfig',
+        },
         ...kubernetesWrites(intent),
       ];
     case 'deployRunCommand':
@@ -63,7 +95,16 @@ export function operationsFor(intent: IntentName): RequiredOperation[] {
         ...kubernetesWrites(intent),
       ];
     case 'adminCredentials':
-      return [clusterRead(intent), { intent, operation: `${AKS}/listClusterAdminCredential/action`, kind: 'action', scope: 'cluster', purpose: 'get the cluster admin kubeconfig' }];
+      return [
+        clusterRead(intent),
+        {
+          intent,
+          operation: `${AKS}/listClusterAdminCredential/action`,
+          kind: 'action',
+          scope: 'cluster',
+          purpose: 'get the cluster admin kubeconfig',
+        },
+      ];
     case 'acrPull':
       return [{ intent, operation: `${ACR}/pull/read`, kind: 'action', scope: 'registry', purpose: 'pull images' }];
     case 'acrPush':
@@ -78,7 +119,10 @@ export function operationsFor(intent: IntentName): RequiredOperation[] {
         { intent, operation: `${ACR}/listUsages/read`, kind: 'action', scope: 'registry', purpose: 'read the IP rule quota' },
       ];
     case 'aksAuthorizedIpRanges':
-      return [clusterRead(intent), { intent, operation: `${AKS}/write`, kind: 'action', scope: 'cluster', purpose: 'change the authorized IP ranges' }];
+      return [
+        clusterRead(intent),
+        { intent, operation: `${AKS}/write`, kind: 'action', scope: 'cluster', purpose: 'change the authorized IP ranges' },
+      ];
   }
 }
 
@@ -94,7 +138,10 @@ export function resourceOf(intent: IntentName): 'cluster' | 'registry' {
 export function parseIntents(value: string): { intents: IntentName[]; unknown: string[] } {
   const intents: IntentName[] = [];
   const unknown: string[] = [];
-  for (const raw of value.split(/[,;\r\n]+/).map((s) => s.trim()).filter(Boolean)) {
+  for (const raw of value
+    .split(/[,;\r\n]+/)
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const match = INTENT_NAMES.find((n) => n.toLowerCase() === raw.toLowerCase());
     if (!match) unknown.push(raw);
     else if (!intents.includes(match)) intents.push(match);

@@ -21,18 +21,56 @@ export interface BuiltInRoleRef {
 
 const AKS = 'Microsoft.ContainerService/managedClusters';
 const ACR = 'Microsoft.ContainerRegistry/registries';
-const K8S_WRITES = ['apps/deployments', 'services', 'configmaps', 'secrets', 'networking.k8s.io/ingresses'].flatMap((r) => [`${AKS}/${r}/read`, `${AKS}/${r}/write`]);
+const K8S_WRITES = ['apps/deployments', 'services', 'configmaps', 'secrets', 'networking.k8s.io/ingresses'].flatMap((r) => [
+  `${AKS}/${r}/read`,
+  `${AKS}/${r}/write`,
+]);
 
 /** In order of preference when two roles would do equally well (fewer privileges first). */
 export const ROLES = {
-  aksClusterUser: { name: 'Azure Kubernetes Service Cluster User Role', id: '4abbcc35-e782-43d8-92c5-2d3f1bd2253f', kind: 'action', grants: [`${AKS}/read`, `${AKS}/listClusterUserCredential/action`] },
-  aksRbacWriter: { name: 'Azure Kubernetes Service RBAC Writer', id: 'a7ffa36f-339b-4b5c-8bdf-e2c188b2c0eb', kind: 'dataAction', grants: K8S_WRITES },
-  aksClusterAdmin: { name: 'Azure Kubernetes Service Cluster Admin Role', id: '0ab0b1a8-8aac-4efd-b8c2-3ee1fb270be8', kind: 'action', grants: [`${AKS}/read`, `${AKS}/listClusterAdminCredential/action`, `${AKS}/runcommand/action`] },
-  aksContributor: { name: 'Azure Kubernetes Service Contributor Role', id: 'ed7f3fbd-7b88-4dd4-9017-9adb7ce333f8', kind: 'action', grants: [`${AKS}/read`, `${AKS}/write`] },
+  aksClusterUser: {
+    name: 'Azure Kubernetes Service Cluster User Role',
+    id: '4abbcc35-e782-43d8-92c5-2d3f1bd2253f',
+    kind: 'action',
+    grants: [`${AKS}/read`, `${AKS}/listClusterUserCredential/action`],
+  },
+  aksRbacWriter: {
+    name: 'Azure Kubernetes Service RBAC Writer',
+    id: 'a7ffa36f-339b-4b5c-8bdf-e2c188b2c0eb',
+    kind: 'dataAction',
+    grants: K8S_WRITES,
+  },
+  aksClusterAdmin: {
+    name: 'Azure Kubernetes Service Cluster Admin Role',
+    id: '0ab0b1a8-8aac-4efd-b8c2-3ee1fb270be8',
+    kind: 'action',
+    grants: [`${AKS}/read`, `${AKS}/listClusterAdminCredential/action`, `${AKS}/runcommand/action`],
+  },
+  aksContributor: {
+    name: 'Azure Kubernetes Service Contributor Role',
+    id: 'ed7f3fbd-7b88-4dd4-9017-9adb7ce333f8',
+    kind: 'action',
+    grants: [`${AKS}/read`, `${AKS}/write`],
+  },
   acrPull: { name: 'AcrPull', id: '7f951dda-4ed3-4680-a7ca-43fe172d538d', kind: 'action', grants: [`${ACR}/pull/read`] },
-  acrPush: { name: 'AcrPush', id: '8311e382-0749-4cb8-b61a-304f252e45ec', kind: 'action', grants: [`${ACR}/pull/read`, `${ACR}/push/write`] },
-  acrConfigurationAdmin: { name: 'Container Registry Contributor and Data Access Configuration Administrator', id: '3bc748fc-213d-45c1-8d91-9da5725539b9', kind: 'action', grants: [`${ACR}/read`, `${ACR}/write`] },
-  reader: { name: 'Reader', id: 'acdd72a7-3385-48ef-bd42-f606fba81ae7', kind: 'action', grants: [`${AKS}/read`, `${AKS}/commandResults/read`, `${ACR}/read`, `${ACR}/listUsages/read`, `${ACR}/pull/read`] },
+  acrPush: {
+    name: 'AcrPush',
+    id: '8311e382-0749-4cb8-b61a-304f252e45ec',
+    kind: 'action',
+    grants: [`${ACR}/pull/read`, `${ACR}/push/write`],
+  },
+  acrConfigurationAdmin: {
+    name: 'Container Registry Contributor and Data Access Configuration Administrator',
+    id: '3bc748fc-213d-45c1-8d91-9da5725539b9',
+    kind: 'action',
+    grants: [`${ACR}/read`, `${ACR}/write`],
+  },
+  reader: {
+    name: 'Reader',
+    id: 'acdd72a7-3385-48ef-bd42-f606fba81ae7',
+    kind: 'action',
+    grants: [`${AKS}/read`, `${AKS}/commandResults/read`, `${ACR}/read`, `${ACR}/listUsages/read`, `${ACR}/pull/read`],
+  },
 } as const satisfies Record<string, BuiltInRoleRef>;
 
 export type RoleKey = keyof typeof ROLES;
@@ -48,15 +86,31 @@ const TABLE: readonly TableRow[] = [
   { operation: `${AKS}/read`, role: 'aksClusterUser' },
   { operation: `${AKS}/listClusterUserCredential/action`, role: 'aksClusterUser' },
   ...K8S_WRITES.map((operation) => ({ operation, role: 'aksRbacWriter' as const })),
-  { operation: `${AKS}/listClusterAdminCredential/action`, role: 'aksClusterAdmin', note: 'The admin kubeconfig bypasses Azure RBAC; AKS hands none out when local accounts are disabled.' },
-  { operation: `${AKS}/runcommand/action`, role: 'aksClusterAdmin', note: 'No built-in role below Contributor grants runcommand/action with commandResults/read; the Cluster Admin Role also hands out the admin kubeconfig. Narrower: a custom role with just the two actions.' },
-  { operation: `${AKS}/commandResults/read`, role: 'reader', note: "Reader's */read grants commandResults/read; together with the Cluster Admin Role that is the least-privileged built-in pair for run command (Contributor on the cluster grants both, and much more)." },
+  {
+    operation: `${AKS}/listClusterAdminCredential/action`,
+    role: 'aksClusterAdmin',
+    note: 'The admin kubeconfig bypasses Azure RBAC; AKS hands none out when local accounts are disabled.',
+  },
+  {
+    operation: `${AKS}/runcommand/action`,
+    role: 'aksClusterAdmin',
+    note: 'No built-in role below Contributor grants runcommand/action with commandResults/read; the Cluster Admin Role also hands out the admin kubeconfig. Narrower: a custom role with just the two actions.',
+  },
+  {
+    operation: `${AKS}/commandResults/read`,
+    role: 'reader',
+    note: "Reader's */read grants commandResults/read; together with the Cluster Admin Role that is the least-privileged built-in pair for run command (Contributor on the cluster grants both, and much more).",
+  },
   { operation: `${AKS}/write`, role: 'aksContributor' },
   { operation: `${ACR}/pull/read`, role: 'acrPull' },
   { operation: `${ACR}/push/write`, role: 'acrPush' },
   { operation: `${ACR}/read`, role: 'acrConfigurationAdmin' },
   { operation: `${ACR}/write`, role: 'acrConfigurationAdmin' },
-  { operation: `${ACR}/listUsages/read`, role: 'reader', note: 'No registry-specific built-in role lists listUsages/read; Reader grants it through */read.' },
+  {
+    operation: `${ACR}/listUsages/read`,
+    role: 'reader',
+    note: 'No registry-specific built-in role lists listUsages/read; Reader grants it through */read.',
+  },
 ];
 
 /** The least-privileged built-in role for an operation, with a note when the choice needs one. */
@@ -89,7 +143,10 @@ export interface SuggestedAssignment {
  * covers most of what is still missing (ties: the less privileged role first). Operations with no
  * known role are returned apart.
  */
-export function suggestAssignments(missing: readonly MissingOperation[]): { assignments: SuggestedAssignment[]; unknown: MissingOperation[] } {
+export function suggestAssignments(missing: readonly MissingOperation[]): {
+  assignments: SuggestedAssignment[];
+  unknown: MissingOperation[];
+} {
   const assignments: SuggestedAssignment[] = [];
   const unknown: MissingOperation[] = [];
   const scopes = [...new Set(missing.map((m) => m.scopeId))];

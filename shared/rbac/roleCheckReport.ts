@@ -18,19 +18,31 @@ const STATUS_LABEL: Record<ChecklistItem['status'], string> = { pass: 'PASS', wa
 
 /** Shortens a provider operation for the table (the commands keep full names). */
 export function shortOperation(op: string): string {
-  return op.replace(/^Microsoft\.ContainerService\/managedClusters\//i, 'managedClusters/').replace(/^Microsoft\.ContainerRegistry\/registries\//i, 'registries/');
+  return op
+    .replace(/^Microsoft\.ContainerService\/managedClusters\//i, 'managedClusters/')
+    .replace(/^Microsoft\.ContainerRegistry\/registries\//i, 'registries/');
 }
 
 function logTable(header: string[], rows: string[][]): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
 }
 
 export function permissionTableLines(e: IntentEvaluation, ctx: ReportContext): string[] {
   return logTable(
     ['Intent', 'Permission', 'Type', 'Scope', 'Verdict'],
-    e.verdicts.map((v) => [v.intent, shortOperation(v.operation), v.kind === 'action' ? 'action' : 'data action', ctx.scopeLabels[v.scope] ?? v.scope, VERDICT_LABEL[v.verdict] + (v.detail ? ` (${v.detail})` : '')]),
+    e.verdicts.map((v) => [
+      v.intent,
+      shortOperation(v.operation),
+      v.kind === 'action' ? 'action' : 'data action',
+      ctx.scopeLabels[v.scope] ?? v.scope,
+      VERDICT_LABEL[v.verdict] + (v.detail ? ` (${v.detail})` : ''),
+    ]),
   );
 }
 
@@ -46,12 +58,17 @@ export function assignmentLines(assignments: readonly SuggestedAssignment[], pri
 }
 
 export function checklistTableLines(items: readonly ChecklistItem[]): string[] {
-  return logTable(['Check', 'Status', 'Found'], items.map((i) => [`${i.resource}: ${i.title}`, STATUS_LABEL[i.status], i.found]));
+  return logTable(
+    ['Check', 'Status', 'Found'],
+    items.map((i) => [`${i.resource}: ${i.title}`, STATUS_LABEL[i.status], i.found]),
+  );
 }
 
 /** Why and fix for every item that does not pass. */
 export function checklistFixLines(items: readonly ChecklistItem[]): string[] {
-  return items.filter((i) => i.status !== 'pass').flatMap((i) => [`${STATUS_LABEL[i.status]} ${i.title}: ${i.why}`, `  fix: ${i.fix ?? ''}`]);
+  return items
+    .filter((i) => i.status !== 'pass')
+    .flatMap((i) => [`${STATUS_LABEL[i.status]} ${i.title}: ${i.why}`, `  fix: ${i.fix ?? ''}`]);
 }
 
 /** Which intents need an operation at a scope: one row of the matrix. */
@@ -124,7 +141,16 @@ export function roleCheckMarkdown(o: {
   if (o.notes.length) out.push('', '#### Notes', '', ...o.notes.map((n) => `- ${n}`));
   if (o.checklist) {
     out.push('', `#### Hardening checklist: score ${o.score}/100`, '');
-    out.push(...table(['Status', 'Check', 'Found'], o.checklist.map((i) => [`${STATUS_ICON[CHECK_STATUS[i.status]]} ${STATUS_LABEL[i.status]}`, `${i.resource}: ${cell(i.title)}`, cell(i.found)])));
+    out.push(
+      ...table(
+        ['Status', 'Check', 'Found'],
+        o.checklist.map((i) => [
+          `${STATUS_ICON[CHECK_STATUS[i.status]]} ${STATUS_LABEL[i.status]}`,
+          `${i.resource}: ${cell(i.title)}`,
+          cell(i.found),
+        ]),
+      ),
+    );
     const open = o.checklist.filter((i) => i.status !== 'pass');
     if (open.length) {
       out.push('', '##### How to fix', '');

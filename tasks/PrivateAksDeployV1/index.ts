@@ -64,16 +64,27 @@ void runTask('PrivateAksDeploy', async () => {
   console.log('Cluster:');
   for (const line of clusterFactsLines(facts)) console.log(`  ${neutralizeLoggingCommands(line)}`);
   if (useAdmin && facts.localAccountsDisabled) {
-    throw new ExplainedError({ what: 'Getting the cluster admin credential', reason: `'${facts.name}' disables local accounts, so AKS hands out no admin credential.`, fix: 'Leave useAdminCredentials off: the task deploys with an Entra ID token and the cluster user credential.', code: 'LOCAL_ACCOUNTS_DISABLED' });
+    throw new ExplainedError({
+      what: 'Getting the cluster admin credential',
+      reason: `'${facts.name}' disables local accounts, so AKS hands out no admin credential.`,
+      fix: 'Leave useAdminCredentials off: the task deploys with an Entra ID token and the cluster user credential.',
+      code: 'LOCAL_ACCOUNTS_DISABLED',
+    });
   }
   // Run command needs no kubeconfig (az aks command invoke asks for none): only the direct attempt
   // fetches one, so route runCommand works with the run command actions alone.
-  const kubeconfig = route === 'runCommand' ? undefined : useAdmin ? await timings.time('credential', () => access.kubeconfig(true)) : await userKubeconfig;
-  const server: ReturnType<typeof apiServerOf> = kubeconfig ? apiServerOf(kubeconfig) : { server: `https://${facts.apiServerHost ?? facts.name}:443` };
+  const kubeconfig =
+    route === 'runCommand' ? undefined : useAdmin ? await timings.time('credential', () => access.kubeconfig(true)) : await userKubeconfig;
+  const server: ReturnType<typeof apiServerOf> = kubeconfig
+    ? apiServerOf(kubeconfig)
+    : { server: `https://${facts.apiServerHost ?? facts.name}:443` };
 
   // The built-in helper's broker starts before the preflight, and its first AKS token is asked
   // for while the probes run: kubectl's exec plugin then finds it ready.
-  const broker = kubeconfig && route !== 'runCommand' && usesEntraExec(kubeconfig) && credentialHelper === 'builtIn' ? await timings.time('token broker', () => startTokenBroker(cc, { prefetch: true })) : undefined;
+  const broker =
+    kubeconfig && route !== 'runCommand' && usesEntraExec(kubeconfig) && credentialHelper === 'builtIn'
+      ? await timings.time('token broker', () => startTokenBroker(cc, { prefetch: true }))
+      : undefined;
   if (broker) onTaskEnd(() => broker.close());
 
   let outcomes: PreflightOutcome[] = [];
@@ -82,24 +93,47 @@ void runTask('PrivateAksDeploy', async () => {
     const serverUrl = new URL(server.server);
     console.log('Line of sight from this agent:');
     const apiServer = {
-      probe: { label: 'AKS API server', host: server.tlsServerName ?? serverUrl.hostname, port: Number(serverUrl.port) || 443, ca: server.caPem ? [server.caPem] : undefined, path: '/readyz', reachableStatuses: [200, 401] },
-      context: { kind: 'aksApiServer' as const, resourceName: facts.name, privateCluster: facts.privateCluster, authorizedIpRanges: facts.authorizedIpRanges.length > 0 },
+      probe: {
+        label: 'AKS API server',
+        host: server.tlsServerName ?? serverUrl.hostname,
+        port: Number(serverUrl.port) || 443,
+        ca: server.caPem ? [server.caPem] : undefined,
+        path: '/readyz',
+        reachableStatuses: [200, 401],
+      },
+      context: {
+        kind: 'aksApiServer' as const,
+        resourceName: facts.name,
+        privateCluster: facts.privateCluster,
+        authorizedIpRanges: facts.authorizedIpRanges.length > 0,
+      },
     };
     const registryTargets: PreflightTarget[] = [];
     if (registryName) {
-      const endpoints = await timings.time('registry', () => registryEndpoints(cc, target.subscriptionId, target.resourceGroup, registryName));
-      registryTargets.push(registryProbe(registryName, cc.connection.cloud.environment, endpoints.loginServer), ...endpoints.dataEndpoints.map((host) => registryDataEndpointProbe(registryName, host)));
+      const endpoints = await timings.time('registry', () =>
+        registryEndpoints(cc, target.subscriptionId, target.resourceGroup, registryName),
+      );
+      registryTargets.push(
+        registryProbe(registryName, cc.connection.cloud.environment, endpoints.loginServer),
+        ...endpoints.dataEndpoints.map((host) => registryDataEndpointProbe(registryName, host)),
+      );
     }
     outcomes = await timings.time('preflight', () => runPreflight([apiServer, ...registryTargets], probeTimeoutMs));
     for (const line of preflightTableLines(outcomes)) console.log(`  ${neutralizeLoggingCommands(line)}`);
-    for (const o of outcomes.slice(1)) if (!o.diagnosis.ok) tl.warning(neutralizeLoggingCommands(`${o.diagnosis.reason} Fix: ${o.diagnosis.fix}`));
+    for (const o of outcomes.slice(1))
+      if (!o.diagnosis.ok) tl.warning(neutralizeLoggingCommands(`${o.diagnosis.reason} Fix: ${o.diagnosis.fix}`));
     // The route depends on the API server; the registry matters to whoever pushes and pulls images.
     const reachable = outcomes[0].diagnosis.ok;
     if (!reachable && route === 'direct') {
       // The checks and their fixes are what the author needs now: on the run's page, not only in the log.
       uploadSummaryPage('private-aks-deploy-summary', 'Private AKS deploy', blockedSummaryMarkdown(facts, outcomes));
       const d = outcomes.find((o) => !o.diagnosis.ok)!.diagnosis;
-      throw new ExplainedError({ what: `Reaching the API server of '${facts.name}' from this agent`, reason: d.reason, fix: d.fix, code: d.code });
+      throw new ExplainedError({
+        what: `Reaching the API server of '${facts.name}' from this agent`,
+        reason: d.reason,
+        fix: d.fix,
+        code: d.code,
+      });
     }
     if (!reachable) {
       chosen = 'runCommand';
@@ -108,7 +142,14 @@ void runTask('PrivateAksDeploy', async () => {
   }
   tl.setVariable('lineOfSight', outcomes.length === 0 ? 'skipped' : outcomes.every((o) => o.diagnosis.ok) ? 'pass' : 'fail', false, true);
 
-  const failureContext = { server: server.server, clusterName: facts.name, namespace: plan.namespace, principalObjectId: identity.objectId, clusterResourceId: clusterResourceId(target), azureRbac: facts.azureRbac };
+  const failureContext = {
+    server: server.server,
+    clusterName: facts.name,
+    namespace: plan.namespace,
+    principalObjectId: identity.objectId,
+    clusterResourceId: clusterResourceId(target),
+    azureRbac: facts.azureRbac,
+  };
   if (chosen === 'direct' && kubeconfig) {
     let env: Record<string, string> = {};
     let config = kubeconfig;
@@ -120,7 +161,9 @@ void runTask('PrivateAksDeploy', async () => {
       env = broker.env;
       config = withExecCredential(kubeconfig, { command: process.execPath, args: [path.join(__dirname, 'execCredential.js')] });
     } else if (!useAdmin) {
-      tl.warning(`'${facts.name}' has no Entra ID integration: deploying with its local user credential. Enable Entra ID integration and disable local accounts to deploy with short-lived tokens.`);
+      tl.warning(
+        `'${facts.name}' has no Entra ID integration: deploying with its local user credential. Enable Entra ID integration and disable local accounts to deploy with short-lived tokens.`,
+      );
     }
     const written = writeKubeconfig(tempDir, config);
     onTaskEnd(() => written.remove());
@@ -128,19 +171,43 @@ void runTask('PrivateAksDeploy', async () => {
   } else {
     // A token still on its way to the broker is the one run command takes from the credential's cache.
     await broker?.prefetched;
-    const outcome = await timings.time('run command', () => deployThroughRunCommand(cc, access, facts, plan, (plan.rolloutTimeoutSeconds + 120) * 1000, identity.objectId));
+    const outcome = await timings.time('run command', () =>
+      deployThroughRunCommand(cc, access, facts, plan, (plan.rolloutTimeoutSeconds + 120) * 1000, identity.objectId),
+    );
     for (const line of outcome.logs.split(/\r\n|\r|\n/)) if (line) console.log(`  [run command] ${neutralizeLoggingCommands(line)}`);
     if (outcome.exitCode !== 0) {
       const explained = explainKubectlFailure(outcome.logs, { ...failureContext, intent: 'write' });
-      throw new ExplainedError(explained ? { what: 'Deploying through AKS run command', ...explained } : { what: 'Deploying through AKS run command', reason: `The command exited with ${outcome.exitCode}.`, fix: 'See the run command log above.', code: 'RUN_COMMAND_FAILED' });
+      throw new ExplainedError(
+        explained
+          ? { what: 'Deploying through AKS run command', ...explained }
+          : {
+              what: 'Deploying through AKS run command',
+              reason: `The command exited with ${outcome.exitCode}.`,
+              fix: 'See the run command log above.',
+              code: 'RUN_COMMAND_FAILED',
+            },
+      );
     }
   }
 
   const applied = appliedObjects(plan);
   tl.setVariable('appliedObjects', JSON.stringify(applied), false, true);
   tl.setVariable('route', chosen, false, true);
-  const credential = chosen === 'runCommand' ? (facts.entraIntegration ? credentialHelper : 'local') : !usesEntraExec(kubeconfig!) ? 'local' : credentialHelper;
-  await timings.time('summary', () => uploadSummaryPage('private-aks-deploy-summary', 'Private AKS deploy', deploySummaryMarkdown({ facts, identity, plan, applied, requestedRoute: route, chosenRoute: chosen, credential, outcomes })));
+  const credential =
+    chosen === 'runCommand'
+      ? facts.entraIntegration
+        ? credentialHelper
+        : 'local'
+      : !usesEntraExec(kubeconfig!)
+        ? 'local'
+        : credentialHelper;
+  await timings.time('summary', () =>
+    uploadSummaryPage(
+      'private-aks-deploy-summary',
+      'Private AKS deploy',
+      deploySummaryMarkdown({ facts, identity, plan, applied, requestedRoute: route, chosenRoute: chosen, credential, outcomes }),
+    ),
+  );
   console.log(`Applied ${applied.length} object(s) to ${facts.name} via ${chosen}.`);
   console.log(timings.line());
 });

@@ -14,11 +14,19 @@ export async function checkHardening(authz: AuthorizationManagementClient, o: Ro
   const cluster = valueOf(scope.clusterRead);
   const registry = valueOf(scope.registryRead);
   const input: ChecklistInput = { registryId: scope.registryId };
-  if (o.clusterName) input.cluster = cluster ? { model: cluster, resourceGroup: o.resourceGroup } : { unreadable: readError(scope.clusterRead), name: o.clusterName };
-  if (o.registryName) input.registry = registry ? { model: registry, resourceGroup: o.resourceGroup } : { unreadable: readError(scope.registryRead), name: o.registryName };
+  if (o.clusterName)
+    input.cluster = cluster
+      ? { model: cluster, resourceGroup: o.resourceGroup }
+      : { unreadable: readError(scope.clusterRead), name: o.clusterName };
+  if (o.registryName)
+    input.registry = registry
+      ? { model: registry, resourceGroup: o.resourceGroup }
+      : { unreadable: readError(scope.registryRead), name: o.registryName };
   if (cluster && scope.registryId) {
     const kubeletOid = cluster.identityProfile?.kubeletidentity?.objectId;
-    input.kubeletPull = kubeletOid ? await kubeletPullOnRegistry(authz, scope.registryId, kubeletOid) : { state: 'unknown', reason: 'the cluster reports no kubelet identity (service principal cluster?)' };
+    input.kubeletPull = kubeletOid
+      ? await kubeletPullOnRegistry(authz, scope.registryId, kubeletOid)
+      : { state: 'unknown', reason: 'the cluster reports no kubelet identity (service principal cluster?)' };
   }
   const checklist = hardeningChecklist(input);
   return { checklist, score: postureScore(checklist) };

@@ -18,24 +18,47 @@ const REVIEW_DEADLINE_MS = 30_000;
  * open: asks the API server itself (SelfSubjectAccessReview, as the connection's identity) when the
  * agent has line of sight to it, and otherwise says why it could not.
  */
-export async function settleInClusterVerdicts(cc: ConnectionCredential, o: RoleCheckOptions, scope: RoleCheckScope, oid: string | undefined, evaluation: IntentEvaluation): Promise<{ evaluation: IntentEvaluation; note: string }> {
+export async function settleInClusterVerdicts(
+  cc: ConnectionCredential,
+  o: RoleCheckOptions,
+  scope: RoleCheckScope,
+  oid: string | undefined,
+  evaluation: IntentEvaluation,
+): Promise<{ evaluation: IntentEvaluation; note: string }> {
   const asked = await askApiServer(cc, o, scope, oid, evaluation.verdicts);
   if (!asked.verdicts) {
-    return { evaluation, note: `'${o.clusterName}' uses Kubernetes RBAC: RoleBindings inside the cluster decide, and they were not checked: ${asked.reason} Check with: kubectl auth can-i create deployments --namespace ${o.namespace}` };
+    return {
+      evaluation,
+      note: `'${o.clusterName}' uses Kubernetes RBAC: RoleBindings inside the cluster decide, and they were not checked: ${asked.reason} Check with: kubectl auth can-i create deployments --namespace ${o.namespace}`,
+    };
   }
   const denied = asked.verdicts.filter((v) => v.verdict === 'missing' && v.kind === 'dataAction');
   return {
-    evaluation: { ...evaluation, verdicts: asked.verdicts, missing: [...evaluation.missing, ...denied.map((v) => ({ operation: v.operation, scopeId: v.scopeId }))] },
+    evaluation: {
+      ...evaluation,
+      verdicts: asked.verdicts,
+      missing: [...evaluation.missing, ...denied.map((v) => ({ operation: v.operation, scopeId: v.scopeId }))],
+    },
     note: denied.length
       ? `'${o.clusterName}' uses Kubernetes RBAC, and its RoleBindings deny ${denied.length} of the operations (SelfSubjectAccessReview). Grant them in the cluster: ${roleBindingCommand(oid ?? '<object id>', o.namespace)}`
       : `'${o.clusterName}' uses Kubernetes RBAC; its RoleBindings allow the operations (checked with SelfSubjectAccessReview).`,
   };
 }
 
-async function askApiServer(cc: ConnectionCredential, o: RoleCheckOptions, scope: RoleCheckScope, oid: string | undefined, verdicts: OperationVerdict[]): Promise<{ verdicts?: OperationVerdict[]; reason: string }> {
+async function askApiServer(
+  cc: ConnectionCredential,
+  o: RoleCheckOptions,
+  scope: RoleCheckScope,
+  oid: string | undefined,
+  verdicts: OperationVerdict[],
+): Promise<{ verdicts?: OperationVerdict[]; reason: string }> {
   let kubeconfig;
   try {
-    kubeconfig = await new ClusterAccess(cc, { subscriptionId: scope.subscriptionId, resourceGroup: o.resourceGroup, name: o.clusterName! }, oid).kubeconfig(false);
+    kubeconfig = await new ClusterAccess(
+      cc,
+      { subscriptionId: scope.subscriptionId, resourceGroup: o.resourceGroup, name: o.clusterName! },
+      oid,
+    ).kubeconfig(false);
   } catch (err) {
     return { reason: `the connection could not get the cluster user credential (${(err as ExplainedError).reason ?? messageOf(err)})` };
   }
@@ -45,9 +68,27 @@ async function askApiServer(cc: ConnectionCredential, o: RoleCheckOptions, scope
   const port = Number(url.port) || 443;
   // The same way kubectl would go: through the agent's proxy unless its bypass list names the server.
   const route = agentRouteTo(url.hostname, port);
-  const probe = await probeEndpoint({ label: 'AKS API server', host, port, ca: server.caPem ? [server.caPem] : undefined, path: '/readyz', reachableStatuses: [200, 401], route }, IN_CLUSTER_PROBE_MS);
-  const diagnosis = diagnoseLineOfSight(probe, { kind: 'aksApiServer', resourceName: o.clusterName!, privateCluster: /\.privatelink\./.test(host) });
-  if (!diagnosis.ok) return { reason: `the API server is not reachable from this agent [${diagnosis.code}]; run the check on an agent inside the cluster's network.` };
+  const probe = await probeEndpoint(
+    {
+      label: 'AKS API server',
+      host,
+      port,
+      ca: server.caPem ? [server.caPem] : undefined,
+      path: '/readyz',
+      reachableStatuses: [200, 401],
+      route,
+    },
+    IN_CLUSTER_PROBE_MS,
+  );
+  const diagnosis = diagnoseLineOfSight(probe, {
+    kind: 'aksApiServer',
+    resourceName: o.clusterName!,
+    privateCluster: /\.privatelink\./.test(host),
+  });
+  if (!diagnosis.ok)
+    return {
+      reason: `the API server is not reachable from this agent [${diagnosis.code}]; run the check on an agent inside the cluster's network.`,
+    };
   try {
     const token = (await acquireToken(cc, 'aksServer')).token;
     return { verdicts: await reviewInCluster(verdicts, { ...server, token, route }, o.namespace, REVIEW_DEADLINE_MS), reason: '' };

@@ -27,12 +27,27 @@ export function readRoleCheckInputs(): RoleCheckOptions {
   const registryName = registryInput ? validateResourceName('registryName', 'registry', registryInput) : undefined;
   const namespace = validateNamespace('namespace', optionalInput('namespace') ?? 'default');
   const { intents, unknown } = parseIntents(optionalInput('intents') ?? 'deploy');
-  if (unknown.length) throw invalid('intents', `'${unknown.join("', '")}' is not an intent.`, 'Use a comma-separated list of deploy, deployRunCommand, adminCredentials, acrPull, acrPush, acrNetworkRules, aksAuthorizedIpRanges.');
+  if (unknown.length)
+    throw invalid(
+      'intents',
+      `'${unknown.join("', '")}' is not an intent.`,
+      'Use a comma-separated list of deploy, deployRunCommand, adminCredentials, acrPull, acrPush, acrNetworkRules, aksAuthorizedIpRanges.',
+    );
   if (intents.length === 0) throw invalid('intents', 'No intent is selected.', 'Choose at least one intent, e.g. deploy.');
   const needCluster = intents.filter((i) => resourceOf(i) === 'cluster');
   const needRegistry = intents.filter((i) => resourceOf(i) === 'registry');
-  if (needCluster.length && !clusterName) throw invalid('clusterName', `The intent(s) ${needCluster.join(', ')} concern an AKS cluster, and none is named.`, "Set 'clusterName', or drop those intents.");
-  if (needRegistry.length && !registryName) throw invalid('registryName', `The intent(s) ${needRegistry.join(', ')} concern a container registry, and none is named.`, "Set 'registryName', or drop those intents.");
+  if (needCluster.length && !clusterName)
+    throw invalid(
+      'clusterName',
+      `The intent(s) ${needCluster.join(', ')} concern an AKS cluster, and none is named.`,
+      "Set 'clusterName', or drop those intents.",
+    );
+  if (needRegistry.length && !registryName)
+    throw invalid(
+      'registryName',
+      `The intent(s) ${needRegistry.join(', ')} concern a container registry, and none is named.`,
+      "Set 'registryName', or drop those intents.",
+    );
   return {
     resourceGroup,
     clusterName,

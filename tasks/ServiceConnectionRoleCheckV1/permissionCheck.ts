@@ -12,7 +12,12 @@ export interface EffectivePermissions {
   resourceGroup: PermissionEntry[];
 }
 
-export async function readPermissions(authz: AuthorizationManagementClient, o: RoleCheckOptions, scope: RoleCheckScope, oid: string | undefined): Promise<EffectivePermissions> {
+export async function readPermissions(
+  authz: AuthorizationManagementClient,
+  o: RoleCheckOptions,
+  scope: RoleCheckScope,
+  oid: string | undefined,
+): Promise<EffectivePermissions> {
   const kinds = Object.keys(scope.permissionTargets) as ScopeKind[];
   const [lists, resourceGroup] = await Promise.all([
     Promise.all(kinds.map(async (k) => [k, await permissionsAt(authz, scope.permissionTargets[k]!, oid)] as const)),
@@ -21,8 +26,18 @@ export async function readPermissions(authz: AuthorizationManagementClient, o: R
   return { atScopes: Object.fromEntries(lists), resourceGroup };
 }
 
-export function evaluatePermissions(o: RoleCheckOptions, scope: RoleCheckScope, permissions: EffectivePermissions, clusterAuthorization: ClusterAuthorization): IntentEvaluation {
-  return evaluateIntents(o.intents, { scopeIds: scope.scopeIds, permissions: permissions.atScopes, clusterAuthorization, namespace: o.namespace });
+export function evaluatePermissions(
+  o: RoleCheckOptions,
+  scope: RoleCheckScope,
+  permissions: EffectivePermissions,
+  clusterAuthorization: ClusterAuthorization,
+): IntentEvaluation {
+  return evaluateIntents(o.intents, {
+    scopeIds: scope.scopeIds,
+    permissions: permissions.atScopes,
+    clusterAuthorization,
+    namespace: o.namespace,
+  });
 }
 
 /** What the connection may do in the resource group, in one line, and the warning when it may grant itself anything. */
@@ -31,7 +46,9 @@ export function resourceGroupFindings(o: RoleCheckOptions, permissions: Effectiv
   const yesNo = (op: string) => (can(op) ? 'yes' : 'no');
   const line = `Resource group ${o.resourceGroup}: read ${yesNo('Microsoft.Resources/subscriptions/resourceGroups/read')}, deploy templates ${yesNo('Microsoft.Resources/deployments/write')}, assign roles ${yesNo('Microsoft.Authorization/roleAssignments/write')}`;
   const notes = can('Microsoft.Authorization/roleAssignments/write')
-    ? [`The connection may assign roles in ${o.resourceGroup} (Owner or User Access Administrator): a pipeline that can grant itself any access. Prefer the roles above.`]
+    ? [
+        `The connection may assign roles in ${o.resourceGroup} (Owner or User Access Administrator): a pipeline that can grant itself any access. Prefer the roles above.`,
+      ]
     : [];
   return { line, notes };
 }
@@ -40,9 +57,17 @@ export function resourceGroupFindings(o: RoleCheckOptions, permissions: Effectiv
 export function clusterNotes(o: RoleCheckOptions, scope: RoleCheckScope, clusterAuthorization: ClusterAuthorization): string[] {
   const notes: string[] = [];
   const cluster = valueOf(scope.clusterRead);
-  if (clusterAuthorization === 'localAccounts') notes.push(`'${o.clusterName}' has no Entra ID integration: whoever gets its user credential gets the access of that local credential; Azure RBAC does not limit Kubernetes operations.`);
-  if (clusterAuthorization === 'unknown' && o.clusterName) notes.push(`The connection could not read '${o.clusterName}' (${readError(scope.clusterRead)}), so the Kubernetes permissions were checked as if the cluster used Azure RBAC.`);
-  if (cluster?.disableLocalAccounts && o.intents.includes('adminCredentials')) notes.push(`'${o.clusterName}' disables local accounts: AKS hands out no admin credential whatever the role.`);
-  if (cluster?.apiServerAccessProfile?.disableRunCommand && o.intents.includes('deployRunCommand')) notes.push(`'${o.clusterName}' disables run command: deployRunCommand cannot work whatever the role.`);
+  if (clusterAuthorization === 'localAccounts')
+    notes.push(
+      `'${o.clusterName}' has no Entra ID integration: whoever gets its user credential gets the access of that local credential; Azure RBAC does not limit Kubernetes operations.`,
+    );
+  if (clusterAuthorization === 'unknown' && o.clusterName)
+    notes.push(
+      `The connection could not read '${o.clusterName}' (${readError(scope.clusterRead)}), so the Kubernetes permissions were checked as if the cluster used Azure RBAC.`,
+    );
+  if (cluster?.disableLocalAccounts && o.intents.includes('adminCredentials'))
+    notes.push(`'${o.clusterName}' disables local accounts: AKS hands out no admin credential whatever the role.`);
+  if (cluster?.apiServerAccessProfile?.disableRunCommand && o.intents.includes('deployRunCommand'))
+    notes.push(`'${o.clusterName}' disables run command: deployRunCommand cannot work whatever the role.`);
   return notes;
 }

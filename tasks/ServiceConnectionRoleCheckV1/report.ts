@@ -4,7 +4,14 @@ import { uploadSummaryPage } from '../../shared/pipeline/buildSummary';
 import { ExplainedError } from '../../shared/pipeline/explainedError';
 import { neutralizeLoggingCommands } from '../../shared/pipeline/loggingCommands';
 import type { IntentEvaluation } from '../../shared/rbac/intentVerdicts';
-import { assignmentLines, checklistFixLines, checklistTableLines, permissionTableLines, roleCheckMarkdown, type ReportContext } from '../../shared/rbac/roleCheckReport';
+import {
+  assignmentLines,
+  checklistFixLines,
+  checklistTableLines,
+  permissionTableLines,
+  roleCheckMarkdown,
+  type ReportContext,
+} from '../../shared/rbac/roleCheckReport';
 import type { Hardening } from './hardeningCheck';
 import type { RoleCheckOptions } from './inputs';
 
@@ -34,7 +41,9 @@ export function reportRoleCheck(o: RoleCheckOptions, f: RoleCheckFindings): void
     console.log(`Missing: ${evaluation.missing.length} permission(s). Least-privileged built-in roles that grant them:`);
     for (const line of assignmentLines(evaluation.assignments, f.context.principalObjectId)) console.log(`  ${line}`);
   } else {
-    console.log(evaluation.missing.length ? `Missing: ${evaluation.missing.length} permission(s).` : 'All permissions the intents need are present.');
+    console.log(
+      evaluation.missing.length ? `Missing: ${evaluation.missing.length} permission(s).` : 'All permissions the intents need are present.',
+    );
   }
   for (const m of evaluation.unmatched) console.log(`  No curated role for ${m.operation} at ${m.scopeId}: grant it with a custom role.`);
   for (const n of f.notes) tl.warning(neutralizeLoggingCommands(n));
@@ -51,7 +60,15 @@ export function reportRoleCheck(o: RoleCheckOptions, f: RoleCheckFindings): void
   uploadSummaryPage(
     'service-connection-role-check',
     'Service connection role check',
-    roleCheckMarkdown({ identity: f.identity, intents: o.intents, evaluation, ctx: f.context, checklist: f.hardening?.checklist, score: f.hardening?.score, notes: [f.resourceGroupLine, ...f.notes] }),
+    roleCheckMarkdown({
+      identity: f.identity,
+      intents: o.intents,
+      evaluation,
+      ctx: f.context,
+      checklist: f.hardening?.checklist,
+      score: f.hardening?.score,
+      notes: [f.resourceGroupLine, ...f.notes],
+    }),
   );
   failIfAsked(o, f);
 }
@@ -61,7 +78,9 @@ function failIfAsked(o: RoleCheckOptions, { evaluation, hardening }: RoleCheckFi
     throw new ExplainedError({
       what: "Checking the connection's permissions",
       reason: `${evaluation.missing.length} permission(s) the intents ${o.intents.join(', ')} need are missing (${evaluation.missing.map((m) => m.operation.split('/').slice(-2).join('/')).join(', ')}).`,
-      fix: evaluation.assignments.length ? `Assign ${evaluation.assignments.map((a) => `'${a.role.name}' at ${a.scopeId}`).join(' and ')} (commands in the log and the summary).` : 'Grant them with a custom role.',
+      fix: evaluation.assignments.length
+        ? `Assign ${evaluation.assignments.map((a) => `'${a.role.name}' at ${a.scopeId}`).join(' and ')} (commands in the log and the summary).`
+        : 'Grant them with a custom role.',
       code: 'MISSING_PERMISSIONS',
     });
   }

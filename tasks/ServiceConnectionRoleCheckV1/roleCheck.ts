@@ -25,7 +25,12 @@ export async function signIn(): Promise<SignedIn> {
 export async function checkConnection(o: RoleCheckOptions, { cc, identity }: SignedIn): Promise<RoleCheckFindings> {
   const subscriptionId = cc.connection.subscriptionId;
   if (!subscriptionId) {
-    throw new ExplainedError({ what: 'Finding the resource group', reason: 'The connection is not scoped to a subscription (management group or workspace level).', fix: 'Use a connection scoped to the subscription that holds the cluster and registry.', code: 'NO_SUBSCRIPTION' });
+    throw new ExplainedError({
+      what: 'Finding the resource group',
+      reason: 'The connection is not scoped to a subscription (management group or workspace level).',
+      fix: 'Use a connection scoped to the subscription that holds the cluster and registry.',
+      code: 'NO_SUBSCRIPTION',
+    });
   }
   const oid = identity.objectId;
   const scope = scopeOf(o, subscriptionId);
@@ -46,5 +51,12 @@ export async function checkConnection(o: RoleCheckOptions, { cc, identity }: Sig
   notes.push(...resourceGroup.notes);
 
   const hardening = o.checkHardening && (o.clusterName || o.registryName) ? await checkHardening(authz, o, scope) : undefined;
-  return { identity, evaluation, context: { principalObjectId: oid, scopeLabels: scope.scopeLabels }, resourceGroupLine: resourceGroup.line, notes, hardening };
+  return {
+    identity,
+    evaluation,
+    context: { principalObjectId: oid, scopeLabels: scope.scopeLabels },
+    resourceGroupLine: resourceGroup.line,
+    notes,
+    hardening,
+  };
 }

@@ -42,25 +42,89 @@ export const readError = (read: Read<unknown> | undefined): string => (read && '
 export function scopeOf(o: RoleCheckOptions, subscriptionId: string): RoleCheckScope {
   const clusterId = o.clusterName ? clusterIdOf(subscriptionId, o.resourceGroup, o.clusterName) : undefined;
   const registryId = o.registryName ? registryIdOf(subscriptionId, o.resourceGroup, o.registryName) : undefined;
-  const scopeIds: Partial<Record<ScopeKind, string>> = { cluster: clusterId, namespace: clusterId && `${clusterId}/namespaces/${o.namespace}`, registry: registryId };
-  const scopeLabels: Partial<Record<ScopeKind, string>> = { cluster: `cluster ${o.clusterName}`, namespace: `namespace ${o.namespace}`, registry: `registry ${o.registryName}` };
+  const scopeIds: Partial<Record<ScopeKind, string>> = {
+    cluster: clusterId,
+    namespace: clusterId && `${clusterId}/namespaces/${o.namespace}`,
+    registry: registryId,
+  };
+  const scopeLabels: Partial<Record<ScopeKind, string>> = {
+    cluster: `cluster ${o.clusterName}`,
+    namespace: `namespace ${o.namespace}`,
+    registry: `registry ${o.registryName}`,
+  };
   const permissionTargets: Partial<Record<ScopeKind, PermissionTarget>> = {};
   if (o.clusterName && clusterId) {
-    permissionTargets.cluster = { kind: 'resource', resourceGroup: o.resourceGroup, provider: 'Microsoft.ContainerService', parentPath: '', type: 'managedClusters', name: o.clusterName, id: clusterId };
-    permissionTargets.namespace = { kind: 'resource', resourceGroup: o.resourceGroup, provider: 'Microsoft.ContainerService', parentPath: `managedClusters/${o.clusterName}`, type: 'namespaces', name: o.namespace, id: scopeIds.namespace! };
+    permissionTargets.cluster = {
+      kind: 'resource',
+      resourceGroup: o.resourceGroup,
+      provider: 'Microsoft.ContainerService',
+      parentPath: '',
+      type: 'managedClusters',
+      name: o.clusterName,
+      id: clusterId,
+    };
+    permissionTargets.namespace = {
+      kind: 'resource',
+      resourceGroup: o.resourceGroup,
+      provider: 'Microsoft.ContainerService',
+      parentPath: `managedClusters/${o.clusterName}`,
+      type: 'namespaces',
+      name: o.namespace,
+      id: scopeIds.namespace!,
+    };
   }
-  if (o.registryName && registryId) permissionTargets.registry = { kind: 'resource', resourceGroup: o.resourceGroup, provider: 'Microsoft.ContainerRegistry', parentPath: '', type: 'registries', name: o.registryName, id: registryId };
-  return { subscriptionId, resourceGroupId: resourceGroupIdOf(subscriptionId, o.resourceGroup), clusterId, registryId, scopeIds, scopeLabels, permissionTargets };
+  if (o.registryName && registryId)
+    permissionTargets.registry = {
+      kind: 'resource',
+      resourceGroup: o.resourceGroup,
+      provider: 'Microsoft.ContainerRegistry',
+      parentPath: '',
+      type: 'registries',
+      name: o.registryName,
+      id: registryId,
+    };
+  return {
+    subscriptionId,
+    resourceGroupId: resourceGroupIdOf(subscriptionId, o.resourceGroup),
+    clusterId,
+    registryId,
+    scopeIds,
+    scopeLabels,
+    permissionTargets,
+  };
 }
 
 /** Reads the cluster and the registry (each may fail: the report says what could not be read). */
-export async function readResources(cc: ConnectionCredential, o: RoleCheckOptions, scope: RoleCheckScope, oid: string | undefined): Promise<Pick<RoleCheckScope, 'clusterRead' | 'registryRead'>> {
+export async function readResources(
+  cc: ConnectionCredential,
+  o: RoleCheckOptions,
+  scope: RoleCheckScope,
+  oid: string | undefined,
+): Promise<Pick<RoleCheckScope, 'clusterRead' | 'registryRead'>> {
   const [clusterRead, registryRead] = await Promise.all([
     o.clusterName
-      ? tryRead(() => armRead(`Reading cluster '${o.clusterName}'`, scope.clusterId!, 'Microsoft.ContainerService/managedClusters/read', oid, (abortSignal) => containerServiceClient(cc, scope.subscriptionId).managedClusters.get(o.resourceGroup, o.clusterName!, { abortSignal })))
+      ? tryRead(() =>
+          armRead(
+            `Reading cluster '${o.clusterName}'`,
+            scope.clusterId!,
+            'Microsoft.ContainerService/managedClusters/read',
+            oid,
+            (abortSignal) =>
+              containerServiceClient(cc, scope.subscriptionId).managedClusters.get(o.resourceGroup, o.clusterName!, { abortSignal }),
+          ),
+        )
       : undefined,
     o.registryName
-      ? tryRead(() => armRead(`Reading registry '${o.registryName}'`, scope.registryId!, 'Microsoft.ContainerRegistry/registries/read', oid, (abortSignal) => containerRegistryClient(cc, scope.subscriptionId).registries.get(o.resourceGroup, o.registryName!, { abortSignal })))
+      ? tryRead(() =>
+          armRead(
+            `Reading registry '${o.registryName}'`,
+            scope.registryId!,
+            'Microsoft.ContainerRegistry/registries/read',
+            oid,
+            (abortSignal) =>
+              containerRegistryClient(cc, scope.subscriptionId).registries.get(o.resourceGroup, o.registryName!, { abortSignal }),
+          ),
+        )
       : undefined,
   ]);
   return { clusterRead, registryRead };

@@ -53,7 +53,13 @@ async function repeat(n: number, f: () => Promise<number>): Promise<number> {
 
 function sizes(): void {
   const dist = path.join(REPO_ROOT, 'dist');
-  const vsix = fs.existsSync(dist) ? fs.readdirSync(dist).filter((f) => f.endsWith('.vsix')).map((f) => path.join(dist, f)).sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)[0] : undefined;
+  const vsix = fs.existsSync(dist)
+    ? fs
+        .readdirSync(dist)
+        .filter((f) => f.endsWith('.vsix'))
+        .map((f) => path.join(dist, f))
+        .sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)[0]
+    : undefined;
   row('.vsix', vsix ? mb(fs.statSync(vsix).size) : 'n/a (run npm run package)');
   for (const task of ALL_TASKS) {
     for (const f of fs.readdirSync(path.join(REPO_ROOT, 'tasks', task)).filter((f) => f.endsWith('.js'))) {
@@ -66,7 +72,10 @@ function sizes(): void {
 function firstLineMs(task: TaskName): Promise<number> {
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
-    const child = spawn(process.execPath, [path.join(REPO_ROOT, 'tasks', task, 'index.js')], { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'ignore'] });
+    const child = spawn(process.execPath, [path.join(REPO_ROOT, 'tasks', task, 'index.js')], {
+      env: { PATH: process.env.PATH ?? '' },
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     let done = false;
     child.stdout.on('data', () => {
       if (done) return;
@@ -87,7 +96,10 @@ async function preflightHealthy(): Promise<number> {
   try {
     return await repeat(RUNS, async () => {
       const t = Date.now();
-      const r = await probeEndpoint({ label: 'AKS API server', host: 'localhost', port, ca: [ca.certPem], path: '/readyz', reachableStatuses: [200, 401] }, 3_000);
+      const r = await probeEndpoint(
+        { label: 'AKS API server', host: 'localhost', port, ca: [ca.certPem], path: '/readyz', reachableStatuses: [200, 401] },
+        3_000,
+      );
       if (!r.ok) throw new Error('the healthy endpoint failed its preflight');
       return Date.now() - t;
     });
@@ -103,10 +115,23 @@ async function withSandbox<T>(work: (s: Sandbox) => Promise<T>): Promise<T> {
       customRoles: [RUN_COMMAND_INVOKER],
       roleAssignments: [
         ...deployerAssignments('secret'),
-        { principal: 'secret', role: 'Container Registry Contributor and Data Access Configuration Administrator', scope: 'resourceGroup:rg-aks' },
+        {
+          principal: 'secret',
+          role: 'Container Registry Contributor and Data Access Configuration Administrator',
+          scope: 'resourceGroup:rg-aks',
+        },
         { principal: 'secret', role: 'Reader', scope: 'resourceGroup:rg-aks' },
       ],
-      clusters: [{ name: 'aks-prod', resourceGroup: 'rg-aks', private: true, disableLocalAccounts: true, namespaces: ['web'], rolloutDelaySeconds: 0 }],
+      clusters: [
+        {
+          name: 'aks-prod',
+          resourceGroup: 'rg-aks',
+          private: true,
+          disableLocalAccounts: true,
+          namespaces: ['web'],
+          rolloutDelaySeconds: 0,
+        },
+      ],
       registries: [{ name: 'contosoprod', resourceGroup: 'rg-aks', defaultAction: 'Deny', firewallPropagationSeconds: 0 }],
     },
     { privateNetwork: true },
@@ -118,11 +143,25 @@ async function withSandbox<T>(work: (s: Sandbox) => Promise<T>): Promise<T> {
   }
 }
 
-const jobEnv = (s: Sandbox, inputs: Record<string, string>) => sandboxJobEnv(s, { connectionId: 'sc-bench', scheme: 'ServicePrincipalSecret', principal: 'secret', inputs });
+const jobEnv = (s: Sandbox, inputs: Record<string, string>) =>
+  sandboxJobEnv(s, { connectionId: 'sc-bench', scheme: 'ServicePrincipalSecret', principal: 'secret', inputs });
 const TASK_INPUTS: Record<TaskName, Record<string, string>> = {
   PrivateAksDeployV1: { ...DEPLOY_INPUTS, route: 'runCommand' },
-  AcrNetworkRuleSyncV1: { targetType: 'registry', resourceGroupName: 'rg-aks', registryName: 'contosoprod', ipSource: 'explicit', ipAddresses: '203.0.113.9', waitForAccess: 'false' },
-  ServiceConnectionRoleCheckV1: { resourceGroupName: 'rg-aks', clusterName: 'aks-prod', namespace: 'web', intents: 'deploy', failOn: 'never' },
+  AcrNetworkRuleSyncV1: {
+    targetType: 'registry',
+    resourceGroupName: 'rg-aks',
+    registryName: 'contosoprod',
+    ipSource: 'explicit',
+    ipAddresses: '203.0.113.9',
+    waitForAccess: 'false',
+  },
+  ServiceConnectionRoleCheckV1: {
+    resourceGroupName: 'rg-aks',
+    clusterName: 'aks-prod',
+    namespace: 'web',
+    intents: 'deploy',
+    failOn: 'never',
+  },
 };
 
 async function requestsPerRun(s: Sandbox): Promise<void> {
@@ -133,7 +172,10 @@ async function requestsPerRun(s: Sandbox): Promise<void> {
     const log = s.requests.slice(before);
     const token = log.filter((q) => q.service === 'entra' && q.path.includes('/token')).length;
     const arm = log.filter((q) => q.service === 'arm').length;
-    row(`requests per ${task} run (${task === 'PrivateAksDeployV1' ? 'route runCommand' : 'main step'}; ${r.result})`, `${token} token, ${arm} ARM`);
+    row(
+      `requests per ${task} run (${task === 'PrivateAksDeployV1' ? 'route runCommand' : 'main step'}; ${r.result})`,
+      `${token} token, ${arm} ARM`,
+    );
   }
 }
 
@@ -146,7 +188,9 @@ async function blackholed(s: Sandbox): Promise<void> {
     const tcp: number[] = [];
     const whole: number[] = [];
     for (let i = 0; i < 3; i++) {
-      const r = await runTask('PrivateAksDeployV1', jobEnv(s, { ...DEPLOY_INPUTS, route: 'direct', probeTimeoutSeconds: '3' }), { wrap: (c, a) => network.spawnArgs(true, c, a) });
+      const r = await runTask('PrivateAksDeployV1', jobEnv(s, { ...DEPLOY_INPUTS, route: 'direct', probeTimeoutSeconds: '3' }), {
+        wrap: (c, a) => network.spawnArgs(true, c, a),
+      });
       tcp.push(Number(/TCP 443\s+FAIL\s+(\d+) ms/.exec(r.lines.join('\n'))?.[1] ?? NaN));
       whole.push(r.durationMs);
     }
@@ -160,8 +204,16 @@ async function blackholed(s: Sandbox): Promise<void> {
 /** The cluster user kubeconfig with a token already in it: what a bare kubectl apply starts from. */
 async function readyKubeconfig(s: Sandbox): Promise<string> {
   const p = s.principal('secret');
-  const cred = new ClientSecretCredential(s.tenantId, p.clientId, p.secret!, { authorityHost: s.authorityHost, disableInstanceDiscovery: true, tlsOptions: s.tlsOptions() });
-  const client = new ContainerServiceClient(cred, s.scenario.subscriptionId, { endpoint: s.azure.arm.origin, credentials: { scopes: ['https://management.azure.com/.default'] }, tlsOptions: s.tlsOptions() });
+  const cred = new ClientSecretCredential(s.tenantId, p.clientId, p.secret!, {
+    authorityHost: s.authorityHost,
+    disableInstanceDiscovery: true,
+    tlsOptions: s.tlsOptions(),
+  });
+  const client = new ContainerServiceClient(cred, s.scenario.subscriptionId, {
+    endpoint: s.azure.arm.origin,
+    credentials: { scopes: ['https://management.azure.com/.default'] },
+    tlsOptions: s.tlsOptions(),
+  });
   const result = await client.managedClusters.listClusterUserCredentials('rg-aks', 'aks-prod');
   const k = parse(Buffer.from(result.kubeconfigs![0].value!).toString('utf8'));
   k.users = [{ name: 'bench', user: { token: (await cred.getToken('6dae42f8-4368-4678-94ff-3960e28e3630/.default'))!.token } }];
@@ -176,11 +228,22 @@ async function readyKubeconfig(s: Sandbox): Promise<string> {
  * task process itself, not the harness around it (runTask's figure also holds its scan of the
  * whole output for leaked secrets, which grows with the output).
  */
-function timedDeploy(env: Env, wrap: (c: string, a: string[]) => { command: string; args: string[] }, taskDir = TASK_DIR): Promise<{ ms: number; phases: Map<string, number> }> {
+function timedDeploy(
+  env: Env,
+  wrap: (c: string, a: string[]) => { command: string; args: string[] },
+  taskDir = TASK_DIR,
+): Promise<{ ms: number; phases: Map<string, number> }> {
   return new Promise((resolve, reject) => {
-    const { command, args } = wrap(process.execPath, [...(CPU_PROF && taskDir === TASK_DIR ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(CPU_PROF)}`] : []), path.join(taskDir, 'index.js')]);
+    const { command, args } = wrap(process.execPath, [
+      ...(CPU_PROF && taskDir === TASK_DIR ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(CPU_PROF)}`] : []),
+      path.join(taskDir, 'index.js'),
+    ]);
     const started = process.hrtime.bigint();
-    const child = spawn(command, args, { cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, {
+      cwd: REPO_ROOT,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -217,9 +280,13 @@ function phaseMedians(runs: Array<Map<string, number>>): string {
 async function applyRatio(s: Sandbox): Promise<void> {
   const network = s.network!;
   const kubeconfig = await readyKubeconfig(s);
-  if (LATENCY_MS > 0) for (const service of ['entra', 'arm'] as const) s.faults.inject(service, { delayMs: LATENCY_MS, times: Number.MAX_SAFE_INTEGER });
+  if (LATENCY_MS > 0)
+    for (const service of ['entra', 'arm'] as const) s.faults.inject(service, { delayMs: LATENCY_MS, times: Number.MAX_SAFE_INTEGER });
   for (const n of SIZES) {
-    const text = Array.from({ length: n }, (_, i) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bench-${i}\ndata:\n  round: "ROUND"\n`).join('---\n');
+    const text = Array.from(
+      { length: n },
+      (_, i) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bench-${i}\ndata:\n  round: "ROUND"\n`,
+    ).join('---\n');
     const file = writeDemoManifests(s, text);
     const bare: number[] = [];
     const task: number[] = [];
@@ -230,19 +297,29 @@ async function applyRatio(s: Sandbox): Promise<void> {
       const steps: Array<() => Promise<void>> = [
         async () => {
           const t = Date.now();
-          const r = await network.run('kubectl', ['apply', '-f', file, '--namespace', 'web'], { inside: true, env: { PATH: process.env.PATH ?? '', HOME: s.tempDir, KUBECONFIG: kubeconfig }, timeoutMs: 300_000 });
+          const r = await network.run('kubectl', ['apply', '-f', file, '--namespace', 'web'], {
+            inside: true,
+            env: { PATH: process.env.PATH ?? '', HOME: s.tempDir, KUBECONFIG: kubeconfig },
+            timeoutMs: 300_000,
+          });
           if (r.code !== 0) throw new Error(`kubectl apply failed: ${r.stderr}`);
           bare.push(Date.now() - t);
         },
         async () => {
-          const run = await timedDeploy(jobEnv(s, { ...DEPLOY_INPUTS, route: 'direct', waitForRollout: 'false' }), (c, a) => network.spawnArgs(true, c, a));
+          const run = await timedDeploy(jobEnv(s, { ...DEPLOY_INPUTS, route: 'direct', waitForRollout: 'false' }), (c, a) =>
+            network.spawnArgs(true, c, a),
+          );
           task.push(run.ms);
           phases.push(run.phases);
         },
       ];
       if (BASELINE) {
         steps.push(async () => {
-          const run = await timedDeploy(jobEnv(s, { ...DEPLOY_INPUTS, route: 'direct', waitForRollout: 'false' }), (c, a) => network.spawnArgs(true, c, a), BASELINE);
+          const run = await timedDeploy(
+            jobEnv(s, { ...DEPLOY_INPUTS, route: 'direct', waitForRollout: 'false' }),
+            (c, a) => network.spawnArgs(true, c, a),
+            BASELINE,
+          );
           baseline.push(run.ms);
           baselinePhases.push(run.phases);
         });
@@ -254,11 +331,20 @@ async function applyRatio(s: Sandbox): Promise<void> {
         await step();
       }
     }
-    row(`PrivateAksDeploy vs bare kubectl apply, ${n} manifests${LATENCY_MS ? ` (${LATENCY_MS} ms added to each Entra ID and ARM request)` : ''}`, `${ms(median(task))} vs ${ms(median(bare))} (×${(median(task) / median(bare)).toFixed(2)}, overhead ${ms(median(task) - median(bare))})`);
+    row(
+      `PrivateAksDeploy vs bare kubectl apply, ${n} manifests${LATENCY_MS ? ` (${LATENCY_MS} ms added to each Entra ID and ARM request)` : ''}`,
+      `${ms(median(task))} vs ${ms(median(bare))} (×${(median(task) / median(bare)).toFixed(2)}, overhead ${ms(median(task) - median(bare))})`,
+    );
     row(`  its phases, ${n} manifests (ms, medians)`, phaseMedians(phases));
-    row(`  its own time, ${n} manifests (to its exit, less kubectl's apply and rollouts, which vary most)`, ms(median(task.map((t, k) => ownTime(t, phases[k])))));
+    row(
+      `  its own time, ${n} manifests (to its exit, less kubectl's apply and rollouts, which vary most)`,
+      ms(median(task.map((t, k) => ownTime(t, phases[k])))),
+    );
     if (BASELINE) {
-      row(`  baseline ${BASELINE}, ${n} manifests`, `${ms(median(baseline))} (×${(median(baseline) / median(bare)).toFixed(2)}, overhead ${ms(median(baseline) - median(bare))})`);
+      row(
+        `  baseline ${BASELINE}, ${n} manifests`,
+        `${ms(median(baseline))} (×${(median(baseline) / median(bare)).toFixed(2)}, overhead ${ms(median(baseline) - median(bare))})`,
+      );
       if (baselinePhases.some((p) => p.size > 0)) {
         row(`  baseline's phases, ${n} manifests`, phaseMedians(baselinePhases));
         row(`  baseline's own time, ${n} manifests`, ms(median(baseline.map((t, k) => ownTime(t, baselinePhases[k])))));
@@ -285,7 +371,8 @@ async function acrConcurrency(): Promise<void> {
 async function main(): Promise<void> {
   const started = Date.now();
   if (PARTS.has('sizes')) sizes();
-  if (PARTS.has('start')) for (const task of ALL_TASKS) row(`node start → first log line, ${task} (bundled)`, ms(await repeat(RUNS, () => firstLineMs(task))));
+  if (PARTS.has('start'))
+    for (const task of ALL_TASKS) row(`node start → first log line, ${task} (bundled)`, ms(await repeat(RUNS, () => firstLineMs(task))));
   if (PARTS.has('preflight')) row('preflight against a healthy endpoint (DNS+TCP+TLS+HTTP)', ms(await preflightHealthy()));
   if (PARTS.has('requests') || PARTS.has('blackhole') || PARTS.has('apply')) {
     await withSandbox(async (s) => {

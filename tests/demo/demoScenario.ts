@@ -21,14 +21,27 @@ export function demoScenario(): Scenario {
     azureDevOps: { organization: 'contoso', projectName: 'web' },
     groups: [{ name: 'aks-deployers', members: ['pipeline'] }],
     // Run command needs both actions; no built-in role below Contributor grants the pair.
-    customRoles: [{ name: 'AKS Run Command Invoker', actions: ['Microsoft.ContainerService/managedClusters/runcommand/action', 'Microsoft.ContainerService/managedClusters/commandResults/read', 'Microsoft.ContainerService/managedClusters/read'] }],
+    customRoles: [
+      {
+        name: 'AKS Run Command Invoker',
+        actions: [
+          'Microsoft.ContainerService/managedClusters/runcommand/action',
+          'Microsoft.ContainerService/managedClusters/commandResults/read',
+          'Microsoft.ContainerService/managedClusters/read',
+        ],
+      },
+    ],
     roleAssignments: [
       { principal: 'aks-deployers', role: 'Azure Kubernetes Service Cluster User Role', scope: 'cluster:aks-prod' },
       { principal: 'aks-deployers', role: 'Azure Kubernetes Service RBAC Writer', scope: 'cluster:aks-prod/namespaces/web' },
       { principal: 'aks-deployers', role: 'AKS Run Command Invoker', scope: 'cluster:aks-prod' },
       { principal: 'pipeline', role: 'AcrPush', scope: 'registry:contosoprod' },
       // AcrNetworkRuleSync opens the registry's firewall to the agent for the job (and reads the IP rule quota).
-      { principal: 'pipeline', role: 'Container Registry Contributor and Data Access Configuration Administrator', scope: 'registry:contosoprod' },
+      {
+        principal: 'pipeline',
+        role: 'Container Registry Contributor and Data Access Configuration Administrator',
+        scope: 'registry:contosoprod',
+      },
       { principal: 'pipeline', role: 'Reader', scope: 'registry:contosoprod' },
       { principal: 'kubelet', role: 'AcrPull', scope: 'registry:contosoprod' },
     ],
@@ -54,7 +67,9 @@ export function demoScenario(): Scenario {
         publicNetworkAccess: 'Enabled',
         defaultAction: 'Deny',
         ipRules: ['198.51.100.0/24'],
-        virtualNetworkRules: ['/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/hub/subnets/agents'],
+        virtualNetworkRules: [
+          '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/hub/subnets/agents',
+        ],
       },
     ],
     network: { agentInsideVnet: false },

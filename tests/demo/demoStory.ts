@@ -29,11 +29,16 @@ async function runAsAgent(sandbox: Sandbox, task: TaskName, inside: boolean | un
       registryName: 'contosoprod',
       intents: 'deploy,deployRunCommand,acrPush',
       // Without the private network the login server's public name does not resolve: name the agent's IP instead.
-      ...(task === 'AcrNetworkRuleSyncV1' && inside === undefined ? { ipSource: 'explicit', ipAddresses: sandbox.azure.state.network.agentEgressIp, waitForAccess: 'false' } : {}),
+      ...(task === 'AcrNetworkRuleSyncV1' && inside === undefined
+        ? { ipSource: 'explicit', ipAddresses: sandbox.azure.state.network.agentEgressIp, waitForAccess: 'false' }
+        : {}),
     },
   });
   const network = sandbox.network;
-  return runTask(task, env, { timeoutMs: 120_000, wrap: network && inside !== undefined ? (c, a) => network.spawnArgs(inside, c, a) : undefined });
+  return runTask(task, env, {
+    timeoutMs: 120_000,
+    wrap: network && inside !== undefined ? (c, a) => network.spawnArgs(inside, c, a) : undefined,
+  });
 }
 
 function uploadedSummary(run: TaskRun): { title: string; markdown: string } | undefined {
@@ -48,7 +53,11 @@ export function scenarioFromArgs(argv: string[]): Scenario {
 }
 
 /** Starts the sandbox, runs every task of the story, hands each run to `onRun`, stops the sandbox. */
-export async function runDemoStory(scenario: Scenario, onStart: (sandbox: Sandbox) => void, onRun: (r: DemoRun) => void): Promise<DemoRun[]> {
+export async function runDemoStory(
+  scenario: Scenario,
+  onStart: (sandbox: Sandbox) => void,
+  onRun: (r: DemoRun) => void,
+): Promise<DemoRun[]> {
   const sandbox = await startSandbox(scenario, { privateNetwork: true });
   const done: DemoRun[] = [];
   try {

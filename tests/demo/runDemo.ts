@@ -22,8 +22,14 @@ async function main(): Promise<number> {
   const runs = await runDemoStory(
     scenarioFromArgs(process.argv),
     (sandbox) => {
-      console.log(`Sandbox up in ${Date.now() - started} ms: Entra ID ${sandbox.authorityHost}, Resource Manager ${sandbox.resourceManagerUrl}, Azure DevOps ${sandbox.collectionUri}`);
-      console.log(sandbox.network ? 'Private network: agent namespaces inside and outside the VNet.' : `Private network unavailable (${sandbox.networkUnavailable}): the agent runs outside the VNet only.`);
+      console.log(
+        `Sandbox up in ${Date.now() - started} ms: Entra ID ${sandbox.authorityHost}, Resource Manager ${sandbox.resourceManagerUrl}, Azure DevOps ${sandbox.collectionUri}`,
+      );
+      console.log(
+        sandbox.network
+          ? 'Private network: agent namespaces inside and outside the VNet.'
+          : `Private network unavailable (${sandbox.networkUnavailable}): the agent runs outside the VNet only.`,
+      );
     },
     printRun,
   );

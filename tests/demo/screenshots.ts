@@ -72,7 +72,20 @@ function chromium(): string {
 
 /** Flags for a headless run that talks to nothing but the local file. */
 function chromiumArgs(profile: string, height: number): string[] {
-  return ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--hide-scrollbars', '--force-device-scale-factor=1', `--user-data-dir=${profile}`, `--window-size=${WIDTH},${height}`];
+  return [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--hide-scrollbars',
+    '--force-device-scale-factor=1',
+    `--user-data-dir=${profile}`,
+    `--window-size=${WIDTH},${height}`,
+  ];
 }
 
 /** Two passes: the first measures the page (the height lands in the DOM), the second takes the picture. */
@@ -80,12 +93,20 @@ function screenshot(browser: string, htmlFile: string, pngFile: string): { heigh
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'summary-chromium-'));
   try {
     const measuring = htmlFile.replace(/\.html$/, '.measure.html');
-    const measure = '<script>addEventListener("load", () => { document.body.dataset.height = Math.ceil(document.body.getBoundingClientRect().bottom + 16); });</script>';
+    const measure =
+      '<script>addEventListener("load", () => { document.body.dataset.height = Math.ceil(document.body.getBoundingClientRect().bottom + 16); });</script>';
     fs.writeFileSync(measuring, fs.readFileSync(htmlFile, 'utf8').replace('</body>', `${measure}</body>`));
-    const dom = execFileSync(browser, [...chromiumArgs(profile, 200), '--dump-dom', `file://${measuring}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 60_000 });
+    const dom = execFileSync(browser, [...chromiumArgs(profile, 200), '--dump-dom', `file://${measuring}`], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+      timeout: 60_000,
+    });
     const height = Number(/data-height="(\d+)"/.exec(dom)?.[1]);
     if (!height) throw new Error(`could not measure ${htmlFile}`);
-    execFileSync(browser, [...chromiumArgs(profile, height), `--screenshot=${pngFile}`, `file://${htmlFile}`], { stdio: 'ignore', timeout: 60_000 });
+    execFileSync(browser, [...chromiumArgs(profile, height), `--screenshot=${pngFile}`, `file://${htmlFile}`], {
+      stdio: 'ignore',
+      timeout: 60_000,
+    });
     if (!fs.existsSync(pngFile)) throw new Error(`Chromium wrote no ${pngFile}`);
     return { height };
   } finally {
@@ -95,7 +116,11 @@ function screenshot(browser: string, htmlFile: string, pngFile: string): { heigh
 
 async function main(): Promise<void> {
   const browser = chromium();
-  const runs = await runDemoStory(scenarioFromArgs(process.argv), () => undefined, (r) => console.log(`${r.title}: ${r.run.result}${r.summary ? '' : ' (no summary)'}`));
+  const runs = await runDemoStory(
+    scenarioFromArgs(process.argv),
+    () => undefined,
+    (r) => console.log(`${r.title}: ${r.run.result}${r.summary ? '' : ' (no summary)'}`),
+  );
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'summary-html-'));
   try {
     for (const shot of SHOTS) {

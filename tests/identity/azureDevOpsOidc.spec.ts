@@ -64,7 +64,14 @@ describe('the Azure DevOps OIDC token source', function () {
       assert.strictEqual(source.lastPresented?.subject, 'sc://contoso/web/prod');
       assert.ok(token.split('.').length === 3);
       const seen = sandbox.requests.for('oidc').slice(first);
-      assert.deepStrictEqual(seen.map((r) => [r.method, r.status]), [['OPTIONS', 200], ['POST', 200]], sandbox.requests.describe());
+      assert.deepStrictEqual(
+        seen.map((r) => [r.method, r.status]),
+        [
+          ['OPTIONS', 200],
+          ['POST', 200],
+        ],
+        sandbox.requests.describe(),
+      );
       assert.match(seen[0].path, /^\/contoso\/_apis\/distributedtask\/?$/);
       // Negotiated from the location (maxVersion 7.2, resourceVersion 1) and sent in the Accept header.
       assert.strictEqual(seen[1].note?.apiVersion, '7.2-preview.1');
@@ -73,7 +80,10 @@ describe('the Azure DevOps OIDC token source', function () {
 
     it('the sandbox refuses an api-version the oidctoken location does not allow, as the service does', async () => {
       const ask = async (version: string) => {
-        const res = await rawRequest(sandbox, `${sandbox.oidcRequestUri}?api-version=${version}&serviceConnectionId=${CONNECTION}`, { method: 'POST', headers: { Authorization: `Bearer ${sandbox.systemAccessToken}`, 'Content-Type': 'application/json' } });
+        const res = await rawRequest(sandbox, `${sandbox.oidcRequestUri}?api-version=${version}&serviceConnectionId=${CONNECTION}`, {
+          method: 'POST',
+          headers: { Authorization: `Bearer ${sandbox.systemAccessToken}`, 'Content-Type': 'application/json' },
+        });
         return { status: res.status, typeKey: res.status === 200 ? '' : res.json<{ typeKey: string }>().typeKey };
       };
       assert.deepStrictEqual(await ask('7.1'), { status: 200, typeKey: '' });
@@ -88,7 +98,13 @@ describe('the Azure DevOps OIDC token source', function () {
       const before = sandbox.requests.for('oidc').length;
       (source as unknown as { recent: undefined }).recent = undefined;
       await source.getToken();
-      assert.deepStrictEqual(sandbox.requests.for('oidc').slice(before).map((r) => r.method), ['POST']);
+      assert.deepStrictEqual(
+        sandbox.requests
+          .for('oidc')
+          .slice(before)
+          .map((r) => r.method),
+        ['POST'],
+      );
     });
 
     it("goes through the agent's proxy, with its credentials", async () => {
@@ -106,11 +122,15 @@ describe('the Azure DevOps OIDC token source', function () {
 
     it('explains a refused job token', async () => {
       process.env.SYSTEM_ACCESSTOKEN = 'not-the-job-token';
-      await assert.rejects(AzureDevOpsOidcTokenSource.forConnection(CONNECTION).getToken(), (err: Error) => /\[OIDC_REQUEST_REFUSED\].*HTTP 401/.test(err.message));
+      await assert.rejects(AzureDevOpsOidcTokenSource.forConnection(CONNECTION).getToken(), (err: Error) =>
+        /\[OIDC_REQUEST_REFUSED\].*HTTP 401/.test(err.message),
+      );
     });
 
     it('explains a connection Azure DevOps does not know', async () => {
-      await assert.rejects(AzureDevOpsOidcTokenSource.forConnection('c0ffee00-0000-4000-8000-0000000000ff').getToken(), (err: Error) => /\[OIDC_TOKEN_MISSING\].*HTTP 400.*not a workload identity federation connection/.test(err.message));
+      await assert.rejects(AzureDevOpsOidcTokenSource.forConnection('c0ffee00-0000-4000-8000-0000000000ff').getToken(), (err: Error) =>
+        /\[OIDC_TOKEN_MISSING\].*HTTP 400.*not a workload identity federation connection/.test(err.message),
+      );
     });
   });
 });

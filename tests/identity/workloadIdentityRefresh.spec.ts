@@ -47,7 +47,11 @@ describe('workload identity federation outlives the OIDC token', function () {
       id: CONNECTION,
       scheme: 'WorkloadIdentityFederation',
       tenantId: sandbox.tenantId,
-      cloud: resolveCloudEndpoints({ resourceManagerUrl: 'https://127.0.0.1:9/', authorityUrl: sandbox.authorityHost, resourceManagerAudience: 'https://management.core.windows.net/' }),
+      cloud: resolveCloudEndpoints({
+        resourceManagerUrl: 'https://127.0.0.1:9/',
+        authorityUrl: sandbox.authorityHost,
+        resourceManagerAudience: 'https://management.core.windows.net/',
+      }),
       credential: { kind: 'workloadIdentityFederation', clientId: principal.clientId },
     };
   }

@@ -45,7 +45,15 @@ describe('exec credential plugin and token broker', function () {
 
   it('prints an ExecCredential with a valid AKS token', async () => {
     const { stdout } = await run(process.execPath, [PLUGIN], {
-      env: { PATH: process.env.PATH, ...broker.env, KUBERNETES_EXEC_INFO: JSON.stringify({ apiVersion: 'client.authentication.k8s.io/v1', kind: 'ExecCredential', spec: { interactive: false } }) },
+      env: {
+        PATH: process.env.PATH,
+        ...broker.env,
+        KUBERNETES_EXEC_INFO: JSON.stringify({
+          apiVersion: 'client.authentication.k8s.io/v1',
+          kind: 'ExecCredential',
+          spec: { interactive: false },
+        }),
+      },
     });
     const credential = JSON.parse(stdout);
     assert.strictEqual(credential.kind, 'ExecCredential');
@@ -69,7 +77,10 @@ describe('exec credential plugin and token broker', function () {
     const prefetching = await startTokenBroker(cc, { prefetch: true });
     try {
       // The plugin asks while the prefetch may still be on its way.
-      const [{ stdout }] = await Promise.all([run(process.execPath, [PLUGIN], { env: { PATH: process.env.PATH, ...prefetching.env } }), prefetching.prefetched]);
+      const [{ stdout }] = await Promise.all([
+        run(process.execPath, [PLUGIN], { env: { PATH: process.env.PATH, ...prefetching.env } }),
+        prefetching.prefetched,
+      ]);
       sandbox.validateAccessToken(JSON.parse(stdout).status.token, { audience: '6dae42f8-4368-4678-94ff-3960e28e3630' });
       const issued = sandbox.requests.slice(before).filter((q) => q.service === 'entra' && q.status === 200 && q.note?.resource);
       assert.strictEqual(issued.length, 1, `${issued.length} token requests`);
@@ -80,7 +91,9 @@ describe('exec credential plugin and token broker', function () {
   });
 
   it('refuses a caller without the broker key', async () => {
-    const err = await run(process.execPath, [PLUGIN], { env: { PATH: process.env.PATH, [BROKER_URL_ENV]: broker.env[BROKER_URL_ENV], [BROKER_KEY_ENV]: 'guessed' } }).catch((e) => e);
+    const err = await run(process.execPath, [PLUGIN], {
+      env: { PATH: process.env.PATH, [BROKER_URL_ENV]: broker.env[BROKER_URL_ENV], [BROKER_KEY_ENV]: 'guessed' },
+    }).catch((e) => e);
     assert.strictEqual(err.code, 1);
     assert.match(err.stderr, /could not get an AKS token \(HTTP 401\)/);
   });

@@ -40,9 +40,22 @@ describe('a proxy-only agent (Agent.ProxyUrl, nothing else reachable)', function
         { principal: 'secret', role: 'Azure Kubernetes Service Cluster User Role', scope: 'cluster:aks-k8srbac' },
       ],
       clusters: [
-        { name: 'aks-prod', resourceGroup: 'rg-aks', private: true, disableLocalAccounts: true, namespaces: ['web'], rolloutDelaySeconds: 0 },
+        {
+          name: 'aks-prod',
+          resourceGroup: 'rg-aks',
+          private: true,
+          disableLocalAccounts: true,
+          namespaces: ['web'],
+          rolloutDelaySeconds: 0,
+        },
         // Kubernetes RBAC: ServiceConnectionRoleCheck asks this API server itself (SelfSubjectAccessReview).
-        { name: 'aks-k8srbac', resourceGroup: 'rg-aks', private: true, namespaces: ['web'], aad: { managed: true, enableAzureRBAC: false } },
+        {
+          name: 'aks-k8srbac',
+          resourceGroup: 'rg-aks',
+          private: true,
+          namespaces: ['web'],
+          aad: { managed: true, enableAzureRBAC: false },
+        },
       ],
     });
     writeDemoManifests(sandbox);
@@ -50,7 +63,10 @@ describe('a proxy-only agent (Agent.ProxyUrl, nothing else reachable)', function
     const apiServerPort = sandbox.azure.clusters.get('aks-prod')!.port;
     hosts = {
       [`${fqdn}:443`]: { host: '127.0.0.1', port: apiServerPort },
-      [`${sandbox.azure.state.cluster('aks-k8srbac').privateFqdn!}:443`]: { host: '127.0.0.1', port: sandbox.azure.clusters.get('aks-k8srbac')!.port },
+      [`${sandbox.azure.state.cluster('aks-k8srbac').privateFqdn!}:443`]: {
+        host: '127.0.0.1',
+        port: sandbox.azure.clusters.get('aks-k8srbac')!.port,
+      },
     };
     proxy = await startRecordingProxy({ username: 'agent', password: 'proxy-pass/word+1', hosts });
     closedPort = await new Promise<number>((resolve) => {
@@ -79,12 +95,19 @@ describe('a proxy-only agent (Agent.ProxyUrl, nothing else reachable)', function
       proxyUrl: proxy.url,
       proxyBypassList,
       // The agent hands its proxy password over as a secret variable.
-      extraEnv: { AGENT_PROXYUSERNAME: 'agent', SECRET_AGENT_PROXYPASSWORD: 'proxy-pass/word+1', VSTS_SECRET_VARIABLES: '["Agent.ProxyPassword"]' },
+      extraEnv: {
+        AGENT_PROXYUSERNAME: 'agent',
+        SECRET_AGENT_PROXYPASSWORD: 'proxy-pass/word+1',
+        VSTS_SECRET_VARIABLES: '["Agent.ProxyPassword"]',
+      },
     });
   }
 
   async function deploy(inputs: Record<string, string>, proxyBypassList: string[] = []): Promise<TaskRun> {
-    const r = await runTask('PrivateAksDeployV1', proxyOnlyEnv(inputs, proxyBypassList), { wrap: (c, a) => network!.spawnArgs(false, c, a), timeoutMs: 90_000 });
+    const r = await runTask('PrivateAksDeployV1', proxyOnlyEnv(inputs, proxyBypassList), {
+      wrap: (c, a) => network!.spawnArgs(false, c, a),
+      timeoutMs: 90_000,
+    });
     assert.ok(!r.timedOut, `the task hung:\n${r.stdout}`);
     return r;
   }
@@ -97,7 +120,10 @@ describe('a proxy-only agent (Agent.ProxyUrl, nothing else reachable)', function
     const header = r.lines.find((l) => l.includes(`AKS API server ${fqdn}:443`));
     assert.match(header ?? '', /\(via proxy 127\.0\.0\.1:\d+\)/, r.lines.join('\n'));
     assert.ok(!header!.includes('proxy-pass'), 'the proxy password is in the preflight table');
-    assert.ok(r.lines.some((l) => /^\s+CONNECT\s+pass\b/.test(l)), `no CONNECT row in the table:\n${r.lines.join('\n')}`);
+    assert.ok(
+      r.lines.some((l) => /^\s+CONNECT\s+pass\b/.test(l)),
+      `no CONNECT row in the table:\n${r.lines.join('\n')}`,
+    );
     // One tunnel for the probe, at least one more for kubectl's apply and rollout status.
     assert.ok(proxy.tunnels.filter((t) => t === `${fqdn}:443`).length >= 2, `tunnels: ${proxy.tunnels.join(', ')}`);
   });
@@ -109,7 +135,10 @@ describe('a proxy-only agent (Agent.ProxyUrl, nothing else reachable)', function
     assert.strictEqual(r.result, 'Succeeded', `${r.resultMessage}\n${r.lines.slice(-15).join('\n')}`);
     assert.match(r.lines.find((l) => l.includes(`AKS API server ${fqdn}:443`)) ?? '', /\(direct \(bypass\)\)/);
     // Direct from here the private name does not resolve: the right reason for run command.
-    assert.ok(r.lines.some((l) => /cannot resolve/.test(l)), r.lines.join('\n'));
+    assert.ok(
+      r.lines.some((l) => /cannot resolve/.test(l)),
+      r.lines.join('\n'),
+    );
     assert.strictEqual(r.outputs.route, 'runCommand');
     assert.ok(!proxy.tunnels.includes(`${fqdn}:443`), `a bypassed host went through the proxy: ${proxy.tunnels.join(', ')}`);
     assert.ok(proxy.tunnels.length > 0, 'Resource Manager and Entra ID did not go through the proxy');
@@ -123,7 +152,10 @@ describe('a proxy-only agent (Agent.ProxyUrl, nothing else reachable)', function
       const r = await deploy({ route: 'direct' });
       assert.strictEqual(r.result, 'Failed', r.stdout);
       assert.match(r.resultMessage ?? '', /\[PROXY_TUNNEL_REFUSED\]/);
-      assert.match(r.resultMessage ?? '', new RegExp(`proxy 127\\.0\\.0\\.1:\\d+ answered CONNECT ${fqdn.replace(/\./g, '\\.')}:443 with HTTP 500`));
+      assert.match(
+        r.resultMessage ?? '',
+        new RegExp(`proxy 127\\.0\\.0\\.1:\\d+ answered CONNECT ${fqdn.replace(/\./g, '\\.')}:443 with HTTP 500`),
+      );
     } finally {
       hosts[`${fqdn}:443`] = route;
     }
@@ -131,12 +163,21 @@ describe('a proxy-only agent (Agent.ProxyUrl, nothing else reachable)', function
   it('ServiceConnectionRoleCheck asks a Kubernetes-RBAC API server through the proxy, as kubectl would reach it', async () => {
     const k8sFqdn = sandbox.azure.state.cluster('aks-k8srbac').privateFqdn!;
     proxy.tunnels.length = 0;
-    const env = proxyOnlyEnv({ resourceGroupName: 'rg-aks', clusterName: 'aks-k8srbac', namespace: 'web', intents: 'deploy', failOn: 'never' });
+    const env = proxyOnlyEnv({
+      resourceGroupName: 'rg-aks',
+      clusterName: 'aks-k8srbac',
+      namespace: 'web',
+      intents: 'deploy',
+      failOn: 'never',
+    });
     const r = await runTask('ServiceConnectionRoleCheckV1', env, { wrap: (c, a) => network!.spawnArgs(false, c, a), timeoutMs: 90_000 });
     assert.strictEqual(r.result, 'Succeeded', `${r.resultMessage}\n${r.lines.slice(-15).join('\n')}`);
     // The cluster's RoleBindings were asked (and deny this identity), not skipped as unreachable.
     assert.ok(!r.warnings.some((w) => /not checked: the API server is not reachable/.test(w)), r.warnings.join('\n'));
-    assert.ok(r.lines.some((l) => /in-cluster RBAC \(SelfSubjectAccessReview\) denies create, patch deployments\.apps in 'web'/.test(l)), r.lines.join('\n'));
+    assert.ok(
+      r.lines.some((l) => /in-cluster RBAC \(SelfSubjectAccessReview\) denies create, patch deployments\.apps in 'web'/.test(l)),
+      r.lines.join('\n'),
+    );
     assert.ok(proxy.tunnels.filter((t) => t === `${k8sFqdn}:443`).length >= 2, `tunnels: ${proxy.tunnels.join(', ')}`);
   });
 });

@@ -47,13 +47,13 @@ describe("the agent's proxy for probes and kubectl", () => {
     assert.strictEqual(env.no_proxy, api);
   });
 
-  it('leaves the proxy and its password out of kubectl\'s environment when every host is bypassed', () => {
+  it("leaves the proxy and its password out of kubectl's environment when every host is bypassed", () => {
     const env = kubectlProxyEnvironment([`https://${api}:443`]);
     assert.strictEqual(env.HTTPS_PROXY, undefined);
     assert.strictEqual(env.NO_PROXY, api);
   });
 
-  it('sets nothing for a kubectl that reaches no API server (kustomize), leaving the machine\'s settings', () => {
+  it("sets nothing for a kubectl that reaches no API server (kustomize), leaving the machine's settings", () => {
     assert.deepStrictEqual(kubectlProxyEnvironment([]), {});
   });
 
@@ -87,12 +87,24 @@ describe("the agent's CA bundle (Agent.CAInfo) for the SDK clients", () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     try {
       const body = await new Promise<string>((resolve, reject) => {
-        https.get({ host: '127.0.0.1', servername: 'localhost', port: (server.address() as AddressInfo).port, path: '/', agent: false, secureContext: first.secureContext } as https.RequestOptions, (res) => {
-          res.setEncoding('utf8');
-          let b = '';
-          res.on('data', (d) => (b += d));
-          res.on('end', () => resolve(b));
-        }).on('error', reject);
+        https
+          .get(
+            {
+              host: '127.0.0.1',
+              servername: 'localhost',
+              port: (server.address() as AddressInfo).port,
+              path: '/',
+              agent: false,
+              secureContext: first.secureContext,
+            } as https.RequestOptions,
+            (res) => {
+              res.setEncoding('utf8');
+              let b = '';
+              res.on('data', (d) => (b += d));
+              res.on('end', () => resolve(b));
+            },
+          )
+          .on('error', reject);
       });
       assert.strictEqual(body, 'ok');
     } finally {

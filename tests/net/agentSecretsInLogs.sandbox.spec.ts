@@ -61,40 +61,49 @@ describe("the agent's proxy and client certificate passwords stay out of the log
   }
 
   for (const scheme of ['ServicePrincipalSecret', 'WorkloadIdentityFederation'] as const) {
-  it(`with proxy credentials and Agent.CAInfo, neither SDK verbose logging nor DEBUG=* prints the password in any encoding (${scheme})`, async () => {
-    const env = sandboxJobEnv(sandbox, {
-      connectionId: scheme === 'WorkloadIdentityFederation' ? WIF : 'sc-log',
-      scheme,
-      principal: scheme === 'WorkloadIdentityFederation' ? 'wif' : 'secret',
-      debug: true,
-      inputs: { ...DEPLOY_INPUTS, route: 'runCommand' },
-      proxyUrl: proxy.url,
-      // sandboxJobEnv always sets Agent.CAInfo (the sandbox CA), the combination that builds a proxy agent.
-      extraEnv: {
-        AGENT_PROXYUSERNAME: PROXY_USER,
-        SECRET_AGENT_PROXYPASSWORD: PROXY_PASSWORD,
-        VSTS_SECRET_VARIABLES: '["Agent.ProxyPassword"]',
-        AZURE_LOG_LEVEL: 'verbose',
-        DEBUG: '*',
-        // The OIDC token's client (azure-devops-node-api → typed-rest-client → tunnel) logs under NODE_DEBUG.
-        NODE_DEBUG: 'tunnel',
-      },
+    it(`with proxy credentials and Agent.CAInfo, neither SDK verbose logging nor DEBUG=* prints the password in any encoding (${scheme})`, async () => {
+      const env = sandboxJobEnv(sandbox, {
+        connectionId: scheme === 'WorkloadIdentityFederation' ? WIF : 'sc-log',
+        scheme,
+        principal: scheme === 'WorkloadIdentityFederation' ? 'wif' : 'secret',
+        debug: true,
+        inputs: { ...DEPLOY_INPUTS, route: 'runCommand' },
+        proxyUrl: proxy.url,
+        // sandboxJobEnv always sets Agent.CAInfo (the sandbox CA), the combination that builds a proxy agent.
+        extraEnv: {
+          AGENT_PROXYUSERNAME: PROXY_USER,
+          SECRET_AGENT_PROXYPASSWORD: PROXY_PASSWORD,
+          VSTS_SECRET_VARIABLES: '["Agent.ProxyPassword"]',
+          AZURE_LOG_LEVEL: 'verbose',
+          DEBUG: '*',
+          // The OIDC token's client (azure-devops-node-api → typed-rest-client → tunnel) logs under NODE_DEBUG.
+          NODE_DEBUG: 'tunnel',
+        },
+      });
+      const r = await runTask('PrivateAksDeployV1', env, { timeoutMs: 60_000 });
+      assert.strictEqual(r.result, 'Succeeded', `${r.resultMessage}\n${r.lines.slice(-10).join('\n')}`);
+      assert.ok(proxy.tunnels.length > 0, 'nothing went through the authenticating proxy');
+      const log = logLessTaskLibLoad(r.stdout, r.stderr, 'Agent.ProxyPassword', PROXY_PASSWORD);
+      const forms: Record<string, string> = {
+        raw: PROXY_PASSWORD,
+        'URL-encoded': encodeURIComponent(PROXY_PASSWORD),
+        'URL userinfo': urlPassword(PROXY_PASSWORD),
+        'Basic credential': Buffer.from(`${PROXY_USER}:${PROXY_PASSWORD}`).toString('base64'),
+      };
+      const found = Object.entries(forms)
+        .filter(([, v]) => log.includes(v))
+        .map(([k]) => k);
+      // Where, with the value itself blanked: the assertion message must not leak it either.
+      const where = log
+        .split('\n')
+        .filter((l) => Object.values(forms).some((v) => l.includes(v)))
+        .map((l) =>
+          Object.values(forms)
+            .reduce((acc, v) => acc.split(v).join('<password>'), l)
+            .slice(0, 200),
+        );
+      assert.deepStrictEqual(found, [], `the proxy password is in the log (${found.join(', ')}):\n${where.slice(0, 5).join('\n')}`);
     });
-    const r = await runTask('PrivateAksDeployV1', env, { timeoutMs: 60_000 });
-    assert.strictEqual(r.result, 'Succeeded', `${r.resultMessage}\n${r.lines.slice(-10).join('\n')}`);
-    assert.ok(proxy.tunnels.length > 0, 'nothing went through the authenticating proxy');
-    const log = logLessTaskLibLoad(r.stdout, r.stderr, 'Agent.ProxyPassword', PROXY_PASSWORD);
-    const forms: Record<string, string> = {
-      raw: PROXY_PASSWORD,
-      'URL-encoded': encodeURIComponent(PROXY_PASSWORD),
-      'URL userinfo': urlPassword(PROXY_PASSWORD),
-      'Basic credential': Buffer.from(`${PROXY_USER}:${PROXY_PASSWORD}`).toString('base64'),
-    };
-    const found = Object.entries(forms).filter(([, v]) => log.includes(v)).map(([k]) => k);
-    // Where, with the value itself blanked: the assertion message must not leak it either.
-    const where = log.split('\n').filter((l) => Object.values(forms).some((v) => l.includes(v))).map((l) => Object.values(forms).reduce((acc, v) => acc.split(v).join('<password>'), l).slice(0, 200));
-    assert.deepStrictEqual(found, [], `the proxy password is in the log (${found.join(', ')}):\n${where.slice(0, 5).join('\n')}`);
-  });
   }
 
   it('with system.debug and a client certificate, Agent.ClientCertPassword is not read into the debug log', async () => {

@@ -44,7 +44,14 @@ export function ruleHolds(rule: string | undefined, values: Record<string, strin
 
 /** Every combination of values of the inputs the rules can test (choices: their options; booleans; others: empty or set). */
 function assignments(inputs: readonly TaskInput[]): Record<string, string>[] {
-  const tested = new Set(inputs.flatMap((i) => (i.visibleRule ?? '').split(/&&|\|\|/).map((c) => c.trim().split(/\s*!?=\s*/)[0]).filter(Boolean)));
+  const tested = new Set(
+    inputs.flatMap((i) =>
+      (i.visibleRule ?? '')
+        .split(/&&|\|\|/)
+        .map((c) => c.trim().split(/\s*!?=\s*/)[0])
+        .filter(Boolean),
+    ),
+  );
   let out: Record<string, string>[] = [{}];
   for (const name of tested) {
     const input = inputs.find((i) => i.name === name);
@@ -66,7 +73,10 @@ describe('Classic designer: pickers and step names', () => {
     it(`${task}: every picker URL is the connection's ARM URL, a slash, then /subscriptions/… (as Microsoft's tasks write it)`, () => {
       for (const b of def.dataSourceBindings ?? []) {
         if (!b.endpointUrl) continue;
-        assert.ok(b.endpointUrl.startsWith('{{{endpoint.url}}}/subscriptions/{{{endpoint.subscriptionId}}}/'), `${b.target}: ${b.endpointUrl}`);
+        assert.ok(
+          b.endpointUrl.startsWith('{{{endpoint.url}}}/subscriptions/{{{endpoint.subscriptionId}}}/'),
+          `${b.target}: ${b.endpointUrl}`,
+        );
       }
     });
 
@@ -75,7 +85,11 @@ describe('Classic designer: pickers and step names', () => {
         for (const name of [...variablesIn(b.endpointUrl), ...variablesIn(b.endpointId)]) {
           assert.ok(byName.has(name), `${b.target}'s picker reads $(${name}), which is no input`);
           for (const values of assignments(def.inputs)) {
-            if (visible(b.target, values)) assert.ok(visible(name, values), `${b.target} is shown but $(${name}), which its picker reads, is hidden when ${JSON.stringify(values)}`);
+            if (visible(b.target, values))
+              assert.ok(
+                visible(name, values),
+                `${b.target} is shown but $(${name}), which its picker reads, is hidden when ${JSON.stringify(values)}`,
+              );
           }
         }
       }
@@ -85,7 +99,8 @@ describe('Classic designer: pickers and step names', () => {
       const names = variablesIn(def.instanceNameFormat);
       for (const name of names) {
         assert.ok(byName.has(name), `instanceNameFormat reads $(${name}), which is no input`);
-        for (const values of assignments(def.inputs)) assert.ok(visible(name, values), `the step name reads $(${name}), hidden when ${JSON.stringify(values)}: the name renders blank`);
+        for (const values of assignments(def.inputs))
+          assert.ok(visible(name, values), `the step name reads $(${name}), hidden when ${JSON.stringify(values)}: the name renders blank`);
       }
     });
   }

@@ -53,7 +53,10 @@ describe('overview.md (the Marketplace page)', () => {
 
   it('shows images that exist and are packaged', () => {
     const manifest = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'vss-extension.json'), 'utf8'));
-    assert.ok(manifest.files.some((f: { path: string; addressable?: boolean }) => f.path === 'images' && f.addressable), 'images/ is addressable');
+    assert.ok(
+      manifest.files.some((f: { path: string; addressable?: boolean }) => f.path === 'images' && f.addressable),
+      'images/ is addressable',
+    );
     const images = [...overview.matchAll(/!\[[^\]]*\]\(([^)]+)\)/g)].map((m) => m[1]);
     assert.ok(images.length >= 3, 'the three build summaries are shown');
     for (const image of images) {
@@ -72,14 +75,19 @@ describe('task help that points into the docs', () => {
   for (const task of fs.readdirSync(path.join(REPO_ROOT, 'tasks'))) {
     it(`${task}: every section its help names or links exists in overview.md or README.md`, () => {
       const def = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'tasks', task, 'task.json'), 'utf8'));
-      const texts: string[] = [def.description, def.helpMarkDown, ...def.inputs.map((i: { helpMarkDown?: string }) => i.helpMarkDown)].filter(Boolean);
+      const texts: string[] = [
+        def.description,
+        def.helpMarkDown,
+        ...def.inputs.map((i: { helpMarkDown?: string }) => i.helpMarkDown),
+      ].filter(Boolean);
       for (const text of texts) {
         // Named sections: the "X" section, or ("X") after what the page lists.
         for (const m of text.matchAll(/"([^"]+)" section|\("([^"]+)"\)/g)) {
           const name = (m[1] ?? m[2]).toLowerCase();
           assert.ok(headings.has(name), `${task} help names the section "${m[1] ?? m[2]}", which neither overview.md nor README.md has`);
         }
-        for (const m of text.matchAll(/\]\([^)#]*#([^)]+)\)/g)) assert.ok(anchors.has(m[1].toLowerCase()), `${task} help links to #${m[1]}, which no heading makes`);
+        for (const m of text.matchAll(/\]\([^)#]*#([^)]+)\)/g))
+          assert.ok(anchors.has(m[1].toLowerCase()), `${task} help links to #${m[1]}, which no heading makes`);
       }
     });
   }
@@ -87,11 +95,14 @@ describe('task help that points into the docs', () => {
 
 describe('the agent version overview.md asks for', () => {
   it("is the tasks' minimumAgentVersion, not an older one", () => {
-    const minimums = new Set(fs.readdirSync(path.join(REPO_ROOT, 'tasks')).map((t) => JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'tasks', t, 'task.json'), 'utf8')).minimumAgentVersion));
+    const minimums = new Set(
+      fs
+        .readdirSync(path.join(REPO_ROOT, 'tasks'))
+        .map((t) => JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'tasks', t, 'task.json'), 'utf8')).minimumAgentVersion),
+    );
     assert.strictEqual(minimums.size, 1, [...minimums].join(', '));
     const named = [...overview.matchAll(/agent[^|\n]*?(\d+\.\d+(?:\.\d+)?) or later/gi)].map((m) => m[1]);
     assert.ok(named.length > 0, 'overview.md names no agent version');
     for (const v of named) assert.strictEqual(v, [...minimums][0], `overview.md asks for agent ${v}`);
   });
 });
-

@@ -10,8 +10,13 @@ interface Icon {
 }
 
 // The icon script and the PNG reader are plain Node scripts; the test uses them as they are.
-const { ICONS, staleness } = require(path.join(REPO_ROOT, 'scripts', 'make-icons.js')) as { ICONS: Icon[]; staleness: (icon: Icon) => string | undefined };
-const { readPng } = require(path.join(REPO_ROOT, 'scripts', 'png.js')) as { readPng: (buf: Buffer) => { width: number; height: number; pixels: Buffer } };
+const { ICONS, staleness } = require(path.join(REPO_ROOT, 'scripts', 'make-icons.js')) as {
+  ICONS: Icon[];
+  staleness: (icon: Icon) => string | undefined;
+};
+const { readPng } = require(path.join(REPO_ROOT, 'scripts', 'png.js')) as {
+  readPng: (buf: Buffer) => { width: number; height: number; pixels: Buffer };
+};
 
 describe('icons', () => {
   it('has an SVG source for the extension icon and each task icon', () => {
@@ -35,7 +40,9 @@ describe('icons', () => {
 
   it('gives each task a distinct icon', () => {
     const pixels = ALL_TASKS.map((t) => readPng(fs.readFileSync(path.join(REPO_ROOT, 'tasks', t, 'icon.png'))).pixels);
-    for (let i = 0; i < pixels.length; i++) for (let j = i + 1; j < pixels.length; j++) assert.ok(!pixels[i].equals(pixels[j]), `${ALL_TASKS[i]} and ${ALL_TASKS[j]} look the same`);
+    for (let i = 0; i < pixels.length; i++)
+      for (let j = i + 1; j < pixels.length; j++)
+        assert.ok(!pixels[i].equals(pixels[j]), `${ALL_TASKS[i]} and ${ALL_TASKS[j]} look the same`);
   });
 
   it('notices a PNG that another SVG drew (the comparison is real)', () => {

@@ -70,13 +70,17 @@ describe('task.json definitions', () => {
           assert.ok(input.groupName && groups.has(input.groupName), `${input.name} is in no declared group`);
         }
         if (task !== 'ServiceConnectionRoleCheckV1') {
-          assert.ok(def.groups.some((g: { isExpanded: boolean }) => g.isExpanded === false), 'advanced inputs sit in a collapsed group');
+          assert.ok(
+            def.groups.some((g: { isExpanded: boolean }) => g.isExpanded === false),
+            'advanced inputs sit in a collapsed group',
+          );
         }
       });
 
       it('only names existing inputs in visibleRules and data source bindings', () => {
         for (const input of inputs.filter((i) => i.visibleRule)) {
-          for (const ref of namesInRule(input.visibleRule!)) assert.ok(names.has(ref), `${input.name}'s visibleRule names unknown input ${ref}`);
+          for (const ref of namesInRule(input.visibleRule!))
+            assert.ok(names.has(ref), `${input.name}'s visibleRule names unknown input ${ref}`);
         }
         for (const binding of def.dataSourceBindings) {
           assert.ok(names.has(binding.target), `binding targets unknown input ${binding.target}`);

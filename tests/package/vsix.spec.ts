@@ -20,10 +20,15 @@ interface BundledPackage {
 function packagesInBundlesOf(task: string): BundledPackage[] {
   const dir = path.join(REPO_ROOT, 'build', 'bundles', task);
   const metafiles = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.json')) : [];
-  assert.ok(metafiles.length > 0, `no esbuild metafile in ${path.relative(REPO_ROOT, dir)}: the build does not record what the bundles carry`);
+  assert.ok(
+    metafiles.length > 0,
+    `no esbuild metafile in ${path.relative(REPO_ROOT, dir)}: the build does not record what the bundles carry`,
+  );
   const packageDirs = new Set<string>();
   for (const file of metafiles) {
-    const meta = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as { outputs: Record<string, { inputs: Record<string, { bytesInOutput: number }> }> };
+    const meta = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as {
+      outputs: Record<string, { inputs: Record<string, { bytesInOutput: number }> }>;
+    };
     for (const output of Object.values(meta.outputs)) {
       for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
         const m = /^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input);
@@ -48,7 +53,9 @@ describe('the Marketplace package', function () {
   const text = (name: string) => (entries[name] ? strFromU8(entries[name]) : undefined);
 
   before(async () => {
-    const { stdout } = await run(process.execPath, ['scripts/package.js', '--publisher', 'test-publisher', '--ext-version', '9.8.7'], { cwd: REPO_ROOT });
+    const { stdout } = await run(process.execPath, ['scripts/package.js', '--publisher', 'test-publisher', '--ext-version', '9.8.7'], {
+      cwd: REPO_ROOT,
+    });
     vsixPath = path.join(REPO_ROOT, 'dist', 'test-publisher.private-aks-deploy-9.8.7.vsix');
     assert.ok(stdout.includes('packaged dist/test-publisher.private-aks-deploy-9.8.7.vsix'), stdout);
     entries = unzipSync(new Uint8Array(fs.readFileSync(vsixPath)));
@@ -71,19 +78,30 @@ describe('the Marketplace package', function () {
       // credential plugin); the task's other modules (inputs, flow, report) are inside those bundles.
       const dir = path.join(REPO_ROOT, 'tasks', task);
       const taskJson = JSON.parse(fs.readFileSync(path.join(dir, 'task.json'), 'utf8'));
-      const targets = ['execution', 'prejobexecution', 'postjobexecution'].flatMap((stage) => Object.values<{ target: string }>(taskJson[stage] ?? {}).map((h) => h.target));
-      const sources = fs.readdirSync(dir).filter((f) => f.endsWith('.ts')).map((f) => fs.readFileSync(path.join(dir, f), 'utf8')).join('\n');
+      const targets = ['execution', 'prejobexecution', 'postjobexecution'].flatMap((stage) =>
+        Object.values<{ target: string }>(taskJson[stage] ?? {}).map((h) => h.target),
+      );
+      const sources = fs
+        .readdirSync(dir)
+        .filter((f) => f.endsWith('.ts'))
+        .map((f) => fs.readFileSync(path.join(dir, f), 'utf8'))
+        .join('\n');
       const runByPath = [...sources.matchAll(/'(\w+\.js)'/g)].map((m) => m[1]);
       const bundles = [...new Set([...targets, ...runByPath])].map((f) => `tasks/${task}/${f}`);
       assert.ok(bundles.includes(`tasks/${task}/index.js`));
-      assert.deepStrictEqual(packaged, [`tasks/${task}/THIRD-PARTY-NOTICES.txt`, `tasks/${task}/icon.png`, ...bundles, `tasks/${task}/task.json`].sort());
+      assert.deepStrictEqual(
+        packaged,
+        [`tasks/${task}/THIRD-PARTY-NOTICES.txt`, `tasks/${task}/icon.png`, ...bundles, `tasks/${task}/task.json`].sort(),
+      );
     }
   });
 
   it('has, for every task the manifest contributes, task.json, a 32x32 icon and the bundle each handler runs', () => {
     // The contributions as the Marketplace reads them from the package.
     const manifest = JSON.parse(text('extension.vsomanifest')!);
-    const folders: string[] = manifest.contributions.filter((c: { type: string }) => c.type === 'ms.vss-distributed-task.task').map((c: { properties: { name: string } }) => c.properties.name);
+    const folders: string[] = manifest.contributions
+      .filter((c: { type: string }) => c.type === 'ms.vss-distributed-task.task')
+      .map((c: { properties: { name: string } }) => c.properties.name);
     assert.deepStrictEqual(folders.map((f) => path.basename(f)).sort(), [...ALL_TASKS].sort());
     for (const folder of folders) {
       const taskJson = text(`${folder}/task.json`);
@@ -106,7 +124,10 @@ describe('the Marketplace package', function () {
     assert.ok(entries[manifest.icons.default], manifest.icons.default);
     const overview = fs.readFileSync(path.join(REPO_ROOT, 'overview.md'), 'utf8');
     for (const [, image] of overview.matchAll(/!\[[^\]]*\]\(([^)]+)\)/g)) assert.ok(entries[image], `${image} is not packaged`);
-    assert.deepStrictEqual(files().filter((f) => f.startsWith('images/src/') || f.endsWith('.svg')), []);
+    assert.deepStrictEqual(
+      files().filter((f) => f.startsWith('images/src/') || f.endsWith('.svg')),
+      [],
+    );
   });
 
   it('carries the third-party notices of every package the bundles hold, with its licence text, at the top and per task', () => {
@@ -115,7 +136,10 @@ describe('the Marketplace package', function () {
       const notice = text(`tasks/${task}/THIRD-PARTY-NOTICES.txt`);
       assert.ok(notice, `tasks/${task}/THIRD-PARTY-NOTICES.txt is not packaged`);
       const bundled = packagesInBundlesOf(task);
-      assert.ok(bundled.some((p) => p.name === 'azure-pipelines-task-lib'), `${task}: the metafile lists no packages`);
+      assert.ok(
+        bundled.some((p) => p.name === 'azure-pipelines-task-lib'),
+        `${task}: the metafile lists no packages`,
+      );
       for (const p of bundled) {
         everything.set(`${p.name}@${p.version}`, p);
         assert.ok(notice.includes(`- ${p.name} ${p.version} (`), `${task}'s notice does not list ${p.name} ${p.version}`);
@@ -124,7 +148,11 @@ describe('the Marketplace package', function () {
     }
     const notice = text('THIRD-PARTY-NOTICES.txt');
     assert.ok(notice, 'THIRD-PARTY-NOTICES.txt is not packaged');
-    for (const p of everything.values()) assert.ok(notice.includes(`- ${p.name} ${p.version} (`) && notice.includes(p.licenceText), `the extension's notice lacks ${p.name} ${p.version}`);
+    for (const p of everything.values())
+      assert.ok(
+        notice.includes(`- ${p.name} ${p.version} (`) && notice.includes(p.licenceText),
+        `the extension's notice lacks ${p.name} ${p.version}`,
+      );
   });
 
   it('stays small (agents download the task folders from it)', () => {
@@ -144,9 +172,13 @@ describe('the Marketplace package', function () {
     try {
       fs.writeFileSync(path.join(dir, 'index.js'), bundle);
       // No node_modules anywhere near: the bundle must carry all it needs.
-      const result = await run(process.execPath, [path.join(dir, 'index.js')], { cwd: dir, env: { PATH: process.env.PATH } }).catch((e) => e);
+      const result = await run(process.execPath, [path.join(dir, 'index.js')], { cwd: dir, env: { PATH: process.env.PATH } }).catch(
+        (e) => e,
+      );
       // The version stamped into the bundle is task.json's.
-      const { Major, Minor, Patch } = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'tasks', 'ServiceConnectionRoleCheckV1', 'task.json'), 'utf8')).version;
+      const { Major, Minor, Patch } = JSON.parse(
+        fs.readFileSync(path.join(REPO_ROOT, 'tasks', 'ServiceConnectionRoleCheckV1', 'task.json'), 'utf8'),
+      ).version;
       assert.ok(result.stdout.includes(`ServiceConnectionRoleCheck ${Major}.${Minor}.${Patch}\n`), result.stdout);
       assert.match(result.stdout, /\[MISSING_CONNECTION\]/);
     } finally {

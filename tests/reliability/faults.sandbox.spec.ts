@@ -45,11 +45,19 @@ describe('reliability: faults, each against every task it applies to', function 
         customRoles: [RUN_COMMAND_INVOKER],
         roleAssignments: [
           ...deployerAssignments('deployers'),
-          { principal: 'deployers', role: 'Container Registry Contributor and Data Access Configuration Administrator', scope: `resourceGroup:${RG}` },
+          {
+            principal: 'deployers',
+            role: 'Container Registry Contributor and Data Access Configuration Administrator',
+            scope: `resourceGroup:${RG}`,
+          },
           { principal: 'deployers', role: 'Reader', scope: `resourceGroup:${RG}` },
         ],
-        clusters: [{ name: 'aks-prod', resourceGroup: RG, private: true, disableLocalAccounts: true, namespaces: ['web'], rolloutDelaySeconds: 0 }],
-        registries: [{ name: 'contosoprod', resourceGroup: RG, defaultAction: 'Deny', ipRules: ['198.51.100.0/24'], firewallPropagationSeconds: 0 }],
+        clusters: [
+          { name: 'aks-prod', resourceGroup: RG, private: true, disableLocalAccounts: true, namespaces: ['web'], rolloutDelaySeconds: 0 },
+        ],
+        registries: [
+          { name: 'contosoprod', resourceGroup: RG, defaultAction: 'Deny', ipRules: ['198.51.100.0/24'], firewallPropagationSeconds: 0 },
+        ],
         network: { agentEgressIp: '203.0.113.77' },
       },
       { privateNetwork: true },
@@ -92,10 +100,26 @@ describe('reliability: faults, each against every task it applies to', function 
     await s.network!.addNames('private', [{ fqdn, target: { port } }]);
   };
   /** Manifests that differ from what the cluster holds, so that apply has to write. */
-  const changedManifests = () => void writeDemoManifests(sandbox, DEMO_MANIFEST.replace('mode: prod', `mode: prod-${randomUUID().slice(0, 8)}`));
-  const aclInputs = { targetType: 'registry', resourceGroupName: RG, registryName: 'contosoprod', ipSource: 'explicit', ipAddresses: '203.0.113.10', waitForAccess: 'false' };
-  const roleCheckInputs = { resourceGroupName: RG, clusterName: 'aks-prod', namespace: 'web', intents: 'deploy', checkHardening: 'false', failOn: 'never' };
-  const inputsFor = (task: TaskName) => (task === 'PrivateAksDeployV1' ? deployInputs : task === 'AcrNetworkRuleSyncV1' ? aclInputs : roleCheckInputs);
+  const changedManifests = () =>
+    void writeDemoManifests(sandbox, DEMO_MANIFEST.replace('mode: prod', `mode: prod-${randomUUID().slice(0, 8)}`));
+  const aclInputs = {
+    targetType: 'registry',
+    resourceGroupName: RG,
+    registryName: 'contosoprod',
+    ipSource: 'explicit',
+    ipAddresses: '203.0.113.10',
+    waitForAccess: 'false',
+  };
+  const roleCheckInputs = {
+    resourceGroupName: RG,
+    clusterName: 'aks-prod',
+    namespace: 'web',
+    intents: 'deploy',
+    checkHardening: 'false',
+    failOn: 'never',
+  };
+  const inputsFor = (task: TaskName) =>
+    task === 'PrivateAksDeployV1' ? deployInputs : task === 'AcrNetworkRuleSyncV1' ? aclInputs : roleCheckInputs;
   const clusterGet = '/managedClusters/aks-prod';
   const registryPath = '/registries/contosoprod';
   const faultedArm = (s: Sandbox, since: number) => s.requests.slice(since).filter((q) => q.service === 'arm' && q.fault).length;
@@ -116,7 +140,8 @@ describe('reliability: faults, each against every task it applies to', function 
     ...EVERY_TASK.map((task): Row => ({
       fault: 'ARM 429 with Retry-After 1 s, twice',
       task,
-      inject: (s) => void s.faults.inject('arm', { status: 429, retryAfterSeconds: 1, times: 2, method: 'GET', pathIncludes: firstArmRead(task) }),
+      inject: (s) =>
+        void s.faults.inject('arm', { status: 429, retryAfterSeconds: 1, times: 2, method: 'GET', pathIncludes: firstArmRead(task) }),
       expect: 'success',
       deadlineMs: 30_000,
       check: (_r, s, before) => {
@@ -124,7 +149,10 @@ describe('reliability: faults, each against every task it applies to', function 
         // Honoured: each throttled request sent again only after Retry-After.
         const gaps = retryGapsMs(s, before);
         assert.strictEqual(gaps.length, 2, 'a throttled request was not retried');
-        assert.ok(gaps.every((ms) => ms >= 950), `resent after ${gaps.join(', ')} ms`);
+        assert.ok(
+          gaps.every((ms) => ms >= 950),
+          `resent after ${gaps.join(', ')} ms`,
+        );
       },
     })),
     {
@@ -247,7 +275,15 @@ describe('reliability: faults, each against every task it applies to', function 
       expect: 'success',
       deadlineMs: 60_000,
       check: (r, s, before) => {
-        assert.strictEqual(s.requests.slice(before).filter((q) => q.service === 'aks' && q.fault).length, 1, s.requests.slice(before).filter((q) => q.service === 'aks').map((q) => `${q.method} ${q.path} ${q.status} ${q.fault ?? ''}`).join('\n'));
+        assert.strictEqual(
+          s.requests.slice(before).filter((q) => q.service === 'aks' && q.fault).length,
+          1,
+          s.requests
+            .slice(before)
+            .filter((q) => q.service === 'aks')
+            .map((q) => `${q.method} ${q.path} ${q.status} ${q.fault ?? ''}`)
+            .join('\n'),
+        );
         assert.match(r.stdout, /connection to the API server was lost; trying once more/);
       },
     },
@@ -279,9 +315,18 @@ describe('reliability: faults, each against every task it applies to', function 
         scheme,
         principal: scheme === 'WorkloadIdentityFederation' ? 'wif' : 'secret',
         debug: true,
-        inputs: { ...inputsFor(row.task), ...(row.task === 'AcrNetworkRuleSyncV1' ? { ipAddresses: `203.0.113.${10 + rows.indexOf(row)}` } : {}), ...row.inputs },
+        inputs: {
+          ...inputsFor(row.task),
+          ...(row.task === 'AcrNetworkRuleSyncV1' ? { ipAddresses: `203.0.113.${10 + rows.indexOf(row)}` } : {}),
+          ...row.inputs,
+        },
         // The job identity AcrNetworkRuleSync keys its lease on, as the agent sets it.
-        variables: { 'System.PlanId': randomUUID(), 'System.JobId': randomUUID(), 'System.TaskInstanceId': randomUUID(), 'System.JobAttempt': '1' },
+        variables: {
+          'System.PlanId': randomUUID(),
+          'System.JobId': randomUUID(),
+          'System.TaskInstanceId': randomUUID(),
+          'System.JobAttempt': '1',
+        },
       });
       const wrap = row.inside ? (c: string, a: string[]) => sandbox.network!.spawnArgs(true, c, a) : undefined;
       const stateBefore = azureStateOf(sandbox);
@@ -302,7 +347,10 @@ describe('reliability: faults, each against every task it applies to', function 
         assert.strictEqual(r.result, 'Failed', r.lines.slice(-15).join('\n'));
         const message = r.resultMessage ?? '';
         const { code } = row.expect;
-        assert.ok(typeof code === 'string' ? message.includes(`[${code}]`) : new RegExp(`\\[(${code.source})\\]`).test(message), `expected ${code}: ${message}`);
+        assert.ok(
+          typeof code === 'string' ? message.includes(`[${code}]`) : new RegExp(`\\[(${code.source})\\]`).test(message),
+          `expected ${code}: ${message}`,
+        );
         if (row.expect.message) assert.match(message, row.expect.message);
         assert.deepStrictEqual(azureStateOf(sandbox), stateBefore, 'a failed run changed Azure');
       }

@@ -41,9 +41,15 @@ export function processStarts(fileName: string, text: string): ProcessStart[] {
   const functions = new Map<string, { module: 'child_process' | 'task-lib'; name: string }>(); // local name → imported function
   const starts: ProcessStart[] = [];
   const lineOf = (node: ts.Node) => file.getLineAndCharacterOfPosition(node.getStart(file)).line + 1;
-  const moduleOf = (specifier: string) => (CHILD_PROCESS.has(specifier) ? 'child_process' : TASK_LIB.has(specifier) ? 'task-lib' : undefined);
+  const moduleOf = (specifier: string) =>
+    CHILD_PROCESS.has(specifier) ? 'child_process' : TASK_LIB.has(specifier) ? 'task-lib' : undefined;
   const requiredModule = (node: ts.Node | undefined) =>
-    node && ts.isCallExpression(node) && ts.isIdentifier(node.expression) && node.expression.text === 'require' && node.arguments.length === 1 && ts.isStringLiteral(node.arguments[0])
+    node &&
+    ts.isCallExpression(node) &&
+    ts.isIdentifier(node.expression) &&
+    node.expression.text === 'require' &&
+    node.arguments.length === 1 &&
+    ts.isStringLiteral(node.arguments[0])
       ? moduleOf(node.arguments[0].text)
       : undefined;
 
@@ -51,7 +57,12 @@ export function processStarts(fileName: string, text: string): ProcessStart[] {
     if (ts.isIdentifier(pattern)) modules.set(pattern.text, module);
     else if (ts.isObjectBindingPattern(pattern)) {
       for (const element of pattern.elements) {
-        const imported = element.propertyName && ts.isIdentifier(element.propertyName) ? element.propertyName.text : ts.isIdentifier(element.name) ? element.name.text : undefined;
+        const imported =
+          element.propertyName && ts.isIdentifier(element.propertyName)
+            ? element.propertyName.text
+            : ts.isIdentifier(element.name)
+              ? element.name.text
+              : undefined;
         if (imported && ts.isIdentifier(element.name)) functions.set(element.name.text, { module, name: imported });
       }
     }
@@ -66,15 +77,21 @@ export function processStarts(fileName: string, text: string): ProcessStart[] {
         if (clause.name) modules.set(clause.name.text, module);
         const bindings = clause.namedBindings;
         if (bindings && ts.isNamespaceImport(bindings)) modules.set(bindings.name.text, module);
-        if (bindings && ts.isNamedImports(bindings)) for (const e of bindings.elements) functions.set(e.name.text, { module, name: (e.propertyName ?? e.name).text });
+        if (bindings && ts.isNamedImports(bindings))
+          for (const e of bindings.elements) functions.set(e.name.text, { module, name: (e.propertyName ?? e.name).text });
       }
     }
-    if (ts.isImportEqualsDeclaration(node) && ts.isExternalModuleReference(node.moduleReference) && ts.isStringLiteral(node.moduleReference.expression)) {
+    if (
+      ts.isImportEqualsDeclaration(node) &&
+      ts.isExternalModuleReference(node.moduleReference) &&
+      ts.isStringLiteral(node.moduleReference.expression)
+    ) {
       const module = moduleOf(node.moduleReference.expression.text);
       if (module) modules.set(node.name.text, module);
     }
     if (ts.isVariableDeclaration(node) && node.initializer) {
-      const module = requiredModule(node.initializer) ?? (ts.isIdentifier(node.initializer) ? modules.get(node.initializer.text) : undefined);
+      const module =
+        requiredModule(node.initializer) ?? (ts.isIdentifier(node.initializer) ? modules.get(node.initializer.text) : undefined);
       if (module) bindPattern(node.name, module);
     }
     ts.forEachChild(node, collect);
@@ -102,10 +119,15 @@ export function processStarts(fileName: string, text: string): ProcessStart[] {
     // (file, args?, options?, callback?): options is the object literal after the file, or the argument after args.
     const rest = call.arguments.slice(1).filter((a) => !ts.isArrowFunction(a) && !ts.isFunctionExpression(a));
     const options = rest.find((a) => ts.isObjectLiteralExpression(a)) ?? rest[1];
-    if (!options || !ts.isObjectLiteralExpression(options)) return void starts.push({ line, api, problem: 'no options object literal with shell: false' });
-    const shell = options.properties.find((p): p is ts.PropertyAssignment => ts.isPropertyAssignment(p) && ts.isIdentifier(p.name) && p.name.text === 'shell');
-    if (options.properties.some((p) => ts.isSpreadAssignment(p))) return void starts.push({ line, api, problem: 'options spread in: shell cannot be proven false' });
-    if (!shell || shell.initializer.kind !== ts.SyntaxKind.FalseKeyword) return void starts.push({ line, api, problem: 'shell is not false' });
+    if (!options || !ts.isObjectLiteralExpression(options))
+      return void starts.push({ line, api, problem: 'no options object literal with shell: false' });
+    const shell = options.properties.find(
+      (p): p is ts.PropertyAssignment => ts.isPropertyAssignment(p) && ts.isIdentifier(p.name) && p.name.text === 'shell',
+    );
+    if (options.properties.some((p) => ts.isSpreadAssignment(p)))
+      return void starts.push({ line, api, problem: 'options spread in: shell cannot be proven false' });
+    if (!shell || shell.initializer.kind !== ts.SyntaxKind.FalseKeyword)
+      return void starts.push({ line, api, problem: 'shell is not false' });
     starts.push({ line, api });
   }
 
@@ -120,10 +142,19 @@ export function processStarts(fileName: string, text: string): ProcessStart[] {
     } else if (ts.isIdentifier(node) && modules.get(node.text) === 'child_process') {
       // The module itself used other than as the receiver of a call: where it goes, the analysis cannot follow.
       const parent = node.parent;
-      const isReceiver = (ts.isPropertyAccessExpression(parent) || ts.isElementAccessExpression(parent)) && parent.expression === node && ts.isCallExpression(parent.parent) && parent.parent.expression === parent;
-      const isBinding = ts.isImportClause(parent) || ts.isNamespaceImport(parent) || ts.isImportEqualsDeclaration(parent) || (ts.isVariableDeclaration(parent) && parent.name === node);
+      const isReceiver =
+        (ts.isPropertyAccessExpression(parent) || ts.isElementAccessExpression(parent)) &&
+        parent.expression === node &&
+        ts.isCallExpression(parent.parent) &&
+        parent.parent.expression === parent;
+      const isBinding =
+        ts.isImportClause(parent) ||
+        ts.isNamespaceImport(parent) ||
+        ts.isImportEqualsDeclaration(parent) ||
+        (ts.isVariableDeclaration(parent) && parent.name === node);
       const isDestructured = ts.isVariableDeclaration(parent) && parent.initializer === node && ts.isObjectBindingPattern(parent.name);
-      if (!isReceiver && !isBinding && !isDestructured) starts.push({ line: lineOf(node), api: node.text, problem: 'child_process passed around: its calls cannot be checked' });
+      if (!isReceiver && !isBinding && !isDestructured)
+        starts.push({ line: lineOf(node), api: node.text, problem: 'child_process passed around: its calls cannot be checked' });
     }
     ts.forEachChild(node, visit);
   })(file);
@@ -139,13 +170,23 @@ describe('reliability: no process is started through a shell', () => {
   const rel = (f: string) => path.relative(REPO_ROOT, f);
 
   it('finds the product sources, and in them the process starts there are', () => {
-    assert.ok(files.some((f) => f.endsWith(path.join('kube', 'kubectl.ts'))), files.map(rel).join(', '));
+    assert.ok(
+      files.some((f) => f.endsWith(path.join('kube', 'kubectl.ts'))),
+      files.map(rel).join(', '),
+    );
     const all = files.flatMap((f) => processStarts(f, fs.readFileSync(f, 'utf8')).map((s) => `${rel(f)}: ${s.api}`));
-    assert.ok(all.includes(path.join('shared', 'kube', 'kubectl.ts') + ': spawn'), `kubectl's spawn not found: this test would prove nothing (${all.join(', ')})`);
+    assert.ok(
+      all.includes(path.join('shared', 'kube', 'kubectl.ts') + ': spawn'),
+      `kubectl's spawn not found: this test would prove nothing (${all.join(', ')})`,
+    );
   });
 
-  it('every process start in the product has options with shell: false, and nothing runs a shell or task-lib\'s tool runner', () => {
-    const offenders = files.flatMap((f) => processStarts(f, fs.readFileSync(f, 'utf8')).filter((s) => s.problem).map((s) => `${rel(f)}:${s.line}: ${s.api}: ${s.problem}`));
+  it("every process start in the product has options with shell: false, and nothing runs a shell or task-lib's tool runner", () => {
+    const offenders = files.flatMap((f) =>
+      processStarts(f, fs.readFileSync(f, 'utf8'))
+        .filter((s) => s.problem)
+        .map((s) => `${rel(f)}:${s.line}: ${s.api}: ${s.problem}`),
+    );
     assert.deepStrictEqual(offenders, []);
   });
 
@@ -166,11 +207,19 @@ describe('reliability: no process is started through a shell', () => {
       ['task-lib tool runner', "import * as tl from 'azure-pipelines-task-lib/task';\ntl.tool('kubectl').arg('apply').execSync();\n"],
     ];
     for (const [what, text] of cases) {
-      it(what, () => assert.ok(processStarts('fixture.ts', text).some((s) => s.problem), JSON.stringify(processStarts('fixture.ts', text))));
+      it(what, () =>
+        assert.ok(
+          processStarts('fixture.ts', text).some((s) => s.problem),
+          JSON.stringify(processStarts('fixture.ts', text)),
+        ),
+      );
     }
 
     it('and an argument list with shell: false passes', () => {
-      const starts = processStarts('fixture.ts', "import { spawn } from 'child_process';\nspawn('kubectl', ['apply', '-f', file], { env, shell: false, windowsHide: true });\n");
+      const starts = processStarts(
+        'fixture.ts',
+        "import { spawn } from 'child_process';\nspawn('kubectl', ['apply', '-f', file], { env, shell: false, windowsHide: true });\n",
+      );
       assert.deepStrictEqual(starts, [{ line: 2, api: 'spawn' }]);
     });
   });

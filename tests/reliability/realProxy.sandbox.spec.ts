@@ -26,10 +26,7 @@ describe('reliability: through a real proxy (tinyproxy)', function () {
     sandbox = await startSandbox({
       principals: [{ name: 'secret' }],
       customRoles: [RUN_COMMAND_INVOKER],
-      roleAssignments: [
-        ...deployerAssignments('secret'),
-        { principal: 'secret', role: 'Reader', scope: 'resourceGroup:rg-aks' },
-      ],
+      roleAssignments: [...deployerAssignments('secret'), { principal: 'secret', role: 'Reader', scope: 'resourceGroup:rg-aks' }],
       clusters: [{ name: 'aks-prod', resourceGroup: 'rg-aks', private: true, namespaces: ['web'], rolloutDelaySeconds: 0 }],
     });
     writeDemoManifests(sandbox);
@@ -64,7 +61,10 @@ describe('reliability: through a real proxy (tinyproxy)', function () {
     assert.ok(log.includes(`CONNECT ${entraHostPort}`), `no Entra ID tunnel in the proxy log:\n${log.slice(-2000)}`);
     const fqdn = sandbox.azure.state.cluster('aks-prod').privateFqdn!;
     assert.ok(r.lines.join('\n').includes(fqdn), 'the probe did not look at the private API server');
-    assert.ok(r.lines.some((l) => l.includes(`${fqdn}:443 (direct (bypass))`)), `the preflight does not say the probe bypassed the proxy:\n${r.lines.join('\n')}`);
+    assert.ok(
+      r.lines.some((l) => l.includes(`${fqdn}:443 (direct (bypass))`)),
+      `the preflight does not say the probe bypassed the proxy:\n${r.lines.join('\n')}`,
+    );
     assert.ok(!log.includes(fqdn) && !/azmk8s/.test(log), `the private API server name went to the proxy:\n${log}`);
   });
 });

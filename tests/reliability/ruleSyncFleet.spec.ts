@@ -12,18 +12,32 @@ describe('Firewall rule sync at scale', function () {
   this.timeout(240_000);
   const RG = 'rg-fleet';
   const PRE_EXISTING = ['198.51.100.0/24', '192.0.2.44'];
-  const SUBNET = '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/hub/subnets/agents';
+  const SUBNET =
+    '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/hub/subnets/agents';
   let sandbox: Sandbox;
 
   before(async () => {
     sandbox = await startSandbox({
       principals: [{ name: 'fleet' }],
       roleAssignments: [
-        { principal: 'fleet', role: 'Container Registry Contributor and Data Access Configuration Administrator', scope: `resourceGroup:${RG}` },
+        {
+          principal: 'fleet',
+          role: 'Container Registry Contributor and Data Access Configuration Administrator',
+          scope: `resourceGroup:${RG}`,
+        },
         // listUsages (the IP rule quota) needs Reader.
         { principal: 'fleet', role: 'Reader', scope: `resourceGroup:${RG}` },
       ],
-      registries: [{ name: 'acrfleet', resourceGroup: RG, defaultAction: 'Deny', ipRules: [...PRE_EXISTING], virtualNetworkRules: [SUBNET], tags: { env: 'prod' } }],
+      registries: [
+        {
+          name: 'acrfleet',
+          resourceGroup: RG,
+          defaultAction: 'Deny',
+          ipRules: [...PRE_EXISTING],
+          virtualNetworkRules: [SUBNET],
+          tags: { env: 'prod' },
+        },
+      ],
     });
   });
   after(async () => sandbox?.stop());
@@ -32,8 +46,21 @@ describe('Firewall rule sync at scale', function () {
     sandbox.faults.inject('arm', { status: 429, retryAfterSeconds: 1, times: 2, method: 'PATCH', pathIncludes: '/registries/acrfleet' });
     sandbox.faults.inject('arm', { status: 503, times: 1, method: 'GET', pathIncludes: '/registries/acrfleet' });
     sandbox.azure.arm.failNextOperation('registries');
-    const r = await runFleet(sandbox, { registryName: 'acrfleet', resourceGroup: RG, principal: 'fleet', jobs: 50, natJobs: 30, natIps: 3, crashJobs: 5, crashLeaseSeconds: 20, arrivalWindowMs: 8_000, holdMs: 2_000 });
-    console.log(`      fleet: ${r.jobs} jobs, ${r.lost} lost, ${r.rewritten} leases re-taken after the access wait, ${r.refused.length} refused (${[...new Set(r.refused)].join(', ') || 'none'}), ${r.writes} writes (${(r.writes / r.jobs).toFixed(1)} per job), ${r.retries} retries, ${r.seconds.toFixed(1)} s`);
+    const r = await runFleet(sandbox, {
+      registryName: 'acrfleet',
+      resourceGroup: RG,
+      principal: 'fleet',
+      jobs: 50,
+      natJobs: 30,
+      natIps: 3,
+      crashJobs: 5,
+      crashLeaseSeconds: 20,
+      arrivalWindowMs: 8_000,
+      holdMs: 2_000,
+    });
+    console.log(
+      `      fleet: ${r.jobs} jobs, ${r.lost} lost, ${r.rewritten} leases re-taken after the access wait, ${r.refused.length} refused (${[...new Set(r.refused)].join(', ') || 'none'}), ${r.writes} writes (${(r.writes / r.jobs).toFixed(1)} per job), ${r.retries} retries, ${r.seconds.toFixed(1)} s`,
+    );
     assert.strictEqual(r.lost, 0, 'a job lost its rule or lease while it held it');
     assert.deepStrictEqual(r.refused, []);
     assert.deepStrictEqual(r.finalIpRules, PRE_EXISTING);
@@ -53,8 +80,22 @@ describe('Firewall rule sync at scale', function () {
     sandbox.faults.inject('arm', { status: 429, retryAfterSeconds: 1, times: 2, method: 'PATCH', pathIncludes: '/registries/acrfleet' });
     sandbox.faults.inject('arm', { status: 503, times: 1, method: 'PATCH', pathIncludes: '/registries/acrfleet' });
     sandbox.azure.arm.failNextOperation('registries');
-    const r = await runFleet(sandbox, { registryName: 'acrfleet', resourceGroup: RG, principal: 'fleet', jobs: 190, natJobs: 0, natIps: 1, crashJobs: 0, crashLeaseSeconds: 0, arrivalWindowMs: 20_000, holdMs: 10_000, holdTogether: true });
-    console.log(`      fleet: ${r.jobs} addresses, ${r.peakAddresses} held at once in ${r.peakTags} tags, ${r.lost} lost, ${r.refused.length} refused (${[...new Set(r.refused)].join(', ') || 'none'}), ${r.writes} writes (${(r.writes / r.jobs).toFixed(1)} per job), ${r.retries} retries, ${r.seconds.toFixed(1)} s; the 201st: ${r.extra?.code}; ${sandbox.requests.length} requests`);
+    const r = await runFleet(sandbox, {
+      registryName: 'acrfleet',
+      resourceGroup: RG,
+      principal: 'fleet',
+      jobs: 190,
+      natJobs: 0,
+      natIps: 1,
+      crashJobs: 0,
+      crashLeaseSeconds: 0,
+      arrivalWindowMs: 20_000,
+      holdMs: 10_000,
+      holdTogether: true,
+    });
+    console.log(
+      `      fleet: ${r.jobs} addresses, ${r.peakAddresses} held at once in ${r.peakTags} tags, ${r.lost} lost, ${r.refused.length} refused (${[...new Set(r.refused)].join(', ') || 'none'}), ${r.writes} writes (${(r.writes / r.jobs).toFixed(1)} per job), ${r.retries} retries, ${r.seconds.toFixed(1)} s; the 201st: ${r.extra?.code}; ${sandbox.requests.length} requests`,
+    );
     assert.strictEqual(r.lost, 0, 'a job lost its rule or lease while it held it');
     assert.deepStrictEqual(r.refused, []);
     assert.strictEqual(r.peakAddresses, 190);

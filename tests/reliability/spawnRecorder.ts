@@ -14,7 +14,10 @@ if (record) {
     cp[name] = function (this: unknown, ...args: unknown[]) {
       const options = args.find((a) => a !== null && typeof a === 'object' && !Array.isArray(a)) as { shell?: unknown } | undefined;
       const viaShell = name === 'exec' || name === 'execSync' || (options?.shell !== undefined && options.shell !== false);
-      fs.appendFileSync(record, JSON.stringify({ api: name, file: String(args[0]), args: Array.isArray(args[1]) ? args[1].map(String) : [], viaShell }) + '\n');
+      fs.appendFileSync(
+        record,
+        JSON.stringify({ api: name, file: String(args[0]), args: Array.isArray(args[1]) ? args[1].map(String) : [], viaShell }) + '\n',
+      );
       return original.apply(this, args);
     };
   }

@@ -21,7 +21,10 @@ export class AuthorizedRangesGate {
   /** Connections held (dropped by the filter), for tests. */
   dropped = 0;
 
-  private constructor(private readonly server: net.Server, private readonly options: GateOptions) {}
+  private constructor(
+    private readonly server: net.Server,
+    private readonly options: GateOptions,
+  ) {}
 
   static async start(options: GateOptions): Promise<AuthorizedRangesGate> {
     const holder: { gate?: AuthorizedRangesGate } = {};

@@ -12,22 +12,22 @@ import { generateKeyPairAsync, type KeyPair } from './testCa';
 const idle: KeyPair[] = [];
 
 export interface KeyLease {
-    take(): Promise<KeyPair>;
-    /** Returns every leased key to the pool (unless the lease was fresh). */
-    release(): void;
+  take(): Promise<KeyPair>;
+  /** Returns every leased key to the pool (unless the lease was fresh). */
+  release(): void;
 }
 
 export function leaseRsaKeys(fresh = false): KeyLease {
-    const leased: KeyPair[] = [];
-    return {
-        async take() {
-            const key = (!fresh && idle.pop()) || await generateKeyPairAsync('rsa');
-            leased.push(key);
-            return key;
-        },
-        release() {
-            if (!fresh) idle.push(...leased);
-            leased.length = 0;
-        },
-    };
+  const leased: KeyPair[] = [];
+  return {
+    async take() {
+      const key = (!fresh && idle.pop()) || (await generateKeyPairAsync('rsa'));
+      leased.push(key);
+      return key;
+    },
+    release() {
+      if (!fresh) idle.push(...leased);
+      leased.length = 0;
+    },
+  };
 }

@@ -9,11 +9,11 @@ const live = new Set<SecretRegistry>();
 
 /** Tracks a sandbox's registry until the returned function is called (on stop). */
 export function trackLiveSecrets(registry: SecretRegistry): () => void {
-    live.add(registry);
-    return () => live.delete(registry);
+  live.add(registry);
+  return () => live.delete(registry);
 }
 
 /** Every secret any running sandbox handed out or accepted. */
 export function liveIssuedSecrets(): string[] {
-    return [...live].flatMap((r) => r.list());
+  return [...live].flatMap((r) => r.list());
 }

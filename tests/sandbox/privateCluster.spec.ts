@@ -35,14 +35,19 @@ describe('sandbox: a private, Entra-only cluster reached by the real kubectl', f
       },
       { privateNetwork: true },
     );
-    if (!sandbox.network) console.log(`      (private network unavailable: ${sandbox.networkUnavailable}; kubectl uses loopback with the private name)`);
+    if (!sandbox.network)
+      console.log(`      (private network unavailable: ${sandbox.networkUnavailable}; kubectl uses loopback with the private name)`);
   });
 
   after(() => sandbox?.stop());
 
   function credential(principal: string) {
     const p = sandbox.principal(principal);
-    return new ClientSecretCredential(sandbox.tenantId, p.clientId, p.secret!, { authorityHost: sandbox.authorityHost, disableInstanceDiscovery: true, tlsOptions: sandbox.tlsOptions() });
+    return new ClientSecretCredential(sandbox.tenantId, p.clientId, p.secret!, {
+      authorityHost: sandbox.authorityHost,
+      disableInstanceDiscovery: true,
+      tlsOptions: sandbox.tlsOptions(),
+    });
   }
 
   /** The cluster user kubeconfig from ARM, its kubelogin user replaced by a static Entra token (test only). */
@@ -70,7 +75,11 @@ describe('sandbox: a private, Entra-only cluster reached by the real kubectl', f
     return file;
   }
 
-  async function kubectl(kubeconfig: string, args: string[], input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  async function kubectl(
+    kubeconfig: string,
+    args: string[],
+    input?: string,
+  ): Promise<{ code: number | null; stdout: string; stderr: string }> {
     const env = { PATH: process.env.PATH ?? '', HOME: sandbox.tempDir, KUBECONFIG: kubeconfig };
     if (sandbox.network) {
       const r = await sandbox.network.run('kubectl', args, { inside: true, env, input, timeoutMs: 30_000 });
@@ -119,7 +128,11 @@ describe('sandbox: a private, Entra-only cluster reached by the real kubectl', f
   it('keeps the private name private: outside the VNet it does not resolve', async function () {
     if (!sandbox.network) this.skip();
     const kubeconfig = await kubeconfigFor('deployer');
-    const r = await sandbox.network!.run('kubectl', ['get', 'ns', '--request-timeout=5s'], { inside: false, env: { PATH: process.env.PATH ?? '', HOME: sandbox.tempDir, KUBECONFIG: kubeconfig }, timeoutMs: 30_000 });
+    const r = await sandbox.network!.run('kubectl', ['get', 'ns', '--request-timeout=5s'], {
+      inside: false,
+      env: { PATH: process.env.PATH ?? '', HOME: sandbox.tempDir, KUBECONFIG: kubeconfig },
+      timeoutMs: 30_000,
+    });
     assert.notStrictEqual(r.code, 0);
     assert.match(r.stderr, /no such host/);
   });

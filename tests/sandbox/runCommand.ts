@@ -18,49 +18,49 @@ import { unzipSync } from 'fflate';
 import type { AksApiServer } from './aksApiServer';
 
 export interface RunCommandRequest {
-    command: string;
-    /** base64 of a zip archive whose files become the working directory. */
-    context?: string;
-    /** Bearer token for the API server (Entra token for the AKS audience). */
-    clusterToken?: string;
+  command: string;
+  /** base64 of a zip archive whose files become the working directory. */
+  context?: string;
+  /** Bearer token for the API server (Entra token for the AKS audience). */
+  clusterToken?: string;
 }
 
 export interface RunCommandOptions {
-    /** Deadline for the command. Default 300 s. */
-    timeoutMs?: number;
-    /** Largest log kept (bytes); the rest is dropped with a marker. Default 512 KiB. */
-    maxLogBytes?: number;
-    /** Directory under which the working directory is created. Default os.tmpdir(). */
-    tempRoot?: string;
+  /** Deadline for the command. Default 300 s. */
+  timeoutMs?: number;
+  /** Largest log kept (bytes); the rest is dropped with a marker. Default 512 KiB. */
+  maxLogBytes?: number;
+  /** Directory under which the working directory is created. Default os.tmpdir(). */
+  tempRoot?: string;
 }
 
 export interface RunCommandResult {
-    exitCode: number;
-    logs: string;
-    startedAt: Date;
-    finishedAt: Date;
-    /** The deadline killed the command (exitCode is then 124, as `timeout` reports). */
-    timedOut: boolean;
-    /** Logs were longer than maxLogBytes. */
-    truncated: boolean;
+  exitCode: number;
+  logs: string;
+  startedAt: Date;
+  finishedAt: Date;
+  /** The deadline killed the command (exitCode is then 124, as `timeout` reports). */
+  timedOut: boolean;
+  /** Logs were longer than maxLogBytes. */
+  truncated: boolean;
 }
 
 export class RunCommandError extends Error {
-    constructor(message: string) {
-        super(message);
-        this.name = 'RunCommandError';
-    }
+  constructor(message: string) {
+    super(message);
+    this.name = 'RunCommandError';
+  }
 }
 
 let kubectlDir: string | undefined;
 
 function findKubectlDir(): string {
-    if (kubectlDir) return kubectlDir;
-    const found = spawnSync('bash', ['-c', 'command -v kubectl'], { encoding: 'utf8' });
-    const location = found.stdout.trim();
-    if (found.status !== 0 || !location) throw new RunCommandError('kubectl is not on PATH; the sandbox run command needs it');
-    kubectlDir = path.dirname(location);
-    return kubectlDir;
+  if (kubectlDir) return kubectlDir;
+  const found = spawnSync('bash', ['-c', 'command -v kubectl'], { encoding: 'utf8' });
+  const location = found.stdout.trim();
+  if (found.status !== 0 || !location) throw new RunCommandError('kubectl is not on PATH; the sandbox run command needs it');
+  kubectlDir = path.dirname(location);
+  return kubectlDir;
 }
 
 /**
@@ -71,22 +71,23 @@ function findKubectlDir(): string {
  * runs through `bash -c`, and the tasks attach only data files.
  */
 async function unzipContext(contextBase64: string, dir: string): Promise<void> {
-    let files: Record<string, Uint8Array>;
-    try {
-        files = unzipSync(new Uint8Array(Buffer.from(contextBase64, 'base64')));
-    } catch (err) {
-        throw new RunCommandError(`The command context is not a valid base64-encoded zip archive: ${(err as Error).message}`);
+  let files: Record<string, Uint8Array>;
+  try {
+    files = unzipSync(new Uint8Array(Buffer.from(contextBase64, 'base64')));
+  } catch (err) {
+    throw new RunCommandError(`The command context is not a valid base64-encoded zip archive: ${(err as Error).message}`);
+  }
+  for (const [name, content] of Object.entries(files)) {
+    const target = path.resolve(dir, name);
+    if (target !== dir && !target.startsWith(dir + path.sep))
+      throw new RunCommandError(`The command context holds a path outside its directory: ${name}`);
+    if (name.endsWith('/')) {
+      await fs.mkdir(target, { recursive: true });
+      continue;
     }
-    for (const [name, content] of Object.entries(files)) {
-        const target = path.resolve(dir, name);
-        if (target !== dir && !target.startsWith(dir + path.sep)) throw new RunCommandError(`The command context holds a path outside its directory: ${name}`);
-        if (name.endsWith('/')) {
-            await fs.mkdir(target, { recursive: true });
-            continue;
-        }
-        await fs.mkdir(path.dirname(target), { recursive: true });
-        await fs.writeFile(target, content);
-    }
+    await fs.mkdir(path.dirname(target), { recursive: true });
+    await fs.writeFile(target, content);
+  }
 }
 
 /**
@@ -97,70 +98,74 @@ async function unzipContext(contextBase64: string, dir: string): Promise<void> {
  * and a token sent anyway is not what authenticates it.
  */
 function commandPodToken(server: AksApiServer, request: RunCommandRequest): string {
-    return server.cluster.aad?.managed ? request.clusterToken ?? '' : server.staticAdminToken;
+  return server.cluster.aad?.managed ? (request.clusterToken ?? '') : server.staticAdminToken;
 }
 
-export async function runCommand(server: AksApiServer, request: RunCommandRequest, options: RunCommandOptions = {}): Promise<RunCommandResult> {
-    if (!request.command || !request.command.trim()) throw new RunCommandError('The command must not be empty');
-    const timeoutMs = options.timeoutMs ?? 300_000;
-    const maxLogBytes = options.maxLogBytes ?? 512 * 1024;
-    const binDir = findKubectlDir();
-    const root = await fs.mkdtemp(path.join(options.tempRoot ?? os.tmpdir(), 'aks-run-command-'));
-    try {
-        const workDir = path.join(root, 'context');
-        const home = path.join(root, 'home');
-        await fs.mkdir(workDir, { mode: 0o700 });
-        await fs.mkdir(home, { mode: 0o700 });
-        if (request.context) await unzipContext(request.context, workDir);
-        const kubeconfig = path.join(home, 'kubeconfig');
-        await fs.writeFile(kubeconfig, server.inClusterKubeconfig(commandPodToken(server, request)), { mode: 0o600 });
+export async function runCommand(
+  server: AksApiServer,
+  request: RunCommandRequest,
+  options: RunCommandOptions = {},
+): Promise<RunCommandResult> {
+  if (!request.command || !request.command.trim()) throw new RunCommandError('The command must not be empty');
+  const timeoutMs = options.timeoutMs ?? 300_000;
+  const maxLogBytes = options.maxLogBytes ?? 512 * 1024;
+  const binDir = findKubectlDir();
+  const root = await fs.mkdtemp(path.join(options.tempRoot ?? os.tmpdir(), 'aks-run-command-'));
+  try {
+    const workDir = path.join(root, 'context');
+    const home = path.join(root, 'home');
+    await fs.mkdir(workDir, { mode: 0o700 });
+    await fs.mkdir(home, { mode: 0o700 });
+    if (request.context) await unzipContext(request.context, workDir);
+    const kubeconfig = path.join(home, 'kubeconfig');
+    await fs.writeFile(kubeconfig, server.inClusterKubeconfig(commandPodToken(server, request)), { mode: 0o600 });
 
-        const startedAt = new Date();
-        const chunks: Buffer[] = [];
-        let size = 0;
-        let truncated = false;
-        const collect = (chunk: Buffer): void => {
-            if (size >= maxLogBytes) {
-                truncated = true;
-                return;
-            }
-            const room = maxLogBytes - size;
-            if (chunk.length > room) truncated = true;
-            const kept = chunk.subarray(0, room);
-            chunks.push(kept);
-            size += kept.length;
-        };
-        const child = spawn('bash', ['-c', request.command], {
-            cwd: workDir,
-            detached: true,
-            stdio: ['ignore', 'pipe', 'pipe'],
-            env: {
-                PATH: `${binDir}:/usr/local/bin:/usr/bin:/bin`,
-                HOME: home,
-                KUBECONFIG: kubeconfig,
-                LANG: 'C.UTF-8',
-            },
-        });
-        child.stdout.on('data', collect);
-        child.stderr.on('data', collect);
-        let timedOut = false;
-        const timer = setTimeout(() => {
-            timedOut = true;
-            try {
-                if (child.pid) process.kill(-child.pid, 'SIGKILL');
-            } catch {
-                // already gone
-            }
-        }, timeoutMs);
-        const exitCode = await new Promise<number>((resolve, reject) => {
-            child.on('error', reject);
-            child.on('close', (code, signal) => resolve(code ?? (signal ? 128 + (os.constants.signals[signal] ?? 0) : 1)));
-        }).finally(() => clearTimeout(timer));
-        let logs = Buffer.concat(chunks).toString('utf8');
-        if (truncated) logs += '\n... (output truncated)\n';
-        if (timedOut) logs += `\ncommand timed out after ${Math.round(timeoutMs / 1000)}s\n`;
-        return { exitCode: timedOut ? 124 : exitCode, logs, startedAt, finishedAt: new Date(), timedOut, truncated };
-    } finally {
-        await fs.rm(root, { recursive: true, force: true });
-    }
+    const startedAt = new Date();
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let truncated = false;
+    const collect = (chunk: Buffer): void => {
+      if (size >= maxLogBytes) {
+        truncated = true;
+        return;
+      }
+      const room = maxLogBytes - size;
+      if (chunk.length > room) truncated = true;
+      const kept = chunk.subarray(0, room);
+      chunks.push(kept);
+      size += kept.length;
+    };
+    const child = spawn('bash', ['-c', request.command], {
+      cwd: workDir,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        PATH: `${binDir}:/usr/local/bin:/usr/bin:/bin`,
+        HOME: home,
+        KUBECONFIG: kubeconfig,
+        LANG: 'C.UTF-8',
+      },
+    });
+    child.stdout.on('data', collect);
+    child.stderr.on('data', collect);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      try {
+        if (child.pid) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }, timeoutMs);
+    const exitCode = await new Promise<number>((resolve, reject) => {
+      child.on('error', reject);
+      child.on('close', (code, signal) => resolve(code ?? (signal ? 128 + (os.constants.signals[signal] ?? 0) : 1)));
+    }).finally(() => clearTimeout(timer));
+    let logs = Buffer.concat(chunks).toString('utf8');
+    if (truncated) logs += '\n... (output truncated)\n';
+    if (timedOut) logs += `\ncommand timed out after ${Math.round(timeoutMs / 1000)}s\n`;
+    return { exitCode: timedOut ? 124 : exitCode, logs, startedAt, finishedAt: new Date(), timedOut, truncated };
+  } finally {
+    await fs.rm(root, { recursive: true, force: true });
+  }
 }

@@ -3,10 +3,7 @@ import { envName } from './agentStep';
 
 /** The four ways an Azure Resource Manager connection signs in, as the tests name them. */
 export type ConnectionScheme =
-  | 'WorkloadIdentityFederation'
-  | 'ServicePrincipalSecret'
-  | 'ServicePrincipalCertificate'
-  | 'ManagedServiceIdentity';
+  'WorkloadIdentityFederation' | 'ServicePrincipalSecret' | 'ServicePrincipalCertificate' | 'ManagedServiceIdentity';
 
 export const ALL_SCHEMES: ConnectionScheme[] = [
   'WorkloadIdentityFederation',
@@ -85,7 +82,11 @@ export function azureRmConnectionEnv(c: ConnectionOptions): Env {
     env[`ENDPOINT_DATA_${id}_MSICLIENTID`] = c.principal.clientId;
   }
   // Handler.cs AddEndpointsToEnvironment also passes the whole data dictionary as JSON.
-  const data = Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith(`ENDPOINT_DATA_${id}_`)).map(([k, v]) => [k.slice(`ENDPOINT_DATA_${id}_`.length).toLowerCase(), v]));
+  const data = Object.fromEntries(
+    Object.entries(env)
+      .filter(([k]) => k.startsWith(`ENDPOINT_DATA_${id}_`))
+      .map(([k, v]) => [k.slice(`ENDPOINT_DATA_${id}_`.length).toLowerCase(), v]),
+  );
   env[`ENDPOINT_DATA_${id}`] = JSON.stringify(data);
   for (const [key, value] of Object.entries(parameters)) {
     env[`ENDPOINT_AUTH_PARAMETER_${id}_${key.toUpperCase()}`] = value;
@@ -138,10 +139,19 @@ export function agentJobEnv(j: JobOptions): Env {
   };
   if (release) {
     const artifacts = path.join(j.workFolder, 'r1', 'a');
-    Object.assign(variables, { 'Agent.ReleaseDirectory': artifacts, 'System.ArtifactsDirectory': artifacts, 'System.DefaultWorkingDirectory': artifacts });
+    Object.assign(variables, {
+      'Agent.ReleaseDirectory': artifacts,
+      'System.ArtifactsDirectory': artifacts,
+      'System.DefaultWorkingDirectory': artifacts,
+    });
   } else {
     const sources = path.join(j.workFolder, '1', 's');
-    Object.assign(variables, { 'Agent.BuildDirectory': path.join(j.workFolder, '1'), 'System.DefaultWorkingDirectory': sources, 'Build.SourcesDirectory': sources, 'System.ArtifactsDirectory': path.join(j.workFolder, '1', 'a') });
+    Object.assign(variables, {
+      'Agent.BuildDirectory': path.join(j.workFolder, '1'),
+      'System.DefaultWorkingDirectory': sources,
+      'Build.SourcesDirectory': sources,
+      'System.ArtifactsDirectory': path.join(j.workFolder, '1', 'a'),
+    });
   }
   if (j.oidcRequestUri) variables['System.OidcRequestUri'] = j.oidcRequestUri;
   if (j.caFile) variables['Agent.CAInfo'] = j.caFile;

@@ -22,7 +22,11 @@ export function azureStateOf(sandbox: Sandbox): AzureStateSnapshot {
   return {
     clusters: JSON.parse(JSON.stringify(sandbox.azure.state.clusters)),
     // The firewall's previous rules and when it changed are the sandbox's propagation bookkeeping, not state.
-    registries: JSON.parse(JSON.stringify(sandbox.azure.state.registries, (key, value) => (key === 'lastNetworkChangeAt' || key === 'previousNetwork' ? undefined : value))),
+    registries: JSON.parse(
+      JSON.stringify(sandbox.azure.state.registries, (key, value) =>
+        key === 'lastNetworkChangeAt' || key === 'previousNetwork' ? undefined : value,
+      ),
+    ),
     objects,
   };
 }

@@ -13,7 +13,14 @@ export interface RecordingProxy {
  * `hosts` maps a tunnelled `host:port` to where it really is (a public Azure name the sandbox
  * serves on loopback), the way DNS would send the agent there.
  */
-export async function startRecordingProxy(options: { username?: string; password?: string; hosts?: Record<string, { host: string; port: number }>; tls?: { key: string; cert: string } } = {}): Promise<RecordingProxy> {
+export async function startRecordingProxy(
+  options: {
+    username?: string;
+    password?: string;
+    hosts?: Record<string, { host: string; port: number }>;
+    tls?: { key: string; cert: string };
+  } = {},
+): Promise<RecordingProxy> {
   const tunnels: string[] = [];
   const sockets = new Set<net.Socket>();
   // An https:// proxy (the agent's proxy URL may name one) speaks CONNECT inside TLS.

@@ -7,7 +7,10 @@ import type { CustomRoleSpec, RoleAssignmentSpec } from '../sandbox/azureResourc
 
 export const RUN_COMMAND_INVOKER: CustomRoleSpec = {
   name: 'Run command invoker',
-  actions: ['Microsoft.ContainerService/managedClusters/runcommand/action', 'Microsoft.ContainerService/managedClusters/commandResults/read'],
+  actions: [
+    'Microsoft.ContainerService/managedClusters/runcommand/action',
+    'Microsoft.ContainerService/managedClusters/commandResults/read',
+  ],
 };
 
 export function deployerAssignments(principal: string, cluster = 'aks-prod', namespace = 'web'): RoleAssignmentSpec[] {

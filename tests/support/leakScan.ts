@@ -8,7 +8,10 @@ const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
 function pemLines(pem: string): { secret: string[]; public: string[] } {
   const lines = { secret: [] as string[], public: [] as string[] };
   for (const [, label, body] of pem.matchAll(PEM_BLOCK)) {
-    const bodyLines = body.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length >= 40);
+    const bodyLines = body
+      .split(/\r?\n/)
+      .map((l) => l.trim())
+      .filter((l) => l.length >= 40);
     (/CERTIFICATE|PUBLIC KEY/.test(label) ? lines.public : lines.secret).push(...bodyLines);
   }
   return lines;
@@ -65,7 +68,8 @@ export function leakedSecrets(text: string, secrets: string[]): string[] {
   // Also with whitespace removed: a token or its base64 wrapped over several lines (base64 -w 76, PEM-style) still leaks.
   const unwrapped = text.replace(/\s+/g, '');
   const found = new Set<string>();
-  for (const [form, secret] of needlesOf(secrets, publicLines)) if (text.includes(form) || unwrapped.includes(form)) found.add(`${secret.slice(0, 4)}…(${secret.length} chars)`);
+  for (const [form, secret] of needlesOf(secrets, publicLines))
+    if (text.includes(form) || unwrapped.includes(form)) found.add(`${secret.slice(0, 4)}…(${secret.length} chars)`);
   return [...found];
 }
 
@@ -111,7 +115,11 @@ function head(file: string): string {
 /** Values a task registered with the agent's masking (task.setsecret): secrets the task itself made, like the token broker's key. */
 export function registeredValues(stdout: string): string[] {
   const prefix = '##vso[task.setsecret]';
-  return stdout.split(/\r?\n/).filter((line) => line.startsWith(prefix)).map((line) => line.slice(prefix.length)).filter((v) => v.length >= 8);
+  return stdout
+    .split(/\r?\n/)
+    .filter((line) => line.startsWith(prefix))
+    .map((line) => line.slice(prefix.length))
+    .filter((v) => v.length >= 8);
 }
 
 /** Authorization parameters that let someone in (serviceprincipalkey, servicePrincipalCertificate, AccessToken, password…); ids and issuers are not. */
@@ -147,7 +155,11 @@ export function environmentSecrets(env: Record<string, string | undefined>): str
  * InitializeSecretMasker). That line, and only it, is not the task's leak.
  */
 function withoutTaskLibVariableDebug(text: string, env: Record<string, string | undefined>): string {
-  const secretVariables = new Set(Object.entries(env).filter(([name, v]) => name.startsWith('SECRET_') && v).map(([, v]) => v as string));
+  const secretVariables = new Set(
+    Object.entries(env)
+      .filter(([name, v]) => name.startsWith('SECRET_') && v)
+      .map(([, v]) => v as string),
+  );
   if (secretVariables.size === 0) return text;
   return text
     .split('\n')
@@ -164,8 +176,13 @@ function withoutTaskLibVariableDebug(text: string, env: Record<string, string | 
  * the agent handed the task (its environment), and what the task registered as secret itself.
  * `run` is the task's environment (or, for older callers, just its temp directory).
  */
-export function leaksOfRun(stdout: string, stderr: string, run: Record<string, string | undefined> | string | undefined, issued = liveIssuedSecrets()): string[] {
-  const env = typeof run === 'string' ? { AGENT_TEMPDIRECTORY: run } : run ?? {};
+export function leaksOfRun(
+  stdout: string,
+  stderr: string,
+  run: Record<string, string | undefined> | string | undefined,
+  issued = liveIssuedSecrets(),
+): string[] {
+  const env = typeof run === 'string' ? { AGENT_TEMPDIRECTORY: run } : (run ?? {});
   const tempDirectory = env.AGENT_TEMPDIRECTORY;
   const secrets = [...new Set([...issued, ...environmentSecrets(env), ...registeredValues(stdout)])];
   if (secrets.length === 0) return [];

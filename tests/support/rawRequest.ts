@@ -12,7 +12,11 @@ export interface RawResponse {
 }
 
 /** One-shot HTTP(S) request to a sandbox service (no keep-alive), trusting only the sandbox CA. */
-export function rawRequest(sandbox: Sandbox, url: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<RawResponse> {
+export function rawRequest(
+  sandbox: Sandbox,
+  url: string,
+  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const target = new URL(url);
     const send = target.protocol === 'https:' ? https.request : http.request;

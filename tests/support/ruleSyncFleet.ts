@@ -67,10 +67,18 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function runFleet(sandbox: Sandbox, o: FleetOptions): Promise<FleetResult> {
   const p = sandbox.principal(o.principal);
-  const credential = new ClientSecretCredential(sandbox.tenantId, p.clientId, p.secret!, { authorityHost: sandbox.authorityHost, disableInstanceDiscovery: true, tlsOptions: sandbox.tlsOptions() });
+  const credential = new ClientSecretCredential(sandbox.tenantId, p.clientId, p.secret!, {
+    authorityHost: sandbox.authorityHost,
+    disableInstanceDiscovery: true,
+    tlsOptions: sandbox.tlsOptions(),
+  });
   const subscriptionId = sandbox.scenario.subscriptionId;
   const arm = sandbox.azure.arm.origin;
-  const sdk = new ContainerRegistryManagementClient(credential, subscriptionId, { endpoint: arm, credentials: { scopes: [ARM_SCOPE] }, tlsOptions: sandbox.tlsOptions() });
+  const sdk = new ContainerRegistryManagementClient(credential, subscriptionId, {
+    endpoint: arm,
+    credentials: { scopes: [ARM_SCOPE] },
+    tlsOptions: sandbox.tlsOptions(),
+  });
   const net = new RegistryNetworkClient(sdk, arm, registryIdOf(subscriptionId, o.resourceGroup, o.registryName));
   const explain = (err: unknown) => (err instanceof Error ? err : new Error(String(err)));
   const store = registryRuleStore(net, o.registryName, explain);
@@ -139,9 +147,18 @@ export async function runFleet(sandbox: Sandbox, o: FleetOptions): Promise<Fleet
     const crash = i >= o.jobs - o.crashJobs;
     let counted = false;
     try {
-      if (o.holdTogether) await checkQuota({ sdk, resourceGroup: o.resourceGroup, registryName: o.registryName }, registry().network.ipRules.includes(ip) ? 0 : 1);
+      if (o.holdTogether)
+        await checkQuota(
+          { sdk, resourceGroup: o.resourceGroup, registryName: o.registryName },
+          registry().network.ipRules.includes(ip) ? 0 : 1,
+        );
       // Leases are whole minutes; a crashing job's is dated back so that it ends crashLeaseSeconds from now.
-      const plan = planAddAll([ip], key, crash ? { start: now() - 60 + o.crashLeaseSeconds, minutes: 1 } : { start: now(), minutes: 60 }, ns);
+      const plan = planAddAll(
+        [ip],
+        key,
+        crash ? { start: now() - 60 + o.crashLeaseSeconds, minutes: 1 } : { start: now(), minutes: 60 },
+        ns,
+      );
       const added = await converge(store, `job ${i} adds ${ip}`, plan);
       writes += added.writes;
       retries += added.retries;

@@ -40,8 +40,17 @@ function unescapeData(s: string): string {
   return s.replace(/%0D/g, '\r').replace(/%0A/g, '\n').replace(/%5D/g, ']').replace(/%3B/g, ';').replace(/%25/g, '%');
 }
 
-export function parseTaskOutput(stdout: string): Pick<TaskRun, 'lines' | 'result' | 'resultMessage' | 'errors' | 'warnings' | 'outputs' | 'registeredSecrets' | 'taskVariables'> {
-  const parsed: ReturnType<typeof parseTaskOutput> = { lines: [], errors: [], warnings: [], outputs: {}, registeredSecrets: [], taskVariables: {} };
+export function parseTaskOutput(
+  stdout: string,
+): Pick<TaskRun, 'lines' | 'result' | 'resultMessage' | 'errors' | 'warnings' | 'outputs' | 'registeredSecrets' | 'taskVariables'> {
+  const parsed: ReturnType<typeof parseTaskOutput> = {
+    lines: [],
+    errors: [],
+    warnings: [],
+    outputs: {},
+    registeredSecrets: [],
+    taskVariables: {},
+  };
   for (const line of stdout.split(/\r?\n/)) {
     // Anywhere in the line, as the agent looks for it (Command.cs TryParse: IndexOf("##vso[")).
     const m = /##vso\[([\w.]+)([^\]]*)\](.*)$/.exec(line);
@@ -99,7 +108,8 @@ export function runTask(task: TaskName, env: Env, options: RunOptions = {}): Pro
   const stage = options.stage ?? 'main';
   const target = stageTarget(task, stage);
   if (!target) throw new Error(`${task} has no ${stage === 'main' ? 'execution' : 'postjobexecution'} in task.json`);
-  const entry = options.artifact === 'compiled' ? path.join(REPO_ROOT, 'build', 'tasks', task, target) : path.join(REPO_ROOT, 'tasks', task, target);
+  const entry =
+    options.artifact === 'compiled' ? path.join(REPO_ROOT, 'build', 'tasks', task, target) : path.join(REPO_ROOT, 'tasks', task, target);
   const stepEnv = agentInputsEnv(task, env);
   const timeoutMs = options.timeoutMs ?? 60_000;
   const started = Date.now();
@@ -148,7 +158,16 @@ export function runTask(task: TaskName, env: Env, options: RunOptions = {}): Pro
         return;
       }
       const endedAfterSigintMs = cancel ? Date.now() - started - cancel.sigintAfterMs : undefined;
-      resolve({ exitCode, stdout, stderr, durationMs: Date.now() - started, timedOut, stage, cancel: cancel && { ...cancel, endedAfterSigintMs: endedAfterSigintMs! }, ...parseTaskOutput(stdout) });
+      resolve({
+        exitCode,
+        stdout,
+        stderr,
+        durationMs: Date.now() - started,
+        timedOut,
+        stage,
+        cancel: cancel && { ...cancel, endedAfterSigintMs: endedAfterSigintMs! },
+        ...parseTaskOutput(stdout),
+      });
     });
   });
 }
@@ -180,7 +199,12 @@ export function jobStatusAfter(main: MainOutcome): 'Succeeded' | 'SucceededWithI
  * ran, was skipped or failed; it gets the task variables the main step set (Handler.cs
  * AddTaskVariablesToEnvironment) and Agent.JobStatus. Undefined when the task has no post-job step.
  */
-export async function runPostJobStep(task: TaskName, env: Env, main: MainOutcome, options: Omit<RunOptions, 'stage'> & { jobStatus?: string } = {}): Promise<TaskRun | undefined> {
+export async function runPostJobStep(
+  task: TaskName,
+  env: Env,
+  main: MainOutcome,
+  options: Omit<RunOptions, 'stage'> & { jobStatus?: string } = {},
+): Promise<TaskRun | undefined> {
   if (!stageTarget(task, 'post')) return undefined;
   const jobStatus = options.jobStatus ?? jobStatusAfter(main);
   const taskVariables = main === 'skipped' ? {} : main.taskVariables;
@@ -188,7 +212,11 @@ export async function runPostJobStep(task: TaskName, env: Env, main: MainOutcome
 }
 
 /** A job with one task: its main step, then its post-job step when it has one. */
-export async function runJob(task: TaskName, env: Env, options: Omit<RunOptions, 'stage'> = {}): Promise<{ main: TaskRun; post?: TaskRun }> {
+export async function runJob(
+  task: TaskName,
+  env: Env,
+  options: Omit<RunOptions, 'stage'> = {},
+): Promise<{ main: TaskRun; post?: TaskRun }> {
   const main = await runTask(task, env, options);
   const post = await runPostJobStep(task, env, main, { ...options, cancelWhen: undefined });
   return { main, post };

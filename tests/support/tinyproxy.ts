@@ -33,7 +33,19 @@ export async function startTinyproxy(dir: string): Promise<Tinyproxy> {
   const logFile = path.join(dir, 'tinyproxy.log');
   const configFile = path.join(dir, 'tinyproxy.conf');
   // No ConnectPort line: CONNECT to any port (the sandbox listens on random ones). Foreground, no PID file.
-  fs.writeFileSync(configFile, [`Port ${port}`, 'Listen 127.0.0.1', 'Timeout 60', `LogFile "${logFile}"`, 'LogLevel Connect', 'MaxClients 50', 'Allow 127.0.0.1', ''].join('\n'));
+  fs.writeFileSync(
+    configFile,
+    [
+      `Port ${port}`,
+      'Listen 127.0.0.1',
+      'Timeout 60',
+      `LogFile "${logFile}"`,
+      'LogLevel Connect',
+      'MaxClients 50',
+      'Allow 127.0.0.1',
+      '',
+    ].join('\n'),
+  );
   fs.writeFileSync(logFile, '');
   const child: ChildProcess = spawn('tinyproxy', ['-d', '-c', configFile], { stdio: 'ignore' });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

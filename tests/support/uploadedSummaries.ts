@@ -15,8 +15,14 @@ export function uploadedSummaries(stdout: string): UploadedSummary[] {
   for (const line of stdout.split(/\r?\n/)) {
     const attached = /^##vso\[task\.addattachment ([^\]]*)\](.+)$/.exec(line);
     if (attached) {
-      const props = Object.fromEntries(attached[1].split(';').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
-      if (props.type === 'Distributedtask.Core.Summary') found.push({ title: props.name ?? path.basename(attached[2]), file: attached[2].trim() });
+      const props = Object.fromEntries(
+        attached[1]
+          .split(';')
+          .filter(Boolean)
+          .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+      );
+      if (props.type === 'Distributedtask.Core.Summary')
+        found.push({ title: props.name ?? path.basename(attached[2]), file: attached[2].trim() });
       continue;
     }
     const uploaded = /^##vso\[task\.uploadsummary\](.+)$/.exec(line);

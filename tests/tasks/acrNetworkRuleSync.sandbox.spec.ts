@@ -20,7 +20,8 @@ describe('AcrNetworkRuleSync on a registry', function () {
   this.timeout(120_000);
   const RG = 'rg-acr';
   const EGRESS = '203.0.113.77';
-  const SUBNET = '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/hub/subnets/agents';
+  const SUBNET =
+    '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/hub/subnets/agents';
   const PRE_EXISTING = ['198.51.100.0/24', '192.0.2.44'];
   const PRE_EXISTING_RANGES = ['198.51.100.0/24', '192.0.2.44/32'];
   const registry = (name: string, extra: Partial<RegistrySpec> = {}): RegistrySpec => ({
@@ -42,19 +43,35 @@ describe('AcrNetworkRuleSync on a registry', function () {
     sandbox = await startSandbox({
       principals: [{ name: 'syncer' }, { name: 'readerOnly' }],
       roleAssignments: [
-        { principal: 'syncer', role: 'Container Registry Contributor and Data Access Configuration Administrator', scope: `resourceGroup:${RG}` },
+        {
+          principal: 'syncer',
+          role: 'Container Registry Contributor and Data Access Configuration Administrator',
+          scope: `resourceGroup:${RG}`,
+        },
         // listUsages (the IP rule quota) needs Reader.
         { principal: 'syncer', role: 'Reader', scope: `resourceGroup:${RG}` },
         { principal: 'readerOnly', role: 'Reader', scope: `resourceGroup:${RG}` },
         { principal: 'syncer', role: 'Azure Kubernetes Service Contributor Role', scope: `resourceGroup:${RG}` },
       ],
       clusters: [
-        { name: 'aks-public', resourceGroup: RG, private: false, authorizedIpRanges: [...PRE_EXISTING_RANGES], authorizedIpRangesPropagationSeconds: 2, tags: { env: 'prod' } },
+        {
+          name: 'aks-public',
+          resourceGroup: RG,
+          private: false,
+          authorizedIpRanges: [...PRE_EXISTING_RANGES],
+          authorizedIpRangesPropagationSeconds: 2,
+          tags: { env: 'prod' },
+        },
         { name: 'aks-conc', resourceGroup: RG, private: false, authorizedIpRanges: [...PRE_EXISTING_RANGES] },
         { name: 'aks-race', resourceGroup: RG, private: false, authorizedIpRanges: [...PRE_EXISTING_RANGES] },
         { name: 'aks-alone', resourceGroup: RG, private: false, authorizedIpRanges: [] },
         { name: 'aks-private', resourceGroup: RG, private: true },
-        { name: 'aks-full', resourceGroup: RG, private: false, authorizedIpRanges: Array.from({ length: 200 }, (_, i) => `10.${Math.floor(i / 250)}.${i % 250}.0/24`) },
+        {
+          name: 'aks-full',
+          resourceGroup: RG,
+          private: false,
+          authorizedIpRanges: Array.from({ length: 200 }, (_, i) => `10.${Math.floor(i / 250)}.${i % 250}.0/24`),
+        },
       ],
       registries: [
         registry('acrmain', { firewallPropagationSeconds: 3 }),
@@ -64,16 +81,21 @@ describe('AcrNetworkRuleSync on a registry', function () {
         registry('acrclosed', { publicNetworkAccess: 'Disabled' }),
         registry('acropen', { publicNetworkAccess: 'Disabled', defaultAction: 'Allow' }),
         // Its lease tags are written once the principal's object id (the namespace) is known.
-        registry('acrprune', { ipRules: [...PRE_EXISTING, '203.0.113.200', '203.0.113.201', '203.0.113.202', '203.0.113.203'], tags: { env: 'prod' } }),
+        registry('acrprune', {
+          ipRules: [...PRE_EXISTING, '203.0.113.200', '203.0.113.201', '203.0.113.202', '203.0.113.203'],
+          tags: { env: 'prod' },
+        }),
         registry('acrforged', { ipRules: [...PRE_EXISTING], tags: { env: 'prod' } }),
         registry('acrforged2', { ipRules: [...PRE_EXISTING], tags: { env: 'prod' } }),
       ],
       network: { agentEgressIp: EGRESS },
     });
     const hosts: Record<string, { host: string; port: number }> = {};
-    for (const [name, endpoint] of sandbox.azure.registries) hosts[`${name.toLowerCase()}.azurecr.io:443`] = { host: '127.0.0.1', port: endpoint.port };
+    for (const [name, endpoint] of sandbox.azure.registries)
+      hosts[`${name.toLowerCase()}.azurecr.io:443`] = { host: '127.0.0.1', port: endpoint.port };
     // Public API servers, behind their authorized-IP-range filter.
-    for (const [name, gate] of sandbox.azure.publicGates) hosts[`${sandbox.azure.state.cluster(name).fqdn}:443`] = { host: '127.0.0.1', port: gate.port };
+    for (const [name, gate] of sandbox.azure.publicGates)
+      hosts[`${sandbox.azure.state.cluster(name).fqdn}:443`] = { host: '127.0.0.1', port: gate.port };
     proxy = await startRecordingProxy({ hosts });
     // An IP echo service: answers with the caller's public IP, as the registry would see it.
     echo = https.createServer(sandbox.context.tls, (_req, res) => res.writeHead(200, { 'Content-Type': 'text/plain' }).end(`${EGRESS}\n`));
@@ -92,7 +114,13 @@ describe('AcrNetworkRuleSync on a registry', function () {
 
   const state = (name: string) => {
     const r = sandbox.azure.state.findRegistry(name, RG)!;
-    return { ipRules: [...r.network.ipRules], vnet: [...r.network.virtualNetworkRules], tags: { ...r.tags }, publicNetworkAccess: r.network.publicNetworkAccess, defaultAction: r.network.defaultAction };
+    return {
+      ipRules: [...r.network.ipRules],
+      vnet: [...r.network.virtualNetworkRules],
+      tags: { ...r.tags },
+      publicNetworkAccess: r.network.publicNetworkAccess,
+      defaultAction: r.network.defaultAction,
+    };
   };
   const ourTags = (tags: Record<string, string>) => Object.keys(tags).filter((k) => k.startsWith('privateaksdeploy.'));
   /** The syncer connection's lease namespace, as the task computes it from the token's oid. */
@@ -118,7 +146,12 @@ describe('AcrNetworkRuleSync on a registry', function () {
       proxyUrl: proxy.url,
       // Resource Manager, Entra and the echo service are reached directly.
       proxyBypassList: ['^https?://127\\.0\\.0\\.1'],
-      variables: { 'System.PlanId': 'a1b2c3d4-0000-4000-8000-000000000001', 'System.JobId': job.jobId, 'System.TaskInstanceId': '5e6f7a8b-0000-4000-8000-00000000000a', 'System.JobAttempt': '1' },
+      variables: {
+        'System.PlanId': 'a1b2c3d4-0000-4000-8000-000000000001',
+        'System.JobId': job.jobId,
+        'System.TaskInstanceId': '5e6f7a8b-0000-4000-8000-00000000000a',
+        'System.JobAttempt': '1',
+      },
       tempDirectory,
       extraEnv: job.extraEnv,
     });
@@ -160,8 +193,11 @@ describe('AcrNetworkRuleSync on a registry', function () {
     return r.resultMessage!;
   };
   const leaseOf = (r: TaskRun) => /\(lease ([0-9a-f]{12}) until/.exec(r.lines.join('\n'))?.[1];
-  const armWrites = (registry: string) => sandbox.requests.filter((e) => e.service === 'arm' && e.method === 'PATCH' && e.path.toLowerCase().endsWith(`/registries/${registry}`)).length;
-  const retriesOf = (r: TaskRun) => [...r.lines.join('\n').matchAll(/(\d+) retr(?:y|ies) after concurrent changes/g)].reduce((n, m) => n + Number(m[1]), 0);
+  const armWrites = (registry: string) =>
+    sandbox.requests.filter((e) => e.service === 'arm' && e.method === 'PATCH' && e.path.toLowerCase().endsWith(`/registries/${registry}`))
+      .length;
+  const retriesOf = (r: TaskRun) =>
+    [...r.lines.join('\n').matchAll(/(\d+) retr(?:y|ies) after concurrent changes/g)].reduce((n, m) => n + Number(m[1]), 0);
 
   it('detects the IP the registry sees, adds it, waits for 401, and the post-job step of a failed job removes it; other rules and VNet rules intact', async () => {
     const job: Job = { jobId: 'job-main', inputs: { registryName: 'acrmain' } };
@@ -199,7 +235,10 @@ describe('AcrNetworkRuleSync on a registry', function () {
   });
 
   it('never removes a rule that existed before (explicit address)', async () => {
-    const job: Job = { jobId: 'job-existing', inputs: { registryName: 'acrmain', ipSource: 'explicit', ipAddresses: '192.0.2.44\n', waitForAccess: 'false' } };
+    const job: Job = {
+      jobId: 'job-existing',
+      inputs: { registryName: 'acrmain', ipSource: 'explicit', ipAddresses: '192.0.2.44\n', waitForAccess: 'false' },
+    };
     const r = await main(job);
     succeeded(r);
     assert.strictEqual(r.outputs.ruleAdded, 'false');
@@ -221,7 +260,10 @@ describe('AcrNetworkRuleSync on a registry', function () {
     // B gets through already: the registry's answer names no IP, so the echo URL tells it.
     const rb = await main(b);
     succeeded(rb);
-    assert.match(rb.lines.join('\n'), /Agent egress IP: 203\.0\.113\.77 \(from https:\/\/127\.0\.0\.1:\d+\/ip; acrpair\.azurecr\.io already lets the agent in/);
+    assert.match(
+      rb.lines.join('\n'),
+      /Agent egress IP: 203\.0\.113\.77 \(from https:\/\/127\.0\.0\.1:\d+\/ip; acrpair\.azurecr\.io already lets the agent in/,
+    );
     assert.strictEqual(rb.outputs.ruleAdded, 'false');
     assert.ok(Number(rb.outputs.secondsToAccess) < 0.5, `secondsToAccess ${rb.outputs.secondsToAccess}`);
 
@@ -240,7 +282,10 @@ describe('AcrNetworkRuleSync on a registry', function () {
     this.timeout(300_000);
     const jobs: Job[] = [
       ...Array.from({ length: 10 }, (_, i) => ({ jobId: `conc-nat-${i + 1}`, inputs: { registryName: 'acrconc', echoUrl } })),
-      ...Array.from({ length: 10 }, (_, i) => ({ jobId: `conc-own-${i + 1}`, inputs: { registryName: 'acrconc', ipSource: 'explicit', ipAddresses: `203.0.113.${101 + i}`, waitForAccess: 'false' } })),
+      ...Array.from({ length: 10 }, (_, i) => ({
+        jobId: `conc-own-${i + 1}`,
+        inputs: { registryName: 'acrconc', ipSource: 'explicit', ipAddresses: `203.0.113.${101 + i}`, waitForAccess: 'false' },
+      })),
     ];
     // Resource Manager throttles one write and fails one update's long-running operation.
     sandbox.faults.inject('arm', { status: 429, retryAfterSeconds: 1, times: 1, method: 'PATCH', pathIncludes: '/registries/acrconc' });
@@ -252,17 +297,28 @@ describe('AcrNetworkRuleSync on a registry', function () {
     const addSeconds = (Date.now() - started) / 1000;
     const afterAdds = state('acrconc');
     const expectedIps = [EGRESS, ...Array.from({ length: 10 }, (_, i) => `203.0.113.${101 + i}`)];
-    const lostLeases = adds.filter((r, i) => !holdsLease({ ipRules: afterAdds.ipRules, tags: afterAdds.tags }, jobs[i].inputs.ipAddresses ?? EGRESS, leaseOf(r)!, scope())).length;
+    const lostLeases = adds.filter(
+      (r, i) =>
+        !holdsLease({ ipRules: afterAdds.ipRules, tags: afterAdds.tags }, jobs[i].inputs.ipAddresses ?? EGRESS, leaseOf(r)!, scope()),
+    ).length;
     const lostRules = expectedIps.filter((ip) => !afterAdds.ipRules.includes(ip)).length;
     const addRetries = adds.reduce((n, r) => n + retriesOf(r), 0);
-    assert.ok(adds.some((r) => /answered HTTP 429/.test(r.stdout)), 'a job met the 429');
-    assert.ok(adds.some((r) => /answered with a failed update/.test(r.stdout)), "a job met the failed update");
+    assert.ok(
+      adds.some((r) => /answered HTTP 429/.test(r.stdout)),
+      'a job met the 429',
+    );
+    assert.ok(
+      adds.some((r) => /answered with a failed update/.test(r.stdout)),
+      'a job met the failed update',
+    );
     const posts = await Promise.all(jobs.map((j, i) => postJob(j, adds[i])));
     posts.forEach(succeeded);
     const removeRetries = posts.reduce((n, r) => n + retriesOf(r), 0);
     const end = state('acrconc');
     const writes = armWrites('acrconc') - writesBefore;
-    console.log(`      concurrent: ${jobs.length} jobs, ${lostRules} rule(s) and ${lostLeases} lease(s) lost after the adds, ${addRetries} add retries, ${removeRetries} remove retries, ${writes} ARM writes (${(writes / jobs.length).toFixed(1)} per job), adds ${addSeconds.toFixed(1)} s, all ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    console.log(
+      `      concurrent: ${jobs.length} jobs, ${lostRules} rule(s) and ${lostLeases} lease(s) lost after the adds, ${addRetries} add retries, ${removeRetries} remove retries, ${writes} ARM writes (${(writes / jobs.length).toFixed(1)} per job), adds ${addSeconds.toFixed(1)} s, all ${((Date.now() - started) / 1000).toFixed(1)} s`,
+    );
     assert.strictEqual(lostRules, 0, 'a rule added by a job was lost');
     assert.strictEqual(lostLeases, 0, "a job's lease was lost");
     assert.deepStrictEqual(end.ipRules, PRE_EXISTING);
@@ -289,9 +345,21 @@ describe('AcrNetworkRuleSync on a registry', function () {
   });
 
   it('public network access disabled and allowEnablingSelectedNetworks: switched to selected networks (Deny first), rule added, VNet rules kept, with a warning', async () => {
-    const r = await main({ jobId: 'job-open', inputs: { registryName: 'acropen', ipSource: 'explicit', ipAddresses: '203.0.113.160', waitForAccess: 'false', allowEnablingSelectedNetworks: 'true' } });
+    const r = await main({
+      jobId: 'job-open',
+      inputs: {
+        registryName: 'acropen',
+        ipSource: 'explicit',
+        ipAddresses: '203.0.113.160',
+        waitForAccess: 'false',
+        allowEnablingSelectedNetworks: 'true',
+      },
+    });
     succeeded(r);
-    assert.ok(r.warnings.some((w) => /acropen now accepts public traffic from its IP rules/.test(w)), r.warnings.join('\n'));
+    assert.ok(
+      r.warnings.some((w) => /acropen now accepts public traffic from its IP rules/.test(w)),
+      r.warnings.join('\n'),
+    );
     const s = state('acropen');
     assert.strictEqual(s.publicNetworkAccess, 'Enabled');
     assert.strictEqual(s.defaultAction, 'Deny');
@@ -306,7 +374,11 @@ describe('AcrNetworkRuleSync on a registry', function () {
   });
 
   /** Writes lease records into the registry's tags as the task would (or a tag writer could): `planAdd` at a chosen time. */
-  const seed = (name: string, adds: { ip: string; key: string; start: number; minutes: number }[], extraTags: Record<string, string> = {}) => {
+  const seed = (
+    name: string,
+    adds: { ip: string; key: string; start: number; minutes: number }[],
+    extraTags: Record<string, string> = {},
+  ) => {
     const r = sandbox.azure.state.findRegistry(name, RG)!;
     let st: RuleState = { ipRules: [...r.network.ipRules], tags: { ...r.tags } };
     for (const a of adds) st = planAdd(st, a.ip, a.key, { start: a.start, minutes: a.minutes }, { ns: scope().ns, now: a.start });
@@ -330,19 +402,32 @@ describe('AcrNetworkRuleSync on a registry', function () {
     r0.tags = {
       ...r0.tags,
       // A rule there before the task came, with a lease of the task (expired) and no mark: the rule stays.
-      ...planAdd({ ipRules: ['203.0.113.202'], tags: {} }, '203.0.113.202', '0123456789ab', { start: nowS() - 7200, minutes: 10 }, { ns: 'ffffffff', now: nowS() - 7200 }).tags,
+      ...planAdd(
+        { ipRules: ['203.0.113.202'], tags: {} },
+        '203.0.113.202',
+        '0123456789ab',
+        { start: nowS() - 7200, minutes: 10 },
+        { ns: 'ffffffff', now: nowS() - 7200 },
+      ).tags,
       // The layout of earlier versions, every lease expired: its `ours` is not trusted, the tag goes, the rule stays.
       'privateaksdeploy.203.0.113.203': 'ours;0123456789ab:1000',
     };
     const r = await main({ jobId: 'job-prune', inputs: { registryName: 'acrprune', action: 'prune' } });
     succeeded(r);
     assert.match(r.lines.join('\n'), /Pruned 203\.0\.113\.200 \(every lease expired\)/);
-    assert.ok(r.warnings.some((w) => /earlier version of this task on 203\.0\.113\.203; those rules were left in place/.test(w)), r.warnings.join('\n'));
+    assert.ok(
+      r.warnings.some((w) => /earlier version of this task on 203\.0\.113\.203; those rules were left in place/.test(w)),
+      r.warnings.join('\n'),
+    );
     const s = state('acrprune');
     assert.deepStrictEqual(s.ipRules, [...PRE_EXISTING, '203.0.113.201', '203.0.113.202', '203.0.113.203']);
     assert.deepStrictEqual(s.vnet, [SUBNET]);
     assert.deepStrictEqual(ourTags(s.tags).sort(), [`privateaksdeploy.${scope().ns}.0`, 'privateaksdeploy.ffffffff.0'].sort());
-    assert.deepStrictEqual([...leasesOf(s.tags, '203.0.113.201', scope())!.leases.keys()], ['fedcba987654'], 'the expired lease of a rule still held is dropped');
+    assert.deepStrictEqual(
+      [...leasesOf(s.tags, '203.0.113.201', scope())!.leases.keys()],
+      ['fedcba987654'],
+      'the expired lease of a rule still held is dropped',
+    );
     assert.strictEqual(s.tags.env, 'prod');
   });
 
@@ -362,24 +447,36 @@ describe('AcrNetworkRuleSync on a registry', function () {
   });
 
   it("a tag writer marks a pre-existing address while a job holds a lease on it: the job's post-job step keeps the rule", async () => {
-    const job: Job = { jobId: 'job-forged-post', inputs: { registryName: 'acrforged2', ipSource: 'explicit', ipAddresses: '192.0.2.44', waitForAccess: 'false' } };
+    const job: Job = {
+      jobId: 'job-forged-post',
+      inputs: { registryName: 'acrforged2', ipSource: 'explicit', ipAddresses: '192.0.2.44', waitForAccess: 'false' },
+    };
     const r = await main(job);
     succeeded(r);
     assert.strictEqual(markOf(state('acrforged2').tags, '192.0.2.44'), undefined);
     // The forger rewrites the job's record with a mark, keeping its lease.
     const reg = sandbox.azure.state.findRegistry('acrforged2', RG)!;
     const lease = leasesOf(reg.tags, '192.0.2.44', scope())!.leases.get(leaseOf(r)!)!;
-    reg.tags = { env: 'prod', [`privateaksdeploy.${scope().ns}.0`]: `c000022c.o${(nowS() - 30).toString(36)}-${leaseOf(r)}.${lease.start.toString(36)}.${lease.minutes.toString(36)}` };
+    reg.tags = {
+      env: 'prod',
+      [`privateaksdeploy.${scope().ns}.0`]: `c000022c.o${(nowS() - 30).toString(36)}-${leaseOf(r)}.${lease.start.toString(36)}.${lease.minutes.toString(36)}`,
+    };
     assert.ok(markOf(reg.tags, '192.0.2.44'));
     const post = await postJob(job, r);
     succeeded(post);
-    assert.match(post.lines.join('\n'), /Kept 192\.0\.2\.44: it is marked as added by this extension, but not in a way this job saw itself/);
+    assert.match(
+      post.lines.join('\n'),
+      /Kept 192\.0\.2\.44: it is marked as added by this extension, but not in a way this job saw itself/,
+    );
     assert.deepStrictEqual(state('acrforged2').ipRules, PRE_EXISTING);
     assert.deepStrictEqual(ourTags(state('acrforged2').tags), []);
   });
 
   it("a far-future lease a tag writer adds does not keep the job's rule: the post-job step removes it", async () => {
-    const job: Job = { jobId: 'job-forged-lease', inputs: { registryName: 'acrforged2', ipSource: 'explicit', ipAddresses: '203.0.113.150', waitForAccess: 'false' } };
+    const job: Job = {
+      jobId: 'job-forged-lease',
+      inputs: { registryName: 'acrforged2', ipSource: 'explicit', ipAddresses: '203.0.113.150', waitForAccess: 'false' },
+    };
     const r = await main(job);
     succeeded(r);
     assert.strictEqual(r.outputs.ruleAdded, 'true');
@@ -403,19 +500,27 @@ describe('AcrNetworkRuleSync on a registry', function () {
     const c = sandbox.azure.state.cluster(name);
     return { ranges: [...c.authorizedIpRanges], tags: { ...c.tags }, eTag: c.eTag };
   };
-  const aksJob = (jobId: string, clusterName: string, inputs: Record<string, string> = {}): Job => ({ jobId, inputs: { targetType: 'aksAuthorizedIpRanges', clusterName, echoUrl, ...inputs } });
+  const aksJob = (jobId: string, clusterName: string, inputs: Record<string, string> = {}): Job => ({
+    jobId,
+    inputs: { targetType: 'aksAuthorizedIpRanges', clusterName, echoUrl, ...inputs },
+  });
 
   it('AKS: adds the agent IP to the authorized ranges (PUT with If-Match), waits until the API server answers, the post-job step removes it; other ranges and tags intact', async () => {
     const job = aksJob('aks-main', 'aks-public');
     const r = await main(job);
     succeeded(r);
     const log = r.lines.join('\n');
-    assert.match(log, /Agent egress IP: 203\.0\.113\.77 \(from https:\/\/127\.0\.0\.1:\d+\/ip; the AKS API server does not name the caller's IP\)/);
+    assert.match(
+      log,
+      /Agent egress IP: 203\.0\.113\.77 \(from https:\/\/127\.0\.0\.1:\d+\/ip; the AKS API server does not name the caller's IP\)/,
+    );
     assert.match(log, /waiting for the rule to take effect: no answer/);
     assert.match(log, /presents its certificate|\/readyz answers HTTP/);
     assert.strictEqual(r.outputs.ruleAdded, 'true');
     assert.ok(Number(r.outputs.secondsToAccess) >= 1.5, `secondsToAccess ${r.outputs.secondsToAccess}`);
-    const puts = sandbox.requests.filter((e) => e.service === 'arm' && e.method === 'PUT' && e.path.endsWith('/managedClusters/aks-public'));
+    const puts = sandbox.requests.filter(
+      (e) => e.service === 'arm' && e.method === 'PUT' && e.path.endsWith('/managedClusters/aks-public'),
+    );
     assert.ok(puts.length >= 1, 'the ranges were written with a PUT');
     const added = cluster('aks-public');
     assert.deepStrictEqual(added.ranges, [...PRE_EXISTING_RANGES, EGRESS]);
@@ -432,18 +537,28 @@ describe('AcrNetworkRuleSync on a registry', function () {
 
   it('AKS: 6 concurrent jobs on one cluster meet eTag conflicts (412), retry, and end with exactly the ranges it had', async function () {
     this.timeout(180_000);
-    const jobs = Array.from({ length: 6 }, (_, i) => aksJob(`aks-conc-${i + 1}`, 'aks-conc', { ipSource: 'explicit', ipAddresses: `203.0.113.${180 + i}`, waitForAccess: 'false' }));
+    const jobs = Array.from({ length: 6 }, (_, i) =>
+      aksJob(`aks-conc-${i + 1}`, 'aks-conc', { ipSource: 'explicit', ipAddresses: `203.0.113.${180 + i}`, waitForAccess: 'false' }),
+    );
     // The first PUT is held 3 s, long enough for the others to change the cluster under it: its eTag is stale when it lands.
     sandbox.faults.inject('arm', { delayMs: 3_000, times: 1, method: 'PUT', pathIncludes: '/managedClusters/aks-conc' });
     const adds = await Promise.all(jobs.map((j) => main(j)));
     adds.forEach(succeeded);
-    assert.deepStrictEqual(cluster('aks-conc').ranges.slice().sort(), [...PRE_EXISTING_RANGES, ...jobs.map((j) => j.inputs.ipAddresses)].sort());
+    assert.deepStrictEqual(
+      cluster('aks-conc').ranges.slice().sort(),
+      [...PRE_EXISTING_RANGES, ...jobs.map((j) => j.inputs.ipAddresses)].sort(),
+    );
     const puts = sandbox.requests.filter((e) => e.service === 'arm' && e.method === 'PUT' && e.path.endsWith('/managedClusters/aks-conc'));
     const stale = puts.filter((e) => e.status === 412).length;
     const busy = puts.filter((e) => e.status === 409).length;
-    console.log(`      AKS concurrent: ${jobs.length} jobs, ${puts.length} PUTs: ${stale} refused as stale (412), ${busy} while another update ran (409)`);
+    console.log(
+      `      AKS concurrent: ${jobs.length} jobs, ${puts.length} PUTs: ${stale} refused as stale (412), ${busy} while another update ran (409)`,
+    );
     assert.ok(stale > 0, 'a PUT planned from an older read was refused (If-Match)');
-    assert.ok(adds.some((r) => /the cluster 'aks-conc' answered HTTP 412/.test(r.stdout)), 'a job reported the conflict and read again');
+    assert.ok(
+      adds.some((r) => /the cluster 'aks-conc' answered HTTP 412/.test(r.stdout)),
+      'a job reported the conflict and read again',
+    );
     const posts = await Promise.all(jobs.map((j, i) => postJob(j, adds[i])));
     posts.forEach(succeeded);
     assert.deepStrictEqual(cluster('aks-conc').ranges, PRE_EXISTING_RANGES);
@@ -455,13 +570,20 @@ describe('AcrNetworkRuleSync on a registry', function () {
     sandbox.faults.inject('arm', { delayMs: 1_500, times: 1, method: 'PUT', pathIncludes: '/managedClusters/aks-race' });
     const running = main(aksJob('aks-race-1', 'aks-race', { ipSource: 'explicit', ipAddresses: '203.0.113.190', waitForAccess: 'false' }));
     const deadline = Date.now() + 30_000;
-    while (!sandbox.requests.some((e) => e.method === 'PUT' && e.path.endsWith('/managedClusters/aks-race')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    sandbox.azure.state.updateCluster('aks-race', { tags: { owner: 'platform-team' }, authorizedIpRanges: [...PRE_EXISTING_RANGES, '192.0.2.99/32'] });
+    while (!sandbox.requests.some((e) => e.method === 'PUT' && e.path.endsWith('/managedClusters/aks-race')) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
+    sandbox.azure.state.updateCluster('aks-race', {
+      tags: { owner: 'platform-team' },
+      authorizedIpRanges: [...PRE_EXISTING_RANGES, '192.0.2.99/32'],
+    });
     const r = await running;
     succeeded(r);
     assert.match(r.stdout, /the cluster 'aks-race' answered HTTP 412/);
     const puts = sandbox.requests.filter((e) => e.method === 'PUT' && e.path.endsWith('/managedClusters/aks-race'));
-    assert.deepStrictEqual(puts.map((e) => e.status), [412, 200]);
+    assert.deepStrictEqual(
+      puts.map((e) => e.status),
+      [412, 200],
+    );
     const c = cluster('aks-race');
     assert.deepStrictEqual(c.ranges, [...PRE_EXISTING_RANGES, '192.0.2.99/32', '203.0.113.190'], "the other writer's range is kept");
     assert.strictEqual(c.tags.owner, 'platform-team');
@@ -499,7 +621,11 @@ describe('AcrNetworkRuleSync on a registry', function () {
   });
 
   it('an identity without write permission: explained with the role to assign, nothing changed', async () => {
-    const r = await main({ jobId: 'job-reader2', principal: 'readerOnly', inputs: { registryName: 'acrmain', ipSource: 'explicit', ipAddresses: '203.0.113.150', waitForAccess: 'false' } });
+    const r = await main({
+      jobId: 'job-reader2',
+      principal: 'readerOnly',
+      inputs: { registryName: 'acrmain', ipSource: 'explicit', ipAddresses: '203.0.113.150', waitForAccess: 'false' },
+    });
     const message = failedWith(r, 'ARM_AUTHORIZATION_FAILED');
     assert.match(message, /registries\/write/);
     assert.match(message, /Container Registry Contributor and Data Access Configuration Administrator/);

@@ -30,10 +30,16 @@ describe('the tasks as the agent runs them', function () {
         customRoles: [RUN_COMMAND_INVOKER],
         roleAssignments: [
           ...deployerAssignments('deployer'),
-          { principal: 'syncer', role: 'Container Registry Contributor and Data Access Configuration Administrator', scope: `resourceGroup:${RG}` },
+          {
+            principal: 'syncer',
+            role: 'Container Registry Contributor and Data Access Configuration Administrator',
+            scope: `resourceGroup:${RG}`,
+          },
           { principal: 'syncer', role: 'Reader', scope: `resourceGroup:${RG}` },
         ],
-        clusters: [{ name: 'aks-prod', resourceGroup: RG, private: true, disableLocalAccounts: true, namespaces: ['web'], rolloutDelaySeconds: 0 }],
+        clusters: [
+          { name: 'aks-prod', resourceGroup: RG, private: true, disableLocalAccounts: true, namespaces: ['web'], rolloutDelaySeconds: 0 },
+        ],
         registries: [
           { name: 'acrpost', resourceGroup: RG, defaultAction: 'Deny', ipRules: [...PRE_EXISTING], firewallPropagationSeconds: 0 },
           // Slow to let the agent in: a job is cancelled while it waits.
@@ -44,7 +50,8 @@ describe('the tasks as the agent runs them', function () {
       { privateNetwork: true },
     );
     const hosts: Record<string, { host: string; port: number }> = {};
-    for (const [name, endpoint] of sandbox.azure.registries) hosts[`${name.toLowerCase()}.azurecr.io:443`] = { host: '127.0.0.1', port: endpoint.port };
+    for (const [name, endpoint] of sandbox.azure.registries)
+      hosts[`${name.toLowerCase()}.azurecr.io:443`] = { host: '127.0.0.1', port: endpoint.port };
     proxy = await startRecordingProxy({ hosts });
     writeDemoManifests(sandbox);
   });
@@ -70,14 +77,23 @@ describe('the tasks as the agent runs them', function () {
       // The registries' public login servers are reached through the agent's proxy; the deploys run
       // inside the VNet, where that loopback proxy is not, without one.
       ...(principal === 'syncer' ? { proxyUrl: proxy.url, proxyBypassList: ['^https?://127\\.0\\.0\\.1'] } : {}),
-      variables: { 'System.PlanId': 'a1b2c3d4-0000-4000-8000-000000000002', 'System.JobId': jobId, 'System.TaskInstanceId': '5e6f7a8b-0000-4000-8000-00000000000b', 'System.JobAttempt': '1' },
+      variables: {
+        'System.PlanId': 'a1b2c3d4-0000-4000-8000-000000000002',
+        'System.JobId': jobId,
+        'System.TaskInstanceId': '5e6f7a8b-0000-4000-8000-00000000000b',
+        'System.JobAttempt': '1',
+      },
       tempDirectory,
       ...extra,
     });
     return { env, tempDirectory };
   }
 
-  async function run(env: Record<string, string>, task: 'PrivateAksDeployV1' | 'AcrNetworkRuleSyncV1', options: RunOptions = {}): Promise<TaskRun> {
+  async function run(
+    env: Record<string, string>,
+    task: 'PrivateAksDeployV1' | 'AcrNetworkRuleSyncV1',
+    options: RunOptions = {},
+  ): Promise<TaskRun> {
     const r = await runTask(task, env, { timeoutMs: 90_000, ...options });
     runs.push(r);
     assert.ok(!r.timedOut, `the task hung:\n${r.stdout}`);
@@ -101,7 +117,12 @@ describe('the tasks as the agent runs them', function () {
   const succeeded = (r: TaskRun) => assert.strictEqual(r.result, 'Succeeded', `${r.resultMessage}\n${r.stdout}`);
   const registryState = (name: string) => {
     const r = sandbox.azure.state.findRegistry(name, RG)!;
-    return { ipRules: [...r.network.ipRules], tags: { ...r.tags }, defaultAction: r.network.defaultAction, publicNetworkAccess: r.network.publicNetworkAccess };
+    return {
+      ipRules: [...r.network.ipRules],
+      tags: { ...r.tags },
+      defaultAction: r.network.defaultAction,
+      publicNetworkAccess: r.network.publicNetworkAccess,
+    };
   };
   const store = () => sandbox.azure.clusters.get('aks-prod')!.store;
 
@@ -112,13 +133,23 @@ describe('the tasks as the agent runs them', function () {
       needsNetwork(this);
       // A root kustomization nobody asked for: kustomizationPath is not set, so it arrives as this folder.
       fs.writeFileSync(path.join(sources(), 'kustomization.yaml'), 'resources:\n  - unasked.yaml\n');
-      fs.writeFileSync(path.join(sources(), 'unasked.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: nobody-asked\n  namespace: web\ndata:\n  a: b\n');
+      fs.writeFileSync(
+        path.join(sources(), 'unasked.yaml'),
+        'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: nobody-asked\n  namespace: web\ndata:\n  a: b\n',
+      );
       try {
         const { env } = job('deployer', { ...DEPLOY_INPUTS, route: 'direct' });
-        assert.strictEqual(env.INPUT_KUSTOMIZATIONPATH, undefined, 'the test gives no kustomizationPath; the harness adds it as the agent does');
+        assert.strictEqual(
+          env.INPUT_KUSTOMIZATIONPATH,
+          undefined,
+          'the test gives no kustomizationPath; the harness adds it as the agent does',
+        );
         const r = await run(env, 'PrivateAksDeployV1', inside());
         succeeded(r);
-        assert.deepStrictEqual(JSON.parse(r.outputs.appliedObjects).map((o: { kind: string; name: string }) => `${o.kind}/${o.name}`), ['ConfigMap/settings', 'Deployment/shop', 'Service/shop']);
+        assert.deepStrictEqual(
+          JSON.parse(r.outputs.appliedObjects).map((o: { kind: string; name: string }) => `${o.kind}/${o.name}`),
+          ['ConfigMap/settings', 'Deployment/shop', 'Service/shop'],
+        );
         assert.strictEqual(store().get('ConfigMap', 'web', 'nobody-asked'), undefined, 'the root kustomization was applied');
         assert.doesNotMatch(r.lines.join('\n'), /kustomiz/);
       } finally {
@@ -143,17 +174,31 @@ describe('the tasks as the agent runs them', function () {
       const overlay = path.join(sources(), 'overlay');
       fs.mkdirSync(overlay, { recursive: true });
       fs.writeFileSync(path.join(overlay, 'kustomization.yaml'), 'resources:\n  - extra.yaml\n');
-      fs.writeFileSync(path.join(overlay, 'extra.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-overlay\ndata:\n  a: b\n');
+      fs.writeFileSync(
+        path.join(overlay, 'extra.yaml'),
+        'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-overlay\ndata:\n  a: b\n',
+      );
       const { env, tempDirectory } = job('deployer', { ...DEPLOY_INPUTS, manifests: '', kustomizationPath: 'overlay', route: 'direct' });
       const r = await run(env, 'PrivateAksDeployV1', inside());
       succeeded(r);
       assert.ok(store().get('ConfigMap', 'web', 'from-overlay'));
-      assert.deepStrictEqual(fs.readdirSync(tempDirectory).filter((f) => f.startsWith('kustomize-')), [], 'kustomize output left behind');
+      assert.deepStrictEqual(
+        fs.readdirSync(tempDirectory).filter((f) => f.startsWith('kustomize-')),
+        [],
+        'kustomize output left behind',
+      );
     });
   });
 
   describe('the post-job step runs whether or not its main step did (defect 2)', () => {
-    const inputs = { targetType: 'registry', resourceGroupName: RG, registryName: 'acrpost', ipSource: 'explicit', ipAddresses: '203.0.113.90', waitForAccess: 'false' };
+    const inputs = {
+      targetType: 'registry',
+      resourceGroupName: RG,
+      registryName: 'acrpost',
+      ipSource: 'explicit',
+      ipAddresses: '203.0.113.90',
+      waitForAccess: 'false',
+    };
     const entraOrArm = (from: number) => sandbox.requests.slice(from).filter((e) => e.service === 'entra' || e.service === 'arm');
 
     for (const [why, jobStatus] of [
@@ -165,7 +210,10 @@ describe('the tasks as the agent runs them', function () {
         const before = registryState('acrpost');
         const from = sandbox.requests.length;
         const r = await post(job('syncer', inputs).env, 'skipped', jobStatus);
-        assert.deepStrictEqual(entraOrArm(from).map((e) => `${e.service} ${e.method} ${e.path}`), []);
+        assert.deepStrictEqual(
+          entraOrArm(from).map((e) => `${e.service} ${e.method} ${e.path}`),
+          [],
+        );
         assert.deepStrictEqual(registryState('acrpost'), before);
         succeeded(r);
         assert.match(r.lines.join('\n'), new RegExp(`Post-job \\(job status ${jobStatus}\\): the main step took no lease for this job`));
@@ -181,7 +229,10 @@ describe('the tasks as the agent runs them', function () {
       const r = await post(env, main);
       succeeded(r);
       assert.match(r.lines.join('\n'), /Post-job \(job status Failed\): the main step took no lease/);
-      assert.deepStrictEqual(entraOrArm(from).map((e) => `${e.service} ${e.method} ${e.path}`), []);
+      assert.deepStrictEqual(
+        entraOrArm(from).map((e) => `${e.service} ${e.method} ${e.path}`),
+        [],
+      );
       assert.deepStrictEqual(registryState('acrpost'), before);
     });
 
@@ -205,7 +256,8 @@ describe('the tasks as the agent runs them', function () {
       for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
         try {
           const environ = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
-          if (environ.some((v) => v.startsWith('KUBECONFIG=') && v.includes(tempDirectory))) found.push(`${pid} ${fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ')}`);
+          if (environ.some((v) => v.startsWith('KUBECONFIG=') && v.includes(tempDirectory)))
+            found.push(`${pid} ${fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ')}`);
         } catch {
           // Gone meanwhile, or not ours to read.
         }
@@ -220,9 +272,17 @@ describe('the tasks as the agent runs them', function () {
       const overlay = path.join(sandbox.tempDir, 'agent', '_work', '1', 's', 'cancel-overlay');
       fs.mkdirSync(overlay, { recursive: true });
       fs.writeFileSync(path.join(overlay, 'kustomization.yaml'), 'resources:\n  - extra.yaml\n');
-      fs.writeFileSync(path.join(overlay, 'extra.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-cancel-overlay\ndata:\n  a: b\n');
+      fs.writeFileSync(
+        path.join(overlay, 'extra.yaml'),
+        'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-cancel-overlay\ndata:\n  a: b\n',
+      );
       try {
-        const { env, tempDirectory } = job('deployer', { ...DEPLOY_INPUTS, kustomizationPath: 'cancel-overlay', route: 'direct', rolloutTimeoutSeconds: '120' });
+        const { env, tempDirectory } = job('deployer', {
+          ...DEPLOY_INPUTS,
+          kustomizationPath: 'cancel-overlay',
+          route: 'direct',
+          rolloutTimeoutSeconds: '120',
+        });
         const r = await run(env, 'PrivateAksDeployV1', { ...inside(), cancelWhen: /kubectl rollout status/ });
         assert.ok(r.cancel, `never reached the rollout:\n${r.stdout}`);
         assert.deepStrictEqual(r.cancel.signals, ['SIGINT'], `the task did not end within ${SIGINT_TIMEOUT_MS} ms of SIGINT`);
@@ -230,7 +290,11 @@ describe('the tasks as the agent runs them', function () {
         assert.strictEqual(r.result, 'Failed', r.stdout);
         assert.match(r.resultMessage!, /\[CANCELLED\].*cancelled the step \(SIGINT\)/);
         assert.deepStrictEqual(processesUsing(tempDirectory), [], 'kubectl left running');
-        assert.deepStrictEqual(fs.readdirSync(tempDirectory).filter((f) => f.startsWith('private-aks-deploy-') || f.startsWith('kustomize-')), [], 'kubeconfig folder or kustomize output left behind');
+        assert.deepStrictEqual(
+          fs.readdirSync(tempDirectory).filter((f) => f.startsWith('private-aks-deploy-') || f.startsWith('kustomize-')),
+          [],
+          'kubeconfig folder or kustomize output left behind',
+        );
       } finally {
         cluster.rolloutDelaySeconds = 0;
       }
@@ -238,7 +302,14 @@ describe('the tasks as the agent runs them', function () {
 
     it('AcrNetworkRuleSync cancelled while it waits for access, then its post-job step: the registry as it was', async () => {
       const before = registryState('acrslow');
-      const { env } = job('syncer', { targetType: 'registry', resourceGroupName: RG, registryName: 'acrslow', ipSource: 'explicit', ipAddresses: EGRESS, accessTimeoutSeconds: '120' });
+      const { env } = job('syncer', {
+        targetType: 'registry',
+        resourceGroupName: RG,
+        registryName: 'acrslow',
+        ipSource: 'explicit',
+        ipAddresses: EGRESS,
+        accessTimeoutSeconds: '120',
+      });
       const main = await run(env, 'AcrNetworkRuleSyncV1', { cancelWhen: /Waiting up to 120 s/ });
       assert.ok(main.cancel, `never reached the access wait:\n${main.stdout}`);
       assert.deepStrictEqual(main.cancel.signals, ['SIGINT'], `the task did not end within ${SIGINT_TIMEOUT_MS} ms of SIGINT`);

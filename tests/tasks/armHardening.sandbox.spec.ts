@@ -31,13 +31,19 @@ describe('Resource Manager hardening', function () {
     sandbox = await startSandbox({
       principals: [{ name: 'syncer' }],
       roleAssignments: [
-        { principal: 'syncer', role: 'Container Registry Contributor and Data Access Configuration Administrator', scope: `resourceGroup:${RG}` },
+        {
+          principal: 'syncer',
+          role: 'Container Registry Contributor and Data Access Configuration Administrator',
+          scope: `resourceGroup:${RG}`,
+        },
         { principal: 'syncer', role: 'Reader', scope: `resourceGroup:${RG}` },
         { principal: 'syncer', role: 'Azure Kubernetes Service Contributor Role', scope: `resourceGroup:${RG}` },
         // runcommand/action (the SDK poller case below).
         { principal: 'syncer', role: 'Contributor', scope: 'cluster:aks-poll' },
       ],
-      clusters: [{ name: 'aks-poll', resourceGroup: RG, private: false, authorizedIpRanges: ['198.51.100.0/24'], disableRunCommand: false }],
+      clusters: [
+        { name: 'aks-poll', resourceGroup: RG, private: false, authorizedIpRanges: ['198.51.100.0/24'], disableRunCommand: false },
+      ],
       registries: [{ name: 'acrpoll', resourceGroup: RG, defaultAction: 'Deny', ipRules: ['198.51.100.7'] }],
     });
     rogue = https.createServer(sandbox.context.tls, (req, res) => {
@@ -79,7 +85,9 @@ describe('Resource Manager hardening', function () {
 
   it('a registry update whose Azure-AsyncOperation points at another host: not polled, the token not sent, explained', async () => {
     sandbox.azure.arm.pollNextOperationAt('registries', rogueOrigin);
-    const r = await runTask('AcrNetworkRuleSyncV1', job('poll-acr', { targetType: 'registry', registryName: 'acrpoll' }), { timeoutMs: 45_000 });
+    const r = await runTask('AcrNetworkRuleSyncV1', job('poll-acr', { targetType: 'registry', registryName: 'acrpoll' }), {
+      timeoutMs: 45_000,
+    });
     const message = failedWith(r, 'ARM_FOREIGN_URL');
     assert.ok(message.includes(rogueOrigin), message);
     assert.deepStrictEqual(rogueRequests, [], 'the rogue status URL received a request');
@@ -87,7 +95,9 @@ describe('Resource Manager hardening', function () {
 
   it('a cluster update whose Azure-AsyncOperation points at another host: not polled, the token not sent, explained', async () => {
     sandbox.azure.arm.pollNextOperationAt('managedClusters', rogueOrigin);
-    const r = await runTask('AcrNetworkRuleSyncV1', job('poll-aks', { targetType: 'aksAuthorizedIpRanges', clusterName: 'aks-poll' }), { timeoutMs: 45_000 });
+    const r = await runTask('AcrNetworkRuleSyncV1', job('poll-aks', { targetType: 'aksAuthorizedIpRanges', clusterName: 'aks-poll' }), {
+      timeoutMs: 45_000,
+    });
     failedWith(r, 'ARM_FOREIGN_URL');
     assert.deepStrictEqual(rogueRequests, []);
   });
@@ -95,9 +105,17 @@ describe('Resource Manager hardening', function () {
   describe('the SDK pollers, through the options every Resource Manager client gets', () => {
     const cc = (): ConnectionCredential => {
       const p = sandbox.principal('syncer');
-      const credential = new ClientSecretCredential(sandbox.tenantId, p.clientId, p.secret!, { authorityHost: sandbox.authorityHost, disableInstanceDiscovery: true, tlsOptions: sandbox.tlsOptions() });
+      const credential = new ClientSecretCredential(sandbox.tenantId, p.clientId, p.secret!, {
+        authorityHost: sandbox.authorityHost,
+        disableInstanceDiscovery: true,
+        tlsOptions: sandbox.tlsOptions(),
+      });
       const resourceManagerUrl = sandbox.resourceManagerUrl;
-      return { credential, schemeLabel: 'test', connection: { cloud: { resourceManagerUrl, resourceManagerAudience: 'https://management.azure.com/' } } } as unknown as ConnectionCredential;
+      return {
+        credential,
+        schemeLabel: 'test',
+        connection: { cloud: { resourceManagerUrl, resourceManagerAudience: 'https://management.azure.com/' } },
+      } as unknown as ConnectionCredential;
     };
     // The agent's CA comes from Agent.CAInfo in a task; in-process the sandbox CA is given directly.
     const options = (c: ConnectionCredential) => ({ ...armClientOptions(c), tlsOptions: sandbox.tlsOptions() });
@@ -106,7 +124,10 @@ describe('Resource Manager hardening', function () {
       const c = cc();
       const client = new ContainerRegistryManagementClient(c.credential, sandbox.scenario.subscriptionId, options(c));
       sandbox.azure.arm.pollNextOperationAt('registries', rogueOrigin);
-      await assert.rejects(client.registries.beginUpdateAndWait(RG, 'acrpoll', { tags: { x: 'y' } }, { updateIntervalInMs: 10 }), /\[ARM_FOREIGN_URL\]/);
+      await assert.rejects(
+        client.registries.beginUpdateAndWait(RG, 'acrpoll', { tags: { x: 'y' } }, { updateIntervalInMs: 10 }),
+        /\[ARM_FOREIGN_URL\]/,
+      );
       assert.deepStrictEqual(rogueRequests, []);
     });
 
@@ -114,14 +135,21 @@ describe('Resource Manager hardening', function () {
       const c = cc();
       const client = new ContainerServiceClient(c.credential, sandbox.scenario.subscriptionId, options(c));
       sandbox.azure.arm.pollNextOperationAt('runCommand', rogueOrigin);
-      await assert.rejects(client.managedClusters.runCommand(RG, 'aks-poll', { command: 'kubectl get ns' }, { updateIntervalInMs: 10 }), /\[ARM_FOREIGN_URL\]/);
+      await assert.rejects(
+        client.managedClusters.runCommand(RG, 'aks-poll', { command: 'kubectl get ns' }, { updateIntervalInMs: 10 }),
+        /\[ARM_FOREIGN_URL\]/,
+      );
       assert.deepStrictEqual(rogueRequests, []);
     });
   });
 
   it('a connection whose subscription id is not a GUID: refused before any Resource Manager call', async () => {
     const steering = `${sandbox.scenario.subscriptionId}/resourceGroups/other/providers/Microsoft.ContainerRegistry/registries/acrpoll/..`;
-    const r = await runTask('AcrNetworkRuleSyncV1', job('bad-sub', { targetType: 'registry', registryName: 'acrpoll' }, { 'ENDPOINT_DATA_sc-hard_SUBSCRIPTIONID': steering }), { timeoutMs: 45_000 });
+    const r = await runTask(
+      'AcrNetworkRuleSyncV1',
+      job('bad-sub', { targetType: 'registry', registryName: 'acrpoll' }, { 'ENDPOINT_DATA_sc-hard_SUBSCRIPTIONID': steering }),
+      { timeoutMs: 45_000 },
+    );
     const message = failedWith(r, 'CONNECTION_INCOMPLETE');
     assert.match(message, /subscription id .* is not a GUID/);
     assert.strictEqual(sandbox.requests.count('arm'), 0, sandbox.requests.describe());

@@ -8,8 +8,14 @@ describe('npm run demo', function () {
   this.timeout(60_000);
 
   it('runs the three tasks against the sandbox and passes', async () => {
-    const { stdout } = await promisify(execFile)(process.execPath, [path.join(REPO_ROOT, 'build', 'tests', 'demo', 'runDemo.js')], { cwd: REPO_ROOT });
-    for (const title of ['ServiceConnectionRoleCheck', 'AcrNetworkRuleSync', 'PrivateAksDeploy from a Microsoft-hosted agent \\(outside the VNet\\)']) {
+    const { stdout } = await promisify(execFile)(process.execPath, [path.join(REPO_ROOT, 'build', 'tests', 'demo', 'runDemo.js')], {
+      cwd: REPO_ROOT,
+    });
+    for (const title of [
+      'ServiceConnectionRoleCheck',
+      'AcrNetworkRuleSync',
+      'PrivateAksDeploy from a Microsoft-hosted agent \\(outside the VNet\\)',
+    ]) {
       assert.match(stdout, new RegExp(`━━ ${title} ━━ Succeeded`));
     }
     // Outside the VNet: the preflight's diagnosis, then the run command route.

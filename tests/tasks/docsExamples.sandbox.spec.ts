@@ -76,9 +76,22 @@ describe('the YAML examples of overview.md and README.md', function () {
           { principal: 'pipeline', role: 'Azure Kubernetes Service Cluster User Role', scope: 'cluster:aks-private' },
           { principal: 'pipeline', role: 'Azure Kubernetes Service RBAC Writer', scope: 'cluster:aks-private/namespaces/web' },
           { principal: 'pipeline', role: 'AcrPush', scope: 'registry:myregistry' },
-          { principal: 'pipeline', role: 'Container Registry Contributor and Data Access Configuration Administrator', scope: 'registry:myregistry' },
+          {
+            principal: 'pipeline',
+            role: 'Container Registry Contributor and Data Access Configuration Administrator',
+            scope: 'registry:myregistry',
+          },
         ],
-        clusters: [{ name: 'aks-private', resourceGroup: 'rg-aks', private: true, disableLocalAccounts: true, namespaces: ['web'], rolloutDelaySeconds: 0 }],
+        clusters: [
+          {
+            name: 'aks-private',
+            resourceGroup: 'rg-aks',
+            private: true,
+            disableLocalAccounts: true,
+            namespaces: ['web'],
+            rolloutDelaySeconds: 0,
+          },
+        ],
         registries: [{ name: 'myregistry', resourceGroup: 'rg-aks', defaultAction: 'Deny', firewallPropagationSeconds: 0 }],
         network: { agentEgressIp: EGRESS },
       },
@@ -92,7 +105,9 @@ describe('the YAML examples of overview.md and README.md', function () {
       'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 1\n  selector:\n    matchLabels: { app: web }\n  template:\n    metadata:\n      labels: { app: web }\n    spec:\n      containers:\n        - name: web\n          image: myregistry.azurecr.io/shop/web:latest\n',
     );
     // The registry's public login server, reached through the agent's proxy (as a Microsoft-hosted agent would).
-    proxy = await startRecordingProxy({ hosts: { 'myregistry.azurecr.io:443': { host: '127.0.0.1', port: sandbox.azure.registries.get('myregistry')!.port } } });
+    proxy = await startRecordingProxy({
+      hosts: { 'myregistry.azurecr.io:443': { host: '127.0.0.1', port: sandbox.azure.registries.get('myregistry')!.port } },
+    });
   });
 
   after(async () => {
@@ -108,7 +123,11 @@ describe('the YAML examples of overview.md and README.md', function () {
       scheme: 'ServicePrincipalSecret',
       principal: 'pipeline',
       inputs: step.inputs,
-      variables: { 'Build.BuildId': BUILD_ID, 'System.JobId': `docs-${step.task}`, 'System.PlanId': 'a1b2c3d4-0000-4000-8000-0000000000d0' },
+      variables: {
+        'Build.BuildId': BUILD_ID,
+        'System.JobId': `docs-${step.task}`,
+        'System.PlanId': 'a1b2c3d4-0000-4000-8000-0000000000d0',
+      },
       ...(step.task === 'AcrNetworkRuleSyncV1' ? { proxyUrl: proxy.url, proxyBypassList: ['^https?://127\\.0\\.0\\.1'] } : {}),
     });
   }
@@ -126,7 +145,8 @@ describe('the YAML examples of overview.md and README.md', function () {
 
       if (step.task === 'PrivateAksDeployV1') {
         // `containers` with $(Build.BuildId) expanded by the agent pinned the image.
-        const deployment = sandbox.azure.clusters.get('aks-private')!.store.get('Deployment', 'web', 'web') as { spec: { template: { spec: { containers: Array<{ image: string }> } } } } | undefined;
+        const deployment = sandbox.azure.clusters.get('aks-private')!.store.get('Deployment', 'web', 'web') as
+          { spec: { template: { spec: { containers: Array<{ image: string }> } } } } | undefined;
         assert.strictEqual(deployment?.spec.template.spec.containers[0].image, `myregistry.azurecr.io/shop/web:${BUILD_ID}`);
       }
       if (step.task === 'AcrNetworkRuleSyncV1') {

@@ -37,24 +37,33 @@ describe('task entry points under the task-lib mock runner (offline)', function 
       }
 
       // PrivateAksDeploy goes on to Resource Manager after signing in, which needs the sandbox: its sign-in is tested there.
-      if (task !== 'PrivateAksDeployV1') it('signs in and reports the identity first, then names its missing resource group', async () => {
-        const tr = await mockRun(task, 'signedIn');
-        // Both go on to their inputs after the identity: without a resource group they stop there, offline.
-        if (task === 'ServiceConnectionRoleCheckV1' || task === 'AcrNetworkRuleSyncV1') {
-          assert.ok(tr.failed, tr.stdout);
-          assert.match(tr.errorIssues.join('\n'), /input 'resourceGroupName'.*\[INVALID_INPUT\]/);
-        } else {
-          assert.ok(tr.succeeded, tr.stdout);
-        }
-        assert.ok(tr.stdout.includes('Signed in to Azure:'), tr.stdout);
-        assert.ok(tr.stdout.includes('Object id               : 22222222-2222-2222-2222-222222222222'), tr.stdout);
-        assert.ok(tr.stdout.includes('Scheme                  : ServicePrincipal (service principal (secret))'), tr.stdout);
-        assert.ok(!loggedText(tr.stdout, tr.stderr).includes('mock-secret-value-0123456789'), 'the client secret reached the log');
-        assert.ok(tr.stdout.includes('##vso[task.setsecret]mock-secret-value-0123456789'), 'the client secret was not registered for masking');
-        if (task === 'ServiceConnectionRoleCheckV1') {
-          assert.ok(tr.stdout.includes('##vso[task.setvariable variable=principalObjectId;isOutput=true;issecret=false;]22222222-2222-2222-2222-222222222222'), tr.stdout);
-        }
-      });
+      if (task !== 'PrivateAksDeployV1')
+        it('signs in and reports the identity first, then names its missing resource group', async () => {
+          const tr = await mockRun(task, 'signedIn');
+          // Both go on to their inputs after the identity: without a resource group they stop there, offline.
+          if (task === 'ServiceConnectionRoleCheckV1' || task === 'AcrNetworkRuleSyncV1') {
+            assert.ok(tr.failed, tr.stdout);
+            assert.match(tr.errorIssues.join('\n'), /input 'resourceGroupName'.*\[INVALID_INPUT\]/);
+          } else {
+            assert.ok(tr.succeeded, tr.stdout);
+          }
+          assert.ok(tr.stdout.includes('Signed in to Azure:'), tr.stdout);
+          assert.ok(tr.stdout.includes('Object id               : 22222222-2222-2222-2222-222222222222'), tr.stdout);
+          assert.ok(tr.stdout.includes('Scheme                  : ServicePrincipal (service principal (secret))'), tr.stdout);
+          assert.ok(!loggedText(tr.stdout, tr.stderr).includes('mock-secret-value-0123456789'), 'the client secret reached the log');
+          assert.ok(
+            tr.stdout.includes('##vso[task.setsecret]mock-secret-value-0123456789'),
+            'the client secret was not registered for masking',
+          );
+          if (task === 'ServiceConnectionRoleCheckV1') {
+            assert.ok(
+              tr.stdout.includes(
+                '##vso[task.setvariable variable=principalObjectId;isOutput=true;issecret=false;]22222222-2222-2222-2222-222222222222',
+              ),
+              tr.stdout,
+            );
+          }
+        });
 
       it('names the input when no connection is given', async () => {
         const tr = await mockRun(task, 'missingConnection');
@@ -71,7 +80,10 @@ describe('task entry points under the task-lib mock runner (offline)', function 
       it('explains a workload identity federation run without System.AccessToken', async () => {
         const tr = await mockRun(task, 'wifWithoutAccessToken');
         assert.ok(tr.failed);
-        assert.match(tr.errorIssues.join('\n'), /\[MISSING_SYSTEM_ACCESS_TOKEN\].*SystemVssConnection.*not running as a step of an Azure Pipelines agent job/);
+        assert.match(
+          tr.errorIssues.join('\n'),
+          /\[MISSING_SYSTEM_ACCESS_TOKEN\].*SystemVssConnection.*not running as a step of an Azure Pipelines agent job/,
+        );
       });
     });
   }

@@ -28,8 +28,24 @@ describe('Local-account credentials and rendered kustomizations', function () {
           { principal: 'deployer', role: 'Azure Kubernetes Service Cluster Admin Role', scope: 'cluster:aks-legacy' },
         ],
         clusters: [
-          { name: 'aks-prod', resourceGroup: 'rg-aks', private: true, disableLocalAccounts: true, namespaces: ['web'], rolloutDelaySeconds: 0 },
-          { name: 'aks-legacy', resourceGroup: 'rg-aks', private: true, aad: null, disableLocalAccounts: false, disableRunCommand: true, namespaces: ['web'], rolloutDelaySeconds: 0 },
+          {
+            name: 'aks-prod',
+            resourceGroup: 'rg-aks',
+            private: true,
+            disableLocalAccounts: true,
+            namespaces: ['web'],
+            rolloutDelaySeconds: 0,
+          },
+          {
+            name: 'aks-legacy',
+            resourceGroup: 'rg-aks',
+            private: true,
+            aad: null,
+            disableLocalAccounts: false,
+            disableRunCommand: true,
+            namespaces: ['web'],
+            rolloutDelaySeconds: 0,
+          },
         ],
       },
       { privateNetwork: true },
@@ -47,7 +63,13 @@ describe('Local-account credentials and rendered kustomizations', function () {
   const tempDirectory = () => path.join(sandbox.tempDir, 'agent', '_work', '_temp');
 
   function deploy(inputs: Record<string, string>, extraEnv: Record<string, string> = {}): Promise<TaskRun> {
-    const env = sandboxJobEnv(sandbox, { connectionId: 'sc-secret', scheme: 'ServicePrincipalSecret', principal: 'deployer', inputs: { ...DEPLOY_INPUTS, route: 'direct', ...inputs }, extraEnv });
+    const env = sandboxJobEnv(sandbox, {
+      connectionId: 'sc-secret',
+      scheme: 'ServicePrincipalSecret',
+      principal: 'deployer',
+      inputs: { ...DEPLOY_INPUTS, route: 'direct', ...inputs },
+      extraEnv,
+    });
     const network = sandbox.network!;
     return runTask('PrivateAksDeployV1', env, { timeoutMs: 90_000, wrap: (c, a) => network.spawnArgs(true, c, a) });
   }
@@ -59,7 +81,7 @@ describe('Local-account credentials and rendered kustomizations', function () {
       // The token ARM's listClusterUserCredential / listClusterAdminCredential put in the kubeconfig.
       const server = sandbox.azure.clusters.get('aks-legacy')!;
       const token = admin ? server.staticAdminToken : server.staticUserToken;
-      assert.ok(r.registeredSecrets.includes(token), 'the kubeconfig\'s token was not registered with task.setsecret');
+      assert.ok(r.registeredSecrets.includes(token), "the kubeconfig's token was not registered with task.setsecret");
     });
   }
 
@@ -68,7 +90,10 @@ describe('Local-account credentials and rendered kustomizations', function () {
     const encoded = Buffer.from(password).toString('base64');
     const dir = path.join(sandbox.tempDir, 'agent', '_work', '1', 's', 'with-secret');
     fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(path.join(dir, 'kustomization.yaml'), `resources:\n  - cm.yaml\nsecretGenerator:\n  - name: db\n    literals:\n      - password=${password}\n`);
+    fs.writeFileSync(
+      path.join(dir, 'kustomization.yaml'),
+      `resources:\n  - cm.yaml\nsecretGenerator:\n  - name: db\n    literals:\n      - password=${password}\n`,
+    );
     fs.writeFileSync(path.join(dir, 'cm.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-kustomize\ndata:\n  a: b\n');
     // kubectl as the task runs it, which also records, when the task applies, every file of the
     // temp directory that holds the rendered secret, with its folder's and its own mode.

@@ -40,8 +40,16 @@ const INJECTED = ['##vso[task.setvariable variable=x]evil', '##vso[task.complete
 /** Nothing the outside text carried became a command: only the task's own result, Failed. */
 function assertNoInjectedCommand(r: TaskRun): void {
   const commands = agentCommands(r.stdout);
-  assert.deepStrictEqual(commands.filter((c) => c.name === 'task.setvariable' && c.properties.variable === 'x'), [], 'an injected task.setvariable reached the agent');
-  assert.deepStrictEqual(commands.filter((c) => c.name === 'task.complete').map((c) => c.properties.result), ['Failed'], 'the result is the task\'s own, once');
+  assert.deepStrictEqual(
+    commands.filter((c) => c.name === 'task.setvariable' && c.properties.variable === 'x'),
+    [],
+    'an injected task.setvariable reached the agent',
+  );
+  assert.deepStrictEqual(
+    commands.filter((c) => c.name === 'task.complete').map((c) => c.properties.result),
+    ['Failed'],
+    "the result is the task's own, once",
+  );
   assert.strictEqual(r.result, 'Failed');
   assert.ok(!('x' in r.outputs));
   // The log's formatting tags and the agent's command prefix appear only where the task wrote them.
@@ -60,13 +68,31 @@ describe('Outside text cannot become an agent logging command', function () {
     sandbox = await startSandbox(
       {
         principals: [{ name: 'deployer' }],
-        customRoles: [{ name: 'AKS Run Command Invoker', actions: ['Microsoft.ContainerService/managedClusters/runcommand/action', 'Microsoft.ContainerService/managedClusters/commandResults/read', 'Microsoft.ContainerService/managedClusters/read'] }],
+        customRoles: [
+          {
+            name: 'AKS Run Command Invoker',
+            actions: [
+              'Microsoft.ContainerService/managedClusters/runcommand/action',
+              'Microsoft.ContainerService/managedClusters/commandResults/read',
+              'Microsoft.ContainerService/managedClusters/read',
+            ],
+          },
+        ],
         roleAssignments: [
           { principal: 'deployer', role: 'Azure Kubernetes Service Cluster User Role', scope: 'cluster:aks-prod' },
           { principal: 'deployer', role: 'Azure Kubernetes Service RBAC Writer', scope: 'cluster:aks-prod/namespaces/web' },
           { principal: 'deployer', role: 'AKS Run Command Invoker', scope: 'cluster:aks-prod' },
         ],
-        clusters: [{ name: 'aks-prod', resourceGroup: 'rg-aks', private: true, disableLocalAccounts: true, namespaces: ['web'], rolloutDelaySeconds: 0 }],
+        clusters: [
+          {
+            name: 'aks-prod',
+            resourceGroup: 'rg-aks',
+            private: true,
+            disableLocalAccounts: true,
+            namespaces: ['web'],
+            rolloutDelaySeconds: 0,
+          },
+        ],
       },
       { privateNetwork: true },
     );
@@ -77,7 +103,14 @@ describe('Outside text cannot become an agent logging command', function () {
   after(async () => sandbox?.stop());
 
   function deploy(inputs: Record<string, string>, inside = false, extraEnv: Record<string, string> = {}): Promise<TaskRun> {
-    const env = sandboxJobEnv(sandbox, { connectionId: 'sc-secret', scheme: 'ServicePrincipalSecret', principal: 'deployer', debug: true, inputs: { ...DEPLOY_INPUTS, ...inputs }, extraEnv });
+    const env = sandboxJobEnv(sandbox, {
+      connectionId: 'sc-secret',
+      scheme: 'ServicePrincipalSecret',
+      principal: 'deployer',
+      debug: true,
+      inputs: { ...DEPLOY_INPUTS, ...inputs },
+      extraEnv,
+    });
     const network = sandbox.network;
     return runTask('PrivateAksDeployV1', env, { timeoutMs: 90_000, wrap: network ? (c, a) => network.spawnArgs(inside, c, a) : undefined });
   }
@@ -89,8 +122,16 @@ describe('Outside text cannot become an agent logging command', function () {
    * The message is the webhook's, newlines included; kubectl prints it as it comes.
    */
   function denyConfigMapsByWebhook(): void {
-    const body = { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: `admission webhook "policy.contoso.io" denied the request: settings are frozen\n${INJECTED.join('\n')}`, code: 400 };
-    for (const method of ['POST', 'PATCH']) sandbox.faults.inject('aks', { status: 400, method, pathIncludes: '/namespaces/web/configmaps', body, times: 5 });
+    const body = {
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Failure',
+      message: `admission webhook "policy.contoso.io" denied the request: settings are frozen\n${INJECTED.join('\n')}`,
+      code: 400,
+    };
+    for (const method of ['POST', 'PATCH'])
+      sandbox.faults.inject('aks', { status: 400, method, pathIncludes: '/namespaces/web/configmaps', body, times: 5 });
   }
 
   it('a webhook denial inside AKS run command: the logs are printed neutralised, the task fails', async () => {
@@ -110,7 +151,13 @@ describe('Outside text cannot become an agent logging command', function () {
   });
 
   it('an ARM error body: the explained failure quotes it neutralised', async () => {
-    sandbox.faults.inject('arm', { status: 400, method: 'GET', pathIncludes: '/managedClusters/aks-prod', times: 1, body: { error: { code: 'InvalidParameter', message: `Bad request ${INJECTED.join(' ')}` } } });
+    sandbox.faults.inject('arm', {
+      status: 400,
+      method: 'GET',
+      pathIncludes: '/managedClusters/aks-prod',
+      times: 1,
+      body: { error: { code: 'InvalidParameter', message: `Bad request ${INJECTED.join(' ')}` } },
+    });
     const r = await deploy({ route: 'runCommand' });
     assertNoInjectedCommand(r);
     assert.match(r.resultMessage ?? '', /Bad request ## vso\[task\.setvariable variable=x\]evil ## vso\[task\.complete/);
@@ -125,7 +172,16 @@ describe('Outside text cannot become an agent logging command', function () {
   });
 
   it('an Entra ID error body: the explained sign-in failure quotes it neutralised', async () => {
-    sandbox.faults.inject('entra', { status: 400, pathIncludes: '/oauth2/v2.0/token', times: 1, body: { error: 'invalid_request', error_description: `AADSTS9999999: Policy ${INJECTED.join(' ')} Trace ID: 0 Correlation ID: 0 Timestamp: 2026-01-01 00:00:00Z`, error_codes: [9999999] } });
+    sandbox.faults.inject('entra', {
+      status: 400,
+      pathIncludes: '/oauth2/v2.0/token',
+      times: 1,
+      body: {
+        error: 'invalid_request',
+        error_description: `AADSTS9999999: Policy ${INJECTED.join(' ')} Trace ID: 0 Correlation ID: 0 Timestamp: 2026-01-01 00:00:00Z`,
+        error_codes: [9999999],
+      },
+    });
     const r = await deploy({ route: 'runCommand' });
     assertNoInjectedCommand(r);
     assert.match(r.resultMessage ?? '', /Policy ## vso\[task/);

@@ -18,7 +18,12 @@ describe('PrivateAksDeploy against a private, Entra-only cluster', function () {
   let sandbox: Sandbox;
   const runs: TaskRun[] = [];
   const WIF = randomUUID();
-  const principalFor: Record<ConnectionScheme, string> = { WorkloadIdentityFederation: 'wif', ServicePrincipalSecret: 'secret', ServicePrincipalCertificate: 'cert', ManagedServiceIdentity: 'msi' };
+  const principalFor: Record<ConnectionScheme, string> = {
+    WorkloadIdentityFederation: 'wif',
+    ServicePrincipalSecret: 'secret',
+    ServicePrincipalCertificate: 'cert',
+    ManagedServiceIdentity: 'msi',
+  };
 
   before(async function () {
     sandbox = await startSandbox(
@@ -44,11 +49,29 @@ describe('PrivateAksDeploy against a private, Entra-only cluster', function () {
           { principal: 'deployers', role: 'Azure Kubernetes Service Cluster User Role', scope: 'cluster:aks-legacy' },
         ],
         clusters: [
-          { name: 'aks-prod', resourceGroup: 'rg-aks', private: true, disableLocalAccounts: true, namespaces: ['web'], rolloutDelaySeconds: 1 },
+          {
+            name: 'aks-prod',
+            resourceGroup: 'rg-aks',
+            private: true,
+            disableLocalAccounts: true,
+            namespaces: ['web'],
+            rolloutDelaySeconds: 1,
+          },
           // An older cluster without Entra ID integration: local accounts only.
-          { name: 'aks-legacy', resourceGroup: 'rg-aks', private: true, aad: null, disableLocalAccounts: false, disableRunCommand: true, namespaces: ['web'], rolloutDelaySeconds: 0 },
+          {
+            name: 'aks-legacy',
+            resourceGroup: 'rg-aks',
+            private: true,
+            aad: null,
+            disableLocalAccounts: false,
+            disableRunCommand: true,
+            namespaces: ['web'],
+            rolloutDelaySeconds: 0,
+          },
         ],
-        registries: [{ name: 'contosoprod', resourceGroup: 'rg-aks', defaultAction: 'Deny', ipRules: ['198.51.100.0/24'], dataEndpointEnabled: true }],
+        registries: [
+          { name: 'contosoprod', resourceGroup: 'rg-aks', defaultAction: 'Deny', ipRules: ['198.51.100.0/24'], dataEndpointEnabled: true },
+        ],
         network: { agentEgressIp: '203.0.113.77' },
       },
       { privateNetwork: true },
@@ -68,7 +91,13 @@ describe('PrivateAksDeploy against a private, Entra-only cluster', function () {
     assert.deepStrictEqual(leaks, [], 'secrets leaked into task output');
   });
 
-  async function deploy(o: { scheme?: ConnectionScheme; inside: boolean; inputs?: Record<string, string>; principal?: string; extra?: Partial<SandboxJobOptions> }): Promise<TaskRun> {
+  async function deploy(o: {
+    scheme?: ConnectionScheme;
+    inside: boolean;
+    inputs?: Record<string, string>;
+    principal?: string;
+    extra?: Partial<SandboxJobOptions>;
+  }): Promise<TaskRun> {
     const scheme = o.scheme ?? 'ServicePrincipalSecret';
     const env = sandboxJobEnv(sandbox, {
       connectionId: scheme === 'WorkloadIdentityFederation' ? WIF : `sc-${scheme}`,
@@ -97,22 +126,37 @@ describe('PrivateAksDeploy against a private, Entra-only cluster', function () {
       assert.strictEqual(r.result, 'Succeeded', r.stdout);
       assert.strictEqual(r.outputs.route, 'direct');
       assert.strictEqual(r.outputs.lineOfSight, 'pass');
-      assert.deepStrictEqual(JSON.parse(r.outputs.appliedObjects).map((o: { kind: string }) => o.kind), ['ConfigMap', 'Deployment', 'Service']);
+      assert.deepStrictEqual(
+        JSON.parse(r.outputs.appliedObjects).map((o: { kind: string }) => o.kind),
+        ['ConfigMap', 'Deployment', 'Service'],
+      );
       assert.match(r.lines.join('\n'), /deployment "shop" successfully rolled out/);
       const temp = path.join(sandbox.tempDir, 'agent', '_work', '_temp');
-      assert.deepStrictEqual(fs.readdirSync(temp).filter((f) => f.startsWith('private-aks-deploy-') && !f.endsWith('.md')), [], 'kubeconfig folder left behind');
+      assert.deepStrictEqual(
+        fs.readdirSync(temp).filter((f) => f.startsWith('private-aks-deploy-') && !f.endsWith('.md')),
+        [],
+        'kubeconfig folder left behind',
+      );
     });
   }
 
   it('falls back to run command from outside the VNet, saying why', async () => {
-    const r = await deploy({ inside: false, principal: 'secret', scheme: 'ServicePrincipalSecret', inputs: { route: 'auto', registryName: 'contosoprod' } });
+    const r = await deploy({
+      inside: false,
+      principal: 'secret',
+      scheme: 'ServicePrincipalSecret',
+      inputs: { route: 'auto', registryName: 'contosoprod' },
+    });
     // The secret principal has no run command permission: the diagnosis and the fallback still show.
     const log = r.lines.join('\n');
     assert.match(log, /ENOTFOUND/);
     assert.match(log, /privatelink\.eastus\.azmk8s\.io is not linked to the agent's VNet/);
     assert.match(log, /deploying through AKS run command instead \(route: auto\)/);
     // The registry's firewall, with the IP ACR saw.
-    assert.ok(r.warnings.some((w) => /firewall denies the agent's egress IP 203\.0\.113\.77.*--ip-address 203\.0\.113\.77/.test(w)), r.warnings.join('\n'));
+    assert.ok(
+      r.warnings.some((w) => /firewall denies the agent's egress IP 203\.0\.113\.77.*--ip-address 203\.0\.113\.77/.test(w)),
+      r.warnings.join('\n'),
+    );
     // …at the login server and at the data endpoint ARM lists for it.
     assert.match(log, /ACR data endpoint contosoprod\.eastus\.data\.azurecr\.io:443/);
     assert.strictEqual(r.warnings.filter((w) => /firewall denies/.test(w)).length, 2);
@@ -151,15 +195,28 @@ describe('PrivateAksDeploy against a private, Entra-only cluster', function () {
     sandbox.scenario.tokenLifetimeSeconds = 4;
     sandbox.scenario.oidcTokenLifetimeSeconds = 3;
     server.cluster.rolloutDelaySeconds = 9;
-    const aksTokensBefore = sandbox.requests.filter((q) => q.service === 'entra' && q.note?.resource === '6dae42f8-4368-4678-94ff-3960e28e3630').length;
+    const aksTokensBefore = sandbox.requests.filter(
+      (q) => q.service === 'entra' && q.note?.resource === '6dae42f8-4368-4678-94ff-3960e28e3630',
+    ).length;
     const oidcBefore = sandbox.requests.count('oidc');
     // Bump the deployment so that a new rollout starts, and cut the watch once the first token expired.
-    writeDemoManifests(sandbox, fs.readFileSync(path.join(sandbox.tempDir, 'agent', '_work', '1', 's', 'deploy', 'app.yaml'), 'utf8').replace('replicas: 2', 'replicas: 3'));
+    writeDemoManifests(
+      sandbox,
+      fs
+        .readFileSync(path.join(sandbox.tempDir, 'agent', '_work', '1', 's', 'deploy', 'app.yaml'), 'utf8')
+        .replace('replicas: 2', 'replicas: 3'),
+    );
     const cut = setTimeout(() => server.dropConnections(), 6_000);
     try {
-      const r = await deploy({ scheme: 'WorkloadIdentityFederation', inside: true, inputs: { route: 'direct', rolloutTimeoutSeconds: '40' } });
+      const r = await deploy({
+        scheme: 'WorkloadIdentityFederation',
+        inside: true,
+        inputs: { route: 'direct', rolloutTimeoutSeconds: '40' },
+      });
       assert.strictEqual(r.result, 'Succeeded', r.stdout);
-      const aksTokens = sandbox.requests.filter((q) => q.service === 'entra' && q.note?.resource === '6dae42f8-4368-4678-94ff-3960e28e3630').length - aksTokensBefore;
+      const aksTokens =
+        sandbox.requests.filter((q) => q.service === 'entra' && q.note?.resource === '6dae42f8-4368-4678-94ff-3960e28e3630').length -
+        aksTokensBefore;
       assert.ok(aksTokens >= 2, `only ${aksTokens} AKS token(s) were issued`);
       assert.ok(sandbox.requests.count('oidc') - oidcBefore >= 3, 'no fresh OIDC token for the later exchanges');
     } finally {
@@ -173,16 +230,23 @@ describe('PrivateAksDeploy against a private, Entra-only cluster', function () {
   it('deploys to a cluster without Entra ID with its local user credential, and a warning', async () => {
     const r = await deploy({ inside: true, inputs: { route: 'direct', clusterName: 'aks-legacy' } });
     assert.strictEqual(r.result, 'Succeeded', r.stdout);
-    assert.ok(r.warnings.some((w) => /has no Entra ID integration: deploying with its local user credential/.test(w)), r.warnings.join('\n'));
+    assert.ok(
+      r.warnings.some((w) => /has no Entra ID integration: deploying with its local user credential/.test(w)),
+      r.warnings.join('\n'),
+    );
   });
 
   it('explains that run command is disabled when the agent has no line of sight either', async () => {
-    const message = failedWith(await deploy({ inside: false, inputs: { route: 'auto', clusterName: 'aks-legacy' } }), 'RUN_COMMAND_DISABLED');
+    const message = failedWith(
+      await deploy({ inside: false, inputs: { route: 'auto', clusterName: 'aks-legacy' } }),
+      'RUN_COMMAND_DISABLED',
+    );
     assert.match(message, /disables run command/);
   });
 
   it('prunes, by label selector, what the manifests no longer hold', async () => {
-    const labelled = (name: string) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\n  labels:\n    owner: pad-test\ndata:\n  a: b\n`;
+    const labelled = (name: string) =>
+      `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\n  labels:\n    owner: pad-test\ndata:\n  a: b\n`;
     writeDemoManifests(sandbox, [labelled('keep-me'), labelled('drop-me')].join('---\n'));
     try {
       assert.strictEqual((await deploy({ inside: true, inputs: { route: 'direct' } })).result, 'Succeeded');
@@ -202,7 +266,10 @@ describe('PrivateAksDeploy against a private, Entra-only cluster', function () {
     try {
       const r = await deploy({ inside: true, inputs: { route: 'direct' }, extra: { secretOverride: 'not-the-secret' } });
       assert.match(failedWith(r, 'INVALID_MANIFEST'), /app.yaml \(document 4\) is not valid YAML/);
-      assert.ok(!r.lines.some((l) => /^Signed in to Azure|^Cluster:/.test(l)), `Azure's part was printed before the input error:\n${r.lines.join('\n')}`);
+      assert.ok(
+        !r.lines.some((l) => /^Signed in to Azure|^Cluster:/.test(l)),
+        `Azure's part was printed before the input error:\n${r.lines.join('\n')}`,
+      );
       // The control: the same connection with good manifests fails at sign-in, so sign-in did fail above.
       writeDemoManifests(sandbox);
       const control = await deploy({ inside: true, inputs: { route: 'direct' }, extra: { secretOverride: 'not-the-secret' } });
@@ -216,7 +283,10 @@ describe('PrivateAksDeploy against a private, Entra-only cluster', function () {
     // kubectl reads YAML 1.1 (sigs.k8s.io/yaml on go-yaml v2: resolve.go's bool table has yes/on/y/off),
     // so a plain yes is a bool to it: the author's quotes must survive into what it applies.
     const configMap = 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: quoted\ndata:\n  enabled: "yes"\n  mode: \'on\'\n';
-    const deployment = DEMO_MANIFEST.split('---\n')[1].replace('          image: contosoprod.azurecr.io/shop/web:1.0.0\n', '          image: contosoprod.azurecr.io/shop/web:1.0.0\n          env:\n            - name: FEATURE\n              value: "on"\n');
+    const deployment = DEMO_MANIFEST.split('---\n')[1].replace(
+      '          image: contosoprod.azurecr.io/shop/web:1.0.0\n',
+      '          image: contosoprod.azurecr.io/shop/web:1.0.0\n          env:\n            - name: FEATURE\n              value: "on"\n',
+    );
     // The changed document first: as JSON, it must not turn kubectl's decoder to a JSON stream.
     writeDemoManifests(sandbox, [deployment, configMap].join('---\n'));
     try {
@@ -224,7 +294,9 @@ describe('PrivateAksDeploy against a private, Entra-only cluster', function () {
       assert.strictEqual(r.result, 'Succeeded', r.stdout);
       const store = sandbox.azure.clusters.get('aks-prod')!.store;
       assert.deepStrictEqual((store.get('ConfigMap', 'web', 'quoted') as { data: unknown }).data, { enabled: 'yes', mode: 'on' });
-      const container = (store.get('Deployment', 'web', 'shop') as { spec: { template: { spec: { containers: { image: string; env: unknown }[] } } } }).spec.template.spec.containers[0];
+      const container = (
+        store.get('Deployment', 'web', 'shop') as { spec: { template: { spec: { containers: { image: string; env: unknown }[] } } } }
+      ).spec.template.spec.containers[0];
       assert.strictEqual(container.image, 'contosoprod.azurecr.io/shop/web:3.0.0');
       assert.deepStrictEqual(container.env, [{ name: 'FEATURE', value: 'on' }]);
     } finally {
@@ -236,10 +308,18 @@ describe('PrivateAksDeploy against a private, Entra-only cluster', function () {
     const kustomization = path.join(sandbox.tempDir, 'agent', '_work', '1', 's', 'overlay');
     fs.mkdirSync(kustomization, { recursive: true });
     fs.writeFileSync(path.join(kustomization, 'kustomization.yaml'), 'resources:\n  - extra.yaml\ncommonLabels:\n  team: shop\n');
-    fs.writeFileSync(path.join(kustomization, 'extra.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-kustomize\ndata:\n  a: b\n');
+    fs.writeFileSync(
+      path.join(kustomization, 'extra.yaml'),
+      'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-kustomize\ndata:\n  a: b\n',
+    );
     const r = await deploy({
       inside: true,
-      inputs: { route: 'direct', serverSideApply: 'true', containers: 'contosoprod.azurecr.io/shop/web:2.0.0', kustomizationPath: 'overlay' },
+      inputs: {
+        route: 'direct',
+        serverSideApply: 'true',
+        containers: 'contosoprod.azurecr.io/shop/web:2.0.0',
+        kustomizationPath: 'overlay',
+      },
     });
     assert.strictEqual(r.result, 'Succeeded', r.stdout);
     // Earlier tests applied client-side: taking the fields over is what a migration to server-side apply needs.
@@ -285,18 +365,46 @@ req.end(body);
         scheme: 'ServicePrincipalSecret',
         inside: true,
         inputs: { route: 'direct', credentialHelper: 'kubelogin', kubeloginLoginMode: 'spn' },
-        extra: { extraEnv: { PATH: `${fake.dir}:${process.env.PATH}`, FAKE_KUBELOGIN_AUTHORITY: sandbox.authorityHost, FAKE_KUBELOGIN_CA: sandbox.caFile } },
+        extra: {
+          extraEnv: {
+            PATH: `${fake.dir}:${process.env.PATH}`,
+            FAKE_KUBELOGIN_AUTHORITY: sandbox.authorityHost,
+            FAKE_KUBELOGIN_CA: sandbox.caFile,
+          },
+        },
       });
       assert.strictEqual(r.result, 'Succeeded', r.stdout);
-      const calls = fs.readFileSync(fake.record, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      const calls = fs
+        .readFileSync(fake.record, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
       const principal = sandbox.principal('secret');
-      assert.deepStrictEqual(calls[0].argv, ['get-token', '--login', 'spn', '--server-id', '6dae42f8-4368-4678-94ff-3960e28e3630', '--environment', 'AzurePublicCloud', '--tenant-id', sandbox.tenantId, '--client-id', principal.clientId]);
-      assert.ok(calls.every((c) => !c.argv.join(' ').includes(principal.secret!)), 'the secret was on a command line');
+      assert.deepStrictEqual(calls[0].argv, [
+        'get-token',
+        '--login',
+        'spn',
+        '--server-id',
+        '6dae42f8-4368-4678-94ff-3960e28e3630',
+        '--environment',
+        'AzurePublicCloud',
+        '--tenant-id',
+        sandbox.tenantId,
+        '--client-id',
+        principal.clientId,
+      ]);
+      assert.ok(
+        calls.every((c) => !c.argv.join(' ').includes(principal.secret!)),
+        'the secret was on a command line',
+      );
       assert.ok(calls[0].envNames.includes('AAD_SERVICE_PRINCIPAL_CLIENT_SECRET'));
     });
 
     it('refuses a mode that would need a token file on disk', async () => {
-      const r = await deploy({ inside: true, inputs: { route: 'direct', credentialHelper: 'kubelogin', kubeloginLoginMode: 'workloadidentity' } });
+      const r = await deploy({
+        inside: true,
+        inputs: { route: 'direct', credentialHelper: 'kubelogin', kubeloginLoginMode: 'workloadidentity' },
+      });
       assert.match(failedWith(r, 'KUBELOGIN_MODE_MISMATCH'), /token from a file/);
     });
   });
@@ -310,7 +418,10 @@ req.end(body);
 
     it('no Azure RBAC data role: names the role and the namespace scope', async () => {
       const message = failedWith(await deploy({ inside: true, principal: 'noDataRole', inputs: { route: 'direct' } }), 'KUBECTL_FORBIDDEN');
-      assert.match(message, /--role "Azure Kubernetes Service RBAC Writer" --scope \/subscriptions\/.*\/managedClusters\/aks-prod\/namespaces\/web/);
+      assert.match(
+        message,
+        /--role "Azure Kubernetes Service RBAC Writer" --scope \/subscriptions\/.*\/managedClusters\/aks-prod\/namespaces\/web/,
+      );
     });
 
     it('admin credentials asked of a cluster without local accounts', async () => {
@@ -319,12 +430,24 @@ req.end(body);
     });
 
     it('kubectl not where the input says', async () => {
-      const message = failedWith(await deploy({ inside: true, inputs: { route: 'direct', kubectlPath: '/opt/nowhere/kubectl' } }), 'KUBECTL_MISSING');
+      const message = failedWith(
+        await deploy({ inside: true, inputs: { route: 'direct', kubectlPath: '/opt/nowhere/kubectl' } }),
+        'KUBECTL_MISSING',
+      );
       assert.match(message, /No kubectl at \/opt\/nowhere\/kubectl/);
     });
 
     it('a cluster named by a malformed resource id', async () => {
-      const message = failedWith(await deploy({ inside: true, inputs: { clusterSpecifiedBy: 'resourceId', clusterResourceId: '/subscriptions/x/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/aks' } }), 'INVALID_INPUT');
+      const message = failedWith(
+        await deploy({
+          inside: true,
+          inputs: {
+            clusterSpecifiedBy: 'resourceId',
+            clusterResourceId: '/subscriptions/x/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/aks',
+          },
+        }),
+        'INVALID_INPUT',
+      );
       assert.match(message, /input 'clusterResourceId'/);
     });
   });

@@ -19,74 +19,107 @@ describe('ServiceConnectionRoleCheck against the sandbox', function () {
   const runs: TaskRun[] = [];
   const WIF = randomUUID();
   const AKS = 'Microsoft.ContainerService/managedClusters';
-  const principalFor: Record<ConnectionScheme, string> = { WorkloadIdentityFederation: 'wif', ServicePrincipalSecret: 'secret', ServicePrincipalCertificate: 'cert', ManagedServiceIdentity: 'msi' };
+  const principalFor: Record<ConnectionScheme, string> = {
+    WorkloadIdentityFederation: 'wif',
+    ServicePrincipalSecret: 'secret',
+    ServicePrincipalCertificate: 'cert',
+    ManagedServiceIdentity: 'msi',
+  };
 
   before(async () => {
-    sandbox = await startSandbox({
-      principals: [
-        { name: 'wif', federated: [{ subject: 'sc://contoso/web/prod-wif' }] },
-        { name: 'secret' },
-        { name: 'cert', certificate: true },
-        { name: 'msi', managedIdentity: true, systemAssigned: true },
-        { name: 'nothing' },
-        { name: 'clusterUserOnly' },
-        { name: 'k8sBound' },
-        { name: 'writerOnly' },
-        { name: 'both' },
-        { name: 'contributorViaGroup' },
-        { name: 'customNot' },
-        { name: 'customNotPlusUser' },
-        { name: 'auditor' },
-        { name: 'kubelet', managedIdentity: true },
-      ],
-      serviceConnections: [{ id: WIF, name: 'prod-wif', principal: 'wif' }],
-      azureDevOps: { organization: 'contoso', projectName: 'web' },
-      groups: [
-        { name: 'deployers', members: ['wif', 'secret', 'cert', 'msi'] },
-        { name: 'platform', members: ['contributorViaGroup'] },
-      ],
-      customRoles: [
-        {
-          name: 'Cluster operator without user credential or secrets',
-          actions: [`${AKS}/*`],
-          notActions: [`${AKS}/listClusterUserCredential/action`],
-          dataActions: [`${AKS}/*`],
-          notDataActions: [`${AKS}/secrets/*`],
-        },
-      ],
-      roleAssignments: [
-        { principal: 'deployers', role: 'Azure Kubernetes Service Cluster User Role', scope: 'cluster:aks-prod' },
-        { principal: 'deployers', role: 'Azure Kubernetes Service RBAC Writer', scope: 'cluster:aks-prod/namespaces/web' },
-        { principal: 'clusterUserOnly', role: 'Azure Kubernetes Service Cluster User Role', scope: 'cluster:aks-prod' },
-        { principal: 'clusterUserOnly', role: 'Azure Kubernetes Service Cluster User Role', scope: 'cluster:aks-k8srbac' },
-        // On the Kubernetes-RBAC cluster the sandbox's in-cluster decision follows this data role, as a RoleBinding would.
-        { principal: 'k8sBound', role: 'Azure Kubernetes Service Cluster User Role', scope: 'cluster:aks-k8srbac' },
-        { principal: 'k8sBound', role: 'Azure Kubernetes Service RBAC Writer', scope: 'cluster:aks-k8srbac/namespaces/web' },
-        { principal: 'writerOnly', role: 'Azure Kubernetes Service RBAC Writer', scope: 'cluster:aks-prod/namespaces/web' },
-        { principal: 'both', role: 'Azure Kubernetes Service Cluster User Role', scope: 'cluster:aks-prod' },
-        { principal: 'both', role: 'Azure Kubernetes Service RBAC Writer', scope: 'cluster:aks-prod/namespaces/web' },
-        { principal: 'platform', role: 'Contributor', scope: 'resourceGroup:rg-aks' },
-        { principal: 'customNot', role: 'Cluster operator without user credential or secrets', scope: 'cluster:aks-prod' },
-        { principal: 'customNotPlusUser', role: 'Cluster operator without user credential or secrets', scope: 'cluster:aks-prod' },
-        { principal: 'customNotPlusUser', role: 'Azure Kubernetes Service Cluster User Role', scope: 'cluster:aks-prod' },
-        { principal: 'auditor', role: 'Reader', scope: 'resourceGroup:rg-aks' },
-        { principal: 'kubelet', role: 'AcrPull', scope: 'registry:contosoprod' },
-      ],
-      clusters: [
-        {
-          name: 'aks-prod', resourceGroup: 'rg-aks', private: true, aad: { managed: true, enableAzureRBAC: true }, disableLocalAccounts: true,
-          oidcIssuer: true, workloadIdentity: true, azurePolicy: true, keyVaultSecretsProvider: true, networkPolicy: 'azure', defender: true,
-          kubeletIdentity: 'kubelet', namespaces: ['web'],
-        },
-        // What `az aks create` gives without hardening flags.
-        { name: 'aks-default', resourceGroup: 'rg-aks', private: false, aad: null, disableLocalAccounts: false },
-        { name: 'aks-k8srbac', resourceGroup: 'rg-aks', aad: { managed: true, enableAzureRBAC: false } },
-      ],
-      registries: [
-        { name: 'contosoprod', resourceGroup: 'rg-aks', publicNetworkAccess: 'Disabled', adminUserEnabled: false, networkRuleBypassOptions: 'AzureServices', privateEndpoints: [{ name: 'pe-aks', status: 'Approved' }] },
-        { name: 'contosodefault', resourceGroup: 'rg-aks', publicNetworkAccess: 'Enabled', defaultAction: 'Allow', adminUserEnabled: true, networkRuleBypassOptions: 'None', privateEndpoints: [{ name: 'pe-new', status: 'Pending' }] },
-      ],
-    }, { privateNetwork: true });
+    sandbox = await startSandbox(
+      {
+        principals: [
+          { name: 'wif', federated: [{ subject: 'sc://contoso/web/prod-wif' }] },
+          { name: 'secret' },
+          { name: 'cert', certificate: true },
+          { name: 'msi', managedIdentity: true, systemAssigned: true },
+          { name: 'nothing' },
+          { name: 'clusterUserOnly' },
+          { name: 'k8sBound' },
+          { name: 'writerOnly' },
+          { name: 'both' },
+          { name: 'contributorViaGroup' },
+          { name: 'customNot' },
+          { name: 'customNotPlusUser' },
+          { name: 'auditor' },
+          { name: 'kubelet', managedIdentity: true },
+        ],
+        serviceConnections: [{ id: WIF, name: 'prod-wif', principal: 'wif' }],
+        azureDevOps: { organization: 'contoso', projectName: 'web' },
+        groups: [
+          { name: 'deployers', members: ['wif', 'secret', 'cert', 'msi'] },
+          { name: 'platform', members: ['contributorViaGroup'] },
+        ],
+        customRoles: [
+          {
+            name: 'Cluster operator without user credential or secrets',
+            actions: [`${AKS}/*`],
+            notActions: [`${AKS}/listClusterUserCredential/action`],
+            dataActions: [`${AKS}/*`],
+            notDataActions: [`${AKS}/secrets/*`],
+          },
+        ],
+        roleAssignments: [
+          { principal: 'deployers', role: 'Azure Kubernetes Service Cluster User Role', scope: 'cluster:aks-prod' },
+          { principal: 'deployers', role: 'Azure Kubernetes Service RBAC Writer', scope: 'cluster:aks-prod/namespaces/web' },
+          { principal: 'clusterUserOnly', role: 'Azure Kubernetes Service Cluster User Role', scope: 'cluster:aks-prod' },
+          { principal: 'clusterUserOnly', role: 'Azure Kubernetes Service Cluster User Role', scope: 'cluster:aks-k8srbac' },
+          // On the Kubernetes-RBAC cluster the sandbox's in-cluster decision follows this data role, as a RoleBinding would.
+          { principal: 'k8sBound', role: 'Azure Kubernetes Service Cluster User Role', scope: 'cluster:aks-k8srbac' },
+          { principal: 'k8sBound', role: 'Azure Kubernetes Service RBAC Writer', scope: 'cluster:aks-k8srbac/namespaces/web' },
+          { principal: 'writerOnly', role: 'Azure Kubernetes Service RBAC Writer', scope: 'cluster:aks-prod/namespaces/web' },
+          { principal: 'both', role: 'Azure Kubernetes Service Cluster User Role', scope: 'cluster:aks-prod' },
+          { principal: 'both', role: 'Azure Kubernetes Service RBAC Writer', scope: 'cluster:aks-prod/namespaces/web' },
+          { principal: 'platform', role: 'Contributor', scope: 'resourceGroup:rg-aks' },
+          { principal: 'customNot', role: 'Cluster operator without user credential or secrets', scope: 'cluster:aks-prod' },
+          { principal: 'customNotPlusUser', role: 'Cluster operator without user credential or secrets', scope: 'cluster:aks-prod' },
+          { principal: 'customNotPlusUser', role: 'Azure Kubernetes Service Cluster User Role', scope: 'cluster:aks-prod' },
+          { principal: 'auditor', role: 'Reader', scope: 'resourceGroup:rg-aks' },
+          { principal: 'kubelet', role: 'AcrPull', scope: 'registry:contosoprod' },
+        ],
+        clusters: [
+          {
+            name: 'aks-prod',
+            resourceGroup: 'rg-aks',
+            private: true,
+            aad: { managed: true, enableAzureRBAC: true },
+            disableLocalAccounts: true,
+            oidcIssuer: true,
+            workloadIdentity: true,
+            azurePolicy: true,
+            keyVaultSecretsProvider: true,
+            networkPolicy: 'azure',
+            defender: true,
+            kubeletIdentity: 'kubelet',
+            namespaces: ['web'],
+          },
+          // What `az aks create` gives without hardening flags.
+          { name: 'aks-default', resourceGroup: 'rg-aks', private: false, aad: null, disableLocalAccounts: false },
+          { name: 'aks-k8srbac', resourceGroup: 'rg-aks', aad: { managed: true, enableAzureRBAC: false } },
+        ],
+        registries: [
+          {
+            name: 'contosoprod',
+            resourceGroup: 'rg-aks',
+            publicNetworkAccess: 'Disabled',
+            adminUserEnabled: false,
+            networkRuleBypassOptions: 'AzureServices',
+            privateEndpoints: [{ name: 'pe-aks', status: 'Approved' }],
+          },
+          {
+            name: 'contosodefault',
+            resourceGroup: 'rg-aks',
+            publicNetworkAccess: 'Enabled',
+            defaultAction: 'Allow',
+            adminUserEnabled: true,
+            networkRuleBypassOptions: 'None',
+            privateEndpoints: [{ name: 'pe-new', status: 'Pending' }],
+          },
+        ],
+      },
+      { privateNetwork: true },
+    );
   });
 
   after(async () => {
@@ -102,16 +135,30 @@ describe('ServiceConnectionRoleCheck against the sandbox', function () {
   const command = (principal: string, role: string, scope: string) =>
     `az role assignment create --assignee-object-id ${sandbox.principal(principal).objectId} --assignee-principal-type ServicePrincipal --role "${role}" --scope ${scope}`;
 
-  async function check(principal: string, inputs: Record<string, string> = {}, scheme: ConnectionScheme = 'ServicePrincipalSecret', where?: 'insideVnet' | 'outsideVnet'): Promise<TaskRun> {
+  async function check(
+    principal: string,
+    inputs: Record<string, string> = {},
+    scheme: ConnectionScheme = 'ServicePrincipalSecret',
+    where?: 'insideVnet' | 'outsideVnet',
+  ): Promise<TaskRun> {
     const env = sandboxJobEnv(sandbox, {
       connectionId: scheme === 'WorkloadIdentityFederation' ? WIF : `sc-${principal}`,
       scheme,
       principal,
       debug: true,
-      inputs: { resourceGroupName: 'rg-aks', clusterName: 'aks-prod', namespace: 'web', intents: 'deploy', checkHardening: 'false', ...inputs },
+      inputs: {
+        resourceGroupName: 'rg-aks',
+        clusterName: 'aks-prod',
+        namespace: 'web',
+        intents: 'deploy',
+        checkHardening: 'false',
+        ...inputs,
+      },
     });
     const network = sandbox.network;
-    const r = await runTask('ServiceConnectionRoleCheckV1', env, { wrap: where && network ? (c, a) => network.spawnArgs(where === 'insideVnet', c, a) : undefined });
+    const r = await runTask('ServiceConnectionRoleCheckV1', env, {
+      wrap: where && network ? (c, a) => network.spawnArgs(where === 'insideVnet', c, a) : undefined,
+    });
     runs.push(r);
     assert.ok(!r.timedOut, `the task hung:\n${r.stdout}`);
     return r;
@@ -127,7 +174,10 @@ describe('ServiceConnectionRoleCheck against the sandbox', function () {
   }
   /** OK, MISSING or IN-CLUSTER, without the detail. */
   const statusOf = (r: TaskRun, operation: string, intent = 'deploy') => verdictOf(r, operation, intent).split(' ')[0];
-  const DATA_WRITES = ['apps/deployments', 'services', 'configmaps', 'secrets', 'networking.k8s.io/ingresses'].flatMap((k) => [`${AKS}/${k}/read`, `${AKS}/${k}/write`]);
+  const DATA_WRITES = ['apps/deployments', 'services', 'configmaps', 'secrets', 'networking.k8s.io/ingresses'].flatMap((k) => [
+    `${AKS}/${k}/read`,
+    `${AKS}/${k}/write`,
+  ]);
 
   for (const scheme of ALL_SCHEMES) {
     it(`reports the identity first with ${scheme}, then the deploy permissions it holds through its group`, async () => {
@@ -139,8 +189,16 @@ describe('ServiceConnectionRoleCheck against the sandbox', function () {
       assert.match(text, new RegExp(`Tenant\\s+: ${sandbox.tenantId}`));
       assert.match(text, new RegExp(`Application \\(client\\) id\\s+: ${p.clientId}`));
       assert.match(text, new RegExp(`Object id\\s+: ${p.objectId}`));
-      assert.match(text, scheme === 'ManagedServiceIdentity' ? /Identity type\s+: managed identity/ : /Identity type\s+: service principal/);
-      assert.match(text, new RegExp(`Scheme\\s+: ${scheme === 'ServicePrincipalSecret' || scheme === 'ServicePrincipalCertificate' ? 'ServicePrincipal' : scheme}`));
+      assert.match(
+        text,
+        scheme === 'ManagedServiceIdentity' ? /Identity type\s+: managed identity/ : /Identity type\s+: service principal/,
+      );
+      assert.match(
+        text,
+        new RegExp(
+          `Scheme\\s+: ${scheme === 'ServicePrincipalSecret' || scheme === 'ServicePrincipalCertificate' ? 'ServicePrincipal' : scheme}`,
+        ),
+      );
       if (scheme === 'WorkloadIdentityFederation') {
         assert.ok(text.includes(`Federated issuer        : ${sandbox.oidcIssuer}`), text);
         assert.ok(text.includes('Federated subject       : sc://contoso/web/prod-wif'), text);
@@ -198,7 +256,13 @@ describe('ServiceConnectionRoleCheck against the sandbox', function () {
     it('Contributor through a group: every ARM action granted, but no Kubernetes data action (Contributor has none)', async () => {
       const r = await check('contributorViaGroup', { intents: 'deploy,deployRunCommand,adminCredentials,aksAuthorizedIpRanges' });
       assert.strictEqual(r.result, 'Failed');
-      for (const [intent, op] of [['deploy', `${AKS}/listClusterUserCredential/action`], ['deployRunCommand', `${AKS}/runcommand/action`], ['deployRunCommand', `${AKS}/commandResults/read`], ['adminCredentials', `${AKS}/listClusterAdminCredential/action`], ['aksAuthorizedIpRanges', `${AKS}/write`]]) {
+      for (const [intent, op] of [
+        ['deploy', `${AKS}/listClusterUserCredential/action`],
+        ['deployRunCommand', `${AKS}/runcommand/action`],
+        ['deployRunCommand', `${AKS}/commandResults/read`],
+        ['adminCredentials', `${AKS}/listClusterAdminCredential/action`],
+        ['aksAuthorizedIpRanges', `${AKS}/write`],
+      ]) {
         assert.strictEqual(statusOf(r, op, intent), 'OK', `${intent} ${op}`);
       }
       for (const op of DATA_WRITES) assert.strictEqual(statusOf(r, op), 'MISSING');
@@ -211,8 +275,14 @@ describe('ServiceConnectionRoleCheck against the sandbox', function () {
       const r = await check('customNot');
       assert.strictEqual(r.result, 'Failed');
       assert.strictEqual(statusOf(r, `${AKS}/read`), 'OK');
-      assert.match(verdictOf(r, `${AKS}/listClusterUserCredential/action`), /^MISSING \(granted by a role but removed by its notActions Microsoft\.ContainerService\/managedClusters\/listClusterUserCredential\/action\)/);
-      assert.match(verdictOf(r, `${AKS}/secrets/write`), /^MISSING \(.*notDataActions Microsoft\.ContainerService\/managedClusters\/secrets\/\*\)/);
+      assert.match(
+        verdictOf(r, `${AKS}/listClusterUserCredential/action`),
+        /^MISSING \(granted by a role but removed by its notActions Microsoft\.ContainerService\/managedClusters\/listClusterUserCredential\/action\)/,
+      );
+      assert.match(
+        verdictOf(r, `${AKS}/secrets/write`),
+        /^MISSING \(.*notDataActions Microsoft\.ContainerService\/managedClusters\/secrets\/\*\)/,
+      );
       assert.strictEqual(statusOf(r, `${AKS}/apps/deployments/write`), 'OK');
       assert.strictEqual(r.outputs.missingPermissionCount, '3');
       assert.ok(log(r).includes(command('customNot', 'Azure Kubernetes Service Cluster User Role', clusterId())));
@@ -241,8 +311,18 @@ describe('ServiceConnectionRoleCheck against the sandbox', function () {
         const r = await check('clusterUserOnly', { clusterName: 'aks-k8srbac', failOn: 'never' }, 'ServicePrincipalSecret', 'insideVnet');
         assert.strictEqual(r.result, 'Succeeded', r.stdout);
         assert.strictEqual(r.outputs.missingPermissionCount, '10');
-        assert.match(verdictOf(r, `${AKS}/apps/deployments/write`), /^MISSING \(in-cluster RBAC \(SelfSubjectAccessReview\) denies create, patch deployments\.apps in 'web'/);
-        assert.ok(r.warnings.some((w) => w.includes(`kubectl create rolebinding private-aks-deploy --clusterrole=edit --user=${sandbox.principal('clusterUserOnly').objectId} --namespace web`)), r.warnings.join('\n'));
+        assert.match(
+          verdictOf(r, `${AKS}/apps/deployments/write`),
+          /^MISSING \(in-cluster RBAC \(SelfSubjectAccessReview\) denies create, patch deployments\.apps in 'web'/,
+        );
+        assert.ok(
+          r.warnings.some((w) =>
+            w.includes(
+              `kubectl create rolebinding private-aks-deploy --clusterrole=edit --user=${sandbox.principal('clusterUserOnly').objectId} --namespace web`,
+            ),
+          ),
+          r.warnings.join('\n'),
+        );
       });
 
       it('inside the VNet: an identity the cluster allows passes', async () => {
@@ -257,7 +337,10 @@ describe('ServiceConnectionRoleCheck against the sandbox', function () {
         assert.strictEqual(r.result, 'Succeeded', r.stdout);
         assert.strictEqual(r.outputs.missingPermissionCount, '0');
         assert.match(verdictOf(r, `${AKS}/apps/deployments/write`), /^IN-CLUSTER/);
-        assert.ok(r.warnings.some((w) => /not checked: the API server is not reachable from this agent \[PRIVATE_DNS_UNRESOLVED\]/.test(w)), r.warnings.join('\n'));
+        assert.ok(
+          r.warnings.some((w) => /not checked: the API server is not reachable from this agent \[PRIVATE_DNS_UNRESOLVED\]/.test(w)),
+          r.warnings.join('\n'),
+        );
       });
     });
   });
@@ -272,7 +355,10 @@ describe('ServiceConnectionRoleCheck against the sandbox', function () {
       assert.ok(text.includes(command('nothing', 'Reader', clusterId())), text);
       assert.ok(text.includes(command('nothing', 'Azure Kubernetes Service RBAC Writer', `${clusterId()}/namespaces/web`)), text);
       assert.match(text, /No built-in role below Contributor grants runcommand\/action with commandResults\/read/);
-      assert.ok(!text.includes('--role "Azure Kubernetes Service Cluster User Role"'), 'Cluster User suggested although Cluster Admin covers the read');
+      assert.ok(
+        !text.includes('--role "Azure Kubernetes Service Cluster User Role"'),
+        'Cluster User suggested although Cluster Admin covers the read',
+      );
     });
 
     it('pull and push together: one AcrPush assignment on the registry', async () => {
@@ -286,7 +372,12 @@ describe('ServiceConnectionRoleCheck against the sandbox', function () {
     it('registry firewall rules and AKS authorized IP ranges: the configuration roles, plus Reader for listUsages', async () => {
       const r = await check('nothing', { intents: 'acrNetworkRules,aksAuthorizedIpRanges', registryName: 'contosoprod' });
       const text = log(r);
-      assert.ok(text.includes(command('nothing', 'Container Registry Contributor and Data Access Configuration Administrator', registryId('contosoprod'))), text);
+      assert.ok(
+        text.includes(
+          command('nothing', 'Container Registry Contributor and Data Access Configuration Administrator', registryId('contosoprod')),
+        ),
+        text,
+      );
       assert.ok(text.includes(command('nothing', 'Reader', registryId('contosoprod'))), text);
       assert.ok(text.includes(command('nothing', 'Azure Kubernetes Service Contributor Role', clusterId())), text);
     });
@@ -295,17 +386,40 @@ describe('ServiceConnectionRoleCheck against the sandbox', function () {
       const r = await check('nothing', { intents: 'adminCredentials', failOn: 'never' });
       assert.ok(log(r).includes(command('nothing', 'Azure Kubernetes Service Cluster Admin Role', clusterId())));
       // The connection holds nothing, so it cannot read the cluster either: the note says so instead.
-      assert.ok(r.warnings.some((w) => /could not read 'aks-prod'/.test(w)), r.warnings.join('\n'));
+      assert.ok(
+        r.warnings.some((w) => /could not read 'aks-prod'/.test(w)),
+        r.warnings.join('\n'),
+      );
     });
   });
 
   describe('hardening checklist', () => {
     it('a hardened cluster and registry: every item passes, score 100, the summary uploaded', async () => {
-      const r = await check('auditor', { intents: 'acrPull', registryName: 'contosoprod', checkHardening: 'true', failOn: 'postureFailures' });
+      const r = await check('auditor', {
+        intents: 'acrPull',
+        registryName: 'contosoprod',
+        checkHardening: 'true',
+        failOn: 'postureFailures',
+      });
       assert.strictEqual(r.result, 'Succeeded', r.stdout);
       assert.strictEqual(r.outputs.postureScore, '100');
       const text = log(r);
-      for (const title of ['Entra ID integration (managed)', 'Azure RBAC for Kubernetes authorization', 'Local accounts disabled', 'Private cluster or authorized IP ranges', 'OIDC issuer and workload identity', 'Azure Policy add-on', 'Key Vault secrets provider', 'Network policy', 'Microsoft Defender for Containers', 'Admin user disabled', 'Public network access', 'Private endpoints approved', 'Trusted Azure services may bypass the firewall', 'Kubelet identity holds AcrPull on the registry']) {
+      for (const title of [
+        'Entra ID integration (managed)',
+        'Azure RBAC for Kubernetes authorization',
+        'Local accounts disabled',
+        'Private cluster or authorized IP ranges',
+        'OIDC issuer and workload identity',
+        'Azure Policy add-on',
+        'Key Vault secrets provider',
+        'Network policy',
+        'Microsoft Defender for Containers',
+        'Admin user disabled',
+        'Public network access',
+        'Private endpoints approved',
+        'Trusted Azure services may bypass the firewall',
+        'Kubelet identity holds AcrPull on the registry',
+      ]) {
         assert.match(text, new RegExp(`${title.replace(/[()]/g, '\\$&')}\\s+PASS`), `${title}:\n${text}`);
       }
       const [uploaded] = uploadedSummaries(r.stdout);
@@ -320,17 +434,51 @@ describe('ServiceConnectionRoleCheck against the sandbox', function () {
     });
 
     it('a default cluster and registry: failures and warnings with their fix commands; postureFailures fails the task', async () => {
-      const r = await check('auditor', { clusterName: 'aks-default', registryName: 'contosodefault', intents: 'acrPull', checkHardening: 'true', failOn: 'postureFailures' });
+      const r = await check('auditor', {
+        clusterName: 'aks-default',
+        registryName: 'contosodefault',
+        intents: 'acrPull',
+        checkHardening: 'true',
+        failOn: 'postureFailures',
+      });
       assert.strictEqual(r.result, 'Failed', r.stdout);
       assert.match(r.resultMessage!, /\[POSTURE_FAILURES\]/);
       const text = log(r);
       const status = (title: string) => new RegExp(`${title.replace(/[()]/g, '\\$&')}\\s+(PASS|WARN|FAIL)`).exec(text)?.[1];
       assert.deepStrictEqual(
-        Object.fromEntries(['Entra ID integration (managed)', 'Azure RBAC for Kubernetes authorization', 'Local accounts disabled', 'Private cluster or authorized IP ranges', 'OIDC issuer and workload identity', 'Azure Policy add-on', 'Key Vault secrets provider', 'Network policy', 'Microsoft Defender for Containers', 'Admin user disabled', 'Public network access', 'Private endpoints approved', 'Trusted Azure services may bypass the firewall', 'Kubelet identity holds AcrPull on the registry'].map((t) => [t, status(t)])),
+        Object.fromEntries(
+          [
+            'Entra ID integration (managed)',
+            'Azure RBAC for Kubernetes authorization',
+            'Local accounts disabled',
+            'Private cluster or authorized IP ranges',
+            'OIDC issuer and workload identity',
+            'Azure Policy add-on',
+            'Key Vault secrets provider',
+            'Network policy',
+            'Microsoft Defender for Containers',
+            'Admin user disabled',
+            'Public network access',
+            'Private endpoints approved',
+            'Trusted Azure services may bypass the firewall',
+            'Kubelet identity holds AcrPull on the registry',
+          ].map((t) => [t, status(t)]),
+        ),
         {
-          'Entra ID integration (managed)': 'FAIL', 'Azure RBAC for Kubernetes authorization': 'WARN', 'Local accounts disabled': 'FAIL', 'Private cluster or authorized IP ranges': 'FAIL',
-          'OIDC issuer and workload identity': 'WARN', 'Azure Policy add-on': 'WARN', 'Key Vault secrets provider': 'WARN', 'Network policy': 'WARN', 'Microsoft Defender for Containers': 'WARN',
-          'Admin user disabled': 'FAIL', 'Public network access': 'FAIL', 'Private endpoints approved': 'WARN', 'Trusted Azure services may bypass the firewall': 'WARN', 'Kubelet identity holds AcrPull on the registry': 'FAIL',
+          'Entra ID integration (managed)': 'FAIL',
+          'Azure RBAC for Kubernetes authorization': 'WARN',
+          'Local accounts disabled': 'FAIL',
+          'Private cluster or authorized IP ranges': 'FAIL',
+          'OIDC issuer and workload identity': 'WARN',
+          'Azure Policy add-on': 'WARN',
+          'Key Vault secrets provider': 'WARN',
+          'Network policy': 'WARN',
+          'Microsoft Defender for Containers': 'WARN',
+          'Admin user disabled': 'FAIL',
+          'Public network access': 'FAIL',
+          'Private endpoints approved': 'WARN',
+          'Trusted Azure services may bypass the firewall': 'WARN',
+          'Kubelet identity holds AcrPull on the registry': 'FAIL',
         },
       );
       // 0 for 6 failures, 4 for 8 warnings, over 14 items.
@@ -344,19 +492,28 @@ describe('ServiceConnectionRoleCheck against the sandbox', function () {
         'az acr private-endpoint-connection approve --registry-name contosodefault --name pe-new',
         'az acr update --resource-group rg-aks --name contosodefault --allow-trusted-services true',
         `az aks update --resource-group rg-aks --name aks-default --attach-acr ${registryId('contosodefault')}`,
-      ]) assert.ok(text.includes(fix), `missing fix: ${fix}\n${text}`);
+      ])
+        assert.ok(text.includes(fix), `missing fix: ${fix}\n${text}`);
     });
 
     it('the same default resources with failOn missingPermissions: reported, not failed', async () => {
-      const r = await check('auditor', { clusterName: 'aks-default', registryName: 'contosodefault', intents: 'acrPull', checkHardening: 'true' });
+      const r = await check('auditor', {
+        clusterName: 'aks-default',
+        registryName: 'contosodefault',
+        intents: 'acrPull',
+        checkHardening: 'true',
+      });
       assert.strictEqual(r.result, 'Succeeded', r.stdout);
       assert.ok(Number(r.outputs.postureScore) < 50);
     });
 
-    it("a connection that may not read role assignments: the kubelet item warns and says why", async () => {
+    it('a connection that may not read role assignments: the kubelet item warns and says why', async () => {
       const r = await check('both', { registryName: 'contosoprod', checkHardening: 'true' });
       assert.strictEqual(r.result, 'Succeeded', r.stdout);
-      assert.match(log(r), /Kubelet identity holds AcrPull on the registry\s+WARN\s+not known: the connection may not read role assignments on the registry/);
+      assert.match(
+        log(r),
+        /Kubelet identity holds AcrPull on the registry\s+WARN\s+not known: the connection may not read role assignments on the registry/,
+      );
       assert.match(log(r), /Registry 'contosoprod' readable\s+WARN/);
     });
   });
@@ -377,8 +534,14 @@ describe('ServiceConnectionRoleCheck against the sandbox', function () {
 
   describe('an Azure Stack Hub connection', () => {
     it("without an authority or audience: reads them from the stamp's metadata/endpoints, signs in and checks", async () => {
-      const env = sandboxJobEnv(sandbox, { connectionId: 'sc-stack', scheme: 'ServicePrincipalSecret', principal: 'both', inputs: { resourceGroupName: 'rg-aks', clusterName: 'aks-prod', namespace: 'web', intents: 'deploy', checkHardening: 'false' } });
-      for (const key of Object.keys(env)) if (/_(ENVIRONMENTAUTHORITYURL|ACTIVEDIRECTORYSERVICEENDPOINTRESOURCEID)$/.test(key)) delete env[key];
+      const env = sandboxJobEnv(sandbox, {
+        connectionId: 'sc-stack',
+        scheme: 'ServicePrincipalSecret',
+        principal: 'both',
+        inputs: { resourceGroupName: 'rg-aks', clusterName: 'aks-prod', namespace: 'web', intents: 'deploy', checkHardening: 'false' },
+      });
+      for (const key of Object.keys(env))
+        if (/_(ENVIRONMENTAUTHORITYURL|ACTIVEDIRECTORYSERVICEENDPOINTRESOURCEID)$/.test(key)) delete env[key];
       env['ENDPOINT_DATA_sc-stack_ENVIRONMENT'] = 'AzureStack';
       const seen = sandbox.requests.filter((e) => e.service === 'arm' && e.path === '/metadata/endpoints').length;
       const r = await runTask('ServiceConnectionRoleCheckV1', env);
@@ -391,4 +554,3 @@ describe('ServiceConnectionRoleCheck against the sandbox', function () {
     });
   });
 });
-

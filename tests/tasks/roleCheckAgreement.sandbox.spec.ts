@@ -34,35 +34,73 @@ describe('Role check recommendations are enough for the task each intent serves'
     drop: { role: string; code: string; message?: RegExp };
   }
 
-  const JOB_ENV = { SYSTEM_PLANID: 'a1b2c3d4-0000-4000-8000-000000000002', SYSTEM_JOBID: 'job-agree', SYSTEM_TASKINSTANCEID: '5e6f7a8b-0000-4000-8000-00000000000b', SYSTEM_JOBATTEMPT: '1' };
+  const JOB_ENV = {
+    SYSTEM_PLANID: 'a1b2c3d4-0000-4000-8000-000000000002',
+    SYSTEM_JOBID: 'job-agree',
+    SYSTEM_TASKINSTANCEID: '5e6f7a8b-0000-4000-8000-00000000000b',
+    SYSTEM_JOBATTEMPT: '1',
+  };
   const explicitIp = { action: 'add', ipSource: 'explicit', ipAddresses: EGRESS, waitForAccess: 'false' };
 
   const TABLE: Served[] = [
     {
-      intents: 'deploy', principal: 'p-deploy', task: 'PrivateAksDeployV1', inside: true, inputs: { ...DEPLOY_INPUTS, route: 'direct' },
-      checkInputs: { clusterName: 'aks-prod' }, drop: { role: 'Azure Kubernetes Service Cluster User Role', code: 'ARM_AUTHORIZATION_FAILED' },
+      intents: 'deploy',
+      principal: 'p-deploy',
+      task: 'PrivateAksDeployV1',
+      inside: true,
+      inputs: { ...DEPLOY_INPUTS, route: 'direct' },
+      checkInputs: { clusterName: 'aks-prod' },
+      drop: { role: 'Azure Kubernetes Service Cluster User Role', code: 'ARM_AUTHORIZATION_FAILED' },
     },
     {
-      intents: 'deployRunCommand', principal: 'p-runcmd', task: 'PrivateAksDeployV1', inside: false, inputs: { ...DEPLOY_INPUTS, route: 'runCommand' },
+      intents: 'deployRunCommand',
+      principal: 'p-runcmd',
+      task: 'PrivateAksDeployV1',
+      inside: false,
+      inputs: { ...DEPLOY_INPUTS, route: 'runCommand' },
       checkInputs: { clusterName: 'aks-prod' },
-      drop: { role: 'Reader', code: 'ARM_AUTHORIZATION_FAILED', message: /custom role with just Microsoft\.ContainerService\/managedClusters\/runcommand\/action and .*commandResults\/read/ },
+      drop: {
+        role: 'Reader',
+        code: 'ARM_AUTHORIZATION_FAILED',
+        message: /custom role with just Microsoft\.ContainerService\/managedClusters\/runcommand\/action and .*commandResults\/read/,
+      },
     },
     {
       // route auto tries direct first (the cluster user credential for the line-of-sight check), then run command.
-      intents: 'deploy,deployRunCommand', principal: 'p-auto', task: 'PrivateAksDeployV1', inside: false, inputs: { ...DEPLOY_INPUTS, route: 'auto' },
-      checkInputs: { clusterName: 'aks-prod' }, drop: { role: 'Azure Kubernetes Service Cluster User Role', code: 'ARM_AUTHORIZATION_FAILED', message: /listClusterUserCredential/ },
+      intents: 'deploy,deployRunCommand',
+      principal: 'p-auto',
+      task: 'PrivateAksDeployV1',
+      inside: false,
+      inputs: { ...DEPLOY_INPUTS, route: 'auto' },
+      checkInputs: { clusterName: 'aks-prod' },
+      drop: { role: 'Azure Kubernetes Service Cluster User Role', code: 'ARM_AUTHORIZATION_FAILED', message: /listClusterUserCredential/ },
     },
     {
-      intents: 'adminCredentials', principal: 'p-admin', task: 'PrivateAksDeployV1', inside: true, inputs: { ...DEPLOY_INPUTS, clusterName: 'aks-local', route: 'direct', useAdminCredentials: 'true' },
-      checkInputs: { clusterName: 'aks-local' }, drop: { role: 'Azure Kubernetes Service Cluster Admin Role', code: 'ARM_AUTHORIZATION_FAILED' },
+      intents: 'adminCredentials',
+      principal: 'p-admin',
+      task: 'PrivateAksDeployV1',
+      inside: true,
+      inputs: { ...DEPLOY_INPUTS, clusterName: 'aks-local', route: 'direct', useAdminCredentials: 'true' },
+      checkInputs: { clusterName: 'aks-local' },
+      drop: { role: 'Azure Kubernetes Service Cluster Admin Role', code: 'ARM_AUTHORIZATION_FAILED' },
     },
     {
-      intents: 'acrNetworkRules', principal: 'p-acrrules', task: 'AcrNetworkRuleSyncV1', inside: false, inputs: { targetType: 'registry', resourceGroupName: 'rg-aks', registryName: 'acrrules', ...explicitIp },
-      checkInputs: { clusterName: '', registryName: 'acrrules' }, drop: { role: 'Container Registry Contributor and Data Access Configuration Administrator', code: 'ARM_AUTHORIZATION_FAILED' },
+      intents: 'acrNetworkRules',
+      principal: 'p-acrrules',
+      task: 'AcrNetworkRuleSyncV1',
+      inside: false,
+      inputs: { targetType: 'registry', resourceGroupName: 'rg-aks', registryName: 'acrrules', ...explicitIp },
+      checkInputs: { clusterName: '', registryName: 'acrrules' },
+      drop: { role: 'Container Registry Contributor and Data Access Configuration Administrator', code: 'ARM_AUTHORIZATION_FAILED' },
     },
     {
-      intents: 'aksAuthorizedIpRanges', principal: 'p-aksranges', task: 'AcrNetworkRuleSyncV1', inside: false, inputs: { targetType: 'aksAuthorizedIpRanges', resourceGroupName: 'rg-aks', clusterName: 'aks-public', ...explicitIp },
-      checkInputs: { clusterName: 'aks-public' }, drop: { role: 'Azure Kubernetes Service Contributor Role', code: 'ARM_AUTHORIZATION_FAILED' },
+      intents: 'aksAuthorizedIpRanges',
+      principal: 'p-aksranges',
+      task: 'AcrNetworkRuleSyncV1',
+      inside: false,
+      inputs: { targetType: 'aksAuthorizedIpRanges', resourceGroupName: 'rg-aks', clusterName: 'aks-public', ...explicitIp },
+      checkInputs: { clusterName: 'aks-public' },
+      drop: { role: 'Azure Kubernetes Service Contributor Role', code: 'ARM_AUTHORIZATION_FAILED' },
     },
   ];
   /** Intents no task of this extension serves: the pipeline's own docker or buildah steps pull and push. */
@@ -83,11 +121,33 @@ describe('Role check recommendations are enough for the task each intent serves'
           { principal: 'p-norun', role: 'Azure Kubernetes Service RBAC Writer', scope: 'cluster:aks-prod/namespaces/web' },
         ],
         clusters: [
-          { name: 'aks-prod', resourceGroup: 'rg-aks', private: true, disableLocalAccounts: true, namespaces: ['web'], rolloutDelaySeconds: 0 },
-          { name: 'aks-local', resourceGroup: 'rg-aks', private: true, disableLocalAccounts: false, namespaces: ['web'], rolloutDelaySeconds: 0 },
+          {
+            name: 'aks-prod',
+            resourceGroup: 'rg-aks',
+            private: true,
+            disableLocalAccounts: true,
+            namespaces: ['web'],
+            rolloutDelaySeconds: 0,
+          },
+          {
+            name: 'aks-local',
+            resourceGroup: 'rg-aks',
+            private: true,
+            disableLocalAccounts: false,
+            namespaces: ['web'],
+            rolloutDelaySeconds: 0,
+          },
           { name: 'aks-public', resourceGroup: 'rg-aks', private: false, authorizedIpRanges: ['198.51.100.0/24'] },
           // Without Entra ID integration: its run command pod uses the cluster's own credential.
-          { name: 'aks-noaad', resourceGroup: 'rg-aks', private: true, aad: null, disableLocalAccounts: false, namespaces: ['web'], rolloutDelaySeconds: 0 },
+          {
+            name: 'aks-noaad',
+            resourceGroup: 'rg-aks',
+            private: true,
+            aad: null,
+            disableLocalAccounts: false,
+            namespaces: ['web'],
+            rolloutDelaySeconds: 0,
+          },
         ],
         registries: [{ name: 'acrrules', resourceGroup: 'rg-aks', defaultAction: 'Deny', ipRules: ['198.51.100.0/24'] }],
         network: { agentEgressIp: EGRESS },
@@ -112,7 +172,13 @@ describe('Role check recommendations are enough for the task each intent serves'
   async function run(task: TaskName, principal: string, inputs: Record<string, string>, inside: boolean): Promise<TaskRun> {
     const tempDirectory = path.join(sandbox.tempDir, 'agent', '_work', '_temp');
     fs.mkdirSync(tempDirectory, { recursive: true });
-    const env = sandboxJobEnv(sandbox, { connectionId: `sc-${principal}`, scheme: 'ServicePrincipalSecret', principal, inputs, extraEnv: JOB_ENV });
+    const env = sandboxJobEnv(sandbox, {
+      connectionId: `sc-${principal}`,
+      scheme: 'ServicePrincipalSecret',
+      principal,
+      inputs,
+      extraEnv: JOB_ENV,
+    });
     const network = sandbox.network!;
     const r = await runTask(task, env, { wrap: (c, a) => network.spawnArgs(inside, c, a), timeoutMs: 120_000 });
     runs.push(r);
@@ -120,15 +186,27 @@ describe('Role check recommendations are enough for the task each intent serves'
     return r;
   }
 
-  const check = (t: Served) => run('ServiceConnectionRoleCheckV1', t.principal, { resourceGroupName: 'rg-aks', namespace: 'web', intents: t.intents, checkHardening: 'false', failOn: 'never', ...t.checkInputs }, false);
+  const check = (t: Served) =>
+    run(
+      'ServiceConnectionRoleCheckV1',
+      t.principal,
+      { resourceGroupName: 'rg-aks', namespace: 'web', intents: t.intents, checkHardening: 'false', failOn: 'never', ...t.checkInputs },
+      false,
+    );
 
   /** The role check's recommendation: each `az role assignment create` line it printed. */
   function recommended(r: TaskRun): { role: string; scope: string }[] {
-    return r.lines.map((l) => /az role assignment create .* --role "([^"]+)" --scope (\S+)/.exec(l)).filter((m): m is RegExpExecArray => !!m).map((m) => ({ role: m[1], scope: m[2] }));
+    return r.lines
+      .map((l) => /az role assignment create .* --role "([^"]+)" --scope (\S+)/.exec(l))
+      .filter((m): m is RegExpExecArray => !!m)
+      .map((m) => ({ role: m[1], scope: m[2] }));
   }
 
   it('covers every intent', () => {
-    assert.deepStrictEqual([...new Set([...TABLE.flatMap((t) => t.intents.split(',')), ...SERVED_ELSEWHERE])].sort(), [...INTENT_NAMES].sort());
+    assert.deepStrictEqual(
+      [...new Set([...TABLE.flatMap((t) => t.intents.split(',')), ...SERVED_ELSEWHERE])].sort(),
+      [...INTENT_NAMES].sort(),
+    );
   });
 
   for (const t of TABLE) {
@@ -139,19 +217,30 @@ describe('Role check recommendations are enough for the task each intent serves'
       assert.ok(roles.length > 0, `no recommendation:\n${before.stdout}`);
       const state = sandbox.azure.state;
       const principalId = sandbox.principal(t.principal).objectId;
-      const assignments = roles.map((a) => state.addRoleAssignment({ principalId, roleDefinitionGuid: state.findRoleDefinition(a.role)!.id, scope: a.scope }));
+      const assignments = roles.map((a) =>
+        state.addRoleAssignment({ principalId, roleDefinitionGuid: state.findRoleDefinition(a.role)!.id, scope: a.scope }),
+      );
 
       const after = await check(t);
       assert.strictEqual(after.outputs.missingPermissionCount, '0', after.stdout);
 
       const served = await run(t.task, t.principal, t.inputs, t.inside);
-      assert.strictEqual(served.result, 'Succeeded', `roles ${roles.map((a) => a.role).join(', ')}:\n${served.resultMessage}\n${served.stdout}`);
+      assert.strictEqual(
+        served.result,
+        'Succeeded',
+        `roles ${roles.map((a) => a.role).join(', ')}:\n${served.resultMessage}\n${served.stdout}`,
+      );
 
       const dropped = assignments.find((a) => a.properties.roleDefinitionId.endsWith(state.findRoleDefinition(t.drop.role)!.id));
       assert.ok(dropped, `${t.drop.role} was not recommended: ${roles.map((a) => a.role).join(', ')}`);
       state.roleAssignments.splice(state.roleAssignments.indexOf(dropped!), 1);
       // Another address, so that a rule sync has something to write.
-      const fewer = await run(t.task, t.principal, t.inputs.ipAddresses ? { ...t.inputs, ipAddresses: '203.0.113.78' } : t.inputs, t.inside);
+      const fewer = await run(
+        t.task,
+        t.principal,
+        t.inputs.ipAddresses ? { ...t.inputs, ipAddresses: '203.0.113.78' } : t.inputs,
+        t.inside,
+      );
       assert.strictEqual(fewer.result, 'Failed', fewer.stdout);
       assert.ok(fewer.resultMessage?.includes(`[${t.drop.code}]`), `expected ${t.drop.code}: ${fewer.resultMessage}`);
       if (t.drop.message) assert.match(fewer.resultMessage!, t.drop.message);
@@ -159,7 +248,8 @@ describe('Role check recommendations are enough for the task each intent serves'
   }
 
   describe('run command, as az aks command invoke does it', () => {
-    const runCommandRequests = () => sandbox.requests.filter((e) => e.service === 'arm' && e.method === 'POST' && /\/runCommand$/i.test(e.path));
+    const runCommandRequests = () =>
+      sandbox.requests.filter((e) => e.service === 'arm' && e.method === 'POST' && /\/runCommand$/i.test(e.path));
 
     it('sends no Entra token with the command to a cluster without AKS-managed Entra ID, and deploys', async () => {
       const seen = runCommandRequests().length;
@@ -180,8 +270,14 @@ describe('Role check recommendations are enough for the task each intent serves'
       const r = await run('PrivateAksDeployV1', 'p-norun', { ...DEPLOY_INPUTS, route: 'runCommand' }, false);
       assert.strictEqual(r.result, 'Failed', r.stdout);
       assert.match(r.resultMessage!, /\[ARM_AUTHORIZATION_FAILED\]/);
-      assert.match(r.resultMessage!, /Assign a custom role with just Microsoft\.ContainerService\/managedClusters\/runcommand\/action and Microsoft\.ContainerService\/managedClusters\/commandResults\/read at the cluster/);
-      assert.match(r.resultMessage!, /--role "Azure Kubernetes Service Cluster Admin Role" --scope \S+\/managedClusters\/aks-prod && az role assignment create .* --role "Reader" --scope \S+\/managedClusters\/aks-prod/);
+      assert.match(
+        r.resultMessage!,
+        /Assign a custom role with just Microsoft\.ContainerService\/managedClusters\/runcommand\/action and Microsoft\.ContainerService\/managedClusters\/commandResults\/read at the cluster/,
+      );
+      assert.match(
+        r.resultMessage!,
+        /--role "Azure Kubernetes Service Cluster Admin Role" --scope \S+\/managedClusters\/aks-prod && az role assignment create .* --role "Reader" --scope \S+\/managedClusters\/aks-prod/,
+      );
       assert.doesNotMatch(r.resultMessage!, /"Contributor"/);
     });
   });

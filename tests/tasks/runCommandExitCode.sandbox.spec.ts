@@ -21,7 +21,16 @@ describe('PrivateAksDeploy through AKS run command: a failing kubectl fails the 
   before(async () => {
     sandbox = await startSandbox({
       principals: [{ name: 'deployer' }, { name: 'noDataRole' }],
-      customRoles: [{ name: 'AKS Run Command Invoker', actions: ['Microsoft.ContainerService/managedClusters/runcommand/action', 'Microsoft.ContainerService/managedClusters/commandResults/read', 'Microsoft.ContainerService/managedClusters/read'] }],
+      customRoles: [
+        {
+          name: 'AKS Run Command Invoker',
+          actions: [
+            'Microsoft.ContainerService/managedClusters/runcommand/action',
+            'Microsoft.ContainerService/managedClusters/commandResults/read',
+            'Microsoft.ContainerService/managedClusters/read',
+          ],
+        },
+      ],
       roleAssignments: [
         { principal: 'deployer', role: 'Azure Kubernetes Service Cluster User Role', scope: 'cluster:aks-prod' },
         { principal: 'deployer', role: 'Azure Kubernetes Service RBAC Writer', scope: 'cluster:aks-prod/namespaces/web' },
@@ -29,7 +38,16 @@ describe('PrivateAksDeploy through AKS run command: a failing kubectl fails the 
         { principal: 'noDataRole', role: 'Azure Kubernetes Service Cluster User Role', scope: 'cluster:aks-prod' },
         { principal: 'noDataRole', role: 'AKS Run Command Invoker', scope: 'cluster:aks-prod' },
       ],
-      clusters: [{ name: 'aks-prod', resourceGroup: 'rg-aks', private: true, disableLocalAccounts: true, namespaces: ['web'], rolloutDelaySeconds: 0 }],
+      clusters: [
+        {
+          name: 'aks-prod',
+          resourceGroup: 'rg-aks',
+          private: true,
+          disableLocalAccounts: true,
+          namespaces: ['web'],
+          rolloutDelaySeconds: 0,
+        },
+      ],
     });
     writeDemoManifests(sandbox);
   });
@@ -38,7 +56,12 @@ describe('PrivateAksDeploy through AKS run command: a failing kubectl fails the 
   after(async () => sandbox?.stop());
 
   function deploy(principal: string): Promise<TaskRun> {
-    const env = sandboxJobEnv(sandbox, { connectionId: 'sc-secret', scheme: 'ServicePrincipalSecret', principal, inputs: { ...DEPLOY_INPUTS, route: 'runCommand' } });
+    const env = sandboxJobEnv(sandbox, {
+      connectionId: 'sc-secret',
+      scheme: 'ServicePrincipalSecret',
+      principal,
+      inputs: { ...DEPLOY_INPUTS, route: 'runCommand' },
+    });
     return runTask('PrivateAksDeployV1', env, { timeoutMs: 90_000 });
   }
 
@@ -53,8 +76,16 @@ describe('PrivateAksDeploy through AKS run command: a failing kubectl fails the 
 
   it('kubectl apply refused inside the command (exit 1): Failed, RUN_COMMAND_FAILED with the exit code', async () => {
     // An admission webhook's denial (k8s.io/apiserver ToStatusErr: HTTP 400 by default).
-    const body = { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'admission webhook "policy.contoso.io" denied the request: settings are frozen', code: 400 };
-    for (const method of ['POST', 'PATCH']) sandbox.faults.inject('aks', { status: 400, method, pathIncludes: '/namespaces/web/configmaps', body, times: 5 });
+    const body = {
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Failure',
+      message: 'admission webhook "policy.contoso.io" denied the request: settings are frozen',
+      code: 400,
+    };
+    for (const method of ['POST', 'PATCH'])
+      sandbox.faults.inject('aks', { status: 400, method, pathIncludes: '/namespaces/web/configmaps', body, times: 5 });
     const r = await deploy('deployer');
     assertNothingClaimed(r);
     assert.match(r.resultMessage ?? '', /\[RUN_COMMAND_FAILED\]: The command exited with 1\./);

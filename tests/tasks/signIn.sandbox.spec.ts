@@ -45,10 +45,7 @@ describe('tasks sign in with every kind of Azure Resource Manager connection', f
       // So that PrivateAksDeploy, which signs in on its way to a deployment, has one to make.
       groups: [{ name: 'deployers', members: ['wif', 'secret', 'cert', 'msi'] }],
       customRoles: [RUN_COMMAND_INVOKER],
-      roleAssignments: [
-        ...deployerAssignments('deployers'),
-        { principal: 'deployers', role: 'Reader', scope: 'registry:contosoprod' },
-      ],
+      roleAssignments: [...deployerAssignments('deployers'), { principal: 'deployers', role: 'Reader', scope: 'registry:contosoprod' }],
       clusters: [{ name: 'aks-prod', resourceGroup: 'rg-aks', namespaces: ['web'], rolloutDelaySeconds: 0 }],
       // AcrNetworkRuleSync reads it and, as it allows all networks, changes nothing.
       registries: [{ name: 'contosoprod', resourceGroup: 'rg-aks', defaultAction: 'Allow' }],
@@ -66,8 +63,19 @@ describe('tasks sign in with every kind of Azure Resource Manager connection', f
 
   async function run(task: TaskName, o: Partial<SandboxJobOptions> & { scheme: ConnectionScheme }): Promise<TaskRun> {
     // The deploy inputs PrivateAksDeploy needs (the other tasks ignore them); run command keeps DNS out of it.
-    const inputs = { ...DEPLOY_INPUTS, route: 'runCommand', ...(task === 'AcrNetworkRuleSyncV1' ? { registryName: 'contosoprod' } : {}), ...o.inputs };
-    const env = sandboxJobEnv(sandbox, { connectionId: connectionFor(o.scheme), principal: principalFor[o.scheme], debug: true, ...o, inputs });
+    const inputs = {
+      ...DEPLOY_INPUTS,
+      route: 'runCommand',
+      ...(task === 'AcrNetworkRuleSyncV1' ? { registryName: 'contosoprod' } : {}),
+      ...o.inputs,
+    };
+    const env = sandboxJobEnv(sandbox, {
+      connectionId: connectionFor(o.scheme),
+      principal: principalFor[o.scheme],
+      debug: true,
+      ...o,
+      inputs,
+    });
     const r = await runTask(task, env);
     runs.push(r);
     assert.ok(!r.timedOut, `${task} hung:\n${r.stdout}`);
@@ -101,7 +109,10 @@ describe('tasks sign in with every kind of Azure Resource Manager connection', f
         assert.match(log, new RegExp(`Tenant\\s+: ${sandbox.tenantId}`));
         assert.match(log, new RegExp(`Application \\(client\\) id\\s+: ${principal.clientId}`));
         assert.match(log, new RegExp(`Object id\\s+: ${principal.objectId}`));
-        assert.match(log, scheme === 'ManagedServiceIdentity' ? /Identity type\s+: managed identity/ : /Identity type\s+: service principal/);
+        assert.match(
+          log,
+          scheme === 'ManagedServiceIdentity' ? /Identity type\s+: managed identity/ : /Identity type\s+: service principal/,
+        );
         if (scheme === 'WorkloadIdentityFederation') {
           assert.ok(log.includes(`Federated issuer        : ${sandbox.oidcIssuer}`), log);
           assert.ok(log.includes('Federated subject       : sc://contoso/web/prod-wif'), log);
@@ -120,7 +131,11 @@ describe('tasks sign in with every kind of Azure Resource Manager connection', f
     });
 
     it('a federated subject that differs only in case: the AADSTS70021x family, with what was presented', async () => {
-      const r = await run('ServiceConnectionRoleCheckV1', { scheme: 'WorkloadIdentityFederation', connectionId: WIF_CASE, principal: 'wifCase' });
+      const r = await run('ServiceConnectionRoleCheckV1', {
+        scheme: 'WorkloadIdentityFederation',
+        connectionId: WIF_CASE,
+        principal: 'wifCase',
+      });
       assertFailedWith(
         r,
         /AADSTS(700213|7002138|70021)/,
@@ -141,7 +156,10 @@ describe('tasks sign in with every kind of Azure Resource Manager connection', f
     });
 
     it('an application id unknown to the tenant: AADSTS700016', async () => {
-      const r = await run('PrivateAksDeployV1', { scheme: 'ServicePrincipalSecret', clientIdOverride: '0badc0de-0000-4000-8000-000000000000' });
+      const r = await run('PrivateAksDeployV1', {
+        scheme: 'ServicePrincipalSecret',
+        clientIdOverride: '0badc0de-0000-4000-8000-000000000000',
+      });
       assertFailedWith(r, 'AADSTS700016', /'0badc0de-0000-4000-8000-000000000000' does not exist in tenant/);
     });
 
@@ -152,7 +170,10 @@ describe('tasks sign in with every kind of Azure Resource Manager connection', f
     });
 
     it('a managed identity connection on an agent without IMDS', async () => {
-      const r = await run('PrivateAksDeployV1', { scheme: 'ManagedServiceIdentity', extraEnv: { AZURE_POD_IDENTITY_AUTHORITY_HOST: 'http://127.0.0.1:1' } });
+      const r = await run('PrivateAksDeployV1', {
+        scheme: 'ManagedServiceIdentity',
+        extraEnv: { AZURE_POD_IDENTITY_AUTHORITY_HOST: 'http://127.0.0.1:1' },
+      });
       assertFailedWith(r, 'MANAGED_IDENTITY_UNAVAILABLE', /IMDS/, /self-hosted agent/);
     });
 
@@ -187,7 +208,11 @@ describe('tasks sign in with every kind of Azure Resource Manager connection', f
         assert.ok(proxy.tunnels.includes(`127.0.0.1:${oidcPort}`), `Azure DevOps was not reached through the proxy: ${proxy.tunnels}`);
 
         proxy.tunnels.length = 0;
-        const bypassed = await run('PrivateAksDeployV1', { scheme: 'WorkloadIdentityFederation', proxyUrl: proxy.url, proxyBypassList: [`127\\.0\\.0\\.1:${entraPort}`] });
+        const bypassed = await run('PrivateAksDeployV1', {
+          scheme: 'WorkloadIdentityFederation',
+          proxyUrl: proxy.url,
+          proxyBypassList: [`127\\.0\\.0\\.1:${entraPort}`],
+        });
         assert.strictEqual(bypassed.result, 'Succeeded', bypassed.stdout);
         assert.ok(!proxy.tunnels.includes(`127.0.0.1:${entraPort}`), 'a bypassed host went through the proxy');
         assert.ok(proxy.tunnels.includes(`127.0.0.1:${oidcPort}`));
@@ -196,7 +221,7 @@ describe('tasks sign in with every kind of Azure Resource Manager connection', f
       }
     });
 
-    it('an authenticating proxy gets the agent\'s proxy credentials, and the password stays out of the log', async () => {
+    it("an authenticating proxy gets the agent's proxy credentials, and the password stays out of the log", async () => {
       const proxy = await startRecordingProxy({ username: 'agent', password: 'proxy-password-do-not-log' });
       try {
         const r = await run('PrivateAksDeployV1', {

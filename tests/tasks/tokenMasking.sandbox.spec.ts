@@ -35,11 +35,16 @@ function registrationLine(lines: string[], value: string): number {
  * first output that follows its use: Resource Manager's before the sign-in report, the AKS API
  * server's before the first line kubectl or run command printed.
  */
-describe('Every ARM and AKS token a run gets is registered with the agent\'s masking, for every scheme', function () {
+describe("Every ARM and AKS token a run gets is registered with the agent's masking, for every scheme", function () {
   this.timeout(120_000);
   let sandbox: Sandbox;
   const WIF = randomUUID();
-  const principalFor: Record<ConnectionScheme, string> = { WorkloadIdentityFederation: 'wif', ServicePrincipalSecret: 'secret', ServicePrincipalCertificate: 'cert', ManagedServiceIdentity: 'msi' };
+  const principalFor: Record<ConnectionScheme, string> = {
+    WorkloadIdentityFederation: 'wif',
+    ServicePrincipalSecret: 'secret',
+    ServicePrincipalCertificate: 'cert',
+    ManagedServiceIdentity: 'msi',
+  };
 
   before(async () => {
     sandbox = await startSandbox(
@@ -53,13 +58,31 @@ describe('Every ARM and AKS token a run gets is registered with the agent\'s mas
         serviceConnections: [{ id: WIF, name: 'prod-wif', principal: 'wif' }],
         azureDevOps: { organization: 'contoso', projectName: 'web' },
         groups: [{ name: 'deployers', members: ['wif', 'secret', 'cert', 'msi'] }],
-        customRoles: [{ name: 'AKS Run Command Invoker', actions: ['Microsoft.ContainerService/managedClusters/runcommand/action', 'Microsoft.ContainerService/managedClusters/commandResults/read', 'Microsoft.ContainerService/managedClusters/read'] }],
+        customRoles: [
+          {
+            name: 'AKS Run Command Invoker',
+            actions: [
+              'Microsoft.ContainerService/managedClusters/runcommand/action',
+              'Microsoft.ContainerService/managedClusters/commandResults/read',
+              'Microsoft.ContainerService/managedClusters/read',
+            ],
+          },
+        ],
         roleAssignments: [
           { principal: 'deployers', role: 'Azure Kubernetes Service Cluster User Role', scope: 'cluster:aks-prod' },
           { principal: 'deployers', role: 'Azure Kubernetes Service RBAC Writer', scope: 'cluster:aks-prod/namespaces/web' },
           { principal: 'deployers', role: 'AKS Run Command Invoker', scope: 'cluster:aks-prod' },
         ],
-        clusters: [{ name: 'aks-prod', resourceGroup: 'rg-aks', private: true, disableLocalAccounts: true, namespaces: ['web'], rolloutDelaySeconds: 0 }],
+        clusters: [
+          {
+            name: 'aks-prod',
+            resourceGroup: 'rg-aks',
+            private: true,
+            disableLocalAccounts: true,
+            namespaces: ['web'],
+            rolloutDelaySeconds: 0,
+          },
+        ],
       },
       { privateNetwork: true },
     );
@@ -68,11 +91,24 @@ describe('Every ARM and AKS token a run gets is registered with the agent\'s mas
 
   after(async () => sandbox?.stop());
 
-  async function deploy(scheme: ConnectionScheme, route: 'runCommand' | 'direct', inputs: Record<string, string> = {}): Promise<{ run: TaskRun; arm: string[]; aks: string[] }> {
+  async function deploy(
+    scheme: ConnectionScheme,
+    route: 'runCommand' | 'direct',
+    inputs: Record<string, string> = {},
+  ): Promise<{ run: TaskRun; arm: string[]; aks: string[] }> {
     const before = new Set(sandbox.issuedSecrets());
-    const env = sandboxJobEnv(sandbox, { connectionId: scheme === 'WorkloadIdentityFederation' ? WIF : `sc-${scheme}`, scheme, principal: principalFor[scheme], debug: true, inputs: { ...DEPLOY_INPUTS, route, ...inputs } });
+    const env = sandboxJobEnv(sandbox, {
+      connectionId: scheme === 'WorkloadIdentityFederation' ? WIF : `sc-${scheme}`,
+      scheme,
+      principal: principalFor[scheme],
+      debug: true,
+      inputs: { ...DEPLOY_INPUTS, route, ...inputs },
+    });
     const network = sandbox.network!;
-    const run = await runTask('PrivateAksDeployV1', env, { timeoutMs: 90_000, wrap: route === 'direct' ? (c, a) => network.spawnArgs(true, c, a) : undefined });
+    const run = await runTask('PrivateAksDeployV1', env, {
+      timeoutMs: 90_000,
+      wrap: route === 'direct' ? (c, a) => network.spawnArgs(true, c, a) : undefined,
+    });
     assert.strictEqual(run.result, 'Succeeded', run.stdout);
     const issued = sandbox.issuedSecrets().filter((s) => !before.has(s));
     return {
@@ -115,7 +151,9 @@ describe('Every ARM and AKS token a run gets is registered with the agent\'s mas
     const realKubectl = spawnSync('bash', ['-c', 'command -v kubectl'], { encoding: 'utf8' }).stdout.trim();
     const record = path.join(sandbox.tempDir, 'broker-key-record');
     const wrapper = path.join(sandbox.tempDir, 'kubectl-broker-key');
-    fs.writeFileSync(wrapper, `#!/bin/bash\necho "$PRIVATE_AKS_DEPLOY_TOKEN_BROKER_KEY" >> '${record}'\nexec '${realKubectl}' "$@"\n`, { mode: 0o755 });
+    fs.writeFileSync(wrapper, `#!/bin/bash\necho "$PRIVATE_AKS_DEPLOY_TOKEN_BROKER_KEY" >> '${record}'\nexec '${realKubectl}' "$@"\n`, {
+      mode: 0o755,
+    });
     const { run } = await deploy('ServicePrincipalSecret', 'direct', { kubectlPath: wrapper });
     const keys = [...new Set(fs.readFileSync(record, 'utf8').split('\n').filter(Boolean))];
     assert.strictEqual(keys.length, 1, 'kubectl got one broker key');

@@ -49,8 +49,22 @@ describe('tasks ask Entra ID (or IMDS) once per scope', function () {
 
   const inputsFor: Record<TaskName, Record<string, string>> = {
     PrivateAksDeployV1: { ...DEPLOY_INPUTS, route: 'runCommand' },
-    AcrNetworkRuleSyncV1: { targetType: 'registry', resourceGroupName: 'rg-aks', registryName: 'contosoprod', ipSource: 'explicit', ipAddresses: '203.0.113.9', waitForAccess: 'false' },
-    ServiceConnectionRoleCheckV1: { resourceGroupName: 'rg-aks', clusterName: 'aks-prod', registryName: 'contosoprod', namespace: 'web', intents: 'deploy', failOn: 'never' },
+    AcrNetworkRuleSyncV1: {
+      targetType: 'registry',
+      resourceGroupName: 'rg-aks',
+      registryName: 'contosoprod',
+      ipSource: 'explicit',
+      ipAddresses: '203.0.113.9',
+      waitForAccess: 'false',
+    },
+    ServiceConnectionRoleCheckV1: {
+      resourceGroupName: 'rg-aks',
+      clusterName: 'aks-prod',
+      registryName: 'contosoprod',
+      namespace: 'web',
+      intents: 'deploy',
+      failOn: 'never',
+    },
   };
 
   for (const scheme of ALL_SCHEMES) {
@@ -58,10 +72,15 @@ describe('tasks ask Entra ID (or IMDS) once per scope', function () {
       it(`${task} with ${scheme}`, async () => {
         const before = sandbox.requests.length;
         const connectionId = scheme === 'WorkloadIdentityFederation' ? WIF : `sc-${scheme}`;
-        const r = await runTask(task, sandboxJobEnv(sandbox, { connectionId, scheme, principal: principalFor[scheme], inputs: inputsFor[task] }));
+        const r = await runTask(
+          task,
+          sandboxJobEnv(sandbox, { connectionId, scheme, principal: principalFor[scheme], inputs: inputsFor[task] }),
+        );
         assert.strictEqual(r.result, 'Succeeded', r.stdout);
         // Tokens issued, by audience: Entra's token endpoint, or IMDS for a managed identity.
-        const issued = sandbox.requests.slice(before).filter((q) => (q.service === 'entra' || q.service === 'imds') && q.status === 200 && q.note?.resource);
+        const issued = sandbox.requests
+          .slice(before)
+          .filter((q) => (q.service === 'entra' || q.service === 'imds') && q.status === 200 && q.note?.resource);
         const perResource = new Map<string, number>();
         for (const q of issued) perResource.set(q.note!.resource, (perResource.get(q.note!.resource) ?? 0) + 1);
         assert.ok(perResource.size > 0, 'the run asked for no token at all');

@@ -47,7 +47,11 @@ export function copySpecExamples(gitDir: string, destination: string): { lines: 
   for (const relative of Object.values(SPEC_EXAMPLES)) {
     let text: string;
     try {
-      text = execFileSync('git', ['--git-dir', gitDir, 'show', `HEAD:${relative}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
+      text = execFileSync('git', ['--git-dir', gitDir, 'show', `HEAD:${relative}`], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+        timeout: 30_000,
+      });
     } catch {
       lines.push(`missing  ${relative}`);
       missing++;

@@ -38,7 +38,10 @@ describe('accessWait: waiting until the firewall lets the agent in', () => {
     const { result, lines } = await logged(() => waitForAccess(LOGIN, e.ask, 120, Date.now() - 2_500));
     assert.strictEqual(result!.attempts, 1);
     assert.ok(result!.seconds >= 2.5 && result!.seconds < 3.5, String(result!.seconds));
-    assert.match(lines.join('\n'), /^ {2}contosoacr\.azurecr\.io 401 \(token challenge\): the firewall lets the agent in \(2\.\d s after the rule was written, 1 request\(s\)\)\.$/m);
+    assert.match(
+      lines.join('\n'),
+      /^ {2}contosoacr\.azurecr\.io 401 \(token challenge\): the firewall lets the agent in \(2\.\d s after the rule was written, 1 request\(s\)\)\.$/m,
+    );
     assert.deepStrictEqual(e.deadlines, [15_000], 'each look gets at most 15 s');
   });
 
@@ -57,19 +60,33 @@ describe('accessWait: waiting until the firewall lets the agent in', () => {
     assert.ok(error instanceof ExplainedError, String(error));
     assert.strictEqual(error.code, 'FIREWALL_ACCESS_TIMEOUT');
     assert.strictEqual(error.what, 'Waiting for contosoacr.azurecr.io to let the agent in');
-    assert.match(error.reason, /^After 0 s it still answers: 403 client with IP '203\.0\.113\.10' is not allowed access\. .*if 203\.0\.113\.10 is not the address the rule was written for, the agent's egress IP differs/);
+    assert.match(
+      error.reason,
+      /^After 0 s it still answers: 403 client with IP '203\.0\.113\.10' is not allowed access\. .*if 203\.0\.113\.10 is not the address the rule was written for, the agent's egress IP differs/,
+    );
     assert.match(error.fix, /accessTimeoutSeconds/);
   });
 
   it('at the deadline without an IP from the endpoint: no guess about the address', async () => {
-    const { error } = await logged(() => waitForAccess('aks1-abc.hcp.westeurope.azmk8s.io', endpoint({ through: false, detail: 'connect ETIMEDOUT' }).ask, 0, Date.now()));
+    const { error } = await logged(() =>
+      waitForAccess('aks1-abc.hcp.westeurope.azmk8s.io', endpoint({ through: false, detail: 'connect ETIMEDOUT' }).ask, 0, Date.now()),
+    );
     assert.ok(error instanceof ExplainedError);
     assert.strictEqual(error.code, 'FIREWALL_ACCESS_TIMEOUT');
     assert.doesNotMatch(error.reason, /egress IP differs/);
   });
 
   it("a look that fails outright ends the wait with the look's error", async () => {
-    const { error } = await logged(() => waitForAccess(LOGIN, async () => { throw new Error('boom'); }, 60, Date.now()));
+    const { error } = await logged(() =>
+      waitForAccess(
+        LOGIN,
+        async () => {
+          throw new Error('boom');
+        },
+        60,
+        Date.now(),
+      ),
+    );
     assert.match(String(error), /boom/);
   });
 });

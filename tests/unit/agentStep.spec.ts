@@ -5,10 +5,14 @@ import { jobStatusAfter, type TaskRun } from '../support/taskRun';
 
 /** The harness's agent rules (each cited in tests/support/agentStep.ts, agentEnvironment.ts, taskRun.ts). */
 describe('the harness plays the agent', () => {
-  const job = (hostType?: 'build' | 'release') => agentJobEnv({ tempDirectory: '/w/_temp', workFolder: '/w', collectionUri: 'https://dev.azure.com/contoso/', hostType });
+  const job = (hostType?: 'build' | 'release') =>
+    agentJobEnv({ tempDirectory: '/w/_temp', workFolder: '/w', collectionUri: 'https://dev.azure.com/contoso/', hostType });
 
   it('gives every task.json input, defaulted, and resolves an alias to the input name', () => {
-    const env = agentInputsEnv('PrivateAksDeployV1', { ...job(), ...taskInputsEnv({ azureSubscription: 'conn', manifests: ' deploy/*.yaml ' }) });
+    const env = agentInputsEnv('PrivateAksDeployV1', {
+      ...job(),
+      ...taskInputsEnv({ azureSubscription: 'conn', manifests: ' deploy/*.yaml ' }),
+    });
     assert.strictEqual(env.INPUT_CONNECTEDSERVICENAMEARM, 'conn');
     assert.strictEqual(env.INPUT_AZURESUBSCRIPTION, undefined, 'the task sees only the input name');
     assert.strictEqual(env.INPUT_MANIFESTS, 'deploy/*.yaml', 'instance inputs are trimmed');
@@ -19,21 +23,47 @@ describe('the harness plays the agent', () => {
 
   it('roots filePath inputs, an empty one as the sources folder (build) or the artifacts folder (release)', () => {
     assert.strictEqual(agentInputsEnv('PrivateAksDeployV1', job()).INPUT_KUSTOMIZATIONPATH, '/w/1/s');
-    assert.strictEqual(agentInputsEnv('PrivateAksDeployV1', { ...job(), ...taskInputsEnv({ kustomizationPath: 'overlay/' }) }).INPUT_KUSTOMIZATIONPATH, '/w/1/s/overlay');
+    assert.strictEqual(
+      agentInputsEnv('PrivateAksDeployV1', { ...job(), ...taskInputsEnv({ kustomizationPath: 'overlay/' }) }).INPUT_KUSTOMIZATIONPATH,
+      '/w/1/s/overlay',
+    );
     assert.strictEqual(agentInputsEnv('PrivateAksDeployV1', job('release')).INPUT_KUSTOMIZATIONPATH, '/w/r1/a');
-    assert.strictEqual(agentInputsEnv('PrivateAksDeployV1', { ...job('release'), ...taskInputsEnv({ kustomizationPath: '/abs/k' }) }).INPUT_KUSTOMIZATIONPATH, '/abs/k');
+    assert.strictEqual(
+      agentInputsEnv('PrivateAksDeployV1', { ...job('release'), ...taskInputsEnv({ kustomizationPath: '/abs/k' }) })
+        .INPUT_KUSTOMIZATIONPATH,
+      '/abs/k',
+    );
   });
 
   it('expands $(variable) macros in inputs once, secret variables included, unknown names left as written', () => {
-    const vars = agentJobEnv({ tempDirectory: '/t', workFolder: '/w', collectionUri: 'u', variables: { 'Build.BuildId': '4711', 'Loop': '$(Build.BuildId)' }, secretVariables: { 'Registry.Password': 'pw' } });
-    const env = agentInputsEnv('PrivateAksDeployV1', { ...vars, ...taskInputsEnv({ containers: 'acr.azurecr.io/web:$(build.buildid)', namespace: '$(Loop)', pruneSelector: '$(Registry.Password)-$(Nope)' }) });
+    const vars = agentJobEnv({
+      tempDirectory: '/t',
+      workFolder: '/w',
+      collectionUri: 'u',
+      variables: { 'Build.BuildId': '4711', Loop: '$(Build.BuildId)' },
+      secretVariables: { 'Registry.Password': 'pw' },
+    });
+    const env = agentInputsEnv('PrivateAksDeployV1', {
+      ...vars,
+      ...taskInputsEnv({
+        containers: 'acr.azurecr.io/web:$(build.buildid)',
+        namespace: '$(Loop)',
+        pruneSelector: '$(Registry.Password)-$(Nope)',
+      }),
+    });
     assert.strictEqual(env.INPUT_CONTAINERS, 'acr.azurecr.io/web:4711');
     assert.strictEqual(env.INPUT_NAMESPACE, '$(Build.BuildId)', 'expanded once, not recursively');
     assert.strictEqual(env.INPUT_PRUNESELECTOR, 'pw-$(Nope)');
   });
 
   it('passes variables by env name with their names listed, secret ones only as SECRET_', () => {
-    const env = agentJobEnv({ tempDirectory: '/t', workFolder: '/w', collectionUri: 'u', variables: { 'System.JobId': 'j1' }, secretVariables: { 'Agent.ProxyPassword': 'pw' } });
+    const env = agentJobEnv({
+      tempDirectory: '/t',
+      workFolder: '/w',
+      collectionUri: 'u',
+      variables: { 'System.JobId': 'j1' },
+      secretVariables: { 'Agent.ProxyPassword': 'pw' },
+    });
     assert.strictEqual(env.SYSTEM_JOBID, 'j1');
     assert.ok(JSON.parse(env.VSTS_PUBLIC_VARIABLES).includes('System.JobId'));
     assert.strictEqual(env.SECRET_AGENT_PROXYPASSWORD, 'pw');

@@ -5,10 +5,14 @@ import { AuthorizedRangesClient, CLUSTER_API_VERSION } from '../../shared/aks/au
 import { ExplainedError } from '../../shared/pipeline/explainedError';
 
 const ARM = 'https://management.azure.com';
-const CLUSTER_ID = '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg1/providers/Microsoft.ContainerService/managedClusters/clustername1';
+const CLUSTER_ID =
+  '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg1/providers/Microsoft.ContainerService/managedClusters/clustername1';
 
 /** A ContainerServiceClient whose pipeline answers from `answer` and records what was sent. */
-function stubClient(answer: (req: PipelineRequest) => { status: number; body?: unknown; headers?: Record<string, string> }): { client: ContainerServiceClient; sent: PipelineRequest[] } {
+function stubClient(answer: (req: PipelineRequest) => { status: number; body?: unknown; headers?: Record<string, string> }): {
+  client: ContainerServiceClient;
+  sent: PipelineRequest[];
+} {
   const sent: PipelineRequest[] = [];
   const pipeline = createEmptyPipeline();
   pipeline.addPolicy({
@@ -16,7 +20,12 @@ function stubClient(answer: (req: PipelineRequest) => { status: number; body?: u
     async sendRequest(request): Promise<PipelineResponse> {
       sent.push(request);
       const a = answer(request);
-      return { request, status: a.status, headers: createHttpHeaders(a.headers), bodyAsText: a.body === undefined ? undefined : JSON.stringify(a.body) };
+      return {
+        request,
+        status: a.status,
+        headers: createHttpHeaders(a.headers),
+        bodyAsText: a.body === undefined ? undefined : JSON.stringify(a.body),
+      };
     },
   });
   return { client: { pipeline } as unknown as ContainerServiceClient, sent };
@@ -32,7 +41,9 @@ const cluster = (eTag?: string) => ({
 describe('AKS authorized ranges: the HTTP layer', () => {
   it('reads and writes at an api-version whose PUT defines If-Match, sending the eTag verbatim as az aks update --if-match does', async () => {
     assert.strictEqual(CLUSTER_API_VERSION, '2024-10-01');
-    const { client, sent } = stubClient((req) => (req.method === 'GET' ? { status: 200, body: cluster('beywbwei') } : { status: 200, body: cluster('new') }));
+    const { client, sent } = stubClient((req) =>
+      req.method === 'GET' ? { status: 200, body: cluster('beywbwei') } : { status: 200, body: cluster('new') },
+    );
     const ranges = new AuthorizedRangesClient(client, `${ARM}/`, CLUSTER_ID);
     const doc = await ranges.read();
     assert.strictEqual(doc.eTag, 'beywbwei');
@@ -53,6 +64,9 @@ describe('AKS authorized ranges: the HTTP layer', () => {
       assert.match(err.message, /without an eTag .*Nothing was changed/);
       return true;
     });
-    assert.deepStrictEqual(sent.map((r) => r.method), ['GET']);
+    assert.deepStrictEqual(
+      sent.map((r) => r.method),
+      ['GET'],
+    );
   });
 });

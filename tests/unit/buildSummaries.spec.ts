@@ -74,7 +74,14 @@ function deployPage(over: Partial<DeploySummary> = {}): string {
     requestedRoute: 'auto',
     chosenRoute: 'runCommand',
     credential: 'builtIn',
-    outcomes: [outcome('AKS API server', 'aks.privatelink.eastus.azmk8s.io', { code: 'PRIVATE_DNS_UNRESOLVED', reason: 'The agent cannot resolve it.', fix: 'Link the zone.' }), outcome('ACR login server', 'contosoprod.azurecr.io')],
+    outcomes: [
+      outcome('AKS API server', 'aks.privatelink.eastus.azmk8s.io', {
+        code: 'PRIVATE_DNS_UNRESOLVED',
+        reason: 'The agent cannot resolve it.',
+        fix: 'Link the zone.',
+      }),
+      outcome('ACR login server', 'contosoprod.azurecr.io'),
+    ],
     ...over,
   });
 }
@@ -93,9 +100,15 @@ describe('build summaries', () => {
       const page = deployPage();
       assert.match(page, /^### ✅ Deployed 2 object\(s\) to `aks-prod`/);
       assert.match(page, /\| \*\*Route\*\* \| AKS run command \(route: auto\), because the agent has no line of sight/);
-      assert.match(page, /\| ❌\u00a0blocked \| \*\*AKS API server\*\*<br>`aks\.privatelink\.eastus\.azmk8s\.io:443`<br>direct \| ❌\u00a0ENOTFOUND \| — \| — \| — \|/);
+      assert.match(
+        page,
+        /\| ❌\u00a0blocked \| \*\*AKS API server\*\*<br>`aks\.privatelink\.eastus\.azmk8s\.io:443`<br>direct \| ❌\u00a0ENOTFOUND \| — \| — \| — \|/,
+      );
       assert.match(page, /\| ✅\u00a0reachable \| \*\*ACR login server\*\*/);
-      assert.match(page, /❌ \*\*AKS API server: PRIVATE_DNS_UNRESOLVED\.\*\* The agent cannot resolve it\.\n\n\*\*Fix:\*\* Link the zone\./);
+      assert.match(
+        page,
+        /❌ \*\*AKS API server: PRIVATE_DNS_UNRESOLVED\.\*\* The agent cannot resolve it\.\n\n\*\*Fix:\*\* Link the zone\./,
+      );
       assert.match(page, /server-side apply · no prune · rollout wait up to 300 s/);
       assert.match(page, /\| Deployment \| `web` \| `shop` \| ✅ rolled out \|/);
       assert.match(page, /\| Service \| `web` \| `shop` \| {2}\|/);
@@ -103,7 +116,10 @@ describe('build summaries', () => {
 
     it('says which way each line-of-sight check went (the agent proxy, or direct), never the proxy credentials', () => {
       const proxied = outcome('AKS API server', 'aks.privatelink.eastus.azmk8s.io');
-      proxied.target.probe = { ...proxied.target.probe, route: { kind: 'proxy', proxy: { proxyUrl: 'http://proxy.corp:3128', proxyUsername: 'agent', proxyPassword: 'pw-secret' } } };
+      proxied.target.probe = {
+        ...proxied.target.probe,
+        route: { kind: 'proxy', proxy: { proxyUrl: 'http://proxy.corp:3128', proxyUsername: 'agent', proxyPassword: 'pw-secret' } },
+      };
       const bypassed = outcome('Registry myregistry', 'myregistry.azurecr.io');
       bypassed.target.probe = { ...bypassed.target.probe, route: { kind: 'bypass' } };
       const page = deployPage({ chosenRoute: 'direct', requestedRoute: 'auto', outcomes: [proxied, bypassed] });
@@ -114,7 +130,10 @@ describe('build summaries', () => {
 
     it('says the preflight was skipped on route runCommand, and how kubectl got its token on the direct route', () => {
       assert.match(deployPage({ requestedRoute: 'runCommand', outcomes: [] }), /_Not checked: route runCommand/);
-      assert.match(deployPage({ chosenRoute: 'direct', requestedRoute: 'direct' }), /Short-lived Entra ID tokens through the task's exec credential plugin; kubeconfig 0600 in a 0700 temp folder, removed at the end/);
+      assert.match(
+        deployPage({ chosenRoute: 'direct', requestedRoute: 'direct' }),
+        /Short-lived Entra ID tokens through the task's exec credential plugin; kubeconfig 0600 in a 0700 temp folder, removed at the end/,
+      );
       assert.match(deployPage({ chosenRoute: 'direct', credential: 'kubelogin' }), /through the installed kubelogin/);
     });
   });
@@ -125,23 +144,42 @@ describe('build summaries', () => {
       const registryId = '/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/reg';
       const evaluation = evaluateIntents(['deploy', 'acrPull'], {
         scopeIds: { cluster: clusterId, namespace: `${clusterId}/namespaces/web`, registry: registryId },
-        permissions: { cluster: [{ actions: ['Microsoft.ContainerService/managedClusters/read'], notActions: [], dataActions: [], notDataActions: [] }], namespace: [], registry: [] },
+        permissions: {
+          cluster: [{ actions: ['Microsoft.ContainerService/managedClusters/read'], notActions: [], dataActions: [], notDataActions: [] }],
+          namespace: [],
+          registry: [],
+        },
         clusterAuthorization: 'azureRbac',
         namespace: 'web',
       });
-      const page = roleCheckMarkdown({ identity: IDENTITY, intents: ['deploy', 'acrPull'], evaluation, ctx: { principalObjectId: 'oid-1', scopeLabels: { cluster: 'cluster aks-prod', namespace: 'namespace web', registry: 'registry reg' } }, notes: [] });
+      const page = roleCheckMarkdown({
+        identity: IDENTITY,
+        intents: ['deploy', 'acrPull'],
+        evaluation,
+        ctx: {
+          principalObjectId: 'oid-1',
+          scopeLabels: { cluster: 'cluster aks-prod', namespace: 'namespace web', registry: 'registry reg' },
+        },
+        notes: [],
+      });
       assert.match(page, /^### ❌ \d+ permission\(s\) missing for `deploy`, `acrPull`/);
       assert.match(page, /\| Permission \| Scope \| `deploy` \| `acrPull` \|/);
       assert.match(page, /\| `managedClusters\/read` \| cluster aks-prod \| ✅ \| {2}\|/);
       assert.match(page, /\| `registries\/pull\/read` \| registry reg \| {2}\| ❌ \|/);
-      assert.match(page, /az role assignment create --assignee-object-id oid-1 --assignee-principal-type ServicePrincipal --role "AcrPull"/);
+      assert.match(
+        page,
+        /az role assignment create --assignee-object-id oid-1 --assignee-principal-type ServicePrincipal --role "AcrPull"/,
+      );
     });
   });
 
   describe('AcrNetworkRuleSync', () => {
     it('states the rule lifetime for each action', () => {
       const at = new Date('2030-01-01T10:00:00Z');
-      assert.match(ruleLifetime('addForJob', 120, at), /^Until this job ends: the task's post-job step removes it.*lease 120 min, until about 2030-01-01 10:00 UTC/);
+      assert.match(
+        ruleLifetime('addForJob', 120, at),
+        /^Until this job ends: the task's post-job step removes it.*lease 120 min, until about 2030-01-01 10:00 UTC/,
+      );
       assert.match(ruleLifetime('add', 60, at), /^Until a `remove` step in this run, or the lease 60 min/);
       assert.match(ruleLifetime('remove', 60, at), /^Removed now, unless another job still holds a lease/);
       assert.match(ruleLifetime('prune', 60, at), /rules the task did not add are never touched/);

@@ -1,5 +1,11 @@
 import * as assert from 'assert';
-import { authorityHostOf, azureStackMetadataUrl, defaultScopeOf, parseAzureStackMetadata, resolveCloudEndpoints } from '../../shared/connection/cloud';
+import {
+  authorityHostOf,
+  azureStackMetadataUrl,
+  defaultScopeOf,
+  parseAzureStackMetadata,
+  resolveCloudEndpoints,
+} from '../../shared/connection/cloud';
 
 describe('cloud endpoints from a connection', () => {
   it('takes authority and Resource Manager from the connection (sovereign clouds)', () => {
@@ -17,17 +23,26 @@ describe('cloud endpoints from a connection', () => {
     });
   });
 
-  it('fills a known cloud\'s authority when an older connection lacks it', () => {
-    assert.strictEqual(resolveCloudEndpoints({ environment: 'AzureChinaCloud', resourceManagerUrl: 'https://management.chinacloudapi.cn/' }).authorityHost, 'https://login.chinacloudapi.cn');
+  it("fills a known cloud's authority when an older connection lacks it", () => {
+    assert.strictEqual(
+      resolveCloudEndpoints({ environment: 'AzureChinaCloud', resourceManagerUrl: 'https://management.chinacloudapi.cn/' }).authorityHost,
+      'https://login.chinacloudapi.cn',
+    );
     assert.strictEqual(resolveCloudEndpoints({}).authorityHost, 'https://login.microsoftonline.com');
   });
 
   it('uses Resource Manager itself as the audience when none is given', () => {
-    assert.strictEqual(resolveCloudEndpoints({ resourceManagerUrl: 'https://management.azure.com' }).resourceManagerAudience, 'https://management.azure.com/');
+    assert.strictEqual(
+      resolveCloudEndpoints({ resourceManagerUrl: 'https://management.azure.com' }).resourceManagerAudience,
+      'https://management.azure.com/',
+    );
   });
 
   it('refuses an unknown cloud without an authority', () => {
-    assert.throws(() => resolveCloudEndpoints({ environment: 'AzureStack', resourceManagerUrl: 'https://management.local.azurestack.external/' }), /gives no Entra ID authority URL/);
+    assert.throws(
+      () => resolveCloudEndpoints({ environment: 'AzureStack', resourceManagerUrl: 'https://management.local.azurestack.external/' }),
+      /gives no Entra ID authority URL/,
+    );
   });
 
   it('keeps only the host of an authority URL with a tenant path', () => {
@@ -42,18 +57,35 @@ describe('cloud endpoints from a connection', () => {
   describe('Azure Stack Hub', () => {
     it('keeps the /adfs path of an AD FS authority, which is no tenant', () => {
       assert.strictEqual(authorityHostOf('https://adfs.local.azurestack.external/adfs/'), 'https://adfs.local.azurestack.external/adfs');
-      const c = resolveCloudEndpoints({ environment: 'AzureStack', resourceManagerUrl: 'https://management.local.azurestack.external', authorityUrl: 'https://adfs.local.azurestack.external/adfs/' });
+      const c = resolveCloudEndpoints({
+        environment: 'AzureStack',
+        resourceManagerUrl: 'https://management.local.azurestack.external',
+        authorityUrl: 'https://adfs.local.azurestack.external/adfs/',
+      });
       assert.strictEqual(c.authorityHost, 'https://adfs.local.azurestack.external/adfs');
       assert.strictEqual(c.adfs, true);
       assert.strictEqual(resolveCloudEndpoints({ authorityUrl: 'https://login.microsoftonline.com/contoso/' }).adfs, undefined);
     });
 
     it("asks the stamp's metadata/endpoints (api-version 2015-01-01) and reads its login endpoint and audience", () => {
-      assert.strictEqual(azureStackMetadataUrl('https://management.local.azurestack.external'), 'https://management.local.azurestack.external/metadata/endpoints?api-version=2015-01-01');
-      const body = JSON.stringify({ galleryEndpoint: 'https://x/', graphEndpoint: 'https://graph.windows.net/', portalEndpoint: 'https://portal/', authentication: { loginEndpoint: 'https://adfs.local.azurestack.external/adfs', audiences: ['https://management.adfs.azurestack.local/4de154de-f8a8-4017-af41-df619da68155'] } });
-      assert.deepStrictEqual(parseAzureStackMetadata(body), { authorityUrl: 'https://adfs.local.azurestack.external/adfs/', audience: 'https://management.adfs.azurestack.local/4de154de-f8a8-4017-af41-df619da68155' });
+      assert.strictEqual(
+        azureStackMetadataUrl('https://management.local.azurestack.external'),
+        'https://management.local.azurestack.external/metadata/endpoints?api-version=2015-01-01',
+      );
+      const body = JSON.stringify({
+        galleryEndpoint: 'https://x/',
+        graphEndpoint: 'https://graph.windows.net/',
+        portalEndpoint: 'https://portal/',
+        authentication: {
+          loginEndpoint: 'https://adfs.local.azurestack.external/adfs',
+          audiences: ['https://management.adfs.azurestack.local/4de154de-f8a8-4017-af41-df619da68155'],
+        },
+      });
+      assert.deepStrictEqual(parseAzureStackMetadata(body), {
+        authorityUrl: 'https://adfs.local.azurestack.external/adfs/',
+        audience: 'https://management.adfs.azurestack.local/4de154de-f8a8-4017-af41-df619da68155',
+      });
       assert.throws(() => parseAzureStackMetadata('{}'), /no authentication\.loginEndpoint/);
     });
   });
 });
-

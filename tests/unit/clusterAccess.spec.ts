@@ -24,22 +24,34 @@ describe('clusterAccess: the cluster the inputs name', () => {
     tl.setStdStream(process.stdout);
   });
 
-  const cases: { name: string; inputs: Record<string, string>; subscription?: string; target?: { subscriptionId: string; resourceGroup: string; name: string }; refused?: { code: string; reason: RegExp } }[] = [
+  const cases: {
+    name: string;
+    inputs: Record<string, string>;
+    subscription?: string;
+    target?: { subscriptionId: string; resourceGroup: string; name: string };
+    refused?: { code: string; reason: RegExp };
+  }[] = [
     {
-      name: 'resource group and name, in the connection\'s subscription (clusterSpecifiedBy defaults to name)',
+      name: "resource group and name, in the connection's subscription (clusterSpecifiedBy defaults to name)",
       inputs: { resourceGroupName: 'rg-web', clusterName: 'aks1' },
       subscription: SUB,
       target: { subscriptionId: SUB, resourceGroup: 'rg-web', name: 'aks1' },
     },
     {
-      name: 'a resource id names its own subscription, whatever the connection\'s',
-      inputs: { clusterSpecifiedBy: 'resourceId', clusterResourceId: `/subscriptions/${OTHER_SUB}/resourceGroups/rg-2/providers/Microsoft.ContainerService/managedClusters/aks-2` },
+      name: "a resource id names its own subscription, whatever the connection's",
+      inputs: {
+        clusterSpecifiedBy: 'resourceId',
+        clusterResourceId: `/subscriptions/${OTHER_SUB}/resourceGroups/rg-2/providers/Microsoft.ContainerService/managedClusters/aks-2`,
+      },
       subscription: SUB,
       target: { subscriptionId: OTHER_SUB, resourceGroup: 'rg-2', name: 'aks-2' },
     },
     {
       name: 'a resource id works for a connection scoped to a management group (no subscription)',
-      inputs: { clusterSpecifiedBy: 'resourceId', clusterResourceId: `/subscriptions/${OTHER_SUB}/resourceGroups/rg-2/providers/Microsoft.ContainerService/managedClusters/aks-2` },
+      inputs: {
+        clusterSpecifiedBy: 'resourceId',
+        clusterResourceId: `/subscriptions/${OTHER_SUB}/resourceGroups/rg-2/providers/Microsoft.ContainerService/managedClusters/aks-2`,
+      },
       target: { subscriptionId: OTHER_SUB, resourceGroup: 'rg-2', name: 'aks-2' },
     },
     {
@@ -47,10 +59,33 @@ describe('clusterAccess: the cluster the inputs name', () => {
       inputs: { resourceGroupName: 'rg-web', clusterName: 'aks1' },
       refused: { code: 'NO_SUBSCRIPTION', reason: /not scoped to a subscription/ },
     },
-    { name: 'a registry\'s id where a cluster\'s is expected', inputs: { clusterSpecifiedBy: 'resourceId', clusterResourceId: `/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/acr1` }, subscription: SUB, refused: { code: 'INVALID_INPUT', reason: /./ } },
-    { name: 'an empty cluster name', inputs: { resourceGroupName: 'rg-web' }, subscription: SUB, refused: { code: 'INVALID_INPUT', reason: /^It is empty\.$/ } },
-    { name: 'a cluster name with a shell metacharacter', inputs: { resourceGroupName: 'rg-web', clusterName: 'aks1;rm' }, subscription: SUB, refused: { code: 'INVALID_INPUT', reason: /'aks1;rm'/ } },
-    { name: 'a resource group ending in a period', inputs: { resourceGroupName: 'rg.', clusterName: 'aks1' }, subscription: SUB, refused: { code: 'INVALID_INPUT', reason: /'rg\.'/ } },
+    {
+      name: "a registry's id where a cluster's is expected",
+      inputs: {
+        clusterSpecifiedBy: 'resourceId',
+        clusterResourceId: `/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/acr1`,
+      },
+      subscription: SUB,
+      refused: { code: 'INVALID_INPUT', reason: /./ },
+    },
+    {
+      name: 'an empty cluster name',
+      inputs: { resourceGroupName: 'rg-web' },
+      subscription: SUB,
+      refused: { code: 'INVALID_INPUT', reason: /^It is empty\.$/ },
+    },
+    {
+      name: 'a cluster name with a shell metacharacter',
+      inputs: { resourceGroupName: 'rg-web', clusterName: 'aks1;rm' },
+      subscription: SUB,
+      refused: { code: 'INVALID_INPUT', reason: /'aks1;rm'/ },
+    },
+    {
+      name: 'a resource group ending in a period',
+      inputs: { resourceGroupName: 'rg.', clusterName: 'aks1' },
+      subscription: SUB,
+      refused: { code: 'INVALID_INPUT', reason: /'rg\.'/ },
+    },
   ];
   for (const c of cases) {
     it(c.name, () => {
@@ -66,7 +101,7 @@ describe('clusterAccess: the cluster the inputs name', () => {
     });
   }
 
-  it('clusterResourceId is the managed cluster\'s ARM id', () => {
+  it("clusterResourceId is the managed cluster's ARM id", () => {
     assert.strictEqual(
       clusterResourceId({ subscriptionId: SUB, resourceGroup: 'rg-web', name: 'aks1' }),
       `/subscriptions/${SUB}/resourceGroups/rg-web/providers/Microsoft.ContainerService/managedClusters/aks1`,

@@ -12,7 +12,7 @@ const plan: DeployPlan = {
   namespace: 'web',
   createNamespace: true,
   serverSideApply: true,
-  pruneSelector: "app in (shop, db)",
+  pruneSelector: 'app in (shop, db)',
   waitForRollout: true,
   rolloutTimeoutSeconds: 120,
 };
@@ -20,9 +20,25 @@ const plan: DeployPlan = {
 describe('deploy plan', () => {
   it('builds kubectl apply with server-side apply and a prune allowlist of the kinds deployed', () => {
     assert.deepStrictEqual(applyArgs(plan, 'm.yaml'), [
-      'apply', '-f', 'm.yaml', '--namespace', 'web', '--server-side', '--field-manager=private-aks-deploy', '--force-conflicts',
-      '--prune', '--selector', 'app in (shop, db)',
-      '--prune-allowlist', 'apps/v1/Deployment', '--prune-allowlist', 'apps/v1/StatefulSet', '--prune-allowlist', 'core/v1/ConfigMap', '--prune-allowlist', 'rbac.authorization.k8s.io/v1/ClusterRole',
+      'apply',
+      '-f',
+      'm.yaml',
+      '--namespace',
+      'web',
+      '--server-side',
+      '--field-manager=private-aks-deploy',
+      '--force-conflicts',
+      '--prune',
+      '--selector',
+      'app in (shop, db)',
+      '--prune-allowlist',
+      'apps/v1/Deployment',
+      '--prune-allowlist',
+      'apps/v1/StatefulSet',
+      '--prune-allowlist',
+      'core/v1/ConfigMap',
+      '--prune-allowlist',
+      'rbac.authorization.k8s.io/v1/ClusterRole',
     ]);
     assert.deepStrictEqual(pruneAllowlist({ ...plan, objects: [plan.objects[0], plan.objects[0]] }), ['core/v1/ConfigMap']);
   });
@@ -37,11 +53,17 @@ describe('deploy plan', () => {
   it('creates the namespace only when asked and not already in the manifests', () => {
     assert.deepStrictEqual(namespaceObject(plan), { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'web' } });
     assert.strictEqual(namespaceObject({ ...plan, createNamespace: false }), undefined);
-    assert.strictEqual(namespaceObject({ ...plan, objects: [...plan.objects, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'web' } }] }), undefined);
+    assert.strictEqual(
+      namespaceObject({ ...plan, objects: [...plan.objects, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'web' } }] }),
+      undefined,
+    );
   });
 
   it('reports cluster-scoped objects without a namespace', () => {
-    assert.deepStrictEqual(appliedObjects(plan).map((o) => `${o.kind}/${o.namespace ?? '-'}/${o.name}`), ['ConfigMap/web/settings', 'Deployment/web/shop', 'StatefulSet/data/db', 'ClusterRole/-/reader']);
+    assert.deepStrictEqual(
+      appliedObjects(plan).map((o) => `${o.kind}/${o.namespace ?? '-'}/${o.name}`),
+      ['ConfigMap/web/settings', 'Deployment/web/shop', 'StatefulSet/data/db', 'ClusterRole/-/reader'],
+    );
   });
 
   it('quotes what the run command bash must not expand', () => {

@@ -49,14 +49,23 @@ describe('direct route: rolloutTimeoutSeconds', function () {
     waitForRollout: true,
     rolloutTimeoutSeconds,
   });
-  const options = () => ({ kubectl, kubeconfigPath: path.join(dir, 'kubeconfig'), env: {}, applyDeadlineMs: 10_000, failureContext: { server: 'https://aks.example:443', clusterName: 'aks', azureRbac: true } });
+  const options = () => ({
+    kubectl,
+    kubeconfigPath: path.join(dir, 'kubeconfig'),
+    env: {},
+    applyDeadlineMs: 10_000,
+    failureContext: { server: 'https://aks.example:443', clusterName: 'aks', azureRbac: true },
+  });
 
   it('is one deadline for all workloads: three 2 s rollouts do not fit in 3 s', async () => {
     const started = Date.now();
     await assert.rejects(deployDirect(plan(3), options()), (err: unknown) => {
       assert.ok(err instanceof ExplainedError, String(err));
       assert.strictEqual(err.code, 'KUBECTL_TIMEOUT');
-      assert.match(err.reason, /did not finish within rolloutTimeoutSeconds \(3 s for all workloads together\); still waiting for deployment\/b, deployment\/c/);
+      assert.match(
+        err.reason,
+        /did not finish within rolloutTimeoutSeconds \(3 s for all workloads together\); still waiting for deployment\/b, deployment\/c/,
+      );
       return true;
     });
     const took = Date.now() - started;
@@ -70,12 +79,24 @@ describe('direct route: rolloutTimeoutSeconds', function () {
   it('an old kubectl that lacks a flag the task passes: names the flag and the version it needs', async () => {
     // What kubectl 1.25 prints for --prune-allowlist (cobra/pflag's unknown-flag error and kubectl's usage hint).
     const old = path.join(dir, 'kubectl-1.25');
-    fs.writeFileSync(old, ['#!/bin/bash', 'echo "error: unknown flag: --prune-allowlist" >&2', 'echo "See \'kubectl apply --help\' for usage." >&2', 'exit 1'].join('\n'), { mode: 0o755 });
+    fs.writeFileSync(
+      old,
+      [
+        '#!/bin/bash',
+        'echo "error: unknown flag: --prune-allowlist" >&2',
+        'echo "See \'kubectl apply --help\' for usage." >&2',
+        'exit 1',
+      ].join('\n'),
+      { mode: 0o755 },
+    );
     await assert.rejects(deployDirect({ ...plan(10), pruneSelector: 'app=shop' }, { ...options(), kubectl: old }), (err: unknown) => {
       assert.ok(err instanceof ExplainedError, String(err));
       assert.strictEqual(err.code, 'KUBECTL_TOO_OLD');
       assert.match(err.message, /does not know the flag --prune-allowlist, which the task passes \(kubectl 1\.26 added it\)/);
-      assert.match(err.message, /Install kubectl 1\.27 or later: a KubectlInstaller@0 step before this task, or point kubectlPath at a newer kubectl/);
+      assert.match(
+        err.message,
+        /Install kubectl 1\.27 or later: a KubectlInstaller@0 step before this task, or point kubectlPath at a newer kubectl/,
+      );
       return true;
     });
   });

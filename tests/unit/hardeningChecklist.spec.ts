@@ -1,7 +1,13 @@
 import * as assert from 'assert';
 import type { ManagedCluster } from '@azure/arm-containerservice';
 import type { Registry } from '@azure/arm-containerregistry';
-import { clusterChecklist, hardeningChecklist, postureScore, registryChecklist, type ChecklistItem } from '../../shared/posture/hardeningChecklist';
+import {
+  clusterChecklist,
+  hardeningChecklist,
+  postureScore,
+  registryChecklist,
+  type ChecklistItem,
+} from '../../shared/posture/hardeningChecklist';
 
 const hardenedCluster: ManagedCluster = {
   name: 'aks-prod',
@@ -15,7 +21,12 @@ const hardenedCluster: ManagedCluster = {
   networkProfile: { networkPolicy: 'cilium' },
 } as ManagedCluster;
 
-const defaultCluster: ManagedCluster = { name: 'aks-dev', location: 'eastus', disableLocalAccounts: false, networkProfile: { networkPolicy: 'none' } } as ManagedCluster;
+const defaultCluster: ManagedCluster = {
+  name: 'aks-dev',
+  location: 'eastus',
+  disableLocalAccounts: false,
+  networkProfile: { networkPolicy: 'none' },
+} as ManagedCluster;
 
 const hardenedRegistry = {
   name: 'contosoprod',
@@ -32,15 +43,25 @@ const statuses = (items: ChecklistItem[]) => Object.fromEntries(items.map((i) =>
 describe('hardening checklist', () => {
   it('a hardened cluster passes every item, without fix commands', () => {
     const items = clusterChecklist(hardenedCluster, 'rg');
-    assert.ok(items.every((i) => i.status === 'pass' && !i.fix), JSON.stringify(items, null, 1));
+    assert.ok(
+      items.every((i) => i.status === 'pass' && !i.fix),
+      JSON.stringify(items, null, 1),
+    );
     assert.strictEqual(items.length, 9);
   });
 
   it('a default cluster: fails and warnings, each with why and an az command for this cluster', () => {
     const items = clusterChecklist(defaultCluster, 'rg');
     assert.deepStrictEqual(statuses(items), {
-      entraIntegration: 'fail', azureRbac: 'warn', localAccounts: 'fail', apiServerExposure: 'fail', workloadIdentity: 'warn',
-      azurePolicy: 'warn', keyVaultSecretsProvider: 'warn', networkPolicy: 'warn', defender: 'warn',
+      entraIntegration: 'fail',
+      azureRbac: 'warn',
+      localAccounts: 'fail',
+      apiServerExposure: 'fail',
+      workloadIdentity: 'warn',
+      azurePolicy: 'warn',
+      keyVaultSecretsProvider: 'warn',
+      networkPolicy: 'warn',
+      defender: 'warn',
     });
     for (const i of items) {
       assert.ok(i.why.length > 30, i.id);
@@ -49,7 +70,15 @@ describe('hardening checklist', () => {
   });
 
   it('partial states: legacy Entra ID warns, Kubernetes RBAC warns, authorized IP ranges pass, OIDC without workload identity warns', () => {
-    const items = clusterChecklist({ ...defaultCluster, aadProfile: { managed: false, enableAzureRbac: false }, apiServerAccessProfile: { authorizedIPRanges: ['203.0.113.0/24'] }, oidcIssuerProfile: { enabled: true } } as ManagedCluster, 'rg');
+    const items = clusterChecklist(
+      {
+        ...defaultCluster,
+        aadProfile: { managed: false, enableAzureRbac: false },
+        apiServerAccessProfile: { authorizedIPRanges: ['203.0.113.0/24'] },
+        oidcIssuerProfile: { enabled: true },
+      } as ManagedCluster,
+      'rg',
+    );
     const s = statuses(items);
     assert.strictEqual(s.entraIntegration, 'warn');
     assert.strictEqual(s.azureRbac, 'warn');
@@ -60,26 +89,58 @@ describe('hardening checklist', () => {
 
   it('a hardened registry passes; a default one fails admin user and public access', () => {
     assert.ok(registryChecklist(hardenedRegistry, 'rg').every((i) => i.status === 'pass'));
-    const items = registryChecklist({ name: 'contosodev', sku: { name: 'Basic' }, adminUserEnabled: true, publicNetworkAccess: 'Enabled' } as unknown as Registry, 'rg');
-    assert.deepStrictEqual(statuses(items), { adminUser: 'fail', publicNetworkAccess: 'fail', privateEndpoints: 'warn', trustedServices: 'pass' });
+    const items = registryChecklist(
+      { name: 'contosodev', sku: { name: 'Basic' }, adminUserEnabled: true, publicNetworkAccess: 'Enabled' } as unknown as Registry,
+      'rg',
+    );
+    assert.deepStrictEqual(statuses(items), {
+      adminUser: 'fail',
+      publicNetworkAccess: 'fail',
+      privateEndpoints: 'warn',
+      trustedServices: 'pass',
+    });
     assert.strictEqual(items[0].fix, 'az acr update --resource-group rg --name contosodev --admin-enabled false');
   });
 
   it('selected networks warn; public access off without a private endpoint fails; a pending endpoint warns with its approve command', () => {
-    const selected = registryChecklist({ ...hardenedRegistry, publicNetworkAccess: 'Enabled', networkRuleSet: { defaultAction: 'Deny', ipRules: [{ ipAddressOrRange: '1.2.3.4' }] } } as unknown as Registry, 'rg');
+    const selected = registryChecklist(
+      {
+        ...hardenedRegistry,
+        publicNetworkAccess: 'Enabled',
+        networkRuleSet: { defaultAction: 'Deny', ipRules: [{ ipAddressOrRange: '1.2.3.4' }] },
+      } as unknown as Registry,
+      'rg',
+    );
     assert.strictEqual(statuses(selected).publicNetworkAccess, 'warn');
     const noEndpoint = registryChecklist({ ...hardenedRegistry, privateEndpointConnections: [] } as unknown as Registry, 'rg');
     assert.strictEqual(statuses(noEndpoint).privateEndpoints, 'fail');
-    const pending = registryChecklist({ ...hardenedRegistry, privateEndpointConnections: [{ name: 'pe1', privateLinkServiceConnectionState: { status: 'Approved' } }, { name: 'pe2', privateLinkServiceConnectionState: { status: 'Pending' } }] } as unknown as Registry, 'rg');
+    const pending = registryChecklist(
+      {
+        ...hardenedRegistry,
+        privateEndpointConnections: [
+          { name: 'pe1', privateLinkServiceConnectionState: { status: 'Approved' } },
+          { name: 'pe2', privateLinkServiceConnectionState: { status: 'Pending' } },
+        ],
+      } as unknown as Registry,
+      'rg',
+    );
     const item = pending.find((i) => i.id === 'privateEndpoints')!;
     assert.strictEqual(item.status, 'warn');
     assert.strictEqual(item.fix, 'az acr private-endpoint-connection approve --registry-name contosoprod --name pe2');
-    assert.strictEqual(statuses(registryChecklist({ ...hardenedRegistry, networkRuleBypassOptions: 'None' } as unknown as Registry, 'rg')).trustedServices, 'warn');
+    assert.strictEqual(
+      statuses(registryChecklist({ ...hardenedRegistry, networkRuleBypassOptions: 'None' } as unknown as Registry, 'rg')).trustedServices,
+      'warn',
+    );
   });
 
   it('the kubelet item: granted passes, missing fails with --attach-acr, unknown warns with why', () => {
-    const base = { cluster: { model: hardenedCluster, resourceGroup: 'rg' }, registry: { model: hardenedRegistry, resourceGroup: 'rg' }, registryId: '/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/contosoprod' };
-    const kubelet = (k: Parameters<typeof hardeningChecklist>[0]['kubeletPull']) => hardeningChecklist({ ...base, kubeletPull: k }).find((i) => i.id === 'kubeletAcrPull')!;
+    const base = {
+      cluster: { model: hardenedCluster, resourceGroup: 'rg' },
+      registry: { model: hardenedRegistry, resourceGroup: 'rg' },
+      registryId: '/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/contosoprod',
+    };
+    const kubelet = (k: Parameters<typeof hardeningChecklist>[0]['kubeletPull']) =>
+      hardeningChecklist({ ...base, kubeletPull: k }).find((i) => i.id === 'kubeletAcrPull')!;
     assert.strictEqual(kubelet({ state: 'granted', role: 'AcrPull' }).status, 'pass');
     const missing = kubelet({ state: 'missing' });
     assert.strictEqual(missing.status, 'fail');
@@ -91,7 +152,10 @@ describe('hardening checklist', () => {
 
   it('an unreadable resource is one warning, not a score of zero', () => {
     const items = hardeningChecklist({ cluster: { unreadable: 'AuthorizationFailed', name: 'aks-prod' } });
-    assert.deepStrictEqual(items.map((i) => [i.id, i.status]), [['clusterReadable', 'warn']]);
+    assert.deepStrictEqual(
+      items.map((i) => [i.id, i.status]),
+      [['clusterReadable', 'warn']],
+    );
   });
 
   it('score: pass 1, warn ½, fail 0, rounded; 100 when nothing was checked', () => {

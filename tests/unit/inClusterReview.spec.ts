@@ -19,8 +19,14 @@ describe('inClusterReview: the Kubernetes check an AKS data action stands for', 
     { dataAction: `${AKS}/apps/deployments/read`, check: { group: 'apps', resource: 'deployments', verbs: ['get', 'list'] } },
     { dataAction: `${AKS}/configmaps/write`, check: { group: '', resource: 'configmaps', verbs: ['create', 'patch'] } },
     { dataAction: `${AKS}/secrets/delete`, check: { group: '', resource: 'secrets', verbs: ['delete'] } },
-    { dataAction: `${AKS}/networking.k8s.io/ingresses/write`, check: { group: 'networking.k8s.io', resource: 'ingresses', verbs: ['create', 'patch'] } },
-    { dataAction: `${AKS}/rbac.authorization.k8s.io/rolebindings/read`, check: { group: 'rbac.authorization.k8s.io', resource: 'rolebindings', verbs: ['get', 'list'] } },
+    {
+      dataAction: `${AKS}/networking.k8s.io/ingresses/write`,
+      check: { group: 'networking.k8s.io', resource: 'ingresses', verbs: ['create', 'patch'] },
+    },
+    {
+      dataAction: `${AKS}/rbac.authorization.k8s.io/rolebindings/read`,
+      check: { group: 'rbac.authorization.k8s.io', resource: 'rolebindings', verbs: ['get', 'list'] },
+    },
     // A wildcard or an action verb is nothing one review can ask.
     { dataAction: `${AKS}/apps/deployments/*`, check: undefined },
     { dataAction: `${AKS}/pods/exec/action`, check: undefined },

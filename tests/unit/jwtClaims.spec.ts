@@ -4,9 +4,13 @@ import { decodeJwtClaims, stringClaim } from '../../shared/identity/jwtClaims';
 const b64url = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
 const jwt = (payload: unknown) => `${b64url({ alg: 'RS256', typ: 'JWT' })}.${b64url(payload)}.c2lnbmF0dXJl`;
 
-describe('jwtClaims: a JWT\'s claims for reports, unverified', () => {
+describe("jwtClaims: a JWT's claims for reports, unverified", () => {
   const cases: { name: string; token: string; claims: Record<string, unknown> | undefined }[] = [
-    { name: 'three parts, JSON payload', token: jwt({ oid: 'o-1', tid: 't-1', exp: 1700000000 }), claims: { oid: 'o-1', tid: 't-1', exp: 1700000000 } },
+    {
+      name: 'three parts, JSON payload',
+      token: jwt({ oid: 'o-1', tid: 't-1', exp: 1700000000 }),
+      claims: { oid: 'o-1', tid: 't-1', exp: 1700000000 },
+    },
     // RFC 7515 §2: base64url, so '-' and '_' rather than '+' and '/'.
     { name: 'a payload whose base64url uses - and _', token: jwt({ n: '>>>???' }), claims: { n: '>>>???' } },
     { name: 'two parts', token: `${b64url({})}.${b64url({ a: 1 })}`, claims: undefined },

@@ -39,11 +39,26 @@ describe('kubeconfig', () => {
   });
 
   it('swaps the device-code kubelogin user for a plugin that never prompts', () => {
-    const k = withExecCredential(parseKubeconfig(AKS_USER_KUBECONFIG), { command: '/agent/node', args: ['/tasks/execCredential.js'] }, 'web');
+    const k = withExecCredential(
+      parseKubeconfig(AKS_USER_KUBECONFIG),
+      { command: '/agent/node', args: ['/tasks/execCredential.js'] },
+      'web',
+    );
     const text = JSON.stringify(k);
     assert.ok(!text.includes('devicecode') && !text.includes('kubelogin'));
     assert.deepStrictEqual(k.users, [
-      { name: 'private-aks-deploy', user: { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: '/agent/node', args: ['/tasks/execCredential.js'], interactiveMode: 'Never', provideClusterInfo: false } } },
+      {
+        name: 'private-aks-deploy',
+        user: {
+          exec: {
+            apiVersion: 'client.authentication.k8s.io/v1',
+            command: '/agent/node',
+            args: ['/tasks/execCredential.js'],
+            interactiveMode: 'Never',
+            provideClusterInfo: false,
+          },
+        },
+      },
     ]);
     assert.deepStrictEqual(k.contexts[0].context, { cluster: 'aks-prod', user: 'private-aks-deploy', namespace: 'web' });
   });
@@ -66,12 +81,23 @@ describe('kubeconfig', () => {
   const broken: [string, string, RegExp][] = [
     ['not YAML', 'clusters: [unclosed', /is not YAML/],
     ['no clusters', 'apiVersion: v1\nkind: Config\n', /has no clusters, users and contexts/],
-    ['a dangling context', AKS_USER_KUBECONFIG.replace('current-context: aks-prod', 'current-context: other'), /current context 'other' does not exist/],
-    ['a YAML bomb', 'a: &a ["x","x","x","x","x","x","x","x","x"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\ng: [*f,*f,*f,*f,*f,*f,*f,*f,*f]\n', /is not YAML|no clusters/],
+    [
+      'a dangling context',
+      AKS_USER_KUBECONFIG.replace('current-context: aks-prod', 'current-context: other'),
+      /current context 'other' does not exist/,
+    ],
+    [
+      'a YAML bomb',
+      'a: &a ["x","x","x","x","x","x","x","x","x"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\ng: [*f,*f,*f,*f,*f,*f,*f,*f,*f]\n',
+      /is not YAML|no clusters/,
+    ],
   ];
   for (const [what, text, message] of broken) {
     it(`refuses ${what} with an explanation`, () => {
-      assert.throws(() => parseKubeconfig(text), (e: Error) => /\[INVALID_KUBECONFIG\]/.test(e.message) && message.test(e.message));
+      assert.throws(
+        () => parseKubeconfig(text),
+        (e: Error) => /\[INVALID_KUBECONFIG\]/.test(e.message) && message.test(e.message),
+      );
     });
   }
 });

@@ -14,7 +14,10 @@ function registeredWhileParsing(text: string): string[] {
   } finally {
     tl.setStdStream(process.stdout);
   }
-  return out.split('\n').filter((l) => l.startsWith('##vso[task.setsecret]')).map((l) => l.slice('##vso[task.setsecret]'.length));
+  return out
+    .split('\n')
+    .filter((l) => l.startsWith('##vso[task.setsecret]'))
+    .map((l) => l.slice('##vso[task.setsecret]'.length));
 }
 
 describe('parseKubeconfig registers the credentials a kubeconfig carries', () => {
@@ -37,16 +40,41 @@ describe('parseKubeconfig registers the credentials a kubeconfig carries', () =>
     const registered = registeredWhileParsing(kubeconfig({ 'client-certificate-data': 'Y2VydA==', 'client-key-data': keyData, token }));
     assert.ok(registered.includes(token), 'token');
     assert.ok(registered.includes(keyData), 'client-key-data as written');
-    for (const line of keyPem.split('\n').filter((l) => l && !l.startsWith('-----'))) assert.ok(registered.includes(line), `key line ${line.slice(0, 6)}…`);
+    for (const line of keyPem.split('\n').filter((l) => l && !l.startsWith('-----')))
+      assert.ok(registered.includes(line), `key line ${line.slice(0, 6)}…`);
     assert.ok(!registered.includes('Y2VydA=='), 'a certificate is public: not registered');
   });
 
   it('a password and the legacy auth-provider tokens', () => {
-    const registered = registeredWhileParsing(kubeconfig({ username: 'admin', password: 'hunter2-but-longer', 'auth-provider': { name: 'azure', config: { 'access-token': 'eyJhY2Nlc3MiOjF9.x.y', 'refresh-token': 'refresh-0123456789', 'apiserver-id': '6dae42f8-4368-4678-94ff-3960e28e3630' } } }));
+    const registered = registeredWhileParsing(
+      kubeconfig({
+        username: 'admin',
+        password: 'hunter2-but-longer',
+        'auth-provider': {
+          name: 'azure',
+          config: {
+            'access-token': 'eyJhY2Nlc3MiOjF9.x.y',
+            'refresh-token': 'refresh-0123456789',
+            'apiserver-id': '6dae42f8-4368-4678-94ff-3960e28e3630',
+          },
+        },
+      }),
+    );
     assert.deepStrictEqual(registered.sort(), ['eyJhY2Nlc3MiOjF9.x.y', 'hunter2-but-longer', 'refresh-0123456789']);
   });
 
   it('nothing for an exec user (an Entra ID cluster): it holds no credential', () => {
-    assert.deepStrictEqual(registeredWhileParsing(kubeconfig({ exec: { apiVersion: 'client.authentication.k8s.io/v1beta1', command: 'kubelogin', args: ['get-token', '--server-id', '6dae42f8-4368-4678-94ff-3960e28e3630'] } })), []);
+    assert.deepStrictEqual(
+      registeredWhileParsing(
+        kubeconfig({
+          exec: {
+            apiVersion: 'client.authentication.k8s.io/v1beta1',
+            command: 'kubelogin',
+            args: ['get-token', '--server-id', '6dae42f8-4368-4678-94ff-3960e28e3630'],
+          },
+        }),
+      ),
+      [],
+    );
   });
 });

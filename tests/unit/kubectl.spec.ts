@@ -53,8 +53,14 @@ describe('kubectl: finding kubectl on the agent', function () {
 
   it('kubectlPath naming a folder or nothing is refused, PATH not consulted', () => {
     process.env.PATH = dir;
-    assert.throws(() => locateKubectl(dir), missing("Reading the input 'kubectlPath'", new RegExp(`^No kubectl at ${dir}\\.$`), /full path of the kubectl executable/));
-    assert.throws(() => locateKubectl(path.join(dir, 'nope')), missing("Reading the input 'kubectlPath'", /No kubectl at/, /leave the input empty/));
+    assert.throws(
+      () => locateKubectl(dir),
+      missing("Reading the input 'kubectlPath'", new RegExp(`^No kubectl at ${dir}\\.$`), /full path of the kubectl executable/),
+    );
+    assert.throws(
+      () => locateKubectl(path.join(dir, 'nope')),
+      missing("Reading the input 'kubectlPath'", /No kubectl at/, /leave the input empty/),
+    );
   });
 
   it('without the input: kubectl on PATH', () => {
@@ -64,7 +70,14 @@ describe('kubectl: finding kubectl on the agent', function () {
 
   it('not on PATH: says where it looked and how to get it', () => {
     process.env.PATH = [emptyA, '', emptyB].join(path.delimiter);
-    assert.throws(() => locateKubectl(), missing('Finding kubectl', new RegExp(`^kubectl is not on the agent's PATH \\(searched: ${emptyA}, ${emptyB}\\)\\.$`), /KubectlInstaller@0.*'kubectlPath'/));
+    assert.throws(
+      () => locateKubectl(),
+      missing(
+        'Finding kubectl',
+        new RegExp(`^kubectl is not on the agent's PATH \\(searched: ${emptyA}, ${emptyB}\\)\\.$`),
+        /KubectlInstaller@0.*'kubectlPath'/,
+      ),
+    );
   });
 
   it('an empty PATH is said to be empty', () => {

@@ -23,13 +23,22 @@ function connection(credential: AzureRmCredentialSource, environment = 'AzureClo
     id: 'prod-arm',
     scheme: 'x',
     tenantId: TENANT,
-    cloud: { environment, resourceManagerUrl: 'https://management.azure.com/', authorityHost: 'https://login.microsoftonline.com', resourceManagerAudience: 'https://management.core.windows.net/' },
+    cloud: {
+      environment,
+      resourceManagerUrl: 'https://management.azure.com/',
+      authorityHost: 'https://login.microsoftonline.com',
+      resourceManagerAudience: 'https://management.core.windows.net/',
+    },
     credential,
   };
 }
 const wif: AzureRmCredentialSource = { kind: 'workloadIdentityFederation', clientId: 'wif-client' };
 const spn: AzureRmCredentialSource = { kind: 'servicePrincipalSecret', clientId: 'spn-client', secret: SECRET };
-const cert: AzureRmCredentialSource = { kind: 'servicePrincipalCertificate', clientId: 'cert-client', certificatePem: '-----BEGIN CERTIFICATE-----' };
+const cert: AzureRmCredentialSource = {
+  kind: 'servicePrincipalCertificate',
+  clientId: 'cert-client',
+  certificatePem: '-----BEGIN CERTIFICATE-----',
+};
 const msi: AzureRmCredentialSource = { kind: 'managedIdentity', clientId: 'mi-client' };
 const systemMsi: AzureRmCredentialSource = { kind: 'managedIdentity' };
 
@@ -55,19 +64,48 @@ describe('kubeloginCredential: the kubelogin exec user for the connection', () =
     process.env.SYSTEM_OIDCREQUESTURI = OIDC_URI;
   });
   after(() => {
-    for (const [key, value] of [['SYSTEM_ACCESSTOKEN', saved.token], ['SYSTEM_OIDCREQUESTURI', saved.uri]] as const) {
+    for (const [key, value] of [
+      ['SYSTEM_ACCESSTOKEN', saved.token],
+      ['SYSTEM_OIDCREQUESTURI', saved.uri],
+    ] as const) {
       if (value === undefined) delete process.env[key];
       else process.env[key] = value;
     }
   });
 
-  const accepted: { name: string; source: AzureRmCredentialSource; mode: KubeloginMode; environment?: string; args: string[]; env: Record<string, string>; registered: string[] }[] = [
+  const accepted: {
+    name: string;
+    source: AzureRmCredentialSource;
+    mode: KubeloginMode;
+    environment?: string;
+    args: string[];
+    env: Record<string, string>;
+    registered: string[];
+  }[] = [
     {
-      name: 'azurepipelines for workload identity federation: the job\'s token and OIDC URI in the environment only',
+      name: "azurepipelines for workload identity federation: the job's token and OIDC URI in the environment only",
       source: wif,
       mode: 'azurepipelines',
-      args: ['get-token', '--login', 'azurepipelines', '--server-id', AKS_SERVER_APP, '--environment', 'AzurePublicCloud', '--tenant-id', TENANT, '--client-id', 'wif-client'],
-      env: { AZURESUBSCRIPTION_SERVICE_CONNECTION_ID: 'prod-arm', AZURESUBSCRIPTION_CLIENT_ID: 'wif-client', AZURESUBSCRIPTION_TENANT_ID: TENANT, SYSTEM_ACCESSTOKEN: ACCESS_TOKEN, SYSTEM_OIDCREQUESTURI: OIDC_URI },
+      args: [
+        'get-token',
+        '--login',
+        'azurepipelines',
+        '--server-id',
+        AKS_SERVER_APP,
+        '--environment',
+        'AzurePublicCloud',
+        '--tenant-id',
+        TENANT,
+        '--client-id',
+        'wif-client',
+      ],
+      env: {
+        AZURESUBSCRIPTION_SERVICE_CONNECTION_ID: 'prod-arm',
+        AZURESUBSCRIPTION_CLIENT_ID: 'wif-client',
+        AZURESUBSCRIPTION_TENANT_ID: TENANT,
+        SYSTEM_ACCESSTOKEN: ACCESS_TOKEN,
+        SYSTEM_OIDCREQUESTURI: OIDC_URI,
+      },
       registered: [ACCESS_TOKEN],
     },
     {
@@ -75,25 +113,59 @@ describe('kubeloginCredential: the kubelogin exec user for the connection', () =
       source: spn,
       mode: 'spn',
       environment: 'AzureUSGovernment',
-      args: ['get-token', '--login', 'spn', '--server-id', AKS_SERVER_APP, '--environment', 'AzureUSGovernmentCloud', '--tenant-id', TENANT, '--client-id', 'spn-client'],
+      args: [
+        'get-token',
+        '--login',
+        'spn',
+        '--server-id',
+        AKS_SERVER_APP,
+        '--environment',
+        'AzureUSGovernmentCloud',
+        '--tenant-id',
+        TENANT,
+        '--client-id',
+        'spn-client',
+      ],
       env: { AAD_SERVICE_PRINCIPAL_CLIENT_ID: 'spn-client', AAD_SERVICE_PRINCIPAL_CLIENT_SECRET: SECRET },
       registered: [SECRET],
     },
     {
-      name: 'msi with a user-assigned identity\'s client id, China cloud',
+      name: "msi with a user-assigned identity's client id, China cloud",
       source: msi,
       mode: 'msi',
       environment: 'AzureChinaCloud',
-      args: ['get-token', '--login', 'msi', '--server-id', AKS_SERVER_APP, '--environment', 'AzureChinaCloud', '--tenant-id', TENANT, '--client-id', 'mi-client'],
+      args: [
+        'get-token',
+        '--login',
+        'msi',
+        '--server-id',
+        AKS_SERVER_APP,
+        '--environment',
+        'AzureChinaCloud',
+        '--tenant-id',
+        TENANT,
+        '--client-id',
+        'mi-client',
+      ],
       env: {},
       registered: [],
     },
     {
-      name: 'msi with the system-assigned identity in the US Government cloud: no --client-id, the cloud by kubelogin\'s name',
+      name: "msi with the system-assigned identity in the US Government cloud: no --client-id, the cloud by kubelogin's name",
       source: systemMsi,
       mode: 'msi',
       environment: 'AzureUSGovernment',
-      args: ['get-token', '--login', 'msi', '--server-id', AKS_SERVER_APP, '--environment', 'AzureUSGovernmentCloud', '--tenant-id', TENANT],
+      args: [
+        'get-token',
+        '--login',
+        'msi',
+        '--server-id',
+        AKS_SERVER_APP,
+        '--environment',
+        'AzureUSGovernmentCloud',
+        '--tenant-id',
+        TENANT,
+      ],
       env: {},
       registered: [],
     },
@@ -102,10 +174,20 @@ describe('kubeloginCredential: the kubelogin exec user for the connection', () =
     it(c.name, () => {
       const { result, error, out } = capture(() => kubeloginCredential(connection(c.source, c.environment), c.mode, '/opt/kubelogin'));
       assert.ifError(error);
-      assert.deepStrictEqual(result!.exec, { apiVersion: 'client.authentication.k8s.io/v1beta1', command: '/opt/kubelogin', args: c.args, interactiveMode: 'Never', provideClusterInfo: false });
+      assert.deepStrictEqual(result!.exec, {
+        apiVersion: 'client.authentication.k8s.io/v1beta1',
+        command: '/opt/kubelogin',
+        args: c.args,
+        interactiveMode: 'Never',
+        provideClusterInfo: false,
+      });
       assert.deepStrictEqual(result!.env, c.env);
-      for (const secret of [SECRET, ACCESS_TOKEN]) assert.ok(!result!.exec.args.some((a) => a.includes(secret)), 'a secret on the command line');
-      assert.deepStrictEqual([...out.matchAll(/^##vso\[task\.setsecret\](.*)$/gm)].map((m) => m[1]), c.registered);
+      for (const secret of [SECRET, ACCESS_TOKEN])
+        assert.ok(!result!.exec.args.some((a) => a.includes(secret)), 'a secret on the command line');
+      assert.deepStrictEqual(
+        [...out.matchAll(/^##vso\[task\.setsecret\](.*)$/gm)].map((m) => m[1]),
+        c.registered,
+      );
     });
   }
 
@@ -120,17 +202,54 @@ describe('kubeloginCredential: the kubelogin exec user for the connection', () =
     assert.match(error.fix, /credentialHelper: builtIn/);
   });
 
-  it("the command defaults to kubelogin on PATH", () => {
+  it('the command defaults to kubelogin on PATH', () => {
     assert.strictEqual(capture(() => kubeloginCredential(connection(msi), 'msi')).result!.exec.command, 'kubelogin');
   });
 
   const refused: { name: string; source: AzureRmCredentialSource; mode: KubeloginMode; reason: RegExp; fix: RegExp; unset?: boolean }[] = [
-    { name: 'azurepipelines with a secret connection', source: spn, mode: 'azurepipelines', reason: /needs a workload identity federation connection; 'prod-arm' is servicePrincipalSecret\./, fix: /credentialHelper builtIn/ },
-    { name: 'azurepipelines outside a job (no System.AccessToken or OIDC URI)', source: wif, mode: 'azurepipelines', unset: true, reason: /no System\.AccessToken or System\.OidcRequestUri/, fix: /Azure Pipelines agent job/ },
-    { name: 'spn with a certificate connection (kubelogin would need the key on disk)', source: cert, mode: 'spn', reason: /servicePrincipalCertificate \(a certificate would have to be written to disk/, fix: /in memory/ },
-    { name: 'spn with workload identity federation', source: wif, mode: 'spn', reason: /'prod-arm' is workloadIdentityFederation/, fix: /builtIn/ },
-    { name: 'msi with a service principal', source: spn, mode: 'msi', reason: /needs a managed identity connection; 'prod-arm' is servicePrincipalSecret\./, fix: /matching kubelogin mode/ },
-    { name: 'workloadidentity (a federated token file on disk)', source: wif, mode: 'workloadidentity', reason: /reads a federated token from a file/, fix: /azurepipelines mode/ },
+    {
+      name: 'azurepipelines with a secret connection',
+      source: spn,
+      mode: 'azurepipelines',
+      reason: /needs a workload identity federation connection; 'prod-arm' is servicePrincipalSecret\./,
+      fix: /credentialHelper builtIn/,
+    },
+    {
+      name: 'azurepipelines outside a job (no System.AccessToken or OIDC URI)',
+      source: wif,
+      mode: 'azurepipelines',
+      unset: true,
+      reason: /no System\.AccessToken or System\.OidcRequestUri/,
+      fix: /Azure Pipelines agent job/,
+    },
+    {
+      name: 'spn with a certificate connection (kubelogin would need the key on disk)',
+      source: cert,
+      mode: 'spn',
+      reason: /servicePrincipalCertificate \(a certificate would have to be written to disk/,
+      fix: /in memory/,
+    },
+    {
+      name: 'spn with workload identity federation',
+      source: wif,
+      mode: 'spn',
+      reason: /'prod-arm' is workloadIdentityFederation/,
+      fix: /builtIn/,
+    },
+    {
+      name: 'msi with a service principal',
+      source: spn,
+      mode: 'msi',
+      reason: /needs a managed identity connection; 'prod-arm' is servicePrincipalSecret\./,
+      fix: /matching kubelogin mode/,
+    },
+    {
+      name: 'workloadidentity (a federated token file on disk)',
+      source: wif,
+      mode: 'workloadidentity',
+      reason: /reads a federated token from a file/,
+      fix: /azurepipelines mode/,
+    },
   ];
   for (const c of refused) {
     it(`refuses ${c.name}`, () => {

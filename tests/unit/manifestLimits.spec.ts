@@ -27,7 +27,11 @@ describe('manifests: the document limit', function () {
     const manifests = path.join(__dirname, '..', '..', 'shared', 'kube', 'manifests.js');
     const child = spawnSync(
       process.execPath,
-      ['--max-old-space-size=96', '-e', `try { require(${JSON.stringify(manifests)}).loadManifests('manifests', [${JSON.stringify(file)}]); console.log('accepted'); } catch (e) { console.log(e.message); }`],
+      [
+        '--max-old-space-size=96',
+        '-e',
+        `try { require(${JSON.stringify(manifests)}).loadManifests('manifests', [${JSON.stringify(file)}]); console.log('accepted'); } catch (e) { console.log(e.message); }`,
+      ],
       { encoding: 'utf8', timeout: 50_000 },
     );
     assert.strictEqual(child.status, 0, `the loader died (signal ${child.signal}): ${child.stderr.split('\n').slice(0, 3).join(' ')}`);

@@ -1,5 +1,12 @@
 import * as assert from 'assert';
-import { entryAllows, evaluatePermission, isAllowed, wildcardMatches, type OperationKind, type PermissionEntry } from '../../shared/rbac/permissionEvaluator';
+import {
+  entryAllows,
+  evaluatePermission,
+  isAllowed,
+  wildcardMatches,
+  type OperationKind,
+  type PermissionEntry,
+} from '../../shared/rbac/permissionEvaluator';
 import { INTENT_NAMES, operationsFor } from '../../shared/rbac/intents';
 import { ROLES, leastPrivilegedRoleFor, suggestAssignments } from '../../shared/rbac/leastPrivilegedRoles';
 import * as sandboxAuthz from '../sandbox/authorization';
@@ -47,23 +54,94 @@ interface EntryCase {
   allowed: boolean;
 }
 
-const full = (e: PermissionEntry) => ({ actions: [...(e.actions ?? [])], notActions: [...(e.notActions ?? [])], dataActions: [...(e.dataActions ?? [])], notDataActions: [...(e.notDataActions ?? [])] });
+const full = (e: PermissionEntry) => ({
+  actions: [...(e.actions ?? [])],
+  notActions: [...(e.notActions ?? [])],
+  dataActions: [...(e.dataActions ?? [])],
+  notDataActions: [...(e.notDataActions ?? [])],
+});
 
 const ENTRIES: EntryCase[] = [
   { name: 'no permissions at all', entries: [], operation: `${AKS}/read`, kind: 'action', allowed: false },
   { name: 'an action grants', entries: [{ actions: [`${AKS}/read`] }], operation: `${AKS}/read`, kind: 'action', allowed: true },
-  { name: 'a notAction removes it from the same entry', entries: [{ actions: [`${AKS}/*`], notActions: [`${AKS}/listClusterUserCredential/action`] }], operation: `${AKS}/listClusterUserCredential/action`, kind: 'action', allowed: false },
-  { name: 'a notAction leaves the rest', entries: [{ actions: [`${AKS}/*`], notActions: [`${AKS}/listClusterUserCredential/action`] }], operation: `${AKS}/read`, kind: 'action', allowed: true },
-  { name: "a notAction is not a deny: another entry's grant counts", entries: [{ actions: ['*'], notActions: [`${AKS}/*`] }, { actions: [`${AKS}/read`] }], operation: `${AKS}/read`, kind: 'action', allowed: true },
-  { name: "a notAction does not leak into another entry's grant (order reversed)", entries: [{ actions: [`${AKS}/read`] }, { actions: ['*'], notActions: ['*'] }], operation: `${AKS}/read`, kind: 'action', allowed: true },
-  { name: 'Owner-style * grants no data action', entries: [{ actions: ['*'] }], operation: `${AKS}/pods/read`, kind: 'dataAction', allowed: false },
+  {
+    name: 'a notAction removes it from the same entry',
+    entries: [{ actions: [`${AKS}/*`], notActions: [`${AKS}/listClusterUserCredential/action`] }],
+    operation: `${AKS}/listClusterUserCredential/action`,
+    kind: 'action',
+    allowed: false,
+  },
+  {
+    name: 'a notAction leaves the rest',
+    entries: [{ actions: [`${AKS}/*`], notActions: [`${AKS}/listClusterUserCredential/action`] }],
+    operation: `${AKS}/read`,
+    kind: 'action',
+    allowed: true,
+  },
+  {
+    name: "a notAction is not a deny: another entry's grant counts",
+    entries: [{ actions: ['*'], notActions: [`${AKS}/*`] }, { actions: [`${AKS}/read`] }],
+    operation: `${AKS}/read`,
+    kind: 'action',
+    allowed: true,
+  },
+  {
+    name: "a notAction does not leak into another entry's grant (order reversed)",
+    entries: [{ actions: [`${AKS}/read`] }, { actions: ['*'], notActions: ['*'] }],
+    operation: `${AKS}/read`,
+    kind: 'action',
+    allowed: true,
+  },
+  {
+    name: 'Owner-style * grants no data action',
+    entries: [{ actions: ['*'] }],
+    operation: `${AKS}/pods/read`,
+    kind: 'dataAction',
+    allowed: false,
+  },
   { name: 'a data action grants no action', entries: [{ dataActions: ['*'] }], operation: `${AKS}/read`, kind: 'action', allowed: false },
-  { name: 'dataActions wildcard grants', entries: [{ dataActions: [`${AKS}/*`] }], operation: `${AKS}/apps/deployments/write`, kind: 'dataAction', allowed: true },
-  { name: 'notDataActions remove', entries: [{ dataActions: [`${AKS}/*`], notDataActions: [`${AKS}/secrets/*`] }], operation: `${AKS}/secrets/write`, kind: 'dataAction', allowed: false },
-  { name: 'notActions do not remove data actions', entries: [{ dataActions: [`${AKS}/*`], notActions: [`${AKS}/*`] }], operation: `${AKS}/secrets/write`, kind: 'dataAction', allowed: true },
-  { name: 'notDataActions do not remove actions', entries: [{ actions: [`${AKS}/*`], notDataActions: [`${AKS}/*`] }], operation: `${AKS}/read`, kind: 'action', allowed: true },
-  { name: 'case-insensitive notActions', entries: [{ actions: ['*'], notActions: ['MICROSOFT.AUTHORIZATION/*/WRITE'] }], operation: 'Microsoft.Authorization/roleAssignments/write', kind: 'action', allowed: false },
-  { name: 'wildcard notActions', entries: [{ actions: ['*'], notActions: ['Microsoft.Authorization/*/Write'] }], operation: 'Microsoft.Authorization/roleAssignments/read', kind: 'action', allowed: true },
+  {
+    name: 'dataActions wildcard grants',
+    entries: [{ dataActions: [`${AKS}/*`] }],
+    operation: `${AKS}/apps/deployments/write`,
+    kind: 'dataAction',
+    allowed: true,
+  },
+  {
+    name: 'notDataActions remove',
+    entries: [{ dataActions: [`${AKS}/*`], notDataActions: [`${AKS}/secrets/*`] }],
+    operation: `${AKS}/secrets/write`,
+    kind: 'dataAction',
+    allowed: false,
+  },
+  {
+    name: 'notActions do not remove data actions',
+    entries: [{ dataActions: [`${AKS}/*`], notActions: [`${AKS}/*`] }],
+    operation: `${AKS}/secrets/write`,
+    kind: 'dataAction',
+    allowed: true,
+  },
+  {
+    name: 'notDataActions do not remove actions',
+    entries: [{ actions: [`${AKS}/*`], notDataActions: [`${AKS}/*`] }],
+    operation: `${AKS}/read`,
+    kind: 'action',
+    allowed: true,
+  },
+  {
+    name: 'case-insensitive notActions',
+    entries: [{ actions: ['*'], notActions: ['MICROSOFT.AUTHORIZATION/*/WRITE'] }],
+    operation: 'Microsoft.Authorization/roleAssignments/write',
+    kind: 'action',
+    allowed: false,
+  },
+  {
+    name: 'wildcard notActions',
+    entries: [{ actions: ['*'], notActions: ['Microsoft.Authorization/*/Write'] }],
+    operation: 'Microsoft.Authorization/roleAssignments/read',
+    kind: 'action',
+    allowed: true,
+  },
   { name: 'missing lists count as empty', entries: [{}], operation: `${AKS}/read`, kind: 'action', allowed: false },
 ];
 
@@ -78,14 +156,26 @@ describe('permission evaluator: wildcard rules (product and sandbox, same table)
   for (const c of ENTRIES) {
     it(`${c.name}: ${c.allowed ? 'allowed' : 'not allowed'}`, () => {
       assert.strictEqual(isAllowed(c.entries, c.operation, c.kind), c.allowed, 'product evaluator');
-      assert.strictEqual(c.entries.some((e) => sandboxAuthz.permissionAllows(full(e), c.operation, c.kind)), c.allowed, 'sandbox evaluator');
+      assert.strictEqual(
+        c.entries.some((e) => sandboxAuthz.permissionAllows(full(e), c.operation, c.kind)),
+        c.allowed,
+        'sandbox evaluator',
+      );
     });
   }
 
   it('names the exclusions that removed an operation, and none when another entry grants it', () => {
-    const removed = evaluatePermission([{ actions: [`${AKS}/*`], notActions: [`${AKS}/listClusterUserCredential/action`, `${AKS}/list*`] }], `${AKS}/listClusterUserCredential/action`, 'action');
+    const removed = evaluatePermission(
+      [{ actions: [`${AKS}/*`], notActions: [`${AKS}/listClusterUserCredential/action`, `${AKS}/list*`] }],
+      `${AKS}/listClusterUserCredential/action`,
+      'action',
+    );
     assert.deepStrictEqual(removed, { allowed: false, excludedBy: [`${AKS}/listClusterUserCredential/action`, `${AKS}/list*`] });
-    const granted = evaluatePermission([{ actions: [`${AKS}/*`], notActions: [`${AKS}/read`] }, { actions: [`${AKS}/read`] }], `${AKS}/read`, 'action');
+    const granted = evaluatePermission(
+      [{ actions: [`${AKS}/*`], notActions: [`${AKS}/read`] }, { actions: [`${AKS}/read`] }],
+      `${AKS}/read`,
+      'action',
+    );
     assert.deepStrictEqual(granted, { allowed: true, grantedBy: 1, excludedBy: [] });
     assert.strictEqual(entryAllows({ actions: [' */read '] }, `${AKS}/read`, 'action'), true);
   });
@@ -104,7 +194,10 @@ describe('least-privileged roles: the curated table against the real built-in ro
       assert.strictEqual(real.roleName, role.name, key);
       for (const op of role.grants) {
         assert.ok(isAllowed(real.permissions, op, role.kind), `${role.name} does not grant ${op} (product evaluator)`);
-        assert.ok(real.permissions.some((p) => sandboxAuthz.permissionAllows(p, op, role.kind)), `${role.name} does not grant ${op} (sandbox evaluator)`);
+        assert.ok(
+          real.permissions.some((p) => sandboxAuthz.permissionAllows(p, op, role.kind)),
+          `${role.name} does not grant ${op} (sandbox evaluator)`,
+        );
       }
     });
   }
@@ -114,15 +207,24 @@ describe('least-privileged roles: the curated table against the real built-in ro
       for (const op of operationsFor(intent)) {
         const suggestion = leastPrivilegedRoleFor(op.operation);
         assert.ok(suggestion, `no role for ${op.operation}`);
-        assert.ok(isAllowed(builtIn(suggestion!.role.id).permissions, op.operation, op.kind), `${suggestion!.role.name} does not grant ${op.operation}`);
+        assert.ok(
+          isAllowed(builtIn(suggestion!.role.id).permissions, op.operation, op.kind),
+          `${suggestion!.role.name} does not grant ${op.operation}`,
+        );
       }
     }
   });
 
   it('no single built-in role below Contributor grants run command and its results together', () => {
     const below = BUILT_IN_ROLES.filter((r) => !['Owner', 'Contributor'].includes(r.roleName));
-    const both = below.filter((r) => isAllowed(r.permissions, `${AKS}/runcommand/action`, 'action') && isAllowed(r.permissions, `${AKS}/commandResults/read`, 'action'));
-    assert.deepStrictEqual(both.map((r) => r.roleName), []);
+    const both = below.filter(
+      (r) =>
+        isAllowed(r.permissions, `${AKS}/runcommand/action`, 'action') && isAllowed(r.permissions, `${AKS}/commandResults/read`, 'action'),
+    );
+    assert.deepStrictEqual(
+      both.map((r) => r.roleName),
+      [],
+    );
   });
 
   it('suggests few assignments: AcrPush covers pull, Cluster Admin covers the cluster read, scopes kept apart', () => {
@@ -137,12 +239,15 @@ describe('least-privileged roles: the curated table against the real built-in ro
       { operation: `${AKS}/apps/deployments/write`, scopeId: `${cl}/namespaces/web` },
       { operation: 'Microsoft.Storage/storageAccounts/write', scopeId: reg },
     ]);
-    assert.deepStrictEqual(assignments.map((a) => [a.role.name, a.scopeId.split('/').slice(-2).join('/'), a.operations.length]), [
-      ['AcrPush', 'registries/r', 2],
-      ['Azure Kubernetes Service Cluster Admin Role', 'managedClusters/c', 2],
-      ['Reader', 'managedClusters/c', 1],
-      ['Azure Kubernetes Service RBAC Writer', 'namespaces/web', 1],
-    ]);
+    assert.deepStrictEqual(
+      assignments.map((a) => [a.role.name, a.scopeId.split('/').slice(-2).join('/'), a.operations.length]),
+      [
+        ['AcrPush', 'registries/r', 2],
+        ['Azure Kubernetes Service Cluster Admin Role', 'managedClusters/c', 2],
+        ['Reader', 'managedClusters/c', 1],
+        ['Azure Kubernetes Service RBAC Writer', 'namespaces/web', 1],
+      ],
+    );
     assert.deepStrictEqual(unknown, [{ operation: 'Microsoft.Storage/storageAccounts/write', scopeId: reg }]);
   });
 });

@@ -6,7 +6,10 @@ describe('phaseTimings: one Timings line per run, read back by the bench', () =>
     const t = new PhaseTimings();
     t.add('inputs', 12.4);
     assert.strictEqual(await t.time('sign-in', async () => 'ok'), 'ok');
-    await assert.rejects(t.time('cluster', () => Promise.reject(new Error('refused'))), /refused/);
+    await assert.rejects(
+      t.time('cluster', () => Promise.reject(new Error('refused'))),
+      /refused/,
+    );
     const phases = parseTimingsLine(t.line())!;
     assert.deepStrictEqual([...phases.keys()], ['start', 'inputs', 'sign-in', 'cluster', 'total']);
     assert.strictEqual(phases.get('inputs'), 12);
@@ -14,7 +17,14 @@ describe('phaseTimings: one Timings line per run, read back by the bench', () =>
   });
 
   it('reads back names with spaces, and nothing from a line that is not a Timings line', () => {
-    assert.deepStrictEqual([...parseTimingsLine('  Timings: token broker 3 ms, manifest file 40 ms, total 900 ms')!], [['token broker', 3], ['manifest file', 40], ['total', 900]]);
+    assert.deepStrictEqual(
+      [...parseTimingsLine('  Timings: token broker 3 ms, manifest file 40 ms, total 900 ms')!],
+      [
+        ['token broker', 3],
+        ['manifest file', 40],
+        ['total', 900],
+      ],
+    );
     assert.strictEqual(parseTimingsLine('Applied 3 object(s)'), undefined);
   });
 });

@@ -18,7 +18,10 @@ describe('manifests input: folders', () => {
 
   /** Sets the step's environment as the agent would, and has task-lib load it, as at a task's start. */
   function asTheAgent(inputs: Record<string, string>): void {
-    const env = agentInputsEnv('PrivateAksDeployV1', { ...agentJobEnv({ tempDirectory: path.join(work, '_temp'), workFolder: work, collectionUri: 'https://dev.azure.com/contoso/' }), ...taskInputsEnv(inputs) });
+    const env = agentInputsEnv('PrivateAksDeployV1', {
+      ...agentJobEnv({ tempDirectory: path.join(work, '_temp'), workFolder: work, collectionUri: 'https://dev.azure.com/contoso/' }),
+      ...taskInputsEnv(inputs),
+    });
     given = Object.keys(env).filter((k) => !(k in process.env));
     Object.assign(process.env, env);
     taskLibInternal._loadData();
@@ -43,9 +46,12 @@ describe('manifests input: folders', () => {
     taskLibInternal._loadData();
   });
 
-  it("a folder stands for its .yaml, .yml and .json files, not its subfolders (as kubectl apply -f <folder>)", async () => {
+  it('a folder stands for its .yaml, .yml and .json files, not its subfolders (as kubectl apply -f <folder>)', async () => {
     asTheAgent({ manifests: 'k8s' });
     const plan = await planFromInputs({ sourcesDirectory: dir, tempDir: dir, kubectl: () => 'kubectl' });
-    assert.deepStrictEqual(plan.objects.map((o) => o.metadata.name), ['a', 'b', 'c']);
+    assert.deepStrictEqual(
+      plan.objects.map((o) => o.metadata.name),
+      ['a', 'b', 'c'],
+    );
   });
 });

@@ -1,5 +1,12 @@
 import * as assert from 'assert';
-import { createEmptyPipeline, createHttpHeaders, createPipelineRequest, type Pipeline, type PipelineRequest, type PipelineResponse } from '@azure/core-rest-pipeline';
+import {
+  createEmptyPipeline,
+  createHttpHeaders,
+  createPipelineRequest,
+  type Pipeline,
+  type PipelineRequest,
+  type PipelineResponse,
+} from '@azure/core-rest-pipeline';
 import { ArmCallError, asArmCallError, failureOf, RawArmResource, waitForOperation, withoutRetries } from '../../shared/arm/rawArmCall';
 import { ExplainedError } from '../../shared/pipeline/explainedError';
 
@@ -42,7 +49,7 @@ function scripted(...answers: PipelineResponse[]): Pipeline & { asked: PipelineR
 describe('rawArmCall: Resource Manager failures read from the answer', () => {
   const cases: { name: string; res: PipelineResponse; failure: ReturnType<typeof failureOf> }[] = [
     {
-      name: 'ARM\'s error body: code and message',
+      name: "ARM's error body: code and message",
       res: response(409, { error: { code: 'Conflict', message: 'Another operation is in progress.' } }),
       failure: { statusCode: 409, code: 'Conflict', message: 'Another operation is in progress.', retryAfterMs: undefined },
     },
@@ -51,17 +58,36 @@ describe('rawArmCall: Resource Manager failures read from the answer', () => {
       res: response(429, { error: { code: 'TooManyRequests', message: 'Rate limit exceeded.' } }, { 'retry-after': '7' }),
       failure: { statusCode: 429, code: 'TooManyRequests', message: 'Rate limit exceeded.', retryAfterMs: 7000 },
     },
-    { name: 'Retry-After that is not a number (an HTTP date) is ignored', res: response(503, '', { 'retry-after': 'Wed, 21 Oct 2015 07:28:00 GMT' }), failure: { statusCode: 503, code: undefined, message: '', retryAfterMs: undefined } },
-    { name: 'a body that is not JSON is the message, first line only', res: response(502, '<html>Bad Gateway\n</html>'), failure: { statusCode: 502, code: undefined, message: '<html>Bad Gateway', retryAfterMs: undefined } },
-    { name: 'JSON without error: the body is the message', res: response(500, { status: 'x' }), failure: { statusCode: 500, code: undefined, message: '{"status":"x"}', retryAfterMs: undefined } },
-    { name: 'a long message is cut at 500 characters', res: response(400, { error: { code: 'InvalidParameter', message: 'y'.repeat(900) } }), failure: { statusCode: 400, code: 'InvalidParameter', message: 'y'.repeat(500), retryAfterMs: undefined } },
+    {
+      name: 'Retry-After that is not a number (an HTTP date) is ignored',
+      res: response(503, '', { 'retry-after': 'Wed, 21 Oct 2015 07:28:00 GMT' }),
+      failure: { statusCode: 503, code: undefined, message: '', retryAfterMs: undefined },
+    },
+    {
+      name: 'a body that is not JSON is the message, first line only',
+      res: response(502, '<html>Bad Gateway\n</html>'),
+      failure: { statusCode: 502, code: undefined, message: '<html>Bad Gateway', retryAfterMs: undefined },
+    },
+    {
+      name: 'JSON without error: the body is the message',
+      res: response(500, { status: 'x' }),
+      failure: { statusCode: 500, code: undefined, message: '{"status":"x"}', retryAfterMs: undefined },
+    },
+    {
+      name: 'a long message is cut at 500 characters',
+      res: response(400, { error: { code: 'InvalidParameter', message: 'y'.repeat(900) } }),
+      failure: { statusCode: 400, code: 'InvalidParameter', message: 'y'.repeat(500), retryAfterMs: undefined },
+    },
   ];
   for (const c of cases) {
     it(c.name, () => assert.deepStrictEqual(failureOf(c.res), c.failure));
   }
 
   it('ArmCallError says the status, code and message', () => {
-    assert.strictEqual(new ArmCallError({ statusCode: 404, code: 'ResourceNotFound', message: 'gone' }).message, 'HTTP 404 ResourceNotFound: gone');
+    assert.strictEqual(
+      new ArmCallError({ statusCode: 404, code: 'ResourceNotFound', message: 'gone' }).message,
+      'HTTP 404 ResourceNotFound: gone',
+    );
     assert.strictEqual(new ArmCallError({ statusCode: 500, message: 'oops' }).message, 'HTTP 500: oops');
   });
 
@@ -78,8 +104,17 @@ describe('rawArmCall: Resource Manager failures read from the answer', () => {
     const pipeline = createEmptyPipeline();
     pipeline.addPolicy({ name: 'retry', sendRequest: (r, next) => next(r) }, { phase: 'Retry' });
     pipeline.addPolicy({ name: 'auth', sendRequest: (r, next) => next(r) }, { phase: 'Sign' });
-    assert.deepStrictEqual(withoutRetries(pipeline).getOrderedPolicies().map((p) => p.name), ['auth']);
-    assert.deepStrictEqual(pipeline.getOrderedPolicies().map((p) => p.name), ['retry', 'auth'], 'the original keeps its retries');
+    assert.deepStrictEqual(
+      withoutRetries(pipeline)
+        .getOrderedPolicies()
+        .map((p) => p.name),
+      ['auth'],
+    );
+    assert.deepStrictEqual(
+      pipeline.getOrderedPolicies().map((p) => p.name),
+      ['retry', 'auth'],
+      'the original keeps its retries',
+    );
   });
 });
 
@@ -104,7 +139,12 @@ describe('rawArmCall: waiting for a long-running operation', () => {
       const pipeline = scripted(response(200, { status, error: { code: 'RegistryUpdateFailed', message: 'The update failed.' } }));
       await assert.rejects(waitForOperation(pipeline, OP, 'Updating registry', 10_000), (err: unknown) => {
         assert.ok(err instanceof ArmCallError);
-        assert.deepStrictEqual(err.failure, { statusCode: 200, code: 'RegistryUpdateFailed', message: 'The update failed.', operationFailed: true });
+        assert.deepStrictEqual(err.failure, {
+          statusCode: 200,
+          code: 'RegistryUpdateFailed',
+          message: 'The update failed.',
+          operationFailed: true,
+        });
         return true;
       });
     });
@@ -112,12 +152,19 @@ describe('rawArmCall: waiting for a long-running operation', () => {
 
   it('Failed without an error object: the status is the code', async () => {
     const pipeline = scripted(response(200, { status: 'Failed' }));
-    await assert.rejects(waitForOperation(pipeline, OP, 'Updating registry', 10_000), (err: unknown) => err instanceof ArmCallError && err.failure.code === 'Failed' && err.failure.message === 'The operation ended Failed.');
+    await assert.rejects(
+      waitForOperation(pipeline, OP, 'Updating registry', 10_000),
+      (err: unknown) =>
+        err instanceof ArmCallError && err.failure.code === 'Failed' && err.failure.message === 'The operation ended Failed.',
+    );
   });
 
   it('a refused poll is an ArmCallError from its body', async () => {
     const pipeline = scripted(response(403, { error: { code: 'AuthorizationFailed', message: 'no' } }));
-    await assert.rejects(waitForOperation(pipeline, OP, 'Updating registry', 10_000), (err: unknown) => err instanceof ArmCallError && err.failure.statusCode === 403 && err.failure.code === 'AuthorizationFailed');
+    await assert.rejects(
+      waitForOperation(pipeline, OP, 'Updating registry', 10_000),
+      (err: unknown) => err instanceof ArmCallError && err.failure.statusCode === 403 && err.failure.code === 'AuthorizationFailed',
+    );
   });
 
   it('still InProgress at the deadline: ARM_OPERATION_TIMEOUT', async () => {
@@ -142,8 +189,16 @@ describe('rawArmCall: one resource read and written as raw JSON', () => {
 
   it('write: the body as JSON with its headers, then the Azure-AsyncOperation poll (preferred over Location)', async () => {
     const asyncOp = 'https://management.azure.com/asyncop/1';
-    const pipeline = scripted(response(202, undefined, { 'azure-asyncoperation': asyncOp, location: 'https://management.azure.com/location/1' }), response(200, { status: 'Succeeded' }));
-    await new RawArmResource(pipeline, ARM, REGISTRY, '2019-05-01', "registry 'acr1'").write('PATCH', { properties: { networkRuleSet: { defaultAction: 'Deny' } } }, 10_000, { 'If-Match': '"etag-1"' });
+    const pipeline = scripted(
+      response(202, undefined, { 'azure-asyncoperation': asyncOp, location: 'https://management.azure.com/location/1' }),
+      response(200, { status: 'Succeeded' }),
+    );
+    await new RawArmResource(pipeline, ARM, REGISTRY, '2019-05-01', "registry 'acr1'").write(
+      'PATCH',
+      { properties: { networkRuleSet: { defaultAction: 'Deny' } } },
+      10_000,
+      { 'If-Match': '"etag-1"' },
+    );
     const [write, poll] = pipeline.asked;
     assert.strictEqual(write.method, 'PATCH');
     assert.strictEqual(write.body, '{"properties":{"networkRuleSet":{"defaultAction":"Deny"}}}');
@@ -156,13 +211,19 @@ describe('rawArmCall: one resource read and written as raw JSON', () => {
     const pipeline = scripted(response(200, {}), response(412, { error: { code: 'PreconditionFailed', message: 'eTag mismatch' } }));
     const resource = new RawArmResource(pipeline, ARM, REGISTRY, '2019-05-01', "registry 'acr1'");
     await resource.write('PUT', {}, 10_000);
-    await assert.rejects(resource.write('PUT', {}, 10_000), (err: unknown) => err instanceof ArmCallError && err.failure.statusCode === 412);
+    await assert.rejects(
+      resource.write('PUT', {}, 10_000),
+      (err: unknown) => err instanceof ArmCallError && err.failure.statusCode === 412,
+    );
     assert.strictEqual(pipeline.asked.length, 2);
   });
 
   it('write: an operation URL on another host is not polled (ARM_FOREIGN_URL), so the token stays home', async () => {
     const pipeline = scripted(response(202, undefined, { 'azure-asyncoperation': 'https://attacker.example/op' }));
-    await assert.rejects(new RawArmResource(pipeline, ARM, REGISTRY, '2019-05-01', "registry 'acr1'").write('PATCH', {}, 10_000), (err: unknown) => err instanceof ExplainedError && err.code === 'ARM_FOREIGN_URL' && /https:\/\/attacker\.example/.test(err.reason));
+    await assert.rejects(
+      new RawArmResource(pipeline, ARM, REGISTRY, '2019-05-01', "registry 'acr1'").write('PATCH', {}, 10_000),
+      (err: unknown) => err instanceof ExplainedError && err.code === 'ARM_FOREIGN_URL' && /https:\/\/attacker\.example/.test(err.reason),
+    );
     assert.strictEqual(pipeline.asked.length, 1);
   });
 });

@@ -22,11 +22,27 @@ describe('registryProbe: where the preflight looks for a registry', () => {
 
   const cases: { name: string; registry: string; environment: string; loginServer?: string; host: string }[] = [
     { name: 'public cloud', registry: 'contosoacr', environment: 'AzureCloud', host: 'contosoacr.azurecr.io' },
-    { name: 'the name lower-cased, the environment matched case-insensitively', registry: 'ContosoACR', environment: 'azurecloud', host: 'contosoacr.azurecr.io' },
+    {
+      name: 'the name lower-cased, the environment matched case-insensitively',
+      registry: 'ContosoACR',
+      environment: 'azurecloud',
+      host: 'contosoacr.azurecr.io',
+    },
     { name: 'US Government', registry: 'govacr', environment: 'AzureUSGovernment', host: 'govacr.azurecr.us' },
     { name: 'China', registry: 'cnacr', environment: 'AzureChinaCloud', host: 'cnacr.azurecr.cn' },
-    { name: 'an unknown environment falls back to azurecr.io', registry: 'stackacr', environment: 'AzureStack', host: 'stackacr.azurecr.io' },
-    { name: 'the login server Resource Manager gave wins over the guess', registry: 'contosoacr', environment: 'AzureCloud', loginServer: 'contosoacr-abcd.azurecr.io', host: 'contosoacr-abcd.azurecr.io' },
+    {
+      name: 'an unknown environment falls back to azurecr.io',
+      registry: 'stackacr',
+      environment: 'AzureStack',
+      host: 'stackacr.azurecr.io',
+    },
+    {
+      name: 'the login server Resource Manager gave wins over the guess',
+      registry: 'contosoacr',
+      environment: 'AzureCloud',
+      loginServer: 'contosoacr-abcd.azurecr.io',
+      host: 'contosoacr-abcd.azurecr.io',
+    },
   ];
   for (const c of cases) {
     it(`${c.name}: ${c.host}`, () => {

@@ -6,18 +6,22 @@ const CLUSTER = 'Microsoft.ContainerService/managedClusters' as const;
 
 describe('resource ids and names', () => {
   it('parses a cluster id, case-insensitively, with a trailing slash', () => {
-    const id = parseResourceId('clusterResourceId', `/subscriptions/${SUB}/resourcegroups/rg-aks/providers/microsoft.containerservice/managedclusters/aks-prod/`, CLUSTER);
-    assert.deepStrictEqual(
-      { s: id.subscriptionId, rg: id.resourceGroup, n: id.name },
-      { s: SUB, rg: 'rg-aks', n: 'aks-prod' },
+    const id = parseResourceId(
+      'clusterResourceId',
+      `/subscriptions/${SUB}/resourcegroups/rg-aks/providers/microsoft.containerservice/managedclusters/aks-prod/`,
+      CLUSTER,
     );
+    assert.deepStrictEqual({ s: id.subscriptionId, rg: id.resourceGroup, n: id.name }, { s: SUB, rg: 'rg-aks', n: 'aks-prod' });
   });
 
   const bad: [string, RegExp][] = [
     ['', /is not a resource id of the form/],
     ['aks-prod', /is not a resource id of the form/],
     [`/subscriptions/not-a-guid/resourceGroups/rg/providers/${CLUSTER}/aks`, /subscription id \(a GUID\)/],
-    [`/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/acr12345`, /names a Microsoft\.ContainerRegistry\/registries, not a Microsoft\.ContainerService\/managedClusters/],
+    [
+      `/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/acr12345`,
+      /names a Microsoft\.ContainerRegistry\/registries, not a Microsoft\.ContainerService\/managedClusters/,
+    ],
     [`/subscriptions/${SUB}/resourceGroups/rg/providers/${CLUSTER}/aks/agentPools/np1`, /is not a resource id of the form/],
     [`/subscriptions/${SUB}/resourceGroups/rg;rm -rf/providers/${CLUSTER}/aks`, /is not a resource group name/],
     [`/subscriptions/${SUB}/resourceGroups/rg/providers/${CLUSTER}/aks$(whoami)`, /is not a valid AKS cluster name/],
@@ -28,12 +32,15 @@ describe('resource ids and names', () => {
   ];
   for (const [value, message] of bad) {
     it(`refuses '${value}' naming the input`, () => {
-      assert.throws(() => parseResourceId('clusterResourceId', value, CLUSTER), (e: Error) => {
-        assert.match(e.message, /input 'clusterResourceId'/);
-        assert.match(e.message, message);
-        assert.match(e.message, /\[INVALID_INPUT\]/);
-        return true;
-      });
+      assert.throws(
+        () => parseResourceId('clusterResourceId', value, CLUSTER),
+        (e: Error) => {
+          assert.match(e.message, /input 'clusterResourceId'/);
+          assert.match(e.message, message);
+          assert.match(e.message, /\[INVALID_INPUT\]/);
+          return true;
+        },
+      );
     });
   }
 

@@ -1,5 +1,16 @@
 import * as assert from 'assert';
-import { holdsLease, leaseNamespace, leasesOf, planAdd, planPrune, planRemove, readLeaseBook, withLeaseBook, MAX_LEASE_MINUTES, type RuleState } from '../../shared/firewall/ruleLeases';
+import {
+  holdsLease,
+  leaseNamespace,
+  leasesOf,
+  planAdd,
+  planPrune,
+  planRemove,
+  readLeaseBook,
+  withLeaseBook,
+  MAX_LEASE_MINUTES,
+  type RuleState,
+} from '../../shared/firewall/ruleLeases';
 import { ipv4RangeContains, parseIpv4Range, sameIpRule } from '../../shared/net/ipv4';
 
 const NOW = 1_800_000_000;
@@ -32,7 +43,10 @@ describe('IPv4 rules', () => {
   ];
   for (const [value, message] of refused) {
     it(`refuses '${value}' naming the input`, () => {
-      assert.throws(() => parseIpv4Range('ipAddresses', value), (e: Error) => /input 'ipAddresses'/.test(e.message) && message.test(e.message));
+      assert.throws(
+        () => parseIpv4Range('ipAddresses', value),
+        (e: Error) => /input 'ipAddresses'/.test(e.message) && message.test(e.message),
+      );
     });
   }
 });
@@ -128,7 +142,10 @@ describe('rule leases on the registry', () => {
 
   it('handles ranges', () => {
     const s = planAdd(base, '203.0.113.0/28', key(1), lease(), at());
-    assert.ok(ours(s).every((k) => !k.includes('/')), 'a tag name may not hold a slash');
+    assert.ok(
+      ours(s).every((k) => !k.includes('/')),
+      'a tag name may not hold a slash',
+    );
     assert.ok(marked(s, '203.0.113.0/28'));
   });
 });
@@ -152,7 +169,7 @@ describe('rule leases against a tag writer (security review, finding 1)', () => 
     assert.deepStrictEqual(planRemove(forged, office, key(9), at(), { namedRanges: [office] }).ipRules, [single]);
   });
 
-  it("a forged mark on a pre-existing single address: the job that found it unmarked does not remove it", () => {
+  it('a forged mark on a pre-existing single address: the job that found it unmarked does not remove it', () => {
     // The job takes its lease on the address it found there, unmarked: it saw no mark (markSince has no entry).
     let s = planAdd(withRules, single, key(1), lease(), at());
     assert.strictEqual(marked(s, single), false);
@@ -168,12 +185,21 @@ describe('rule leases against a tag writer (security review, finding 1)', () => 
   it('a far-future lease does not count: a rule the task added still goes when its own lease ends', () => {
     let s = planAdd(base, '203.0.113.7', key(1), lease(), at());
     // 100 years, written as a lease of the maximum 'zzz' minutes and as one starting in the future.
-    s = { ipRules: s.ipRules, tags: { ...s.tags, [`privateaksdeploy.${NS}.3`]: `cb007107-${key(8)}.${NOW.toString(36)}.zzz_cb007107-${key(9)}.${(NOW + 3 * 365 * 86400).toString(36)}.a` } };
+    s = {
+      ipRules: s.ipRules,
+      tags: {
+        ...s.tags,
+        [`privateaksdeploy.${NS}.3`]: `cb007107-${key(8)}.${NOW.toString(36)}.zzz_cb007107-${key(9)}.${(NOW + 3 * 365 * 86400).toString(36)}.a`,
+      },
+    };
     assert.strictEqual(leasesOf(s.tags, '203.0.113.7', at())?.leases.size, 1, 'only the genuine lease counts');
     assert.deepStrictEqual(planRemove(s, '203.0.113.7', key(1), at()), base);
     // The longest lease a forger can write is the longest the task grants (7 days from now), and it ends.
     let held = planAdd(base, '203.0.113.7', key(1), lease(), at());
-    held = { ipRules: held.ipRules, tags: { ...held.tags, [`privateaksdeploy.${NS}.3`]: `cb007107-${key(8)}.${NOW.toString(36)}.${MAX_LEASE_MINUTES.toString(36)}` } };
+    held = {
+      ipRules: held.ipRules,
+      tags: { ...held.tags, [`privateaksdeploy.${NS}.3`]: `cb007107-${key(8)}.${NOW.toString(36)}.${MAX_LEASE_MINUTES.toString(36)}` },
+    };
     assert.ok(planRemove(held, '203.0.113.7', key(1), at()).ipRules.includes('203.0.113.7'));
     assert.deepStrictEqual(planPrune(planRemove(held, '203.0.113.7', key(1), at()), at(NOW + MAX_LEASE_MINUTES * 60 + 1)).state, base);
   });
@@ -212,17 +238,30 @@ describe('rule leases against a tag writer (security review, finding 1)', () => 
   it('leases in the layout of earlier versions keep their rule while they run, their `ours` is not trusted, prune drops them', () => {
     const legacy: RuleState = {
       ipRules: [...base.ipRules, '203.0.113.7', '203.0.113.9'],
-      tags: { ...base.tags, 'privateaksdeploy.203.0.113.7': `ours;0123456789ab:${NOW + 600}`, 'privateaksdeploy.203.0.113.9': 'ours;0123456789ab:1000', 'privateaksdeploy.203.0.113.5': `ours;0123456789ab:${NOW + 400 * 86400}` },
+      tags: {
+        ...base.tags,
+        'privateaksdeploy.203.0.113.7': `ours;0123456789ab:${NOW + 600}`,
+        'privateaksdeploy.203.0.113.9': 'ours;0123456789ab:1000',
+        'privateaksdeploy.203.0.113.5': `ours;0123456789ab:${NOW + 400 * 86400}`,
+      },
     };
     // A new job shares 203.0.113.7 with an old one: its release keeps the rule for the old job.
     const s = planRemove(planAdd(legacy, '203.0.113.7', key(1), lease(), at()), '203.0.113.7', key(1), at());
     assert.ok(s.ipRules.includes('203.0.113.7'));
-    assert.strictEqual(s.tags['privateaksdeploy.203.0.113.7'], legacy.tags['privateaksdeploy.203.0.113.7'], 'the old tag is left to the old job');
+    assert.strictEqual(
+      s.tags['privateaksdeploy.203.0.113.7'],
+      legacy.tags['privateaksdeploy.203.0.113.7'],
+      'the old tag is left to the old job',
+    );
     const pruned = planPrune(legacy, at());
     assert.deepStrictEqual(pruned.removed, []);
     assert.deepStrictEqual(pruned.legacyLeft, ['203.0.113.9']);
     assert.deepStrictEqual(pruned.state.ipRules, legacy.ipRules, "an old 'ours' is never enough to remove a rule");
-    assert.deepStrictEqual(Object.keys(pruned.state.tags).sort(), ['env', 'privateaksdeploy.203.0.113.7'], 'expired (or beyond 7 days, forged) old leases are dropped');
+    assert.deepStrictEqual(
+      Object.keys(pruned.state.tags).sort(),
+      ['env', 'privateaksdeploy.203.0.113.7'],
+      'expired (or beyond 7 days, forged) old leases are dropped',
+    );
   });
 
   it('writes nothing outside its namespace', () => {

@@ -82,7 +82,10 @@ describe('rule convergence', () => {
     await converge(roomy, 'adding', planAddAll(ips, 'aaaaaaaaaaaa', { start: NOW, minutes: 10 }, ns, at));
     assert.strictEqual(Object.keys(roomy.state.tags).length, 50);
     const full = memoryStore({ ipRules: [], tags: own(48) }, false);
-    await assert.rejects(converge(full, 'adding', planAddAll(ips, 'aaaaaaaaaaaa', { start: NOW, minutes: 10 }, ns, at)), (e: Error & { code?: string }) => e.code === 'FIREWALL_TAG_LIMIT' && /would carry 51 tags; Azure allows 50/.test(e.message));
+    await assert.rejects(
+      converge(full, 'adding', planAddAll(ips, 'aaaaaaaaaaaa', { start: NOW, minutes: 10 }, ns, at)),
+      (e: Error & { code?: string }) => e.code === 'FIREWALL_TAG_LIMIT' && /would carry 51 tags; Azure allows 50/.test(e.message),
+    );
     assert.strictEqual(full.writes, 0, 'nothing written');
   });
 
@@ -105,7 +108,9 @@ describe('rule convergence', () => {
     const log = console.log;
     console.log = (line: string) => lines.push(line);
     try {
-      const outcome = await converge(stuck, 'adding', planAddAll(['203.0.113.7'], 'aaaaaaaaaaaa', { start: NOW, minutes: 10 }, ns, at), { maxBusyWaitMs: 600 });
+      const outcome = await converge(stuck, 'adding', planAddAll(['203.0.113.7'], 'aaaaaaaaaaaa', { start: NOW, minutes: 10 }, ns, at), {
+        maxBusyWaitMs: 600,
+      });
       assert.deepStrictEqual(outcome.rules.ipRules, ['203.0.113.7']);
       assert.strictEqual(outcome.writes, 1);
     } finally {

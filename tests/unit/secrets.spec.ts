@@ -22,7 +22,7 @@ function registered(output: string): string[] {
   return [...output.matchAll(/^##vso\[task\.setsecret\](.*)$/gm)].map((m) => m[1]);
 }
 
-describe('secrets: registering values with the agent\'s masking', () => {
+describe("secrets: registering values with the agent's masking", () => {
   const cases: { name: string; value: string | undefined | null; masked: string[] }[] = [
     { name: 'a client secret', value: 'Qx8Q~abcdefghijklmnop', masked: ['Qx8Q~abcdefghijklmnop'] },
     { name: 'surrounding whitespace trimmed', value: '  s3cr3t-value  ', masked: ['s3cr3t-value'] },

@@ -5,7 +5,13 @@ import { AuthorizationManagementClient } from '@azure/arm-authorization';
 import { ContainerRegistryManagementClient } from '@azure/arm-containerregistry';
 import { ContainerServiceClient } from '@azure/arm-containerservice';
 import type { TokenCredential } from '@azure/core-auth';
-import { createEmptyPipeline, createHttpHeaders, type HttpClient, type PipelineRequest, type PipelineResponse } from '@azure/core-rest-pipeline';
+import {
+  createEmptyPipeline,
+  createHttpHeaders,
+  type HttpClient,
+  type PipelineRequest,
+  type PipelineResponse,
+} from '@azure/core-rest-pipeline';
 import { CLUSTER_API_VERSION, authorizedRangesStore, AuthorizedRangesClient } from '../../shared/aks/authorizedIpRanges';
 import { clusterTarget } from '../../shared/aks/authorizedRangesTarget';
 import { clusterFactsOf } from '../../shared/aks/clusterFacts';
@@ -36,7 +42,12 @@ function answering(body: (req: PipelineRequest) => unknown, sent: PipelineReques
   return {
     async sendRequest(request): Promise<PipelineResponse> {
       sent.push(request);
-      return { request, status: 200, headers: createHttpHeaders({ 'content-type': 'application/json' }), bodyAsText: JSON.stringify(body(request)) };
+      return {
+        request,
+        status: 200,
+        headers: createHttpHeaders({ 'content-type': 'application/json' }),
+        bodyAsText: JSON.stringify(body(request)),
+      };
     },
   };
 }
@@ -58,13 +69,16 @@ const apiVersionOf = (req: PipelineRequest) => new URL(req.url).searchParams.get
 
 describe('azure-rest-api-specs examples through the product readers', function () {
   const dir = defaultSpecExamplesDir(REPO_ROOT);
-  const load = (key: keyof typeof SPEC_EXAMPLES): Example => JSON.parse(fs.readFileSync(path.join(dir, SPEC_EXAMPLES[key]), 'utf8')) as Example;
+  const load = (key: keyof typeof SPEC_EXAMPLES): Example =>
+    JSON.parse(fs.readFileSync(path.join(dir, SPEC_EXAMPLES[key]), 'utf8')) as Example;
   const ok = (e: Example) => e.responses['200'].body as Record<string, unknown>;
 
   before(function () {
     const missing = Object.values(SPEC_EXAMPLES).filter((p) => !fs.existsSync(path.join(dir, p)));
     if (missing.length) {
-      console.log(`      skipped: ${missing.length} example(s) missing under ${dir}; put them there with node build/tests/tools/specExamples.js <azure-rest-api-specs git dir> (or set SPEC_EXAMPLES_DIR)`);
+      console.log(
+        `      skipped: ${missing.length} example(s) missing under ${dir}; put them there with node build/tests/tools/specExamples.js <azure-rest-api-specs git dir> (or set SPEC_EXAMPLES_DIR)`,
+      );
       this.skip();
     }
   });
@@ -81,7 +95,13 @@ describe('azure-rest-api-specs examples through the product readers', function (
     const store = authorizedRangesStore(ranges, 'clustername1', (err) => err as Error);
     const { rules } = await store.read();
     assert.deepStrictEqual(rules, { ipRules: [], tags: { archv2: '', tier: 'production' } });
-    const target = await clusterTarget({ sdk, resourceManagerUrl: ARM, subscriptionId: SUB, resourceGroup: 'rg1', clusterName: 'clustername1' });
+    const target = await clusterTarget({
+      sdk,
+      resourceManagerUrl: ARM,
+      subscriptionId: SUB,
+      resourceGroup: 'rg1',
+      clusterName: 'clustername1',
+    });
     assert.strictEqual(target.endpoint, 'dnsprefix1-abcd1234.hcp.eastus.azmk8s.io');
     assert.strictEqual(await target.posture(), 'open', 'no apiServerAccessProfile: every network reaches the API server, nothing to add');
     assert.ok(sent.every((r) => apiVersionOf(r) === CLUSTER_API_VERSION));
@@ -92,13 +112,26 @@ describe('azure-rest-api-specs examples through the product readers', function (
     assert.strictEqual(example.parameters['api-version'], CLUSTER_API_VERSION);
     const sent: PipelineRequest[] = [];
     const sdk = rawClient(ok(example), sent) as unknown as ContainerServiceClient;
-    const target = await clusterTarget({ sdk, resourceManagerUrl: ARM, subscriptionId: SUB, resourceGroup: 'rg1', clusterName: 'clustername1' });
+    const target = await clusterTarget({
+      sdk,
+      resourceManagerUrl: ARM,
+      subscriptionId: SUB,
+      resourceGroup: 'rg1',
+      clusterName: 'clustername1',
+    });
     await assert.rejects(target.posture(), /\[AKS_PRIVATE_CLUSTER\]/);
-    const ranges = new AuthorizedRangesClient(sdk, ARM, `/subscriptions/${SUB}/resourceGroups/rg1/providers/Microsoft.ContainerService/managedClusters/clustername1`);
+    const ranges = new AuthorizedRangesClient(
+      sdk,
+      ARM,
+      `/subscriptions/${SUB}/resourceGroups/rg1/providers/Microsoft.ContainerService/managedClusters/clustername1`,
+    );
     const doc = await ranges.read();
     assert.strictEqual(doc.eTag, undefined, 'the example carries no eTag: the spec does not promise one');
     await assert.rejects(ranges.write(doc, { ipRules: ['198.51.100.7/32'], tags: {} }), /\[AKS_NO_ETAG\]/);
-    assert.ok(sent.every((r) => r.method === 'GET'), 'nothing was written');
+    assert.ok(
+      sent.every((r) => r.method === 'GET'),
+      'nothing was written',
+    );
   });
 
   it('AKS 2026-04-01 ManagedClustersGet through @azure/arm-containerservice → cluster facts: public, no Entra, local accounts on', async () => {
@@ -132,8 +165,21 @@ describe('azure-rest-api-specs examples through the product readers', function (
     assert.strictEqual(example.parameters['api-version'], NETWORK_API_VERSION);
     const sent: PipelineRequest[] = [];
     const sdk = rawClient(ok(example), sent) as unknown as ContainerRegistryManagementClient;
-    const state = await new RegistryNetworkClient(sdk, ARM, `/subscriptions/${SUB}/resourceGroups/myResourceGroup/providers/Microsoft.ContainerRegistry/registries/myRegistry`).read();
-    assert.deepStrictEqual({ sku: state.sku, loginServer: state.loginServer, tags: state.tags, ips: ipRuleValues(state), vnet: state.networkRuleSet.virtualNetworkRules }, { sku: 'Standard', loginServer: 'myregistry.azurecr.io', tags: { key: 'value' }, ips: [], vnet: [] });
+    const state = await new RegistryNetworkClient(
+      sdk,
+      ARM,
+      `/subscriptions/${SUB}/resourceGroups/myResourceGroup/providers/Microsoft.ContainerRegistry/registries/myRegistry`,
+    ).read();
+    assert.deepStrictEqual(
+      {
+        sku: state.sku,
+        loginServer: state.loginServer,
+        tags: state.tags,
+        ips: ipRuleValues(state),
+        vnet: state.networkRuleSet.virtualNetworkRules,
+      },
+      { sku: 'Standard', loginServer: 'myregistry.azurecr.io', tags: { key: 'value' }, ips: [], vnet: [] },
+    );
     assert.strictEqual(apiVersionOf(sent[0]), NETWORK_API_VERSION);
   });
 
@@ -141,8 +187,18 @@ describe('azure-rest-api-specs examples through the product readers', function (
     const get = load('registry');
     const usages = load('registryUsages');
     const sent: PipelineRequest[] = [];
-    const sdk = new ContainerRegistryManagementClient(credential, SUB, { endpoint: ARM, httpClient: answering((req) => ok(/\/listUsages/i.test(req.url) ? usages : get), sent) });
-    const target = await registryTarget({ sdk, resourceManagerUrl: ARM, subscriptionId: SUB, resourceGroup: 'myResourceGroup', registryName: 'myRegistry', allowEnablingSelectedNetworks: false });
+    const sdk = new ContainerRegistryManagementClient(credential, SUB, {
+      endpoint: ARM,
+      httpClient: answering((req) => ok(/\/listUsages/i.test(req.url) ? usages : get), sent),
+    });
+    const target = await registryTarget({
+      sdk,
+      resourceManagerUrl: ARM,
+      subscriptionId: SUB,
+      resourceGroup: 'myResourceGroup',
+      registryName: 'myRegistry',
+      allowEnablingSelectedNetworks: false,
+    });
     assert.strictEqual(target.endpoint, 'myRegistry.azurecr.io');
     await assert.rejects(target.posture(), /\[ACR_SKU_NOT_PREMIUM\].*Standard SKU/);
     await target.beforeAdd!(1); // the example lists Size and Webhooks only: no quota known, nothing refused
@@ -153,11 +209,16 @@ describe('azure-rest-api-specs examples through the product readers', function (
     const example = load('roleDefinition');
     const sent: PipelineRequest[] = [];
     const client = new AuthorizationManagementClient(credential, SUB, { endpoint: ARM, httpClient: answering(() => ok(example), sent) });
-    const definition = await client.roleDefinitions.getById('/subscriptions/subID/providers/Microsoft.Authorization/roleDefinitions/roleDefinitionId');
+    const definition = await client.roleDefinitions.getById(
+      '/subscriptions/subID/providers/Microsoft.Authorization/roleDefinitions/roleDefinitionId',
+    );
     assert.strictEqual(apiVersionOf(sent[0]), example.parameters['api-version']);
     assert.strictEqual(definition.roleName, 'Role name');
     assert.strictEqual(evaluatePermission(definition.permissions ?? [], 'action', 'action').allowed, true);
     assert.strictEqual(evaluatePermission(definition.permissions ?? [], 'dataAction', 'dataAction').allowed, true);
-    assert.strictEqual(evaluatePermission(definition.permissions ?? [], 'Microsoft.ContainerRegistry/registries/pull/read', 'action').allowed, false);
+    assert.strictEqual(
+      evaluatePermission(definition.permissions ?? [], 'Microsoft.ContainerRegistry/registries/pull/read', 'action').allowed,
+      false,
+    );
   });
 });

@@ -66,7 +66,11 @@ describe('taskInputs: reading and validating task inputs', () => {
     it(`booleanInput '${b.value ?? '(unset)'}' (default ${b.fallback}) → ${b.expected}`, () => {
       asTheAgent(b.value === undefined ? {} : { useAdminCredentials: b.value });
       if (typeof b.expected === 'boolean') assert.strictEqual(booleanInput('useAdminCredentials', b.fallback), b.expected);
-      else assert.throws(() => booleanInput('useAdminCredentials', b.fallback), refusal('useAdminCredentials', b.expected, /to true or false/));
+      else
+        assert.throws(
+          () => booleanInput('useAdminCredentials', b.fallback),
+          refusal('useAdminCredentials', b.expected, /to true or false/),
+        );
     });
   }
 
@@ -88,7 +92,8 @@ describe('taskInputs: reading and validating task inputs', () => {
     it(`integerInput '${n.value ?? '(unset)'}' within 1..3600 (default 300) → ${n.expected}`, () => {
       asTheAgent(n.value === undefined ? {} : { timeoutSeconds: n.value });
       if (typeof n.expected === 'number') assert.strictEqual(integerInput('timeoutSeconds', 300, 1, 3600), n.expected);
-      else assert.throws(() => integerInput('timeoutSeconds', 300, 1, 3600), refusal('timeoutSeconds', n.expected, /a number in that range/));
+      else
+        assert.throws(() => integerInput('timeoutSeconds', 300, 1, 3600), refusal('timeoutSeconds', n.expected, /a number in that range/));
     });
   }
 
@@ -99,7 +104,10 @@ describe('taskInputs: reading and validating task inputs', () => {
     asTheAgent({});
     assert.strictEqual(choiceInput('route', choices, 'auto'), 'auto');
     asTheAgent({ route: 'ssh' });
-    assert.throws(() => choiceInput('route', choices, 'auto'), refusal('route', /^'ssh' is not one of auto, direct, runCommand\.$/, /one of them/));
+    assert.throws(
+      () => choiceInput('route', choices, 'auto'),
+      refusal('route', /^'ssh' is not one of auto, direct, runCommand\.$/, /one of them/),
+    );
   });
 
   it('linesInput: trimmed non-empty lines, CRLF or LF, # comments skipped', () => {

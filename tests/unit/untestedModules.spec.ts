@@ -10,12 +10,30 @@ import * as ts from 'typescript';
  * spec in tests/unit/ (named after it), or a line here saying which spec covers it and why not directly.
  */
 const COVERED_THROUGH_TASKS: Record<string, { why: string; specs: string[] }> = {
-  'shared/acr/loginServerAccess': { why: "GET /v2/ on the registry through agentGet; its reading of ACR's 403 is acrDenied (unit)", specs: ['tests/tasks/acrNetworkRuleSync.sandbox.spec.ts'] },
-  'shared/firewall/ruleSyncTask': { why: "AcrNetworkRuleSync's main and post-job flow (sign-in, ARM, waits)", specs: ['tests/tasks/acrNetworkRuleSync.sandbox.spec.ts', 'tests/tasks/agentSteps.sandbox.spec.ts'] },
-  'shared/identity/authorityProbe': { why: "one GET of the tenant's OpenID configuration through agentGet", specs: ['tests/tasks/signIn.sandbox.spec.ts'] },
-  'shared/identity/signIn': { why: 'reads the connection, gets a token from Entra ID and prints the identity', specs: ['tests/tasks/signIn.sandbox.spec.ts'] },
-  'shared/net/agentGet': { why: "one anonymous GET through the agent's proxy and CA", specs: ['tests/tasks/acrNetworkRuleSync.sandbox.spec.ts', 'tests/net/agentSecretsInLogs.sandbox.spec.ts'] },
-  'shared/pipeline/runTask': { why: "the task process's result, cleanups and cancellation (signals)", specs: ['tests/tasks/agentSteps.sandbox.spec.ts', 'tests/tasks/entryPoints.mock.spec.ts'] },
+  'shared/acr/loginServerAccess': {
+    why: "GET /v2/ on the registry through agentGet; its reading of ACR's 403 is acrDenied (unit)",
+    specs: ['tests/tasks/acrNetworkRuleSync.sandbox.spec.ts'],
+  },
+  'shared/firewall/ruleSyncTask': {
+    why: "AcrNetworkRuleSync's main and post-job flow (sign-in, ARM, waits)",
+    specs: ['tests/tasks/acrNetworkRuleSync.sandbox.spec.ts', 'tests/tasks/agentSteps.sandbox.spec.ts'],
+  },
+  'shared/identity/authorityProbe': {
+    why: "one GET of the tenant's OpenID configuration through agentGet",
+    specs: ['tests/tasks/signIn.sandbox.spec.ts'],
+  },
+  'shared/identity/signIn': {
+    why: 'reads the connection, gets a token from Entra ID and prints the identity',
+    specs: ['tests/tasks/signIn.sandbox.spec.ts'],
+  },
+  'shared/net/agentGet': {
+    why: "one anonymous GET through the agent's proxy and CA",
+    specs: ['tests/tasks/acrNetworkRuleSync.sandbox.spec.ts', 'tests/net/agentSecretsInLogs.sandbox.spec.ts'],
+  },
+  'shared/pipeline/runTask': {
+    why: "the task process's result, cleanups and cancellation (signals)",
+    specs: ['tests/tasks/agentSteps.sandbox.spec.ts', 'tests/tasks/entryPoints.mock.spec.ts'],
+  },
 };
 /** Modules with nothing to run: interfaces and types only. */
 const TYPES_ONLY = ['shared/firewall/firewallTarget'];
@@ -30,7 +48,12 @@ function filesUnder(dir: string, keep: (file: string) => boolean): string[] {
   });
 }
 
-const moduleName = (file: string) => path.relative(ROOT, file).split(path.sep).join('/').replace(/\.(ts|js)$/, '');
+const moduleName = (file: string) =>
+  path
+    .relative(ROOT, file)
+    .split(path.sep)
+    .join('/')
+    .replace(/\.(ts|js)$/, '');
 
 /** The modules a source file imports directly (import/export … from, import(), require()), by TypeScript's pre-processor. */
 function importsOf(file: string): string[] {
@@ -42,19 +65,33 @@ function importsOf(file: string): string[] {
 }
 
 describe('untestedModules: every shared/ module has a spec that imports it', () => {
-  const shared = filesUnder(path.join(ROOT, 'shared'), (f) => f.endsWith('.ts') && !f.endsWith('.d.ts')).map(moduleName).sort();
+  const shared = filesUnder(path.join(ROOT, 'shared'), (f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))
+    .map(moduleName)
+    .sort();
   const specs = filesUnder(path.join(ROOT, 'tests'), (f) => f.endsWith('.spec.ts'));
 
   it('the module list is read from the sources (control)', () => {
-    assert.ok(shared.length > 50 && shared.includes('shared/arm/armErrors') && specs.length > 50, `${shared.length} modules, ${specs.length} specs`);
-    assert.deepStrictEqual(importsOf(path.join(ROOT, 'tests/unit/armErrors.spec.ts')).filter((m) => m.startsWith('shared/')).sort(), ['shared/arm/armErrors', 'shared/arm/rawArmCall', 'shared/pipeline/explainedError']);
+    assert.ok(
+      shared.length > 50 && shared.includes('shared/arm/armErrors') && specs.length > 50,
+      `${shared.length} modules, ${specs.length} specs`,
+    );
+    assert.deepStrictEqual(
+      importsOf(path.join(ROOT, 'tests/unit/armErrors.spec.ts'))
+        .filter((m) => m.startsWith('shared/'))
+        .sort(),
+      ['shared/arm/armErrors', 'shared/arm/rawArmCall', 'shared/pipeline/explainedError'],
+    );
   });
 
   it('no module is imported by no spec, but those covered through the tasks or holding types only', () => {
     const imported = new Set(specs.flatMap(importsOf));
     const untested = shared.filter((m) => !imported.has(m));
     const unexplained = untested.filter((m) => !(m in COVERED_THROUGH_TASKS) && !TYPES_ONLY.includes(m));
-    assert.deepStrictEqual(unexplained, [], 'give each a unit spec in tests/unit/ named after it (or list it above with the spec that covers it)');
+    assert.deepStrictEqual(
+      unexplained,
+      [],
+      'give each a unit spec in tests/unit/ named after it (or list it above with the spec that covers it)',
+    );
     const nowImported = [...Object.keys(COVERED_THROUGH_TASKS), ...TYPES_ONLY].filter((m) => imported.has(m) || !shared.includes(m));
     assert.deepStrictEqual(nowImported, [], 'imported by a spec now, or gone: take it off the list');
   });
@@ -68,8 +105,14 @@ describe('untestedModules: every shared/ module has a spec that imports it', () 
   it('a types-only module declares nothing that runs', () => {
     for (const module of TYPES_ONLY) {
       const source = ts.createSourceFile(module, fs.readFileSync(path.join(ROOT, `${module}.ts`), 'utf8'), ts.ScriptTarget.Latest, true);
-      const running = source.statements.filter((s) => !ts.isInterfaceDeclaration(s) && !ts.isTypeAliasDeclaration(s) && !(ts.isImportDeclaration(s) && s.importClause?.isTypeOnly));
-      assert.deepStrictEqual(running.map((s) => s.getText().slice(0, 60)), [], module);
+      const running = source.statements.filter(
+        (s) => !ts.isInterfaceDeclaration(s) && !ts.isTypeAliasDeclaration(s) && !(ts.isImportDeclaration(s) && s.importClause?.isTypeOnly),
+      );
+      assert.deepStrictEqual(
+        running.map((s) => s.getText().slice(0, 60)),
+        [],
+        module,
+      );
     }
   });
 });

@@ -4,5 +4,9 @@
 import { notShippedError } from './notShipped';
 
 export function defer(): never {
-  throw notShippedError('q', 'Running a tool through azure-pipelines-task-lib', 'makes the promises of task-lib\'s deprecated ToolRunner.exec');
+  throw notShippedError(
+    'q',
+    'Running a tool through azure-pipelines-task-lib',
+    "makes the promises of task-lib's deprecated ToolRunner.exec",
+  );
 }

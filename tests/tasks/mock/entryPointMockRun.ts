@@ -28,7 +28,12 @@ function setConnection(scheme: string, parameters: Record<string, string>): void
 
 switch (mockCase) {
   case 'signedIn':
-    setConnection('ServicePrincipal', { tenantid: CLAIMS.tid, serviceprincipalid: CLAIMS.appid, authenticationType: 'spnKey', serviceprincipalkey: 'mock-secret-value-0123456789' });
+    setConnection('ServicePrincipal', {
+      tenantid: CLAIMS.tid,
+      serviceprincipalid: CLAIMS.appid,
+      authenticationType: 'spnKey',
+      serviceprincipalkey: 'mock-secret-value-0123456789',
+    });
     break;
   case 'wrongType':
     setConnection('UsernamePassword', { username: 'u', password: 'p' });
@@ -39,7 +44,6 @@ switch (mockCase) {
 }
 
 import mr = require('azure-pipelines-task-lib/mock-run');
-
 
 const runner = new mr.TaskMockRunner(path.join(__dirname, '..', '..', '..', 'tasks', task, 'index.js'));
 if (mockCase !== 'missingConnection') runner.setInput('connectedServiceNameARM', CONNECTION);
