@@ -33,7 +33,8 @@ export function registryRuleStore(
     conditionalWrites: false,
     async read() {
       const raw = await net.read();
-      return { raw, rules: { ipRules: ipRuleValues(raw), tags: { ...raw.tags } } };
+      // Another job's update in flight: its rule set replaces this one when it ends.
+      return { raw, rules: { ipRules: ipRuleValues(raw), tags: { ...raw.tags } }, busy: /^updating$/i.test(raw.provisioningState) };
     },
     write: (raw, next) => net.write(withIpRules(raw, next.ipRules), next.tags),
     explain,

@@ -16,6 +16,12 @@ export interface RegistryNetworkState {
   id: string;
   sku: string;
   loginServer: string;
+  /**
+   * `Updating` while an update is in flight (Registries_Update's 201 answers with it:
+   * Azure/azure-rest-api-specs specification/containerregistry/resource-manager/Microsoft.ContainerRegistry/
+   * stable/2019-05-01/examples/RegistryUpdate.json), `Succeeded` once it ended.
+   */
+  provisioningState: string;
   /** As served at 2019-05-01; kept verbatim so nothing we do not model is lost. */
   networkRuleSet: {
     defaultAction?: string;
@@ -51,6 +57,7 @@ function stateOf(json: Record<string, unknown>): RegistryNetworkState {
     id: String(json.id ?? ''),
     sku: String((json.sku as { name?: string } | undefined)?.name ?? ''),
     loginServer: String(properties.loginServer ?? ''),
+    provisioningState: String(properties.provisioningState ?? ''),
     networkRuleSet: { ...set, ipRules: [...(set.ipRules ?? [])], virtualNetworkRules: [...(set.virtualNetworkRules ?? [])] },
     tags: Object.fromEntries(Object.entries((json.tags ?? {}) as Record<string, unknown>).map(([k, v]) => [k, String(v)])),
   };

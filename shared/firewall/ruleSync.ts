@@ -38,7 +38,11 @@ export interface RuleStore<Raw> {
   conditionalWrites: boolean;
   /** An empty list turns the filter off (AKS: every network gets in): a plan never empties a non-empty list. */
   emptyMeansOpen?: boolean;
-  read(): Promise<{ rules: RuleState; raw: Raw }>;
+  /**
+   * `busy`: the read shows another update of the resource in flight (provisioningState `Updating`),
+   * whose outcome is about to replace what was read.
+   */
+  read(): Promise<{ rules: RuleState; raw: Raw; busy?: boolean }>;
   write(raw: Raw, next: RuleState): Promise<void>;
   /** The read's or write's failure explained (permission, not found, …). */
   explain(err: unknown, what: string, operation: 'read' | 'write'): Error;
@@ -65,7 +69,10 @@ export function storeExplainer(access: StoreAccess): RuleStore<unknown>['explain
 }
 
 /** Reads the store, a failure explained. */
-export async function readRules<Raw>(store: RuleStore<Raw>, what = `Reading ${store.label}`): Promise<{ rules: RuleState; raw: Raw }> {
+export async function readRules<Raw>(
+  store: RuleStore<Raw>,
+  what = `Reading ${store.label}`,
+): Promise<{ rules: RuleState; raw: Raw; busy?: boolean }> {
   try {
     return await store.read();
   } catch (err) {
@@ -83,6 +90,8 @@ export interface ConvergeOutcome<Raw> {
 }
 
 const CONVERGE_DEADLINE_MS = 180_000;
+/** How long a resource may stay busy before its state is taken as it is (a stuck update must not stall the job). */
+const MAX_BUSY_WAIT_MS = 30_000;
 /** Busy, throttled or failed writes in a row before giving up. */
 const MAX_BUSY_ANSWERS = 6;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -106,14 +115,18 @@ export function jobKeyOf(parts: (string | undefined)[]): string {
  * read again; a state that lacks our change (another job's write won) is planned and written again
  * after a jittered backoff, which comes before the read, never between the read and the write.
  * Without conditional writes a state is accepted only when two reads, three times the slowest
- * write apart, both show it, so a slower write planned from an older read is caught too.
+ * write apart, both show it, so a slower write planned from an older read is caught too; and a
+ * read that shows another update in flight (`busy`) is neither written over nor taken as a
+ * confirmation: with many jobs, writes that overlap overwrite each other and each loser pays a
+ * rewrite, so jobs take turns instead.
  */
 export async function converge<Raw>(
   store: RuleStore<Raw>,
   what: string,
   plan: (current: RuleState) => RuleState,
-  options: { confirmingReads?: number } = {},
+  options: { confirmingReads?: number; maxBusyWaitMs?: number } = {},
 ): Promise<ConvergeOutcome<Raw>> {
+  const maxBusyWaitMs = options.maxBusyWaitMs ?? MAX_BUSY_WAIT_MS;
   const confirmingReads = store.conditionalWrites ? 1 : (options.confirmingReads ?? 2);
   const started = Date.now();
   let writes = 0;
@@ -122,6 +135,9 @@ export async function converge<Raw>(
   let backedOff = false;
   let busyAnswers = 0;
   let slowestWriteMs = 0;
+  let busySince: number | undefined;
+  let busyReads = 0;
+  let toldBusy = false;
   for (;;) {
     if (Date.now() - started > CONVERGE_DEADLINE_MS) {
       throw new ExplainedError({
@@ -132,11 +148,33 @@ export async function converge<Raw>(
       });
     }
     const readStarted = Date.now();
-    const { rules: current, raw } = await readRules(store, what);
+    const { rules: current, raw, busy } = await readRules(store, what);
     // A read slower than a second says the registry (or this agent) is loaded: other jobs' writes
     // planned before ours can take as long to land, so confirming waits longer (a fleet near the quota).
     const readMs = Date.now() - readStarted;
     if (readMs > 1_000) slowestWriteMs = Math.max(slowestWriteMs, 2 * readMs);
+    // Another job's update is in flight: its whole rule set will replace this one, so a write planned
+    // now would be lost (or drop its change) and cost a rewrite, and a state that looks confirmed may
+    // not last. Listen before talking: read again shortly, neither writing nor counting a confirmation.
+    if (busy && !store.conditionalWrites) {
+      busySince ??= readStarted;
+      if (readStarted - busySince < maxBusyWaitMs) {
+        if (busyReads === 0 && !toldBusy)
+          console.log(`  ${store.label} is being updated (another job's change); waiting for that update to finish first.`);
+        toldBusy = true;
+        busyReads++;
+        await sleep(jitter(100, Math.min(1_000, 150 * 2 ** Math.min(busyReads, 3))));
+        continue;
+      }
+      if (busyReads > 0)
+        console.log(
+          `  ${store.label} has been updating for ${((readStarted - busySince) / 1000).toFixed(0)} s; going on (every write is checked by reading it back).`,
+        );
+      busyReads = 0;
+    } else {
+      busySince = undefined;
+      busyReads = 0;
+    }
     const next = keepFiltering(store, current, plan(current));
     if (sameRuleState(current, next)) {
       if (++confirmations >= confirmingReads) return { rules: current, raw, writes, retries };

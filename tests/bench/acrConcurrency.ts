@@ -4,7 +4,7 @@
  * the sandbox (in one process: no node start or sign-in per job). Median over `runs` fresh sandboxes;
  * the same path alone for the ratio; and one run of 190 distinct addresses up to the registry's quota.
  */
-import { startSandbox } from '../sandbox';
+import { startSandbox, type Sandbox } from '../sandbox';
 import { runFleet, type FleetResult } from '../support/ruleSyncFleet';
 
 export interface BenchRow {
@@ -14,8 +14,15 @@ export interface BenchRow {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
+/** Reads of the registry itself (not the polls of its update operations), per job. */
+const registryReadsPerJob = (sandbox: Sandbox, registry: string, jobs: number) =>
+  sandbox.requests
+    .for('arm', `/registries/${registry}`)
+    .filter((r) => r.method === 'GET' && !r.path.includes('/operationStatuses/') && !r.path.endsWith('/listUsages')).length / jobs;
+
 export async function acrConcurrencyRows(runs = 3): Promise<BenchRow[]> {
   const results: FleetResult[] = [];
+  const reads: number[] = [];
   for (let i = 0; i < runs; i++) {
     const sandbox = await startSandbox({
       principals: [{ name: 'bench' }],
@@ -43,6 +50,7 @@ export async function acrConcurrencyRows(runs = 3): Promise<BenchRow[]> {
           holdMs: 0,
         }),
       );
+      reads.push(registryReadsPerJob(sandbox, 'acrbench', 20));
     } finally {
       await sandbox.stop();
     }
@@ -79,6 +87,8 @@ export async function acrConcurrencyRows(runs = 3): Promise<BenchRow[]> {
       value: `${wall.toFixed(1)} s vs ${median(alone.map((r) => r.seconds)).toFixed(1)} s (×${(wall / median(alone.map((r) => r.seconds))).toFixed(2)})`,
     },
     { name: 'AcrNetworkRuleSync: ARM writes per job (add + remove)', value: median(results.map((r) => r.writes / r.jobs)).toFixed(1) },
+    // Jobs that find another's update in flight read again instead of writing: fewer writes, more reads.
+    { name: 'AcrNetworkRuleSync: ARM reads of the registry per job (add + remove)', value: median(reads).toFixed(1) },
     {
       name: 'AcrNetworkRuleSync: leases re-taken after the access wait (stale writes caught)',
       value: String(median(results.map((r) => r.rewritten))),

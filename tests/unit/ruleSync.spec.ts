@@ -22,6 +22,39 @@ function memoryStore(initial: RuleState, emptyMeansOpen: boolean): RuleStore<nul
   return store;
 }
 
+/**
+ * A registry in memory: no eTag, and an update in flight shows as busy (provisioningState
+ * `Updating`) until it ends. `inFlight` is another job's update, sent before ours: it ends after
+ * `busyReads` more reads, or at our own write (updates end in the order they were sent).
+ */
+function registryStore(initial: RuleState, inFlight: RuleState, busyReads: number): RuleStore<null> & { state: RuleState; writes: number } {
+  let pending: RuleState | undefined = inFlight;
+  const land = () => {
+    if (pending) store.state = pending;
+    pending = undefined;
+  };
+  const store = {
+    state: initial,
+    writes: 0,
+    label: 'the registry',
+    listCommand: 'az acr network-rule list',
+    maxRules: 200,
+    conditionalWrites: false,
+    read: async () => {
+      const read = { rules: store.state, raw: null, busy: pending !== undefined };
+      if (pending && --busyReads <= 0) land();
+      return read;
+    },
+    write: async (_raw: null, next: RuleState) => {
+      land();
+      store.state = next;
+      store.writes++;
+    },
+    explain: (err: unknown) => err as Error,
+  };
+  return store;
+}
+
 describe('rule convergence', () => {
   const NOW = 1_800_000_000;
   const ns = leaseNamespace('deployer');
@@ -54,5 +87,36 @@ describe('rule convergence', () => {
       (e: Error & { code?: string }) => e.code === 'FIREWALL_TAG_LIMIT' && /would carry 51 tags; Azure allows 50/.test(e.message),
     );
     assert.strictEqual(full.writes, 0, 'nothing written');
+  });
+
+  it("waits for another job's update in flight instead of writing over it: one write, both jobs' rules kept", async () => {
+    const others = planAdd({ ipRules: ['198.51.100.0/24'], tags: {} }, '203.0.113.8', 'bbbbbbbbbbbb', { start: NOW, minutes: 10 }, at());
+    const store = registryStore({ ipRules: ['198.51.100.0/24'], tags: {} }, others, 2);
+    const outcome = await converge(store, 'adding', planAddAll(['203.0.113.7'], 'aaaaaaaaaaaa', { start: NOW, minutes: 10 }, ns, at));
+    assert.deepStrictEqual(store.state.ipRules, ['198.51.100.0/24', '203.0.113.8', '203.0.113.7'], "the other job's rule was written over");
+    assert.strictEqual(outcome.writes, 1);
+    assert.strictEqual(outcome.retries, 0);
+  });
+
+  it('does not wait for good on a resource that stays busy: after the limit it writes, checked by reading', async () => {
+    const stuck = registryStore({ ipRules: [], tags: {} }, { ipRules: [], tags: {} }, Number.POSITIVE_INFINITY);
+    stuck.write = async (_raw: null, next: RuleState) => {
+      stuck.state = next;
+      stuck.writes++;
+    };
+    const lines: string[] = [];
+    const log = console.log;
+    console.log = (line: string) => lines.push(line);
+    try {
+      const outcome = await converge(stuck, 'adding', planAddAll(['203.0.113.7'], 'aaaaaaaaaaaa', { start: NOW, minutes: 10 }, ns, at), {
+        maxBusyWaitMs: 600,
+      });
+      assert.deepStrictEqual(outcome.rules.ipRules, ['203.0.113.7']);
+      assert.strictEqual(outcome.writes, 1);
+    } finally {
+      console.log = log;
+    }
+    assert.match(lines.join('\n'), /the registry is being updated \(another job's change\); waiting for that update to finish first/);
+    assert.match(lines.join('\n'), /the registry has been updating for \d+ s; going on \(every write is checked by reading it back\)/);
   });
 });
