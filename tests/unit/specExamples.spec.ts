@@ -153,6 +153,8 @@ describe('azure-rest-api-specs examples through the product readers', function (
       publicFqdn: 'dnsprefix1-abcd1234.hcp.eastus.azmk8s.io',
       apiServerHost: 'dnsprefix1-abcd1234.hcp.eastus.azmk8s.io',
       entraIntegration: false,
+      // The example has no aadProfile: not an AKS-managed Entra ID cluster (run command sends it no token).
+      entraManaged: false,
       azureRbac: false,
       localAccountsDisabled: false,
       runCommandDisabled: false,
