@@ -199,10 +199,7 @@ export async function converge<Raw>(
     } catch (err) {
       const waitMs = retryableWait(err, busyAnswers++);
       if (waitMs === undefined) throw explainWrite(store, what, err, current);
-      const f = (err as ArmCallError).failure;
-      console.log(
-        `  ${store.label} answered ${f.operationFailed ? `with a failed update (${f.code ?? 'Failed'})` : `HTTP ${f.statusCode}${f.code ? ` ${f.code}` : ''}`}; reading it again in ${(waitMs / 1000).toFixed(1)} s.`,
-      );
+      console.log(`  ${store.label} ${answerOf(err)}; reading it again in ${(waitMs / 1000).toFixed(1)} s.`);
       retries++;
       backedOff = true;
       await sleep(waitMs);
@@ -220,7 +217,10 @@ export async function converge<Raw>(
  * honoured, at most a minute), 5xx, and an update whose operation failed.
  */
 function retryableWait(err: unknown, busyAnswersSoFar: number): number | undefined {
-  if (!(err instanceof ArmCallError) || busyAnswersSoFar >= MAX_BUSY_ANSWERS) return undefined;
+  if (busyAnswersSoFar >= MAX_BUSY_ANSWERS) return undefined;
+  // No answer at all: the write may or may not have landed, and the next read tells which.
+  if (noAnswer(err)) return jitter(500, 1500) * (busyAnswersSoFar + 1);
+  if (!(err instanceof ArmCallError)) return undefined;
   const f = err.failure;
   if (f.statusCode === 412) return jitter(100, 400);
   if (f.statusCode === 409 || f.statusCode === 429 || f.statusCode >= 500 || f.operationFailed) {
@@ -228,6 +228,27 @@ function retryableWait(err: unknown, busyAnswersSoFar: number): number | undefin
     return jitter(500, 1500) * (busyAnswersSoFar + 1);
   }
   return undefined;
+}
+
+/**
+ * A write that got no HTTP answer: the connection reset or timed out (a reused keep-alive socket the
+ * server had closed, a network blip). The Azure SDK's own retry policy counts these as transient; a
+ * write is not resent blindly here, but read again and re-planned.
+ */
+const NO_ANSWER_CODES = new Set(['ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ECONNABORTED', 'ESOCKETTIMEDOUT']);
+function noAnswer(err: unknown): boolean {
+  const e = err as { code?: unknown; statusCode?: unknown; message?: unknown };
+  return (
+    e?.statusCode === undefined &&
+    ((typeof e?.code === 'string' && NO_ANSWER_CODES.has(e.code)) || /socket hang up/i.test(String(e?.message ?? '')))
+  );
+}
+
+/** What the store answered to a write that passes, for the log line. */
+function answerOf(err: unknown): string {
+  if (!(err instanceof ArmCallError)) return `gave no answer to the update (${(err as { code?: string }).code ?? 'connection closed'})`;
+  const f = err.failure;
+  return `answered ${f.operationFailed ? `with a failed update (${f.code ?? 'Failed'})` : `HTTP ${f.statusCode}${f.code ? ` ${f.code}` : ''}`}`;
 }
 
 /** Keeps the last rule of a store where an empty list would open it to every network; the tags change as planned. */

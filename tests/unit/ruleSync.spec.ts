@@ -68,6 +68,39 @@ describe('rule convergence', () => {
     assert.strictEqual(store.writes, 1);
   });
 
+  // A write that gets no HTTP answer (the connection reset: a reused keep-alive socket the server had
+  // closed, or a network blip) may or may not have landed; the verified read-modify-write reads to find out.
+  const connectionReset = () => Object.assign(new Error('read ECONNRESET'), { name: 'RestError', code: 'ECONNRESET' });
+
+  it('a write whose connection was reset before it landed: read again, write again, done', async () => {
+    const store = memoryStore({ ipRules: [], tags: { env: 'prod' } }, false);
+    const write = store.write;
+    let failed = 0;
+    store.write = async (raw, next) => {
+      if (failed++ === 0) throw connectionReset();
+      await write(raw, next);
+    };
+    const outcome = await converge(store, 'adding', (current) =>
+      planAdd(current, '203.0.113.7', 'aaaaaaaaaaaa', { start: NOW, minutes: 10 }, at()),
+    );
+    assert.deepStrictEqual(outcome.rules.ipRules, ['203.0.113.7']);
+    assert.strictEqual(store.writes, 1);
+  });
+
+  it('a write that landed but whose answer was lost: the read confirms it, nothing written twice', async () => {
+    const store = memoryStore({ ipRules: [], tags: { env: 'prod' } }, false);
+    const write = store.write;
+    store.write = async (raw, next) => {
+      await write(raw, next);
+      if (store.writes === 1) throw connectionReset();
+    };
+    const outcome = await converge(store, 'adding', (current) =>
+      planAdd(current, '203.0.113.7', 'aaaaaaaaaaaa', { start: NOW, minutes: 10 }, at()),
+    );
+    assert.deepStrictEqual(outcome.rules.ipRules, ['203.0.113.7']);
+    assert.strictEqual(store.writes, 1);
+  });
+
   it('empties it where an empty list means no access (a registry)', async () => {
     const store = memoryStore(held, false);
     const outcome = await converge(store, 'removing', planRemoveAll(['203.0.113.7'], 'aaaaaaaaaaaa', ns, {}, at));
