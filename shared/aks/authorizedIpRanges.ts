@@ -16,7 +16,7 @@ import type { RuleStore } from '../firewall/ruleSync';
  * the precondition is not part of the API and protects nothing.
  */
 export const CLUSTER_API_VERSION = '2024-10-01';
-/** AKS accepts at most 200 authorized IP ranges. */
+/** AKS accepts at most 200 authorized IP ranges (learn.microsoft.com, "Secure access to the API server using authorized IP address ranges": the limit is 200). */
 export const MAX_AUTHORIZED_RANGES = 200;
 /** An update of the API server's access profile takes minutes in Azure. */
 const LRO_DEADLINE_MS = 15 * 60_000;
