@@ -1,9 +1,8 @@
-import * as tls from 'tls';
 import * as tl from 'azure-pipelines-task-lib/task';
 import { containerRegistryClient } from '../arm/armClient';
 import type { ConnectionCredential } from '../identity/connectionCredential';
 import { DeadlineExceededError, withDeadline } from '../net/deadline';
-import { agentTrustedCaPem } from '../net/agentHttpSettings';
+import { agentTrustedCas } from '../net/agentHttpSettings';
 import type { PreflightTarget } from './preflight';
 import { neutralizeLoggingCommands } from '../pipeline/loggingCommands';
 
@@ -26,7 +25,7 @@ export function registryProbe(registryName: string, environment: string, loginSe
       label: 'ACR login server',
       host: loginServer ?? `${registryName.toLowerCase()}.${suffix}`,
       port: 443,
-      ca: agentCas(),
+      ca: agentTrustedCas(),
       path: '/v2/',
       reachableStatuses: [200, 401],
     },
@@ -37,14 +36,9 @@ export function registryProbe(registryName: string, environment: string, loginSe
 /** A dedicated data endpoint, where layers download from: the same firewall answers there. */
 export function registryDataEndpointProbe(registryName: string, host: string): PreflightTarget {
   return {
-    probe: { label: 'ACR data endpoint', host, port: 443, ca: agentCas(), path: '/v2/', reachableStatuses: [200, 401] },
+    probe: { label: 'ACR data endpoint', host, port: 443, ca: agentTrustedCas(), path: '/v2/', reachableStatuses: [200, 401] },
     context: { kind: 'acrDataEndpoint', resourceName: registryName },
   };
-}
-
-function agentCas(): string[] | undefined {
-  const agentCa = agentTrustedCaPem();
-  return agentCa ? [...tls.rootCertificates, agentCa] : undefined;
 }
 
 /**

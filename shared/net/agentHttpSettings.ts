@@ -89,7 +89,8 @@ function registerProxyCredentialForms(username: string | undefined, password: st
   registerSecret(Buffer.from(`${username ?? ''}:${password}`).toString('base64'));
 }
 
-function basicProxyAuthorization(proxy: AgentProxy): string | undefined {
+/** The Basic credential the proxy gets in Proxy-Authorization (what https-proxy-agent and Go's net/http send). */
+export function basicProxyAuthorization(proxy: AgentProxy): string | undefined {
   return proxy.proxyUsername ? `Basic ${Buffer.from(`${proxy.proxyUsername}:${proxy.proxyPassword ?? ''}`).toString('base64')}` : undefined;
 }
 
@@ -103,6 +104,12 @@ export function agentTrustedCaPem(): string | undefined {
   return caFile && fs.existsSync(caFile) ? fs.readFileSync(caFile, 'utf8') : undefined;
 }
 
+/** The public roots plus the agent's CA bundle, or undefined when the agent names none (Node's defaults then). */
+export function agentTrustedCas(): string[] | undefined {
+  const agentCa = agentTrustedCaPem();
+  return agentCa ? [...tls.rootCertificates, agentCa] : undefined;
+}
+
 /**
  * Settings for HTTPS requests to `targetUrl`: the agent's proxy unless the URL is on its bypass
  * list, and the public roots plus the agent's CA bundle (a TLS-inspecting proxy's root, Azure
@@ -112,7 +119,7 @@ export function agentTrustedCaPem(): string | undefined {
 export function agentHttpSettingsFor(targetUrl: string): AgentHttpSettings {
   const proxy = agentProxyFor(targetUrl);
   const extraCa = agentTrustedCaPem();
-  const ca = extraCa ? [...tls.rootCertificates, extraCa] : undefined;
+  const ca = agentTrustedCas();
   if (!proxy) return extraCa && ca ? { tlsOptions: trustedTlsSettings(extraCa, ca) } : {};
 
   const u = new URL(proxy.proxyUrl);
@@ -168,8 +175,7 @@ const isLoopbackHost = (host: string) => /^(localhost|127(\.\d{1,3}){3}|\[?::1\]
 export function agentRouteTo(host: string, port: number): AgentRoute {
   if (!tl.getVariable('Agent.ProxyUrl') || isLoopbackHost(host)) return { kind: 'direct' };
   const proxy = agentProxyFor(hostUrl(host, port));
-  const agentCa = agentTrustedCaPem();
-  return proxy ? { kind: 'proxy', proxy: { ...proxy, ca: agentCa ? [...tls.rootCertificates, agentCa] : undefined } } : { kind: 'bypass' };
+  return proxy ? { kind: 'proxy', proxy: { ...proxy, ca: agentTrustedCas() } } : { kind: 'bypass' };
 }
 
 /** `https://host` or `https://host:port`: the form the agent matches its bypass list against. */

@@ -3,7 +3,7 @@ import * as net from 'net';
 import * as tls from 'tls';
 import * as http from 'http';
 import * as https from 'https';
-import type { AgentProxy, AgentRoute } from './agentHttpSettings';
+import { basicProxyAuthorization, type AgentProxy, type AgentRoute } from './agentHttpSettings';
 import { DeadlineExceededError, withDeadline } from './deadline';
 
 /** One network step from the agent to an endpoint, in the order a client takes them. */
@@ -220,9 +220,8 @@ function openTunnel(proxy: AgentProxy, host: string, port: number, signal: Abort
         ? tls.connect({ host: p.hostname, port: proxyPort, servername: net.isIP(p.hostname) ? undefined : p.hostname, ca: proxy.ca })
         : net.connect({ host: p.hostname, port: proxyPort });
     signal.addEventListener('abort', () => socket.destroy(), { once: true });
-    const auth = proxy.proxyUsername
-      ? `Proxy-Authorization: Basic ${Buffer.from(`${proxy.proxyUsername}:${proxy.proxyPassword ?? ''}`).toString('base64')}\r\n`
-      : '';
+    const authorization = basicProxyAuthorization(proxy);
+    const auth = authorization ? `Proxy-Authorization: ${authorization}\r\n` : '';
     socket.once(p.protocol === 'https:' ? 'secureConnect' : 'connect', () =>
       socket.write(`CONNECT ${host}:${port} HTTP/1.1\r\nHost: ${host}:${port}\r\n${auth}\r\n`),
     );
