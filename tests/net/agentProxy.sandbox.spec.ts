@@ -2,7 +2,7 @@ import * as assert from 'assert';
 import * as net from 'net';
 import { startSandbox, type Sandbox } from '../sandbox';
 import { PrivateNetwork } from '../sandbox/network';
-import { DEPLOY_INPUTS, writeDemoManifests } from '../support/deployInputs';
+import { DEPLOY_CLUSTER, DEPLOY_INPUTS, writeDemoManifests } from '../support/deployInputs';
 import { sandboxJobEnv } from '../support/sandboxAgent';
 import { startRecordingProxy, type RecordingProxy } from '../support/connectProxy';
 import { runTask, type TaskRun } from '../support/taskRun';
@@ -40,14 +40,7 @@ describe('a proxy-only agent (Agent.ProxyUrl, nothing else reachable)', function
         { principal: 'secret', role: 'Azure Kubernetes Service Cluster User Role', scope: 'cluster:aks-k8srbac' },
       ],
       clusters: [
-        {
-          name: 'aks-prod',
-          resourceGroup: 'rg-aks',
-          private: true,
-          disableLocalAccounts: true,
-          namespaces: ['web'],
-          rolloutDelaySeconds: 0,
-        },
+        DEPLOY_CLUSTER,
         // Kubernetes RBAC: ServiceConnectionRoleCheck asks this API server itself (SelfSubjectAccessReview).
         {
           name: 'aks-k8srbac',

@@ -12,6 +12,14 @@ export const ALL_SCHEMES: ConnectionScheme[] = [
   'ManagedServiceIdentity',
 ];
 
+/** The sandbox principal the task specs give each scheme's connection. */
+export const SCHEME_PRINCIPAL: Record<ConnectionScheme, string> = {
+  WorkloadIdentityFederation: 'wif',
+  ServicePrincipalSecret: 'secret',
+  ServicePrincipalCertificate: 'cert',
+  ManagedServiceIdentity: 'msi',
+};
+
 export type Env = Record<string, string>;
 
 /** What the agent knows about the connection's principal, as the sandbox issued it. */

@@ -4,7 +4,7 @@ import { randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { startSandbox, type Sandbox } from '../sandbox';
-import { DEPLOY_INPUTS, writeDemoManifests } from '../support/deployInputs';
+import { DEPLOY_CLUSTER, DEPLOY_INPUTS, writeDemoManifests } from '../support/deployInputs';
 import { sandboxJobEnv } from '../support/sandboxAgent';
 import { runTask, type TaskRun } from '../support/taskRun';
 
@@ -28,14 +28,7 @@ describe('Local-account credentials and rendered kustomizations', function () {
           { principal: 'deployer', role: 'Azure Kubernetes Service Cluster Admin Role', scope: 'cluster:aks-legacy' },
         ],
         clusters: [
-          {
-            name: 'aks-prod',
-            resourceGroup: 'rg-aks',
-            private: true,
-            disableLocalAccounts: true,
-            namespaces: ['web'],
-            rolloutDelaySeconds: 0,
-          },
+          DEPLOY_CLUSTER,
           {
             name: 'aks-legacy',
             resourceGroup: 'rg-aks',

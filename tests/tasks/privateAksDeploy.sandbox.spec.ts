@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { randomUUID } from 'crypto';
 import { startSandbox, type Sandbox } from '../sandbox';
-import { ALL_SCHEMES, type ConnectionScheme } from '../support/agentEnvironment';
+import { ALL_SCHEMES, type ConnectionScheme, SCHEME_PRINCIPAL } from '../support/agentEnvironment';
 import { DEMO_MANIFEST, DEPLOY_INPUTS, writeDemoManifests } from '../support/deployInputs';
 import { sandboxJobEnv, type SandboxJobOptions } from '../support/sandboxAgent';
 import { leakedSecrets, loggedText, runTask, type TaskRun } from '../support/taskRun';
@@ -18,12 +18,7 @@ describe('PrivateAksDeploy against a private, Entra-only cluster', function () {
   let sandbox: Sandbox;
   const runs: TaskRun[] = [];
   const WIF = randomUUID();
-  const principalFor: Record<ConnectionScheme, string> = {
-    WorkloadIdentityFederation: 'wif',
-    ServicePrincipalSecret: 'secret',
-    ServicePrincipalCertificate: 'cert',
-    ManagedServiceIdentity: 'msi',
-  };
+  const principalFor = SCHEME_PRINCIPAL;
 
   before(async function () {
     sandbox = await startSandbox(

@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import { uploadedSummaries } from '../support/uploadedSummaries';
 import { randomUUID } from 'crypto';
 import { startSandbox, type Sandbox } from '../sandbox';
-import { ALL_SCHEMES, type ConnectionScheme } from '../support/agentEnvironment';
+import { ALL_SCHEMES, type ConnectionScheme, SCHEME_PRINCIPAL } from '../support/agentEnvironment';
 import { sandboxJobEnv } from '../support/sandboxAgent';
 import { leakedSecrets, loggedText, runTask, type TaskRun } from '../support/taskRun';
 
@@ -19,12 +19,7 @@ describe('ServiceConnectionRoleCheck against the sandbox', function () {
   const runs: TaskRun[] = [];
   const WIF = randomUUID();
   const AKS = 'Microsoft.ContainerService/managedClusters';
-  const principalFor: Record<ConnectionScheme, string> = {
-    WorkloadIdentityFederation: 'wif',
-    ServicePrincipalSecret: 'secret',
-    ServicePrincipalCertificate: 'cert',
-    ManagedServiceIdentity: 'msi',
-  };
+  const principalFor = SCHEME_PRINCIPAL;
 
   before(async () => {
     sandbox = await startSandbox(

@@ -3,7 +3,7 @@ import * as path from 'path';
 import * as fs from 'fs';
 import { startSandbox, type Sandbox } from '../sandbox';
 import { INTENT_NAMES, type IntentName } from '../../shared/rbac/intents';
-import { DEPLOY_INPUTS, writeDemoManifests } from '../support/deployInputs';
+import { DEPLOY_CLUSTER, DEPLOY_INPUTS, writeDemoManifests } from '../support/deployInputs';
 import { RUN_COMMAND_INVOKER } from '../support/deployerAccess';
 import { sandboxJobEnv } from '../support/sandboxAgent';
 import { leakedSecrets, loggedText, runTask, type TaskName, type TaskRun } from '../support/taskRun';
@@ -121,14 +121,7 @@ describe('Role check recommendations are enough for the task each intent serves'
           { principal: 'p-norun', role: 'Azure Kubernetes Service RBAC Writer', scope: 'cluster:aks-prod/namespaces/web' },
         ],
         clusters: [
-          {
-            name: 'aks-prod',
-            resourceGroup: 'rg-aks',
-            private: true,
-            disableLocalAccounts: true,
-            namespaces: ['web'],
-            rolloutDelaySeconds: 0,
-          },
+          DEPLOY_CLUSTER,
           {
             name: 'aks-local',
             resourceGroup: 'rg-aks',

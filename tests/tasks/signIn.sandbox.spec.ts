@@ -1,7 +1,7 @@
 import * as assert from 'assert';
 import { randomUUID } from 'crypto';
 import { startSandbox, type Sandbox } from '../sandbox';
-import { ALL_SCHEMES, type ConnectionScheme } from '../support/agentEnvironment';
+import { ALL_SCHEMES, type ConnectionScheme, SCHEME_PRINCIPAL } from '../support/agentEnvironment';
 import { startRecordingProxy } from '../support/connectProxy';
 import { DEPLOY_INPUTS, writeDemoManifests } from '../support/deployInputs';
 import { sandboxJobEnv, type SandboxJobOptions } from '../support/sandboxAgent';
@@ -19,12 +19,7 @@ describe('tasks sign in with every kind of Azure Resource Manager connection', f
   const WIF = randomUUID();
   const WIF_CASE = randomUUID();
 
-  const principalFor: Record<ConnectionScheme, string> = {
-    WorkloadIdentityFederation: 'wif',
-    ServicePrincipalSecret: 'secret',
-    ServicePrincipalCertificate: 'cert',
-    ManagedServiceIdentity: 'msi',
-  };
+  const principalFor = SCHEME_PRINCIPAL;
   const connectionFor = (scheme: ConnectionScheme) => (scheme === 'WorkloadIdentityFederation' ? WIF : `sc-${scheme}`);
 
   before(async () => {

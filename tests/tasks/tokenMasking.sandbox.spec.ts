@@ -5,7 +5,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { startSandbox, type Sandbox } from '../sandbox';
 import { ARM_AUDIENCES } from '../sandbox/arm';
-import { ALL_SCHEMES, type ConnectionScheme } from '../support/agentEnvironment';
+import { ALL_SCHEMES, type ConnectionScheme, SCHEME_PRINCIPAL } from '../support/agentEnvironment';
 import { DEPLOY_CLUSTER, DEPLOY_INPUTS, writeDemoManifests } from '../support/deployInputs';
 import { RUN_COMMAND_INVOKER, deployerAssignments } from '../support/deployerAccess';
 import { sandboxJobEnv } from '../support/sandboxAgent';
@@ -40,12 +40,7 @@ describe("Every ARM and AKS token a run gets is registered with the agent's mask
   this.timeout(120_000);
   let sandbox: Sandbox;
   const WIF = randomUUID();
-  const principalFor: Record<ConnectionScheme, string> = {
-    WorkloadIdentityFederation: 'wif',
-    ServicePrincipalSecret: 'secret',
-    ServicePrincipalCertificate: 'cert',
-    ManagedServiceIdentity: 'msi',
-  };
+  const principalFor = SCHEME_PRINCIPAL;
 
   before(async () => {
     sandbox = await startSandbox(

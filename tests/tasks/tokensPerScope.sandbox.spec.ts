@@ -1,7 +1,7 @@
 import * as assert from 'assert';
 import { randomUUID } from 'crypto';
 import { startSandbox, type Sandbox } from '../sandbox';
-import { ALL_SCHEMES, type ConnectionScheme } from '../support/agentEnvironment';
+import { ALL_SCHEMES, SCHEME_PRINCIPAL } from '../support/agentEnvironment';
 import { DEPLOY_INPUTS, writeDemoManifests } from '../support/deployInputs';
 import { sandboxJobEnv } from '../support/sandboxAgent';
 import { ALL_TASKS, runTask, type TaskName } from '../support/taskRun';
@@ -17,12 +17,7 @@ describe('tasks ask Entra ID (or IMDS) once per scope', function () {
   this.timeout(90_000);
   let sandbox: Sandbox;
   const WIF = randomUUID();
-  const principalFor: Record<ConnectionScheme, string> = {
-    WorkloadIdentityFederation: 'wif',
-    ServicePrincipalSecret: 'secret',
-    ServicePrincipalCertificate: 'cert',
-    ManagedServiceIdentity: 'msi',
-  };
+  const principalFor = SCHEME_PRINCIPAL;
 
   before(async () => {
     sandbox = await startSandbox({
