@@ -46,21 +46,6 @@ interface LeaseHandOver {
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
-/** The main step (task.json execution: index.js). */
-export async function runAcrNetworkRuleSync(): Promise<void> {
-  await mainStep();
-}
-
-/**
- * The post-job step (task.json postjobexecution: post.js). The agent runs it at the end of every
- * job that has the task, with condition always (azure-pipelines-agent src/Agent.Worker/JobExtension.cs),
- * also when the main step was skipped or never started: it acts only on the lease the main step
- * handed over, and without one it signs in to nothing and changes nothing.
- */
-export async function runAcrNetworkRuleSyncPostJob(): Promise<void> {
-  await postJob();
-}
-
 function jobKey(): string {
   return jobKeyOf([
     tl.getVariable('System.PlanId'),
@@ -118,7 +103,8 @@ async function openTarget(
   return clusterTarget({ ...common, sdk: containerServiceClient(cc, ref.subscriptionId), clusterName: ref.name });
 }
 
-async function mainStep(): Promise<void> {
+/** The main step (task.json execution: index.js). */
+export async function runAcrNetworkRuleSync(): Promise<void> {
   // Who we are first, so a wrong connection or tenant shows before anything else.
   const { cc, identity } = await signInWithTaskConnection();
   const targetType = choiceInput('targetType', ['registry', 'aksAuthorizedIpRanges'] as const, 'registry');
@@ -383,8 +369,14 @@ async function prune(target: FirewallTarget, ns: string): Promise<void> {
   );
 }
 
-/** The post-job step: releases this job's lease, removing the rule when no other live job holds it. */
-async function postJob(): Promise<void> {
+/**
+ * The post-job step (task.json postjobexecution: post.js): releases this job's lease, removing the
+ * rule when no other live job holds it. The agent runs it at the end of every job that has the task,
+ * with condition always (azure-pipelines-agent src/Agent.Worker/JobExtension.cs), also when the main
+ * step was skipped or never started: it acts only on the lease the main step handed over, and without
+ * one it signs in to nothing and changes nothing.
+ */
+export async function runAcrNetworkRuleSyncPostJob(): Promise<void> {
   const status = tl.getVariable('Agent.JobStatus') ?? 'unknown';
   const raw = tl.getTaskVariable(LEASE_VARIABLE);
   if (!raw) {
