@@ -36,7 +36,7 @@ export default tseslint.config(
   {
     // Tests load the plain build scripts and some modules lazily, by path, on purpose; the post-job
     // entry runs the main bundle by path rather than shipping a second copy of it.
-    files: ['tests/**/*.ts', 'tasks/*/post.ts'],
+    files: ['tests/**/*.ts', 'tools/**/*.ts', 'tasks/*/post.ts'],
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
 );

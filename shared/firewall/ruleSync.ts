@@ -1,7 +1,7 @@
 import { createHash } from 'crypto';
 import * as tl from 'azure-pipelines-task-lib/task';
-import { ArmCallError } from '../arm/rawArmCall';
-import { explainArmCallFailure } from '../arm/armErrors';
+import { ArmCallError } from '../azure/arm/rawArmCall';
+import { explainArmCallFailure } from '../azure/arm/armErrors';
 import { ExplainedError } from '../pipeline/explainedError';
 import {
   addressesLeasedBy,

@@ -1,4 +1,4 @@
-import { runAcrNetworkRuleSync, runAcrNetworkRuleSyncPostJob } from '../../shared/firewall/ruleSyncTask';
+import { runAcrNetworkRuleSync, runAcrNetworkRuleSyncPostJob } from './ruleSyncTask';
 import { runTask } from '../../shared/pipeline/runTask';
 
 // The main step, or the post-job step when post.js (task.json postjobexecution) loads this bundle:

@@ -1,6 +1,6 @@
 import type { AuthorizationManagementClient } from '@azure/arm-authorization';
-import { hardeningChecklist, postureScore, type ChecklistInput, type ChecklistItem } from '../../shared/posture/hardeningChecklist';
-import { kubeletPullOnRegistry } from '../../shared/rbac/armPermissions';
+import { hardeningChecklist, postureScore, type ChecklistInput, type ChecklistItem } from '../../shared/azure/aks/hardeningChecklist';
+import { kubeletPullOnRegistry } from '../../shared/azure/rbac/armPermissions';
 import type { RoleCheckOptions } from './inputs';
 import { readError, valueOf, type RoleCheckScope } from './roleCheckScope';
 

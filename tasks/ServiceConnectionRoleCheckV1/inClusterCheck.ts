@@ -1,12 +1,12 @@
-import { ClusterAccess } from '../../shared/aks/clusterAccess';
-import { acquireToken, type ConnectionCredential } from '../../shared/identity/connectionCredential';
+import { ClusterAccess } from '../../shared/azure/aks/clusterAccess';
+import { acquireToken, type ConnectionCredential } from '../../shared/azure/identity/connectionCredential';
 import { apiServerOf } from '../../shared/kube/kubeconfig';
 import { agentRouteTo } from '../../shared/net/agentHttpSettings';
-import { probeEndpoint } from '../../shared/net/lineOfSight';
-import { diagnoseLineOfSight } from '../../shared/net/lineOfSightDiagnosis';
+import { probeEndpoint } from '../../shared/lineOfSight/lineOfSight';
+import { diagnoseLineOfSight } from '../../shared/lineOfSight/lineOfSightDiagnosis';
 import { messageOf, type ExplainedError } from '../../shared/pipeline/explainedError';
-import { reviewInCluster, roleBindingCommand } from '../../shared/rbac/inClusterReview';
-import type { IntentEvaluation, OperationVerdict } from '../../shared/rbac/intentVerdicts';
+import { reviewInCluster, roleBindingCommand } from '../../shared/azure/rbac/inClusterReview';
+import type { IntentEvaluation, OperationVerdict } from '../../shared/azure/rbac/intentVerdicts';
 import type { RoleCheckOptions } from './inputs';
 import type { RoleCheckScope } from './roleCheckScope';
 

@@ -1,8 +1,8 @@
-import { validateResourceGroupName, validateResourceName } from '../../shared/arm/resourceId';
+import { validateResourceGroupName, validateResourceName } from '../../shared/azure/arm/resourceId';
 import { validateNamespace } from '../../shared/kube/manifests';
 import { ExplainedError } from '../../shared/pipeline/explainedError';
 import { booleanInput, choiceInput, optionalInput, requiredInput } from '../../shared/pipeline/taskInputs';
-import { parseIntents, resourceOf, type IntentName } from '../../shared/rbac/intents';
+import { parseIntents, resourceOf, type IntentName } from '../../shared/azure/rbac/intents';
 
 /** What ServiceConnectionRoleCheck is asked to check: the only place the task reads its inputs. */
 export interface RoleCheckOptions {

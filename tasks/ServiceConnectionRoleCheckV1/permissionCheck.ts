@@ -1,8 +1,8 @@
 import type { AuthorizationManagementClient } from '@azure/arm-authorization';
-import { permissionsAt } from '../../shared/rbac/armPermissions';
-import type { ScopeKind } from '../../shared/rbac/intents';
-import { evaluateIntents, type ClusterAuthorization, type IntentEvaluation } from '../../shared/rbac/intentVerdicts';
-import { evaluatePermission, type PermissionEntry } from '../../shared/rbac/permissionEvaluator';
+import { permissionsAt } from '../../shared/azure/rbac/armPermissions';
+import type { ScopeKind } from '../../shared/azure/rbac/intents';
+import { evaluateIntents, type ClusterAuthorization, type IntentEvaluation } from '../../shared/azure/rbac/intentVerdicts';
+import { evaluatePermission, type PermissionEntry } from '../../shared/azure/rbac/permissionEvaluator';
 import type { RoleCheckOptions } from './inputs';
 import { valueOf, readError, type RoleCheckScope } from './roleCheckScope';
 

@@ -1,9 +1,9 @@
 import * as tl from 'azure-pipelines-task-lib/task';
-import type { SignedInIdentity } from '../../shared/identity/signedInIdentity';
+import type { SignedInIdentity } from '../../shared/azure/identity/signedInIdentity';
 import { uploadSummaryPage } from '../../shared/pipeline/buildSummary';
 import { ExplainedError } from '../../shared/pipeline/explainedError';
 import { neutralizeLoggingCommands } from '../../shared/pipeline/loggingCommands';
-import type { IntentEvaluation } from '../../shared/rbac/intentVerdicts';
+import type { IntentEvaluation } from '../../shared/azure/rbac/intentVerdicts';
 import {
   assignmentLines,
   checklistFixLines,
@@ -11,7 +11,7 @@ import {
   permissionTableLines,
   roleCheckMarkdown,
   type ReportContext,
-} from '../../shared/rbac/roleCheckReport';
+} from './roleCheckReport';
 import type { Hardening } from './hardeningCheck';
 import type { RoleCheckOptions } from './inputs';
 

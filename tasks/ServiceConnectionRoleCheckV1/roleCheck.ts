@@ -1,6 +1,6 @@
-import { signInWithTaskConnection } from '../../shared/identity/signIn';
+import { signInWithTaskConnection } from '../../shared/azure/identity/signIn';
 import { ExplainedError } from '../../shared/pipeline/explainedError';
-import { authorizationClient } from '../../shared/rbac/armPermissions';
+import { authorizationClient } from '../../shared/azure/rbac/armPermissions';
 import { checkHardening } from './hardeningCheck';
 import { settleInClusterVerdicts } from './inClusterCheck';
 import type { RoleCheckOptions } from './inputs';

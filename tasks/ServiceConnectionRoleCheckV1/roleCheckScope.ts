@@ -1,12 +1,12 @@
 import type { ManagedCluster } from '@azure/arm-containerservice';
 import type { Registry } from '@azure/arm-containerregistry';
-import { containerRegistryClient, containerServiceClient } from '../../shared/arm/armClient';
-import { clusterIdOf, registryIdOf, resourceGroupIdOf } from '../../shared/arm/resourceId';
-import type { ConnectionCredential } from '../../shared/identity/connectionCredential';
+import { containerRegistryClient, containerServiceClient } from '../../shared/azure/arm/armClient';
+import { clusterIdOf, registryIdOf, resourceGroupIdOf } from '../../shared/azure/arm/resourceId';
+import type { ConnectionCredential } from '../../shared/azure/identity/connectionCredential';
 import { messageOf } from '../../shared/pipeline/explainedError';
-import { armRead, type PermissionTarget } from '../../shared/rbac/armPermissions';
-import type { ScopeKind } from '../../shared/rbac/intents';
-import type { ClusterAuthorization } from '../../shared/rbac/intentVerdicts';
+import { armRead, type PermissionTarget } from '../../shared/azure/rbac/armPermissions';
+import type { ScopeKind } from '../../shared/azure/rbac/intents';
+import type { ClusterAuthorization } from '../../shared/azure/rbac/intentVerdicts';
 import type { RoleCheckOptions } from './inputs';
 
 /** A read whose failure is reported, not fatal: the checklist says what could not be read. */

@@ -4,7 +4,7 @@ import * as tl from 'azure-pipelines-task-lib/task';
 import { startSandbox, type Sandbox } from '../sandbox';
 import { startRecordingProxy } from '../support/connectProxy';
 import { rawRequest } from '../support/rawRequest';
-import { AzureDevOpsOidcTokenSource } from '../../shared/identity/azureDevOpsOidc';
+import { AzureDevOpsOidcTokenSource } from '../../shared/azure/identity/azureDevOpsOidc';
 import { ExplainedError } from '../../shared/pipeline/explainedError';
 
 /** The Azure DevOps OIDC token source in-process, through azure-devops-node-api, against the sandbox. */

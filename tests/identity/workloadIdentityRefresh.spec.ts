@@ -3,9 +3,9 @@ import { Writable } from 'stream';
 import * as tl from 'azure-pipelines-task-lib/task';
 import { ClientAssertionCredential } from '@azure/identity';
 import { startSandbox, type Sandbox } from '../sandbox';
-import type { AzureRmConnection } from '../../shared/connection/azureRmConnection';
-import { resolveCloudEndpoints } from '../../shared/connection/cloud';
-import { acquireToken, createConnectionCredential } from '../../shared/identity/connectionCredential';
+import type { AzureRmConnection } from '../../shared/azure/connection/azureRmConnection';
+import { resolveCloudEndpoints } from '../../shared/azure/connection/cloud';
+import { acquireToken, createConnectionCredential } from '../../shared/azure/identity/connectionCredential';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -5,9 +5,9 @@ import { Writable } from 'stream';
 import { promisify } from 'util';
 import * as tl from 'azure-pipelines-task-lib/task';
 import { startSandbox, type Sandbox } from '../sandbox';
-import { resolveCloudEndpoints } from '../../shared/connection/cloud';
-import { createConnectionCredential } from '../../shared/identity/connectionCredential';
-import { BROKER_KEY_ENV, BROKER_URL_ENV, startTokenBroker, type TokenBroker } from '../../shared/kube/tokenBroker';
+import { resolveCloudEndpoints } from '../../shared/azure/connection/cloud';
+import { createConnectionCredential } from '../../shared/azure/identity/connectionCredential';
+import { BROKER_KEY_ENV, BROKER_URL_ENV, startTokenBroker, type TokenBroker } from '../../shared/azure/aks/tokenBroker';
 import { REPO_ROOT } from '../support/taskRun';
 
 const run = promisify(execFile);

@@ -1,7 +1,7 @@
 import * as assert from 'assert';
 import * as net from 'net';
 import { startSandbox, type Sandbox } from '../sandbox';
-import { PrivateNetwork } from '../sandbox/network';
+import { PrivateNetwork } from '../sandbox/network/network';
 import { DEPLOY_CLUSTER, DEPLOY_INPUTS, writeDemoManifests } from '../support/deployInputs';
 import { sandboxJobEnv } from '../support/sandboxAgent';
 import { startRecordingProxy, type RecordingProxy } from '../support/connectProxy';

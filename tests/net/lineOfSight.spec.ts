@@ -2,8 +2,8 @@ import * as assert from 'assert';
 import * as https from 'https';
 import type { AddressInfo } from 'net';
 import { createTestCa } from '../sandbox/testCa';
-import { probeEndpoint } from '../../shared/net/lineOfSight';
-import { diagnoseLineOfSight } from '../../shared/net/lineOfSightDiagnosis';
+import { probeEndpoint } from '../../shared/lineOfSight/lineOfSight';
+import { diagnoseLineOfSight } from '../../shared/lineOfSight/lineOfSightDiagnosis';
 import { startRecordingProxy } from '../support/connectProxy';
 
 /** Real sockets on loopback ('localhost' resolves from the hosts file: no DNS traffic leaves the machine). */

@@ -1,8 +1,8 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
-import { INTENT_NAMES, operationsFor } from '../../shared/rbac/intents';
-import { leastPrivilegedRoleFor } from '../../shared/rbac/leastPrivilegedRoles';
+import { INTENT_NAMES, operationsFor } from '../../shared/azure/rbac/intents';
+import { leastPrivilegedRoleFor } from '../../shared/azure/rbac/leastPrivilegedRoles';
 import { REPO_ROOT } from '../support/taskRun';
 
 // The Marketplace page promises what the code does: these checks keep the two together.

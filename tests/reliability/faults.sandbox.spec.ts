@@ -23,7 +23,7 @@ import { RUN_COMMAND_INVOKER, deployerAssignments } from '../support/deployerAcc
  * | unreachable authority                    | PrivateAksDeploy | tests/tasks/signIn.sandbox.spec.ts                              |
  * | blackholed TCP to the API server         | PrivateAksDeploy | tests/tasks/privateAksDeploy.sandbox.spec.ts (probe deadline)    |
  * | token expiring mid-rollout (+ cut watch) | PrivateAksDeploy | tests/tasks/privateAksDeploy.sandbox.spec.ts                    |
- * | DNS NXDOMAIN/SERVFAIL, refused, TLS name | line of sight    | tests/net/lineOfSight.spec.ts, tests/sandbox/network.spec.ts     |
+ * | DNS NXDOMAIN/SERVFAIL, refused, TLS name | line of sight    | tests/net/lineOfSight.spec.ts, tests/sandbox/network/network.spec.ts     |
  * | 429 + failed registry update, 20 jobs    | AcrNetworkRuleSync | tests/tasks/acrNetworkRuleSync.sandbox.spec.ts (lead's)        |
  * | 412 eTag conflicts, 6 jobs               | AcrNetworkRuleSync (AKS) | tests/tasks/acrNetworkRuleSync.sandbox.spec.ts           |
  * Blackholed TCP and DNS failures against AcrNetworkRuleSync and ServiceConnectionRoleCheck: the

@@ -3,13 +3,13 @@
  * private AKS API server per cluster (its kubeconfig endpoint and run command come from there),
  * and one ACR data endpoint per registry whose firewall follows the state ARM edits.
  */
-import { AcrDataEndpoint } from './acrDataEndpoint';
-import { AksApiServer } from './aksApiServer';
-import { AuthorizedRangesGate } from './authorizedRangesGate';
-import { ArmService } from './arm';
-import { armStateFor, type ArmState } from './armState';
+import { AcrDataEndpoint } from './acr/acrDataEndpoint';
+import { AksApiServer } from './kubernetes/aksApiServer';
+import { AuthorizedRangesGate } from './kubernetes/authorizedRangesGate';
+import { ArmService } from './arm/arm';
+import { armStateFor, type ArmState } from './arm/armState';
 import type { SandboxContext } from './index';
-import { runCommand } from './runCommand';
+import { runCommand } from './kubernetes/runCommand';
 
 export interface SandboxAzure {
   state: ArmState;

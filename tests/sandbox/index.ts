@@ -18,12 +18,12 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
-import { AzureDevOpsOidcService } from './azureDevOpsOidc';
-import { EntraService } from './entra';
+import { AzureDevOpsOidcService } from './devops/azureDevOpsOidc';
+import { EntraService } from './entra/entra';
 import { FaultInjector } from './faults';
-import { ImdsService } from './imds';
-import type { JwtPayload } from './jwt';
-import { leaseRsaKeys } from './keyPool';
+import { ImdsService } from './entra/imds';
+import type { JwtPayload } from './entra/jwt';
+import { leaseRsaKeys } from './entra/keyPool';
 import { RequestLog } from './requestLog';
 import {
   resolveScenario,
@@ -35,7 +35,7 @@ import {
 } from './scenario';
 import { createTestCa, type IssuedCertificate, type TestCa } from './testCa';
 import { startAzure, type SandboxAzure } from './azure';
-import { PrivateNetwork, type PrivateNetworkOptions } from './network';
+import { PrivateNetwork, type PrivateNetworkOptions } from './network/network';
 import { trackLiveSecrets } from './liveSecrets';
 
 export type {
@@ -52,9 +52,9 @@ export type { FaultSpec, ActiveFault } from './faults';
 export type { RequestRecord, ServiceName } from './requestLog';
 export { FaultInjector } from './faults';
 export { RequestLog } from './requestLog';
-export { AKS_SERVER_APP_ID, ARM_SCOPE, AccessTokenError, resourceFromScope } from './entra';
+export { AKS_SERVER_APP_ID, ARM_SCOPE, AccessTokenError, resourceFromScope } from './entra/entra';
 export { TOKEN_EXCHANGE_AUDIENCE } from './scenario';
-export { decodeJwt, signJwt, verifyJwt } from './jwt';
+export { decodeJwt, signJwt, verifyJwt } from './entra/jwt';
 export { liveIssuedSecrets } from './liveSecrets';
 
 /**

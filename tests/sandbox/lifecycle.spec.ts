@@ -2,7 +2,7 @@ import * as assert from 'assert';
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as net from 'net';
-import { demoScenario } from '../demo/demoScenario';
+import { demoScenario } from '../../tools/demo/demoScenario';
 import { startSandbox } from './index';
 
 function refused(port: number): Promise<boolean> {

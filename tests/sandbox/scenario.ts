@@ -3,7 +3,7 @@
  * resolves it to (`ResolvedScenario`), with generated GUIDs, secrets and certificates.
  */
 import * as crypto from 'node:crypto';
-import type { AzureScenario } from './azureResources';
+import type { AzureScenario } from './arm/azureResources';
 import type { IssuedCertificate } from './testCa';
 
 export interface FederatedCredentialSpec {

@@ -16,7 +16,7 @@
  */
 import * as crypto from 'node:crypto';
 import * as forge from 'node-forge';
-import { base64url } from './jwt';
+import { base64url } from './entra/jwt';
 
 const asn1 = forge.asn1;
 type Asn1 = forge.asn1.Asn1;

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { Sandbox } from '../sandbox';
-import type { ClusterSpec } from '../sandbox/azureResources';
+import type { ClusterSpec } from '../sandbox/arm/azureResources';
 
 /** The sandbox's usual cluster: private, Entra ID only, namespace web, rollouts done at once. */
 export const DEPLOY_CLUSTER: ClusterSpec = {

@@ -3,7 +3,7 @@
  * + RBAC Writer) or through AKS run command (a custom role: no built-in role below Contributor
  * grants both run command actions).
  */
-import type { CustomRoleSpec, RoleAssignmentSpec } from '../sandbox/azureResources';
+import type { CustomRoleSpec, RoleAssignmentSpec } from '../sandbox/arm/azureResources';
 
 export const RUN_COMMAND_INVOKER: CustomRoleSpec = {
   name: 'Run command invoker',

@@ -9,14 +9,14 @@
  */
 import { ClientSecretCredential } from '@azure/identity';
 import { ContainerRegistryManagementClient } from '@azure/arm-containerregistry';
-import { RegistryNetworkClient } from '../../shared/acr/registryNetwork';
-import { checkQuota, registryRuleStore } from '../../shared/acr/registryFirewall';
-import { registryIdOf } from '../../shared/arm/resourceId';
+import { RegistryNetworkClient } from '../../shared/azure/acr/registryNetwork';
+import { checkQuota, registryRuleStore } from '../../shared/firewall/targets/registryFirewall';
+import { registryIdOf } from '../../shared/azure/arm/resourceId';
 import { ExplainedError } from '../../shared/pipeline/explainedError';
 import { addressCode, leaseNamespace, namespaceTags, readLeaseBook } from '../../shared/firewall/ruleLeases';
 import { converge, jobKeyOf, planAddAll, planPruneAt, planRemoveAll, reconfirmLease } from '../../shared/firewall/ruleSync';
 import type { Sandbox } from '../sandbox';
-import { ARM_SCOPE } from '../sandbox/entra';
+import { ARM_SCOPE } from '../sandbox/entra/entra';
 
 export interface FleetOptions {
   registryName: string;

@@ -4,7 +4,7 @@ import * as https from 'https';
 import * as path from 'path';
 import type { AddressInfo } from 'net';
 import { startSandbox, type Sandbox } from '../sandbox';
-import type { RegistrySpec } from '../sandbox/azureResources';
+import type { RegistrySpec } from '../sandbox/arm/azureResources';
 import { startRecordingProxy, type RecordingProxy } from '../support/connectProxy';
 import { sandboxJobEnv } from '../support/sandboxAgent';
 import { holdsLease, leaseNamespace, leasesOf, planAdd, type RuleState } from '../../shared/firewall/ruleLeases';

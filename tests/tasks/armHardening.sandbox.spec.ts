@@ -9,8 +9,8 @@ import { ClientSecretCredential } from '@azure/identity';
 import { startSandbox, type Sandbox } from '../sandbox';
 import { sandboxJobEnv } from '../support/sandboxAgent';
 import { runTask, type TaskRun } from '../support/taskRun';
-import { armClientOptions } from '../../shared/arm/armClient';
-import type { ConnectionCredential } from '../../shared/identity/connectionCredential';
+import { armClientOptions } from '../../shared/azure/arm/armClient';
+import type { ConnectionCredential } from '../../shared/azure/identity/connectionCredential';
 
 /**
  * Resource Manager hardening, each attack reproduced against the sandbox: a long-running

@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { parse } from 'yaml';
 import { startSandbox, type Sandbox } from '../sandbox';
-import { PrivateNetwork } from '../sandbox/network';
+import { PrivateNetwork } from '../sandbox/network/network';
 import { startRecordingProxy, type RecordingProxy } from '../support/connectProxy';
 import { sandboxJobEnv } from '../support/sandboxAgent';
 import { REPO_ROOT, runPostJobStep, runTask, type TaskName, type TaskRun } from '../support/taskRun';

@@ -2,7 +2,7 @@ import * as assert from 'assert';
 import * as path from 'path';
 import * as fs from 'fs';
 import { startSandbox, type Sandbox } from '../sandbox';
-import { INTENT_NAMES, type IntentName } from '../../shared/rbac/intents';
+import { INTENT_NAMES, type IntentName } from '../../shared/azure/rbac/intents';
 import { DEPLOY_CLUSTER, DEPLOY_INPUTS, writeDemoManifests } from '../support/deployInputs';
 import { RUN_COMMAND_INVOKER } from '../support/deployerAccess';
 import { sandboxJobEnv } from '../support/sandboxAgent';

@@ -4,7 +4,7 @@ import { randomUUID } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { startSandbox, type Sandbox } from '../sandbox';
-import { ARM_AUDIENCES } from '../sandbox/arm';
+import { ARM_AUDIENCES } from '../sandbox/arm/arm';
 import { ALL_SCHEMES, type ConnectionScheme, SCHEME_PRINCIPAL } from '../support/agentEnvironment';
 import { DEPLOY_CLUSTER, DEPLOY_INPUTS, writeDemoManifests } from '../support/deployInputs';
 import { RUN_COMMAND_INVOKER, deployerAssignments } from '../support/deployerAccess';
@@ -121,7 +121,7 @@ describe("Every ARM and AKS token a run gets is registered with the agent's mask
 
   it('the token broker key the task makes for kubectl is registered, and the leak scan looks for it', async function () {
     if (!sandbox.network) this.skip();
-    // kubectl as the task runs it, recording the key the task put in its environment (shared/kube/tokenBroker.ts).
+    // kubectl as the task runs it, recording the key the task put in its environment (shared/azure/aks/tokenBroker.ts).
     const realKubectl = spawnSync('bash', ['-c', 'command -v kubectl'], { encoding: 'utf8' }).stdout.trim();
     const record = path.join(sandbox.tempDir, 'broker-key-record');
     const wrapper = path.join(sandbox.tempDir, 'kubectl-broker-key');

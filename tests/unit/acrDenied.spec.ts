@@ -1,5 +1,5 @@
 import * as assert from 'assert';
-import { deniedIpOf, registryMessage } from '../../shared/acr/acrDenied';
+import { deniedIpOf, registryMessage } from '../../shared/azure/acr/acrDenied';
 
 /**
  * ACR's firewall refusal as the registry writes it: `403 {"errors":[{"code":"DENIED","message":"client

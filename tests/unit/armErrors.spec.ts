@@ -1,6 +1,6 @@
 import * as assert from 'assert';
-import { explainArmCallFailure, explainArmFailure, type ArmFailure, type ArmFailureContext } from '../../shared/arm/armErrors';
-import { ArmCallError } from '../../shared/arm/rawArmCall';
+import { explainArmCallFailure, explainArmFailure, type ArmFailure, type ArmFailureContext } from '../../shared/azure/arm/armErrors';
+import { ArmCallError } from '../../shared/azure/arm/rawArmCall';
 import { ExplainedError } from '../../shared/pipeline/explainedError';
 
 /**

@@ -1,14 +1,14 @@
 import * as assert from 'assert';
 import type { AuthorizationManagementClient } from '@azure/arm-authorization';
-import { armRead, kubeletPullOnRegistry, permissionsAt, type PermissionTarget } from '../../shared/rbac/armPermissions';
+import { armRead, kubeletPullOnRegistry, permissionsAt, type PermissionTarget } from '../../shared/azure/rbac/armPermissions';
 import { DeadlineExceededError } from '../../shared/net/deadline';
 import { ExplainedError } from '../../shared/pipeline/explainedError';
-import { findBuiltInRole, type BuiltInRole } from '../sandbox/builtInRoles';
+import { findBuiltInRole, type BuiltInRole } from '../sandbox/arm/builtInRoles';
 
 /**
  * The decisions of armPermissions, through a client the test plays (the SDK calls themselves run
  * against the sandbox in the roleCheck specs). Role definitions: the real built-in roles
- * (tests/sandbox/builtInRoles.ts, from MicrosoftDocs/azure-docs built-in-roles/*.md). Role assignments
+ * (tests/sandbox/arm/builtInRoles.ts, from MicrosoftDocs/azure-docs built-in-roles/*.md). Role assignments
  * listed at a scope with `$filter=assignedTo('{objectId}')` include those "inherited from groups", and
  * without atScope() those at, above and below the scope (MicrosoftDocs/azure-docs
  * articles/role-based-access-control/role-assignments-list-rest.md): one below the registry grants

@@ -1,7 +1,7 @@
 import * as assert from 'assert';
 import { createEmptyPipeline, createHttpHeaders, type PipelineRequest, type PipelineResponse } from '@azure/core-rest-pipeline';
 import type { ContainerServiceClient } from '@azure/arm-containerservice';
-import { AuthorizedRangesClient, CLUSTER_API_VERSION } from '../../shared/aks/authorizedIpRanges';
+import { AuthorizedRangesClient, CLUSTER_API_VERSION } from '../../shared/azure/aks/authorizedIpRanges';
 import { ExplainedError } from '../../shared/pipeline/explainedError';
 
 const ARM = 'https://management.azure.com';

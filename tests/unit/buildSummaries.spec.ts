@@ -1,12 +1,12 @@
 import * as assert from 'assert';
-import { deploySummaryMarkdown, type DeploySummary } from '../../shared/aks/deploySummary';
-import type { ClusterFacts } from '../../shared/aks/clusterFacts';
-import type { PreflightOutcome } from '../../shared/aks/preflight';
-import { ruleLifetime } from '../../shared/firewall/ruleSyncSummary';
-import type { SignedInIdentity } from '../../shared/identity/signedInIdentity';
+import { deploySummaryMarkdown, type DeploySummary } from '../../tasks/PrivateAksDeployV1/deploySummary';
+import type { ClusterFacts } from '../../shared/azure/aks/clusterFacts';
+import type { PreflightOutcome } from '../../tasks/PrivateAksDeployV1/preflight';
+import { ruleLifetime } from '../../tasks/AcrNetworkRuleSyncV1/ruleSyncSummary';
+import type { SignedInIdentity } from '../../shared/azure/identity/signedInIdentity';
 import { cell, code, table } from '../../shared/pipeline/buildSummary';
-import { evaluateIntents } from '../../shared/rbac/intentVerdicts';
-import { roleCheckMarkdown } from '../../shared/rbac/roleCheckReport';
+import { evaluateIntents } from '../../shared/azure/rbac/intentVerdicts';
+import { roleCheckMarkdown } from '../../tasks/ServiceConnectionRoleCheckV1/roleCheckReport';
 
 const FACTS: ClusterFacts = {
   id: '/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/aks-prod',

@@ -5,7 +5,7 @@ import {
   defaultScopeOf,
   parseAzureStackMetadata,
   resolveCloudEndpoints,
-} from '../../shared/connection/cloud';
+} from '../../shared/azure/connection/cloud';
 
 describe('cloud endpoints from a connection', () => {
   it('takes authority and Resource Manager from the connection (sovereign clouds)', () => {

@@ -2,7 +2,7 @@ import * as assert from 'assert';
 import { Writable } from 'stream';
 import * as tl from 'azure-pipelines-task-lib/task';
 import * as taskLibInternal from 'azure-pipelines-task-lib/internal';
-import { clusterResourceId, clusterTargetFromInputs } from '../../shared/aks/clusterAccess';
+import { clusterResourceId, clusterTargetFromInputs } from '../../shared/azure/aks/clusterAccess';
 import { ExplainedError } from '../../shared/pipeline/explainedError';
 import { taskInputsEnv } from '../support/agentEnvironment';
 

@@ -1,6 +1,13 @@
 import * as assert from 'assert';
-import { applyArgs, appliedObjects, namespaceObject, pruneAllowlist, rolloutTargets, type DeployPlan } from '../../shared/aks/deployPlan';
-import { runCommandScript } from '../../shared/aks/runCommandRoute';
+import {
+  applyArgs,
+  appliedObjects,
+  namespaceObject,
+  pruneAllowlist,
+  rolloutTargets,
+  type DeployPlan,
+} from '../../tasks/PrivateAksDeployV1/deployPlan';
+import { runCommandScript } from '../../tasks/PrivateAksDeployV1/runCommandRoute';
 
 const plan: DeployPlan = {
   objects: [

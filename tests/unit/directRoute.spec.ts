@@ -2,8 +2,8 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { deployDirect } from '../../shared/aks/directRoute';
-import type { DeployPlan } from '../../shared/aks/deployPlan';
+import { deployDirect } from '../../tasks/PrivateAksDeployV1/directRoute';
+import type { DeployPlan } from '../../tasks/PrivateAksDeployV1/deployPlan';
 import { ExplainedError } from '../../shared/pipeline/explainedError';
 
 /**

@@ -1,5 +1,5 @@
 import * as assert from 'assert';
-import { aadstsCodeOf, explainTokenFailure, type TokenRequestContext } from '../../shared/identity/entraErrors';
+import { aadstsCodeOf, explainTokenFailure, type TokenRequestContext } from '../../shared/azure/identity/entraErrors';
 
 const ctx: TokenRequestContext = {
   connectionId: 'prod-arm',

@@ -7,7 +7,7 @@ import {
   postureScore,
   registryChecklist,
   type ChecklistItem,
-} from '../../shared/posture/hardeningChecklist';
+} from '../../shared/azure/aks/hardeningChecklist';
 
 const hardenedCluster: ManagedCluster = {
   name: 'aks-prod',

@@ -1,6 +1,6 @@
 import * as assert from 'assert';
-import { kubernetesCheckOf, roleBindingCommand } from '../../shared/rbac/inClusterReview';
-import { ROLES } from '../../shared/rbac/leastPrivilegedRoles';
+import { kubernetesCheckOf, roleBindingCommand } from '../../shared/azure/rbac/inClusterReview';
+import { ROLES } from '../../shared/azure/rbac/leastPrivilegedRoles';
 
 /**
  * Azure RBAC data actions on AKS are `Microsoft.ContainerService/managedClusters/<group>/<resource>/<read|

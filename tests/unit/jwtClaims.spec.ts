@@ -1,5 +1,5 @@
 import * as assert from 'assert';
-import { decodeJwtClaims, stringClaim } from '../../shared/identity/jwtClaims';
+import { decodeJwtClaims, stringClaim } from '../../shared/azure/identity/jwtClaims';
 
 const b64url = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
 const jwt = (payload: unknown) => `${b64url({ alg: 'RS256', typ: 'JWT' })}.${b64url(payload)}.c2lnbmF0dXJl`;

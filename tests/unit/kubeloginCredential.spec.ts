@@ -1,7 +1,7 @@
 import * as assert from 'assert';
 import * as tl from 'azure-pipelines-task-lib/task';
-import { kubeloginCredential, type KubeloginMode } from '../../shared/kube/kubeloginCredential';
-import type { AzureRmConnection, AzureRmCredentialSource } from '../../shared/connection/azureRmConnection';
+import { kubeloginCredential, type KubeloginMode } from '../../shared/azure/aks/kubeloginCredential';
+import type { AzureRmConnection, AzureRmCredentialSource } from '../../shared/azure/connection/azureRmConnection';
 import { ExplainedError } from '../../shared/pipeline/explainedError';
 
 /**

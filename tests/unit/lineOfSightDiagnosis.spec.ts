@@ -1,6 +1,6 @@
 import * as assert from 'assert';
-import type { EndpointResult, ProbeStep, StepResult } from '../../shared/net/lineOfSight';
-import { diagnoseLineOfSight, privateDnsZoneOf, type DiagnosisContext } from '../../shared/net/lineOfSightDiagnosis';
+import type { EndpointResult, ProbeStep, StepResult } from '../../shared/lineOfSight/lineOfSight';
+import { diagnoseLineOfSight, privateDnsZoneOf, type DiagnosisContext } from '../../shared/lineOfSight/lineOfSightDiagnosis';
 
 const PRIVATE_HOST = 'aks-prod-1a2b.5e6f.privatelink.eastus.azmk8s.io';
 

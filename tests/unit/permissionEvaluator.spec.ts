@@ -6,11 +6,11 @@ import {
   wildcardMatches,
   type OperationKind,
   type PermissionEntry,
-} from '../../shared/rbac/permissionEvaluator';
-import { INTENT_NAMES, operationsFor } from '../../shared/rbac/intents';
-import { ROLES, leastPrivilegedRoleFor, suggestAssignments } from '../../shared/rbac/leastPrivilegedRoles';
-import * as sandboxAuthz from '../sandbox/authorization';
-import { BUILT_IN_ROLES } from '../sandbox/builtInRoles';
+} from '../../shared/azure/rbac/permissionEvaluator';
+import { INTENT_NAMES, operationsFor } from '../../shared/azure/rbac/intents';
+import { ROLES, leastPrivilegedRoleFor, suggestAssignments } from '../../shared/azure/rbac/leastPrivilegedRoles';
+import * as sandboxAuthz from '../sandbox/arm/authorization';
+import { BUILT_IN_ROLES } from '../sandbox/arm/builtInRoles';
 
 const AKS = 'Microsoft.ContainerService/managedClusters';
 

@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as taskLibInternal from 'azure-pipelines-task-lib/internal';
-import { planFromInputs } from '../../shared/aks/planFromInputs';
+import { planFromInputs } from '../../tasks/PrivateAksDeployV1/planFromInputs';
 import { agentJobEnv, taskInputsEnv } from '../support/agentEnvironment';
 import { agentInputsEnv } from '../support/agentStep';
 

@@ -7,7 +7,14 @@ import {
   type PipelineRequest,
   type PipelineResponse,
 } from '@azure/core-rest-pipeline';
-import { ArmCallError, asArmCallError, failureOf, RawArmResource, waitForOperation, withoutRetries } from '../../shared/arm/rawArmCall';
+import {
+  ArmCallError,
+  asArmCallError,
+  failureOf,
+  RawArmResource,
+  waitForOperation,
+  withoutRetries,
+} from '../../shared/azure/arm/rawArmCall';
 import { ExplainedError } from '../../shared/pipeline/explainedError';
 
 /**

@@ -5,7 +5,7 @@ import * as path from 'path';
 import * as tls from 'tls';
 import { Writable } from 'stream';
 import * as tl from 'azure-pipelines-task-lib/task';
-import { registryDataEndpointProbe, registryProbe } from '../../shared/aks/registryProbe';
+import { registryDataEndpointProbe, registryProbe } from '../../shared/lineOfSight/registryProbe';
 
 /**
  * Each cloud's login server suffix: `acr_login_server_endpoint` in the Azure CLI's cloud table

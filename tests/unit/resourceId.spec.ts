@@ -1,5 +1,5 @@
 import * as assert from 'assert';
-import { parseResourceId, validateResourceGroupName, validateResourceName } from '../../shared/arm/resourceId';
+import { parseResourceId, validateResourceGroupName, validateResourceName } from '../../shared/azure/arm/resourceId';
 
 const SUB = '8f1c1f7e-6a3b-4c2d-9e8f-0a1b2c3d4e5f';
 const CLUSTER = 'Microsoft.ContainerService/managedClusters' as const;

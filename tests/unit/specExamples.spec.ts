@@ -12,19 +12,19 @@ import {
   type PipelineRequest,
   type PipelineResponse,
 } from '@azure/core-rest-pipeline';
-import { CLUSTER_API_VERSION, authorizedRangesStore, AuthorizedRangesClient } from '../../shared/aks/authorizedIpRanges';
-import { clusterTarget } from '../../shared/aks/authorizedRangesTarget';
-import { clusterFactsOf } from '../../shared/aks/clusterFacts';
-import { registryTarget } from '../../shared/acr/registryFirewall';
-import { NETWORK_API_VERSION, RegistryNetworkClient, ipRuleValues } from '../../shared/acr/registryNetwork';
-import { evaluatePermission } from '../../shared/rbac/permissionEvaluator';
+import { CLUSTER_API_VERSION, authorizedRangesStore, AuthorizedRangesClient } from '../../shared/azure/aks/authorizedIpRanges';
+import { clusterTarget } from '../../shared/firewall/targets/authorizedRangesTarget';
+import { clusterFactsOf } from '../../shared/azure/aks/clusterFacts';
+import { registryTarget } from '../../shared/firewall/targets/registryFirewall';
+import { NETWORK_API_VERSION, RegistryNetworkClient, ipRuleValues } from '../../shared/azure/acr/registryNetwork';
+import { evaluatePermission } from '../../shared/azure/rbac/permissionEvaluator';
 import { REPO_ROOT } from '../support/taskRun';
-import { defaultSpecExamplesDir, SPEC_EXAMPLES } from '../tools/specExamples';
+import { defaultSpecExamplesDir, SPEC_EXAMPLES } from '../../tools/specExamples';
 
 /**
  * The real example responses of azure-rest-api-specs, at the api-versions the tasks send, fed
  * through the product's readers (the SDK clients' deserialisers included). The examples are not
- * committed: `node build/tests/tools/specExamples.js <azure-rest-api-specs git dir>` puts them in
+ * committed: `node build/tools/specExamples.js <azure-rest-api-specs git dir>` puts them in
  * SPEC_EXAMPLES_DIR (default ../shared/spec-examples beside the checkout).
  */
 const ARM = 'https://management.azure.com';
@@ -77,7 +77,7 @@ describe('azure-rest-api-specs examples through the product readers', function (
     const missing = Object.values(SPEC_EXAMPLES).filter((p) => !fs.existsSync(path.join(dir, p)));
     if (missing.length) {
       console.log(
-        `      skipped: ${missing.length} example(s) missing under ${dir}; put them there with node build/tests/tools/specExamples.js <azure-rest-api-specs git dir> (or set SPEC_EXAMPLES_DIR)`,
+        `      skipped: ${missing.length} example(s) missing under ${dir}; put them there with node build/tools/specExamples.js <azure-rest-api-specs git dir> (or set SPEC_EXAMPLES_DIR)`,
       );
       this.skip();
     }

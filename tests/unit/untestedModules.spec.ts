@@ -10,19 +10,19 @@ import * as ts from 'typescript';
  * spec in tests/unit/ (named after it), or a line here saying which spec covers it and why not directly.
  */
 const COVERED_THROUGH_TASKS: Record<string, { why: string; specs: string[] }> = {
-  'shared/acr/loginServerAccess': {
+  'shared/azure/acr/loginServerAccess': {
     why: "GET /v2/ on the registry through agentGet; its reading of ACR's 403 is acrDenied (unit)",
     specs: ['tests/tasks/acrNetworkRuleSync.sandbox.spec.ts'],
   },
-  'shared/firewall/ruleSyncTask': {
+  'tasks/AcrNetworkRuleSyncV1/ruleSyncTask': {
     why: "AcrNetworkRuleSync's main and post-job flow (sign-in, ARM, waits)",
     specs: ['tests/tasks/acrNetworkRuleSync.sandbox.spec.ts', 'tests/tasks/agentSteps.sandbox.spec.ts'],
   },
-  'shared/identity/authorityProbe': {
+  'shared/azure/identity/authorityProbe': {
     why: "one GET of the tenant's OpenID configuration through agentGet",
     specs: ['tests/tasks/signIn.sandbox.spec.ts'],
   },
-  'shared/identity/signIn': {
+  'shared/azure/identity/signIn': {
     why: 'reads the connection, gets a token from Entra ID and prints the identity',
     specs: ['tests/tasks/signIn.sandbox.spec.ts'],
   },
@@ -33,6 +33,34 @@ const COVERED_THROUGH_TASKS: Record<string, { why: string; specs: string[] }> = 
   'shared/pipeline/runTask': {
     why: "the task process's result, cleanups and cancellation (signals)",
     specs: ['tests/tasks/agentSteps.sandbox.spec.ts', 'tests/tasks/entryPoints.mock.spec.ts'],
+  },
+  'tasks/ServiceConnectionRoleCheckV1/inputs': {
+    why: "reads the task's inputs from the agent (task-lib); its validation helpers are unit-tested (resourceId, intents)",
+    specs: ['tests/tasks/roleCheck.sandbox.spec.ts', 'tests/reliability/badInput.sandbox.spec.ts'],
+  },
+  'tasks/ServiceConnectionRoleCheckV1/roleCheck': {
+    why: 'the flow: sign-in, then the three checks over ARM and the cluster',
+    specs: ['tests/tasks/roleCheck.sandbox.spec.ts', 'tests/tasks/roleCheckAgreement.sandbox.spec.ts'],
+  },
+  'tasks/ServiceConnectionRoleCheckV1/roleCheckScope': {
+    why: 'reads the cluster and registry through ARM to learn the scopes; its verdicts are intentVerdicts (unit)',
+    specs: ['tests/tasks/roleCheck.sandbox.spec.ts'],
+  },
+  'tasks/ServiceConnectionRoleCheckV1/permissionCheck': {
+    why: "lists the principal's permissions through ARM; the evaluation is permissionEvaluator (unit)",
+    specs: ['tests/tasks/roleCheck.sandbox.spec.ts', 'tests/tasks/roleCheckAgreement.sandbox.spec.ts'],
+  },
+  'tasks/ServiceConnectionRoleCheckV1/inClusterCheck': {
+    why: 'probes the API server and asks it SelfSubjectAccessReviews',
+    specs: ['tests/tasks/roleCheck.sandbox.spec.ts'],
+  },
+  'tasks/ServiceConnectionRoleCheckV1/hardeningCheck': {
+    why: 'reads the cluster and registry through ARM; the checklist itself is hardeningChecklist (unit)',
+    specs: ['tests/tasks/roleCheck.sandbox.spec.ts'],
+  },
+  'tasks/ServiceConnectionRoleCheckV1/report': {
+    why: 'prints, uploads the summary and sets outputs; the rendering is roleCheckReport (unit)',
+    specs: ['tests/tasks/roleCheck.sandbox.spec.ts'],
   },
 };
 /** Modules with nothing to run: interfaces and types only. */
@@ -64,22 +92,32 @@ function importsOf(file: string): string[] {
     .map((specifier) => moduleName(path.resolve(path.dirname(file), specifier)));
 }
 
-describe('untestedModules: every shared/ module has a spec that imports it', () => {
-  const shared = filesUnder(path.join(ROOT, 'shared'), (f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))
+/** A task's own modules (inputs, flow, report, routes…): its entry points are covered through the bundles. */
+function taskModules(): string[] {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { taskFolders, entryPointsOf } = require(path.join(ROOT, 'scripts', 'tasks.js'));
+  return taskFolders().flatMap((task: { dir: string }) => {
+    const entries = new Set<string>(entryPointsOf(task));
+    return filesUnder(task.dir, (f) => f.endsWith('.ts') && !f.endsWith('.d.ts') && !entries.has(f));
+  });
+}
+
+describe('untestedModules: every shared/ module and task module has a spec that imports it', () => {
+  const shared = [...filesUnder(path.join(ROOT, 'shared'), (f) => f.endsWith('.ts') && !f.endsWith('.d.ts')), ...taskModules()]
     .map(moduleName)
     .sort();
   const specs = filesUnder(path.join(ROOT, 'tests'), (f) => f.endsWith('.spec.ts'));
 
   it('the module list is read from the sources (control)', () => {
     assert.ok(
-      shared.length > 50 && shared.includes('shared/arm/armErrors') && specs.length > 50,
+      shared.length > 50 && shared.includes('shared/azure/arm/armErrors') && specs.length > 50,
       `${shared.length} modules, ${specs.length} specs`,
     );
     assert.deepStrictEqual(
       importsOf(path.join(ROOT, 'tests/unit/armErrors.spec.ts'))
         .filter((m) => m.startsWith('shared/'))
         .sort(),
-      ['shared/arm/armErrors', 'shared/arm/rawArmCall', 'shared/pipeline/explainedError'],
+      ['shared/azure/arm/armErrors', 'shared/azure/arm/rawArmCall', 'shared/pipeline/explainedError'],
     );
   });
 

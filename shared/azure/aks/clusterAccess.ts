@@ -1,0 +1,125 @@
+import type { ContainerServiceClient } from '@azure/arm-containerservice';
+import { containerServiceClient } from '../arm/armClient';
+import { explainArmFailure } from '../arm/armErrors';
+import { clusterIdOf, parseResourceId, validateResourceGroupName, validateResourceName } from '../arm/resourceId';
+import type { ConnectionCredential } from '../identity/connectionCredential';
+import { parseKubeconfig, type Kubeconfig } from '../../kube/kubeconfig';
+import { withDeadline, DeadlineExceededError } from '../../net/deadline';
+import { ExplainedError, messageOf } from '../../pipeline/explainedError';
+import { optionalInput, requiredInput } from '../../pipeline/taskInputs';
+import { clusterFactsOf, type ClusterFacts } from './clusterFacts';
+
+export interface ClusterTarget {
+  subscriptionId: string;
+  resourceGroup: string;
+  name: string;
+}
+
+const ARM_DEADLINE_MS = 120_000;
+
+/** The cluster the inputs name: a resource id, or resource group and name in the connection's subscription. */
+export function clusterTargetFromInputs(connectionSubscriptionId: string | undefined): ClusterTarget {
+  if ((optionalInput('clusterSpecifiedBy') ?? 'name') === 'resourceId') {
+    const id = parseResourceId('clusterResourceId', requiredInput('clusterResourceId'), 'Microsoft.ContainerService/managedClusters');
+    return { subscriptionId: id.subscriptionId, resourceGroup: id.resourceGroup, name: id.name };
+  }
+  if (!connectionSubscriptionId) {
+    throw new ExplainedError({
+      what: 'Finding the cluster',
+      reason:
+        'The connection is not scoped to a subscription (management group or workspace level), so a resource group and name do not say where the cluster is.',
+      fix: "Set clusterSpecifiedBy to resourceId and give the cluster's full resource id.",
+      code: 'NO_SUBSCRIPTION',
+    });
+  }
+  return {
+    subscriptionId: connectionSubscriptionId,
+    resourceGroup: validateResourceGroupName('resourceGroupName', requiredInput('resourceGroupName')),
+    name: validateResourceName('clusterName', 'cluster', requiredInput('clusterName')),
+  };
+}
+
+export function clusterResourceId(t: ClusterTarget): string {
+  return clusterIdOf(t.subscriptionId, t.resourceGroup, t.name);
+}
+
+async function armCall<T>(
+  what: string,
+  action: string,
+  role: string,
+  target: ClusterTarget,
+  principalObjectId: string | undefined,
+  call: (abortSignal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  try {
+    return await withDeadline(ARM_DEADLINE_MS, call, () => new DeadlineExceededError(what, ARM_DEADLINE_MS));
+  } catch (err) {
+    if (err instanceof ExplainedError) throw err;
+    const e = err as { statusCode?: number; code?: string };
+    throw new ExplainedError(
+      {
+        what,
+        ...explainArmFailure(
+          { statusCode: e.statusCode, code: e.code, message: messageOf(err) },
+          { action, role, scope: clusterResourceId(target), principalObjectId, resourceLabel: `cluster '${target.name}'` },
+        ),
+      },
+      { cause: err },
+    );
+  }
+}
+
+/** Reads the cluster from Resource Manager and what the deployment needs to know about it. */
+export class ClusterAccess {
+  private readonly client: ContainerServiceClient;
+
+  constructor(
+    private readonly cc: ConnectionCredential,
+    readonly target: ClusterTarget,
+    private readonly principalObjectId?: string,
+  ) {
+    this.client = containerServiceClient(cc, target.subscriptionId);
+  }
+
+  async facts(): Promise<ClusterFacts> {
+    const cluster = await armCall(
+      `Reading cluster '${this.target.name}' from Resource Manager`,
+      'Microsoft.ContainerService/managedClusters/read',
+      'Azure Kubernetes Service Cluster User Role',
+      this.target,
+      this.principalObjectId,
+      (abortSignal) => this.client.managedClusters.get(this.target.resourceGroup, this.target.name, { abortSignal }),
+    );
+    return clusterFactsOf(cluster, this.target);
+  }
+
+  /** The cluster user kubeconfig, or the admin one when asked and allowed (never otherwise). */
+  async kubeconfig(admin: boolean): Promise<Kubeconfig> {
+    const action = admin ? 'listClusterAdminCredential' : 'listClusterUserCredential';
+    const result = await armCall(
+      `Getting the cluster ${admin ? 'admin' : 'user'} credential of '${this.target.name}'`,
+      `Microsoft.ContainerService/managedClusters/${action}/action`,
+      admin ? 'Azure Kubernetes Service Cluster Admin Role' : 'Azure Kubernetes Service Cluster User Role',
+      this.target,
+      this.principalObjectId,
+      (abortSignal) =>
+        admin
+          ? this.client.managedClusters.listClusterAdminCredentials(this.target.resourceGroup, this.target.name, { abortSignal })
+          : this.client.managedClusters.listClusterUserCredentials(this.target.resourceGroup, this.target.name, { abortSignal }),
+    );
+    const value = result.kubeconfigs?.[0]?.value;
+    if (!value) {
+      throw new ExplainedError({
+        what: `Getting the cluster credential of '${this.target.name}'`,
+        reason: 'Resource Manager returned no kubeconfig.',
+        fix: 'Check the cluster in the portal.',
+        code: 'INVALID_KUBECONFIG',
+      });
+    }
+    return parseKubeconfig(Buffer.from(value).toString('utf8'));
+  }
+
+  get containerService(): ContainerServiceClient {
+    return this.client;
+  }
+}

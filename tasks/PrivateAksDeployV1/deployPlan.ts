@@ -1,0 +1,73 @@
+import type { ManifestObject } from '../../shared/kube/manifests';
+import { isClusterScoped } from '../../shared/kube/manifests';
+
+/** What to apply and how: the same for both routes. */
+export interface DeployPlan {
+  objects: ManifestObject[];
+  namespace?: string;
+  createNamespace: boolean;
+  serverSideApply: boolean;
+  pruneSelector?: string;
+  waitForRollout: boolean;
+  rolloutTimeoutSeconds: number;
+}
+
+const ROLLOUT_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet']);
+
+/** The objects whose rollout the task waits for, as kubectl resource references. */
+export function rolloutTargets(plan: DeployPlan): { ref: string; namespace: string }[] {
+  return plan.objects
+    .filter((o) => ROLLOUT_KINDS.has(o.kind))
+    .map((o) => ({ ref: `${o.kind.toLowerCase()}/${o.metadata.name}`, namespace: o.metadata.namespace ?? plan.namespace ?? 'default' }));
+}
+
+/** kubectl apply's arguments for the plan (the manifest file comes last). */
+export function applyArgs(plan: DeployPlan, manifestFile: string): string[] {
+  const args = ['apply', '-f', manifestFile];
+  if (plan.namespace) args.push('--namespace', plan.namespace);
+  // The pipeline is the source of truth for what it applies: take over fields another manager
+  // (an earlier client-side apply, a hand edit) set, as a migration to server-side apply needs.
+  if (plan.serverSideApply) args.push('--server-side', '--field-manager=private-aks-deploy', '--force-conflicts');
+  if (plan.pruneSelector) {
+    // Prune only the kinds the manifests hold: kubectl's default list is deprecated and reaches kinds
+    // the pipeline never deployed.
+    args.push('--prune', '--selector', plan.pruneSelector, ...pruneAllowlist(plan).flatMap((gvk) => ['--prune-allowlist', gvk]));
+  }
+  return args;
+}
+
+export function rolloutArgs(plan: DeployPlan, target: { ref: string; namespace: string }): string[] {
+  return ['rollout', 'status', target.ref, '--namespace', target.namespace, `--timeout=${plan.rolloutTimeoutSeconds}s`];
+}
+
+/** The namespace object to create first, when asked and not already among the manifests. */
+export function namespaceObject(plan: DeployPlan): ManifestObject | undefined {
+  if (!plan.createNamespace || !plan.namespace) return undefined;
+  if (plan.objects.some((o) => o.kind === 'Namespace' && o.metadata.name === plan.namespace)) return undefined;
+  return { apiVersion: 'v1', kind: 'Namespace', metadata: { name: plan.namespace } };
+}
+
+/** Objects as the appliedObjects output lists them. */
+export function appliedObjects(plan: DeployPlan): { kind: string; namespace?: string; name: string }[] {
+  return plan.objects.map((o) => ({
+    kind: o.kind,
+    namespace: isClusterScoped(o.kind) ? undefined : (o.metadata.namespace ?? plan.namespace ?? 'default'),
+    name: o.metadata.name,
+  }));
+}
+
+/** Quotes one argument for the run command's bash (single quotes, nothing expands). */
+export function shellQuote(arg: string): string {
+  return `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+/** `<group>/<version>/<Kind>` of each kind in the plan (core for the core group), as --prune-allowlist takes them. */
+export function pruneAllowlist(plan: DeployPlan): string[] {
+  const kinds = new Set(
+    plan.objects.map((o) => {
+      const [group, version] = o.apiVersion.includes('/') ? o.apiVersion.split('/') : ['core', o.apiVersion];
+      return `${group}/${version}/${o.kind}`;
+    }),
+  );
+  return [...kinds].sort();
+}

@@ -1,0 +1,116 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import * as tl from 'azure-pipelines-task-lib/task';
+import { explainKubectlFailure, isConnectionLost, type KubectlFailureContext } from '../../shared/kube/kubectlErrors';
+import { runKubectl } from '../../shared/kube/kubectl';
+import { toYamlStream } from '../../shared/kube/manifests';
+import { ExplainedError } from '../../shared/pipeline/explainedError';
+import { neutralizeLoggingCommands } from '../../shared/pipeline/loggingCommands';
+import type { PhaseTimings } from '../../shared/pipeline/phaseTimings';
+import { applyArgs, namespaceObject, rolloutArgs, rolloutTargets, type DeployPlan } from './deployPlan';
+
+export interface DirectRouteOptions {
+  kubectl: string;
+  kubeconfigPath: string;
+  /** kubectl's environment additions (the token broker's address and key). */
+  env: Record<string, string>;
+  failureContext: KubectlFailureContext;
+  applyDeadlineMs: number;
+  /** Where the manifest file, apply and rollout phases are timed. */
+  timings?: PhaseTimings;
+}
+
+/** What kubectl rollout status prints when its --timeout runs out (wait.ErrWaitTimeout). */
+const ROLLOUT_TIMED_OUT = /timed out waiting for the condition/i;
+
+async function kubectlStep(
+  what: string,
+  args: string[],
+  o: DirectRouteOptions,
+  deadlineMs: number,
+  intent: 'read' | 'write',
+  rolloutTimedOut?: () => ExplainedError,
+): Promise<string> {
+  const run = () =>
+    runKubectl(o.kubectl, args, {
+      kubeconfig: o.kubeconfigPath,
+      env: o.env,
+      deadlineMs,
+      onLine: (line, stream) =>
+        stream === 'stdout'
+          ? console.log(`  ${neutralizeLoggingCommands(line)}`)
+          : line && console.log(`  ${neutralizeLoggingCommands(line)}`),
+    });
+  let result = await run();
+  // Apply and rollout status are idempotent: a connection cut under them is worth one more try.
+  if (!result.timedOut && result.exitCode !== 0 && isConnectionLost(result.stderr)) {
+    console.log('  The connection to the API server was lost; trying once more.');
+    result = await run();
+  }
+  if (rolloutTimedOut && (result.timedOut || (result.exitCode !== 0 && ROLLOUT_TIMED_OUT.test(result.stderr)))) throw rolloutTimedOut();
+  if (result.timedOut) {
+    throw new ExplainedError({
+      what,
+      reason: `kubectl did not finish within ${Math.round(deadlineMs / 1000)} s.`,
+      fix: 'Check the API server and the rollout; raise rolloutTimeoutSeconds if the rollout is just slow.',
+      code: 'KUBECTL_TIMEOUT',
+    });
+  }
+  if (result.exitCode !== 0) {
+    const explained = explainKubectlFailure(result.stderr, { ...o.failureContext, intent });
+    throw new ExplainedError(
+      explained
+        ? { what, ...explained }
+        : {
+            what,
+            reason: `kubectl exited with ${result.exitCode}: ${result.stderr.trim().split('\n').slice(-3).join(' ')}`,
+            fix: "See kubectl's message above.",
+            code: 'KUBECTL_FAILED',
+          },
+    );
+  }
+  return result.stdout;
+}
+
+/** Applies the plan with kubectl from the agent, then waits for each rollout. */
+export async function deployDirect(plan: DeployPlan, o: DirectRouteOptions): Promise<void> {
+  const manifestFile = path.join(path.dirname(o.kubeconfigPath), 'manifests.yaml');
+  const namespace = namespaceObject(plan);
+  const time = <T>(phase: string, work: () => Promise<T> | T) => (o.timings ? o.timings.time(phase, work) : work());
+  await time('manifest file', () =>
+    fs.writeFileSync(manifestFile, toYamlStream(namespace ? [namespace, ...plan.objects] : plan.objects), { mode: 0o600 }),
+  );
+  console.log(`kubectl ${applyArgs(plan, 'manifests.yaml').join(' ')}`);
+  await time('apply', () => kubectlStep('Applying the manifests', applyArgs(plan, manifestFile), o, o.applyDeadlineMs, 'write'));
+  if (!plan.waitForRollout) return;
+  await time('rollouts', () => waitForRollouts(plan, o));
+  tl.debug('direct route finished');
+}
+
+async function waitForRollouts(plan: DeployPlan, o: DirectRouteOptions): Promise<void> {
+  // rolloutTimeoutSeconds is one deadline for all workloads, as its help says: each wait gets what is left.
+  const deadline = Date.now() + plan.rolloutTimeoutSeconds * 1000;
+  const targets = rolloutTargets(plan);
+  for (const [i, target] of targets.entries()) {
+    const timedOut = () =>
+      rolloutTimeout(
+        plan,
+        targets.slice(i).map((t) => t.ref),
+      );
+    const left = Math.ceil((deadline - Date.now()) / 1000);
+    if (left <= 0) throw timedOut();
+    const args = rolloutArgs({ ...plan, rolloutTimeoutSeconds: left }, target);
+    console.log(`kubectl ${args.join(' ')}`);
+    // kubectl stops itself at --timeout; the process deadline only catches a kubectl that hangs.
+    await kubectlStep(`Waiting for the rollout of ${target.ref} in ${target.namespace}`, args, o, (left + 30) * 1000, 'read', timedOut);
+  }
+}
+
+function rolloutTimeout(plan: DeployPlan, waiting: string[]): ExplainedError {
+  return new ExplainedError({
+    what: 'Waiting for the rollouts',
+    reason: `The rollouts did not finish within rolloutTimeoutSeconds (${plan.rolloutTimeoutSeconds} s for all workloads together); still waiting for ${waiting.join(', ')}.`,
+    fix: 'Check the pods of those workloads (kubectl describe, events), or raise rolloutTimeoutSeconds.',
+    code: 'KUBECTL_TIMEOUT',
+  });
+}

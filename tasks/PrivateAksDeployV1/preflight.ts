@@ -1,0 +1,55 @@
+import { probeEndpoint, type EndpointProbe, type EndpointResult } from '../../shared/lineOfSight/lineOfSight';
+import { diagnoseLineOfSight, type DiagnosisContext, type LineOfSightDiagnosis } from '../../shared/lineOfSight/lineOfSightDiagnosis';
+import { agentRouteTo } from '../../shared/net/agentHttpSettings';
+
+export interface PreflightTarget {
+  probe: EndpointProbe;
+  context: DiagnosisContext;
+}
+
+export interface PreflightOutcome {
+  target: PreflightTarget;
+  result: EndpointResult;
+  diagnosis: LineOfSightDiagnosis;
+}
+
+/**
+ * Probes every endpoint at once, each step of each with its own deadline, and diagnoses each. Each
+ * probe takes the way kubectl will: through the agent's proxy unless its bypass list names the host.
+ */
+export async function runPreflight(targets: PreflightTarget[], stepDeadlineMs: number): Promise<PreflightOutcome[]> {
+  return Promise.all(
+    targets.map(async (target) => {
+      const routed = {
+        ...target,
+        probe: { ...target.probe, route: target.probe.route ?? agentRouteTo(target.probe.host, target.probe.port) },
+      };
+      const result = await probeEndpoint(routed.probe, stepDeadlineMs);
+      return { target: routed, result, diagnosis: diagnoseLineOfSight(result, routed.context) };
+    }),
+  );
+}
+
+const STEP_LABEL = { dns: 'DNS', tcp: 'TCP 443', tls: 'TLS', http: 'HTTP' } as const;
+
+/** Which way a probe went, for the table's header line (never the proxy's credentials). */
+export function probeRouteText(o: PreflightOutcome): string {
+  const route = o.target.probe.route;
+  if (route?.kind === 'proxy') return `via proxy ${new URL(route.proxy.proxyUrl).host}`;
+  return route?.kind === 'bypass' ? 'direct (bypass)' : 'direct';
+}
+
+/** The preflight for the log: per endpoint, one row per step, then the verdict with its fix. */
+export function preflightTableLines(outcomes: PreflightOutcome[]): string[] {
+  const lines: string[] = [];
+  for (const o of outcomes) {
+    lines.push(`${o.target.probe.label} ${o.target.probe.host}:${o.target.probe.port} (${probeRouteText(o)})`);
+    for (const step of o.result.steps) {
+      const label = step.step === 'tcp' && o.target.probe.route?.kind === 'proxy' ? 'CONNECT' : STEP_LABEL[step.step];
+      const detail = (step.errorCode && !step.ok ? `${step.errorCode}: ` : '') + step.detail.split('\n')[0].slice(0, 120);
+      lines.push(`  ${label.padEnd(7)}  ${(step.ok ? 'pass' : 'FAIL').padEnd(4)}  ${`${step.ms} ms`.padStart(8)}  ${detail}`);
+    }
+    lines.push(`  ${o.diagnosis.ok ? '✔' : '✖'} ${o.diagnosis.reason}${o.diagnosis.fix ? ` Fix: ${o.diagnosis.fix}` : ''}`);
+  }
+  return lines;
+}

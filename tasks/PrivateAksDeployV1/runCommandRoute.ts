@@ -1,0 +1,139 @@
+import { strToU8, zipSync } from 'fflate';
+import type { ConnectionCredential } from '../../shared/azure/identity/connectionCredential';
+import { acquireToken } from '../../shared/azure/identity/connectionCredential';
+import { toYamlStream } from '../../shared/kube/manifests';
+import { DeadlineExceededError, withDeadline } from '../../shared/net/deadline';
+import { ExplainedError, messageOf } from '../../shared/pipeline/explainedError';
+import { explainArmFailure } from '../../shared/azure/arm/armErrors';
+import { roleAssignmentCommand, suggestAssignments } from '../../shared/azure/rbac/leastPrivilegedRoles';
+import type { ClusterAccess } from '../../shared/azure/aks/clusterAccess';
+import { clusterResourceId } from '../../shared/azure/aks/clusterAccess';
+import type { ClusterFacts } from '../../shared/azure/aks/clusterFacts';
+import { applyArgs, namespaceObject, rolloutArgs, rolloutTargets, shellQuote, type DeployPlan } from './deployPlan';
+
+/** AKS run command takes the files as one base64 zip in the request; keep well under its limits. */
+const MAX_CONTEXT_BYTES = 20 * 1024 * 1024;
+
+export interface RunCommandOutcome {
+  exitCode: number;
+  logs: string;
+}
+
+/** The bash command the run-command pod executes: apply, then wait for each rollout. */
+export function runCommandScript(plan: DeployPlan): string {
+  const steps = [applyArgs(plan, 'manifests.yaml')];
+  if (plan.waitForRollout) for (const target of rolloutTargets(plan)) steps.push(rolloutArgs(plan, target));
+  return steps.map((args) => ['kubectl', ...args].map((a) => (/^[\w./=:-]+$/.test(a) ? a : shellQuote(a))).join(' ')).join(' && ');
+}
+
+/**
+ * The run command's `context`: the files as one zip archive, base64, unpacked into the command's
+ * working directory. az aks command invoke (azure-cli, acs/custom.py _get_command_context) writes
+ * it with Python's zipfile (entries stored) and base64.encodebytes; Terraform's archive_file (Go's
+ * archive/zip) deflates its entries. The service unzips either, so the manifests go deflated:
+ * YAML shrinks several times over.
+ */
+export function contextArchive(files: Record<string, string>): string {
+  const entries = Object.fromEntries(Object.entries(files).map(([name, text]) => [name, strToU8(text)]));
+  return Buffer.from(zipSync(entries, { level: 6 })).toString('base64');
+}
+
+/**
+ * Deploys through Resource Manager's AKS run command: the manifests travel zipped in the request,
+ * a pod inside the cluster runs kubectl with a short-lived Entra token for the API server, and the
+ * task polls for the result within the deadline. This reaches a private cluster from any agent.
+ */
+export async function deployThroughRunCommand(
+  cc: ConnectionCredential,
+  access: ClusterAccess,
+  facts: ClusterFacts,
+  plan: DeployPlan,
+  deadlineMs: number,
+  principalObjectId?: string,
+): Promise<RunCommandOutcome> {
+  const what = `Deploying to '${facts.name}' through AKS run command`;
+  if (facts.runCommandDisabled) {
+    throw new ExplainedError({
+      what,
+      reason:
+        'The cluster disables run command (apiServerAccessProfile.disableRunCommand), and the agent has no line of sight to its API server.',
+      fix: `Run the job on a self-hosted agent inside the cluster's VNet, or enable run command: az aks command invoke needs 'az aks update -n ${facts.name} -g ${facts.resourceGroup} --enable-run-command'.`,
+      code: 'RUN_COMMAND_DISABLED',
+    });
+  }
+  const namespace = namespaceObject(plan);
+  const context = contextArchive({ 'manifests.yaml': toYamlStream(namespace ? [namespace, ...plan.objects] : plan.objects) });
+  if (context.length > MAX_CONTEXT_BYTES) {
+    throw new ExplainedError({
+      what,
+      reason: `The zipped manifests are ${Math.round(context.length / 1024 / 1024)} MB, more than run command carries (${MAX_CONTEXT_BYTES / 1024 / 1024} MB).`,
+      fix: 'Deploy in smaller batches, or from an agent with line of sight (route: direct).',
+      code: 'RUN_COMMAND_TOO_LARGE',
+    });
+  }
+  // As `az aks command invoke` does (azure-cli, acs/custom.py aks_runcommand): the caller's token for
+  // the AKS server application goes only to a cluster with AKS-managed Entra ID; any other cluster
+  // runs the command with its own credential, and a token there would only travel for nothing.
+  const clusterToken = facts.entraManaged ? (await acquireToken(cc, 'aksServer')).token : undefined;
+  try {
+    const result = await withDeadline(
+      deadlineMs,
+      (abortSignal) =>
+        access.containerService.managedClusters.runCommand(
+          facts.resourceGroup,
+          facts.name,
+          { command: runCommandScript(plan), context, ...(clusterToken ? { clusterToken } : {}) },
+          { updateIntervalInMs: 1_000, abortSignal },
+        ),
+      () => new DeadlineExceededError('AKS run command', deadlineMs),
+    );
+    // A command that never ran (its pod failed) has no exit code and no logs, only a reason.
+    if (/^failed$/i.test(result.provisioningState ?? '') && result.exitCode === undefined) {
+      throw new ExplainedError({
+        what,
+        reason: `The run command pod failed before the command ran: ${result.reason || 'no reason given'}.`,
+        fix: 'Check the cluster has capacity for the command pod in the aks-command namespace, then run again.',
+        code: 'RUN_COMMAND_FAILED',
+      });
+    }
+    return { exitCode: result.exitCode ?? -1, logs: result.logs ?? '' };
+  } catch (err) {
+    // Already explained (e.g. ARM_FOREIGN_URL from the client's pipeline, a poll URL off Resource Manager).
+    if (err instanceof ExplainedError) throw err;
+    if (err instanceof DeadlineExceededError) {
+      throw new ExplainedError(
+        {
+          what,
+          reason: `The command did not finish within ${Math.round(deadlineMs / 1000)} s.`,
+          fix: 'Raise rolloutTimeoutSeconds, or check the rollout in the cluster.',
+          code: 'RUN_COMMAND_TIMEOUT',
+        },
+        { cause: err },
+      );
+    }
+    const e = err as { statusCode?: number; code?: string };
+    const scope = clusterResourceId(access.target);
+    const explained = explainArmFailure(
+      { statusCode: e.statusCode, code: e.code, message: messageOf(err) },
+      { action: `${AKS}/runcommand/action (and commandResults/read)`, scope, principalObjectId, resourceLabel: `cluster '${facts.name}'` },
+    );
+    if (explained.code === 'ARM_AUTHORIZATION_FAILED') explained.fix = runCommandRolesFix(principalObjectId, scope);
+    throw new ExplainedError({ what, ...explained }, { cause: err });
+  }
+}
+
+const AKS = 'Microsoft.ContainerService/managedClusters';
+
+/**
+ * Run command needs exactly runcommand/action and commandResults/read on the cluster (AKS docs, "Access
+ * a private AKS cluster using command invoke": "Access to the ... runcommand/action and ...
+ * commandResults/read roles on the cluster"). No built-in role below Contributor holds both, so the
+ * narrowest grant is a custom role with the two; the least-privileged built-in pair is the one
+ * ServiceConnectionRoleCheck recommends.
+ */
+export function runCommandRolesFix(principalObjectId: string | undefined, scope: string): string {
+  const pair = suggestAssignments(
+    [`${AKS}/runcommand/action`, `${AKS}/commandResults/read`].map((operation) => ({ operation, scopeId: scope })),
+  ).assignments;
+  return `Assign a custom role with just ${AKS}/runcommand/action and ${AKS}/commandResults/read at the cluster, or the built-in pair: ${pair.map((a) => roleAssignmentCommand(principalObjectId, a)).join(' && ')}`;
+}
