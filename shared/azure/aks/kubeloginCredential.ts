@@ -1,17 +1,10 @@
-import { AKS_SERVER_APPLICATION_ID } from '../connection/cloud';
+import { AKS_SERVER_APPLICATION_ID, knownCloud } from '../connection/cloud';
 import type { AzureRmConnection } from '../connection/azureRmConnection';
 import { systemAccessToken, oidcRequestUri } from '../identity/azureDevOpsOidc';
 import { ExplainedError } from '../../pipeline/explainedError';
 import { registerSecret } from '../../pipeline/secrets';
 
 export type KubeloginMode = 'azurepipelines' | 'workloadidentity' | 'spn' | 'msi';
-
-/** kubelogin's names for the clouds. */
-const KUBELOGIN_ENVIRONMENT: Record<string, string> = {
-  azurecloud: 'AzurePublicCloud',
-  azureusgovernment: 'AzureUSGovernmentCloud',
-  azurechinacloud: 'AzureChinaCloud',
-};
 
 export interface KubeloginCredential {
   exec: { apiVersion: string; command: string; args: string[]; interactiveMode: 'Never'; provideClusterInfo: false };
@@ -30,7 +23,7 @@ function refuse(reason: string, fix: string): ExplainedError {
  */
 export function kubeloginCredential(connection: AzureRmConnection, mode: KubeloginMode, kubeloginPath = 'kubelogin'): KubeloginCredential {
   const source = connection.credential;
-  const environment = KUBELOGIN_ENVIRONMENT[connection.cloud.environment.toLowerCase()];
+  const environment = knownCloud(connection.cloud.environment)?.kubeloginEnvironment;
   if (!environment) {
     // Any other cloud (AzureStackCloud) kubelogin reads from a file AZURE_ENVIRONMENT_FILEPATH names; naming the
     // public cloud instead would send the connection's credential to the wrong authority.
