@@ -29,7 +29,6 @@ const importEsm = new Function('specifier', 'return import(specifier)') as (spec
 
 /** Cruises shared/ and tasks/ under `root` with the repository's rules (the config's options included). */
 export async function cruiseLayers(root: string): Promise<Cruise> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const config = require(path.join(ROOT, '.dependency-cruiser.cjs'));
   const { cruise } = (await importEsm('dependency-cruiser')) as {
     cruise: (files: string[], options: object, resolve?: object, transpile?: object) => Promise<{ output: Cruise }>;
