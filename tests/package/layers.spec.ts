@@ -37,20 +37,14 @@ export async function cruiseLayers(root: string): Promise<Cruise> {
     default: (file: string) => object;
   };
   const tsConfigFile = path.join(root, 'tsconfig.json');
-  const cwd = process.cwd();
-  // dependency-cruiser reads its start paths and names its modules relative to the working directory.
-  process.chdir(root);
-  try {
-    const { output } = await cruise(
-      ['shared', 'tasks'].filter((d) => fs.existsSync(path.join(root, d))),
-      { ...config.options, baseDir: root, tsConfig: { fileName: tsConfigFile }, validate: true, ruleSet: { forbidden: config.forbidden } },
-      {},
-      { tsConfig: extractTsConfig(tsConfigFile) },
-    );
-    return output;
-  } finally {
-    process.chdir(cwd);
-  }
+  // baseDir: the start paths and the module names (what the rules match) are relative to root.
+  const { output } = await cruise(
+    ['shared', 'tasks'].filter((d) => fs.existsSync(path.join(root, d))),
+    { ...config.options, baseDir: root, tsConfig: { fileName: tsConfigFile }, validate: true, ruleSet: { forbidden: config.forbidden } },
+    {},
+    { tsConfig: extractTsConfig(tsConfigFile) },
+  );
+  return output;
 }
 
 /** The folder of a module: shared/azure/arm/armErrors.ts → shared/azure/arm. */
