@@ -38,6 +38,7 @@ export async function startAzure(context: SandboxContext, tempRoot: string): Pro
         clusterResourceId: record.id,
         privateFqdn: (record.privateFqdn ?? record.fqdn)!,
         publicFqdn: record.privateFqdn ? record.fqdn : undefined,
+        kubernetesVersion: () => state.cluster(record.name).kubernetesVersion,
       });
       clusters.set(record.name, server);
       closers.push(() => server.close());
