@@ -142,13 +142,15 @@ export function explainDeployFailure(stderr: string): Omit<Explanation, 'what'> 
   const denied = /admission webhook "([^"]+)" denied the request: ([^\n]+)/.exec(stderr);
   if (denied) {
     const [, webhook, message] = denied;
-    const constraints = [...message.matchAll(/\[([^\]]+)\]/g)].map((m) => m[1]);
+    // Gatekeeper's expansion (a Deployment judged by its implied Pod) adds "[Implied by <template>]"
+    // after the constraint's name (gatekeeper pkg/expansion childMsgPrefix): not a constraint.
+    const constraints = [...message.matchAll(/\[([^\]]+)\]/g)].map((m) => m[1]).filter((c) => !/^Implied by /.test(c));
     const azurePolicy = constraints.some((c) => c.startsWith('azurepolicy-'));
     const by =
       webhook === 'validation.gatekeeper.sh' ? (azurePolicy ? 'Azure Policy (Gatekeeper)' : 'Gatekeeper') : `the webhook ${webhook}`;
     return {
       code: 'ADMISSION_DENIED',
-      reason: `${by} refused an object${sourceOf(stderr)}${constraints.length ? ` under ${constraints.join(', ')}` : ''}: ${message.replace(/^\s*\[[^\]]+\]\s*/, '').trim()}`,
+      reason: `${by} refused an object${sourceOf(stderr)}${constraints.length ? ` under ${constraints.join(', ')}` : ''}: ${message.replace(/^\s*(\[[^\]]+\]\s*)+/, '').trim()}`,
       fix: azurePolicy
         ? 'Change the manifest to comply with the policy, or ask the policy owners for an exemption (Azure Policy assignment on the cluster: exclude the namespace or the image).'
         : 'Change the manifest to satisfy the admission policy, or ask the cluster operators to adjust it.',
@@ -162,6 +164,16 @@ export function explainDeployFailure(stderr: string): Omit<Explanation, 'what'> 
       code: 'INVALID_MANIFEST_FIELD',
       reason: `A manifest${sourceOf(stderr)} has fields the API does not know: ${unknownField[1]} (a typo, or a field of another API version).`,
       fix: 'Correct or remove those fields; kubectl explain <kind>.<field> shows what the cluster accepts.',
+    };
+  }
+  // Server-side apply builds a typed patch from the schema first and refuses unknown fields whatever
+  // the validation mode (structured-merge-diff: "failed to create typed patch object (…): .spec.x: field not declared in schema").
+  const undeclared = /failed to create typed patch object \(([^)]*)\): ([^\n]+?): field not declared in schema/.exec(stderr);
+  if (undeclared) {
+    return {
+      code: 'INVALID_MANIFEST_FIELD',
+      reason: `A manifest has a field the API does not know: ${undeclared[2]} in ${undeclared[1]} (a typo, or a field of another API version).`,
+      fix: 'Correct or remove that field; kubectl explain <kind>.<field> shows what the cluster accepts.',
     };
   }
   // Any other 422 (apierrors.NewInvalid): `<Kind> "<name>" is invalid: <field>: <reason>`.

@@ -61,6 +61,20 @@ describe('deployFailures: what the API server refuses, told with the fix', () =>
       /exemption/,
     ],
     [
+      'Azure Policy on a Deployment, through Gatekeeper expansion',
+      'Error from server (Forbidden): admission webhook "validation.gatekeeper.sh" denied the request: [azurepolicy-k8sazurev2noprivilege-b5c41e2d5ef0b4b5f3a4] [Implied by expand-deployments] Privileged container is not allowed: web, securityContext: {"privileged": true}',
+      'ADMISSION_DENIED',
+      /under azurepolicy-k8sazurev2noprivilege-b5c41e2d5ef0b4b5f3a4: Privileged container is not allowed: web/,
+      /exemption/,
+    ],
+    [
+      'server-side apply of an unknown field',
+      'Error from server: failed to create typed patch object (shop/web; apps/v1, Kind=Deployment): .spec.template.spec.containers[name="web"].imagee: field not declared in schema',
+      'INVALID_MANIFEST_FIELD',
+      /\.imagee in shop\/web; apps\/v1, Kind=Deployment/,
+      /kubectl explain/,
+    ],
+    [
       'another webhook',
       'Error from server: error when creating "x.yaml": admission webhook "policy.kyverno.svc" denied the request: require-labels: label app is required',
       'ADMISSION_DENIED',
