@@ -2,7 +2,7 @@ import * as assert from 'assert';
 import { deploySummaryMarkdown, type DeploySummary } from '../../tasks/PrivateAksDeployV1/deploySummary';
 import type { ClusterFacts } from '../../shared/azure/aks/clusterFacts';
 import type { PreflightOutcome } from '../../tasks/PrivateAksDeployV1/preflight';
-import { ruleLifetime } from '../../tasks/AcrNetworkRuleSyncV1/ruleSyncSummary';
+import { ruleLifetime } from '../../tasks/AcrNetworkRuleSyncV1/report';
 import type { SignedInIdentity } from '../../shared/azure/identity/signedInIdentity';
 import { cell, code, table } from '../../shared/pipeline/buildSummary';
 import { evaluateIntents } from '../../shared/azure/rbac/intentVerdicts';
@@ -177,12 +177,12 @@ describe('build summaries', () => {
     it('states the rule lifetime for each action', () => {
       const at = new Date('2030-01-01T10:00:00Z');
       assert.match(
-        ruleLifetime('addForJob', 120, at),
+        ruleLifetime('addForJob', { minutes: 120, expiresOn: at }),
         /^Until this job ends: the task's post-job step removes it.*lease 120 min, until about 2030-01-01 10:00 UTC/,
       );
-      assert.match(ruleLifetime('add', 60, at), /^Until a `remove` step in this run, or the lease 60 min/);
-      assert.match(ruleLifetime('remove', 60, at), /^Removed now, unless another job still holds a lease/);
-      assert.match(ruleLifetime('prune', 60, at), /rules the task did not add are never touched/);
+      assert.match(ruleLifetime('add', { minutes: 60, expiresOn: at }), /^Until a `remove` step in this run, or the lease 60 min/);
+      assert.match(ruleLifetime('remove', { minutes: 60, expiresOn: at }), /^Removed now, unless another job still holds a lease/);
+      assert.match(ruleLifetime('prune', { minutes: 60, expiresOn: at }), /rules the task did not add are never touched/);
     });
   });
 });

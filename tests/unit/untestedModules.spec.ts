@@ -14,9 +14,33 @@ const COVERED_THROUGH_TASKS: Record<string, { why: string; specs: string[] }> = 
     why: "GET /v2/ on the registry through agentGet; its reading of ACR's 403 is acrDenied (unit)",
     specs: ['tests/tasks/acrNetworkRuleSync.sandbox.spec.ts'],
   },
-  'tasks/AcrNetworkRuleSyncV1/ruleSyncTask': {
-    why: "AcrNetworkRuleSync's main and post-job flow (sign-in, ARM, waits)",
+  'tasks/AcrNetworkRuleSyncV1/addRule': {
+    why: 'addForJob and add: reads and writes the firewall through ARM, waits for access; the engine is ruleSync (unit)',
     specs: ['tests/tasks/acrNetworkRuleSync.sandbox.spec.ts', 'tests/tasks/agentSteps.sandbox.spec.ts'],
+  },
+  'tasks/AcrNetworkRuleSyncV1/removeRule': {
+    why: 'remove and the post-job release: reads and writes the firewall through ARM; its kept-rule lines are report (unit)',
+    specs: ['tests/tasks/acrNetworkRuleSync.sandbox.spec.ts', 'tests/tasks/agentSteps.sandbox.spec.ts'],
+  },
+  'tasks/AcrNetworkRuleSyncV1/pruneRules': {
+    why: 'prune: reads and writes the firewall through ARM; the plan is ruleLeases (unit)',
+    specs: ['tests/tasks/acrNetworkRuleSync.sandbox.spec.ts'],
+  },
+  'tasks/AcrNetworkRuleSyncV1/postJob': {
+    why: "the post-job step: the handed-over lease, sign-in, the target's ARM read",
+    specs: ['tests/tasks/agentSteps.sandbox.spec.ts', 'tests/tasks/acrNetworkRuleSync.sandbox.spec.ts'],
+  },
+  'tasks/AcrNetworkRuleSyncV1/agentIp': {
+    why: "the endpoint's refusal, else one GET of the echo URL through agentGet",
+    specs: ['tests/tasks/acrNetworkRuleSync.sandbox.spec.ts'],
+  },
+  'tasks/AcrNetworkRuleSyncV1/lease': {
+    why: "the agent's job variables and the task variable handed to the post-job step",
+    specs: ['tests/tasks/acrNetworkRuleSync.sandbox.spec.ts', 'tests/tasks/agentSteps.sandbox.spec.ts'],
+  },
+  'tasks/AcrNetworkRuleSyncV1/ruleTarget': {
+    why: "the connection's subscription and the ARM clients of the registry or cluster target",
+    specs: ['tests/tasks/acrNetworkRuleSync.sandbox.spec.ts', 'tests/reliability/faults.sandbox.spec.ts'],
   },
   'shared/azure/identity/authorityProbe': {
     why: "one GET of the tenant's OpenID configuration through agentGet",
