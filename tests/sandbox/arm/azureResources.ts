@@ -1,3 +1,5 @@
+import type { WorkloadScenario } from '../kubernetes/workloads';
+
 /**
  * The Azure side of a sandbox scenario: groups, roles and role assignments, AKS clusters, container
  * registries, and where the agent sits on the network. Declared by tests; the ARM, AKS, ACR and
@@ -62,6 +64,14 @@ export interface ClusterSpec {
   namespaces?: string[];
   /** Kubernetes version reported by /version. Default '1.31.2'. */
   kubernetesVersion?: string;
+  /** What pods of this cluster run into: nodes, failing images, policy constraints (kubernetes/workloads.ts). */
+  workloads?: WorkloadScenario;
+  /** The public IP the nodes' outbound traffic comes from (ACR firewall ipRules). Default '20.62.100.10'. */
+  nodeEgressIp?: string;
+  /** Node subnet resource id (ACR virtualNetworkRules with a service endpoint). */
+  nodeSubnetId?: string;
+  /** Nodes reach registries with an Approved private endpoint through it (private DNS linked to the node VNet). */
+  registryPrivateEndpoints?: boolean;
 }
 
 export interface RegistrySpec {
@@ -85,6 +95,8 @@ export interface RegistrySpec {
   /** IPRules quota reported by listUsages. Default 200. */
   ipRuleLimit?: number;
   tags?: Record<string, string>;
+  /** `repository:tag` references the registry holds (kubelet pulls of others fail `not found`). Default: any. */
+  images?: string[];
 }
 
 export interface NetworkSpec {
