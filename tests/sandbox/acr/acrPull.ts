@@ -1,5 +1,6 @@
 /**
- * The registry's side of a kubelet image pull from an ACR of the scenario, decided from ARM state:
+ * The registry's side of a kubelet image pull from an ACR of the scenario, decided from ARM state
+ * when the cluster has `acrPullChecks` (otherwise such pulls succeed):
  *
  *   1. network: the node's path to the registry. Through an Approved private endpoint when the
  *      cluster says its nodes use them (`registryPrivateEndpoints`); else public, where a
@@ -43,6 +44,7 @@ export function acrPullVerdict(context: AcrPullContext, image: string): PullVerd
   const host = ref.split('/')[0].toLowerCase();
   const record = context.state.findRegistryByLoginServer(host);
   if (!record) return undefined;
+  if (context.cluster.acrPullChecks !== true) return { ok: true };
   const path = ref.slice(host.length + 1);
   const repository = path.replace(/@.*$/, '').replace(/:[^/:]*$/, '');
   const tokenUrl = `https://${host}/oauth2/token?scope=${encodeURIComponent(`repository:${repository}:pull`)}&service=${host}`;

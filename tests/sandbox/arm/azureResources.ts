@@ -66,6 +66,13 @@ export interface ClusterSpec {
   kubernetesVersion?: string;
   /** What pods of this cluster run into: nodes, failing images, policy constraints (kubernetes/workloads.ts). */
   workloads?: WorkloadScenario;
+  /**
+   * Kubelet pulls from the scenario's registries are checked as ACR would (acr/acrPull.ts): the
+   * kubelet identity's pull permission, the registry firewall against the nodes' egress IP / subnet /
+   * private endpoint, the registry's `images`. Default false: such pulls succeed, as on a cluster
+   * attached to its registries (`az aks create --attach-acr`) whose nodes reach them.
+   */
+  acrPullChecks?: boolean;
   /** The public IP the nodes' outbound traffic comes from (ACR firewall ipRules). Default '20.62.100.10'. */
   nodeEgressIp?: string;
   /** Node subnet resource id (ACR virtualNetworkRules with a service endpoint). */

@@ -163,6 +163,7 @@ describe('sandbox cluster workloads: ReplicaSets, Pods, Events and logs (real ku
           resourceGroup: 'rg-aks',
           aad: null,
           kubeletIdentity: 'kubelet',
+          acrPullChecks: true,
           rolloutDelaySeconds: 1,
           nodeEgressIp: NODE_EGRESS,
           workloads: {
@@ -264,6 +265,19 @@ spec:
       ),
     );
     await rolloutFailsOnDeadline('unauthorized');
+  });
+
+  it('without acrPullChecks (the default), pulls from the scenario registries succeed as on an attached cluster', async () => {
+    const spec = sandbox.scenario.azure.clusters!.find((c) => c.name === 'aks-pods')!;
+    spec.acrPullChecks = false;
+    try {
+      await ok(['apply', '-f', '-'], deployment('attached', 'norolesacr.azurecr.io/web:1.0.0'));
+      await ok(['rollout', 'status', 'deploy/app', '-n', 'attached', '--timeout=20s']);
+      const [pod] = await pods('attached');
+      assert.equal(pod.status.containerStatuses[0].state.waiting, undefined);
+    } finally {
+      spec.acrPullChecks = true;
+    }
   });
 
   it('ACR firewall without the node egress IP: the token request gets 403 Forbidden', async () => {
