@@ -77,6 +77,7 @@ export const BACKOFF_MS = 1000;
 const STEP_MS = 20;
 const RUN_MS = 150;
 const RETRY_CREATE_MS = 2000;
+const JOBS_PER_TURN = 8;
 const SAFE_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
 const NODE_PREFIX = 'aks-nodepool1-12345678-vmss';
 
@@ -119,9 +120,14 @@ interface PodRuntime {
 export class WorkloadControllers {
   private readonly events: EventRecorder;
   private readonly runtimes = new Map<string, PodRuntime>();
+  /** Pod names by controller owner uid (what an informer index would give the controllers). */
+  private readonly podsByOwner = new Map<string, Set<string>>();
+  private readonly types = new Map<string, ResourceType>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly unsubscribe: () => void;
   private closed = false;
+  private readonly queue: Array<() => void> = [];
+  private draining = false;
 
   constructor(
     private readonly store: KubernetesStore,
@@ -136,6 +142,8 @@ export class WorkloadControllers {
       const uid = String(metadataOf(event.object).uid ?? '');
       if (event.storageKey === '/pods') {
         this.stopPod(uid);
+        const owner = this.controllerUid(event.object);
+        if (owner) this.podsByOwner.get(owner)?.delete(String(metadataOf(event.object).name));
         return;
       }
       this.later(5, () => this.collectDependents(event.namespace, uid));
@@ -488,6 +496,12 @@ export class WorkloadControllers {
     meta.creationTimestamp = nowTimestamp();
     const podType = this.type('', 'pods');
     this.store.write(podType, pod);
+    const owner = this.controllerUid(pod);
+    if (owner) {
+      const set = this.podsByOwner.get(owner) ?? new Set<string>();
+      set.add(String(meta.name));
+      this.podsByOwner.set(owner, set);
+    }
     const uid = String(meta.uid);
     this.runtimes.set(uid, { containers: new Map(), timers: new Set() });
     this.podLater(uid, STEP_MS, () => this.schedulePod(String(meta.namespace), String(meta.name), uid));
@@ -507,7 +521,15 @@ export class WorkloadControllers {
   }
 
   private podsOf(namespace: string, ownerUid: string): KubeObject[] {
-    return this.store.readAll(this.type('', 'pods'), namespace).filter((p) => this.ownedBy(p, ownerUid));
+    const names = [...(this.podsByOwner.get(ownerUid) ?? [])].sort();
+    const podType = this.type('', 'pods');
+    return names.map((n) => this.store.read(podType, namespace, n)).filter((p): p is KubeObject => !!p && this.ownedBy(p, ownerUid));
+  }
+
+  private controllerUid(o: KubeObject): string | undefined {
+    const refs = metadataOf(o).ownerReferences;
+    const ref = Array.isArray(refs) ? refs.filter(isObject).find((r) => r.controller === true) : undefined;
+    return ref ? String(ref.uid) : undefined;
   }
 
   private readPod(namespace: string, name: string, uid: string): KubeObject | undefined {
@@ -517,9 +539,12 @@ export class WorkloadControllers {
 
   private writePodStatus(pod: KubeObject, mutate: (pod: KubeObject) => void, manager = 'kubelet'): KubeObject | undefined {
     const meta = metadataOf(pod);
+    const wasReady = this.condition(pod, 'Ready')?.status === 'True';
     const stored = this.store.updateStatus(this.type('', 'pods'), String(meta.namespace), String(meta.name), manager, mutate);
+    const isReady = stored ? this.condition(stored, 'Ready')?.status === 'True' : false;
     const owner = Array.isArray(meta.ownerReferences) ? meta.ownerReferences.filter(isObject)[0] : undefined;
-    if (owner?.kind === 'ReplicaSet') this.updateReplicaSetStatus(String(meta.namespace), String(owner.name), null);
+    // The ReplicaSet's counts only move when a pod's readiness does.
+    if (owner?.kind === 'ReplicaSet' && wasReady !== isReady) this.updateReplicaSetStatus(String(meta.namespace), String(owner.name), null);
     return stored;
   }
 
@@ -528,7 +553,9 @@ export class WorkloadControllers {
     const pod = this.readPod(namespace, name, uid);
     if (!pod) return;
     const preassigned = obj(pod.spec).nodeName;
-    const result = typeof preassigned === 'string' ? preassigned : this.schedule(pod, this.usage());
+    const requests = podRequests(obj(pod.spec));
+    const used = requests.cpu > 0 || requests.memory > 0 ? this.usage() : new Map<string, { cpu: number; memory: number }>();
+    const result = typeof preassigned === 'string' ? preassigned : this.schedule(pod, used);
     if (typeof preassigned !== 'string' && !this.nodes().some((n) => n.name === result)) {
       // Unschedulable: `result` is the scheduler's diagnosis.
       this.writePodStatus(
@@ -555,9 +582,14 @@ export class WorkloadControllers {
       this.podLater(uid, BACKOFF_MS * 5, () => this.schedulePod(namespace, name, uid));
       return;
     }
-    // Binding (pods/binding) sets spec.nodeName; the scheduler records Scheduled.
+    // Binding (pods/binding) sets spec.nodeName and PodScheduled; the scheduler records Scheduled.
     const bound = clone(pod);
     obj(bound.spec).nodeName = result;
+    bound.status = {
+      ...obj(bound.status),
+      phase: 'Pending',
+      conditions: [{ type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: nowTimestamp() }],
+    };
     delete metadataOf(bound).resourceVersion;
     const stored = this.store.write(this.type('', 'pods'), bound);
     if (typeof preassigned !== 'string')
@@ -568,17 +600,6 @@ export class WorkloadControllers {
         'Scheduled',
         `Successfully assigned ${namespace}/${name} to ${result}`,
       );
-    this.writePodStatus(
-      stored,
-      (p) => {
-        p.status = {
-          ...obj(p.status),
-          phase: 'Pending',
-          conditions: [{ type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: nowTimestamp() }],
-        };
-      },
-      'kube-scheduler',
-    );
     this.podLater(uid, STEP_MS, () => this.startPod(namespace, name, uid));
   }
 
@@ -741,9 +762,12 @@ export class WorkloadControllers {
     const containerId = `containerd://${crypto.randomBytes(32).toString('hex')}`;
     run.currentLogs = crash?.logs ? [...crash.logs] : [];
     if (!crash) {
+      // Ready when the cluster's rollout delay has passed (no probes: kubelet marks a started container ready).
       const delay = this.settings.rolloutDelaySeconds();
-      this.setContainerState(pod, cname, { running: { startedAt } }, { containerID: containerId, started: true });
-      if (delay === 'never') return;
+      if (delay === 'never') {
+        this.setContainerState(pod, cname, { running: { startedAt } }, { containerID: containerId, started: true });
+        return;
+      }
       this.podLater(uid, Math.max(0, delay * 1000 - STEP_MS * 3), () => {
         const again = this.readPod(namespace, name, uid);
         if (again)
@@ -985,8 +1009,12 @@ export class WorkloadControllers {
   }
 
   private type(group: string, resource: string): ResourceType {
+    const key = `${group}/${resource}`;
+    const cached = this.types.get(key);
+    if (cached) return cached;
     const t = this.catalog.all().find((x) => x.group === group && x.resource === resource);
     if (!t) throw new Error(`unknown resource ${group}/${resource}`);
+    this.types.set(key, t);
     return t;
   }
 
@@ -994,9 +1022,26 @@ export class WorkloadControllers {
     if (this.closed) return;
     const t = setTimeout(() => {
       this.timers.delete(t);
-      if (!this.closed) fn();
+      this.enqueue(fn);
     }, ms);
     this.timers.add(t);
+  }
+
+  /**
+   * Due work runs a few jobs per turn of the event loop, so API requests (a big apply) are answered
+   * between them instead of waiting for a burst of pod updates.
+   */
+  private enqueue(fn: () => void): void {
+    this.queue.push(fn);
+    if (this.draining) return;
+    this.draining = true;
+    const drain = (): void => {
+      if (this.closed) return;
+      for (let i = 0; i < JOBS_PER_TURN && this.queue.length; i++) this.queue.shift()!();
+      if (this.queue.length) setImmediate(drain);
+      else this.draining = false;
+    };
+    setImmediate(drain);
   }
 
   private podLater(uid: string, ms: number, fn: () => void): void {
@@ -1004,7 +1049,9 @@ export class WorkloadControllers {
     if (!r || this.closed) return;
     const t = setTimeout(() => {
       r.timers.delete(t);
-      if (!this.closed && this.runtimes.has(uid)) fn();
+      this.enqueue(() => {
+        if (this.runtimes.has(uid)) fn();
+      });
     }, ms);
     r.timers.add(t);
   }
