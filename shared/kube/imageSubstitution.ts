@@ -1,4 +1,4 @@
-import { ExplainedError } from '../pipeline/explainedError';
+import { invalidInput } from '../pipeline/explainedError';
 import { forgetSourceText, type ManifestObject } from './manifests';
 
 /** An image reference split as the KubernetesManifest task matches it: the repository, then a tag or digest. */
@@ -14,12 +14,11 @@ const IMAGE =
 export function parseImage(input: string, value: string): ImageReference & { full: string } {
   const m = IMAGE.exec(value.trim());
   if (!m) {
-    throw new ExplainedError({
-      what: `Reading the input '${input}'`,
-      reason: `'${value}' is not an image reference (registry/repository:tag or registry/repository@sha256:digest).`,
-      fix: 'Write one image per line, e.g. contosoprod.azurecr.io/shop/web:$(Build.BuildId).',
-      code: 'INVALID_INPUT',
-    });
+    throw invalidInput(
+      input,
+      `'${value}' is not an image reference (registry/repository:tag or registry/repository@sha256:digest).`,
+      'Write one image per line, e.g. contosoprod.azurecr.io/shop/web:$(Build.BuildId).',
+    );
   }
   return { repository: m[1], reference: m[2] ? `:${m[2]}` : m[3] ? `@${m[3]}` : '', full: value.trim() };
 }

@@ -2,7 +2,7 @@ import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tl from 'azure-pipelines-task-lib/task';
-import { ExplainedError } from '../pipeline/explainedError';
+import { ExplainedError, invalidInput } from '../pipeline/explainedError';
 import { kubectlProxyEnvironment } from '../net/agentHttpSettings';
 import { trackChild } from '../pipeline/runTask';
 import { parseKubeconfig } from './kubeconfig';
@@ -21,12 +21,12 @@ export interface KubectlResult {
 export function locateKubectl(kubectlPath?: string): string {
   if (kubectlPath) {
     if (fs.existsSync(kubectlPath) && fs.statSync(kubectlPath).isFile()) return kubectlPath;
-    throw new ExplainedError({
-      what: "Reading the input 'kubectlPath'",
-      reason: `No kubectl at ${kubectlPath}.`,
-      fix: 'Give the full path of the kubectl executable, or leave the input empty to use the one on PATH.',
-      code: 'KUBECTL_MISSING',
-    });
+    throw invalidInput(
+      'kubectlPath',
+      `No kubectl at ${kubectlPath}.`,
+      'Give the full path of the kubectl executable, or leave the input empty to use the one on PATH.',
+      'KUBECTL_MISSING',
+    );
   }
   const found = tl.which('kubectl', false);
   if (found) return found;

@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { performance } from 'perf_hooks';
 import { Composer, LineCounter, Parser, type Document } from 'yaml';
-import { ExplainedError } from '../pipeline/explainedError';
+import { invalidInput } from '../pipeline/explainedError';
 
 /** A Kubernetes object from the pipeline's manifests, with where it came from. */
 export interface ManifestObject {
@@ -34,9 +34,8 @@ export function forgetSourceText(o: ManifestObject): void {
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
-function refuse(input: string, reason: string, fix: string, code = 'INVALID_MANIFEST'): ExplainedError {
-  return new ExplainedError({ what: `Reading the input '${input}'`, reason, fix, code });
-}
+/** A manifest the task refuses: INVALID_MANIFEST unless the refusal says otherwise. */
+const refuse = (input: string, reason: string, fix: string, code = 'INVALID_MANIFEST') => invalidInput(input, reason, fix, code);
 
 /** Checks a namespace name: a DNS label (lower case, digits, hyphens, at most 63). */
 export function validateNamespace(input: string, value: string): string {

@@ -1,4 +1,4 @@
-import type { EndpointResult } from './lineOfSight';
+import type { EndpointProbe, EndpointResult } from './lineOfSight';
 import { deniedIpOf, registryMessage } from '../azure/acr/acrDenied';
 import { isPrivateAddress } from './lineOfSight';
 
@@ -17,6 +17,12 @@ export interface DiagnosisContext {
   /** For AKS: is the cluster private, and does it filter by authorized IP ranges? */
   privateCluster?: boolean;
   authorizedIpRanges?: boolean;
+}
+
+/** An endpoint to probe before the job acts, with what the diagnosis needs to know of it. */
+export interface PreflightTarget {
+  probe: EndpointProbe;
+  context: DiagnosisContext;
 }
 
 const isPrivateLinkName = (host: string) => /\.privatelink\./i.test(host);

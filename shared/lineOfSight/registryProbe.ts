@@ -1,17 +1,11 @@
 import * as tl from 'azure-pipelines-task-lib/task';
 import { containerRegistryClient } from '../azure/arm/armClient';
+import { acrLoginServerSuffix } from '../azure/connection/cloud';
 import type { ConnectionCredential } from '../azure/identity/connectionCredential';
 import { DeadlineExceededError, withDeadline } from '../net/deadline';
 import { agentTrustedCas } from '../net/agentHttpSettings';
-import type { PreflightTarget } from '../../tasks/PrivateAksDeployV1/preflight';
+import type { PreflightTarget } from './lineOfSightDiagnosis';
 import { neutralizeLoggingCommands } from '../pipeline/loggingCommands';
-
-/** The login server suffix of each cloud's container registries. */
-const LOGIN_SERVER_SUFFIX: Record<string, string> = {
-  azurecloud: 'azurecr.io',
-  azureusgovernment: 'azurecr.us',
-  azurechinacloud: 'azurecr.cn',
-};
 
 /**
  * The registry's login server as the agent will reach it (docker push, helm pull): an anonymous
@@ -19,7 +13,7 @@ const LOGIN_SERVER_SUFFIX: Record<string, string> = {
  * refuses it. Needs no permission on the registry.
  */
 export function registryProbe(registryName: string, environment: string, loginServer?: string): PreflightTarget {
-  const suffix = LOGIN_SERVER_SUFFIX[environment.toLowerCase()] ?? 'azurecr.io';
+  const suffix = acrLoginServerSuffix(environment);
   return {
     probe: {
       label: 'ACR login server',

@@ -39,6 +39,16 @@ export class ExplainedError extends Error implements Explanation {
   }
 }
 
+/**
+ * The one refusal of a task input: "Reading the input '<name>' failed [INVALID_INPUT]: <reason> Fix:
+ * <fix>". `name` is the input's name in task.json (what the pipeline author wrote in YAML); a reason
+ * about the value quotes it. A refusal with its own code (an input that names a missing file, a
+ * manifest Kubernetes would refuse) passes it.
+ */
+export function invalidInput(name: string, reason: string, fix: string, code = 'INVALID_INPUT'): ExplainedError {
+  return new ExplainedError({ what: `Reading the input '${name}'`, reason, fix, code });
+}
+
 export function formatExplanation(e: Explanation): string {
   return `${e.what} failed [${e.code}]: ${e.reason} Fix: ${e.fix}`;
 }

@@ -1,9 +1,5 @@
 import * as tl from 'azure-pipelines-task-lib/task';
-import { ExplainedError } from './explainedError';
-
-function refuse(name: string, reason: string, fix: string): ExplainedError {
-  return new ExplainedError({ what: `Reading the input '${name}'`, reason, fix, code: 'INVALID_INPUT' });
-}
+import { invalidInput } from './explainedError';
 
 /** A trimmed input, or undefined when empty. */
 export function optionalInput(name: string): string | undefined {
@@ -12,7 +8,7 @@ export function optionalInput(name: string): string | undefined {
 
 export function requiredInput(name: string): string {
   const value = optionalInput(name);
-  if (!value) throw refuse(name, 'It is empty.', `Set '${name}'.`);
+  if (!value) throw invalidInput(name, 'It is empty.', `Set '${name}'.`);
   return value;
 }
 
@@ -20,7 +16,7 @@ export function booleanInput(name: string, fallback: boolean): boolean {
   const value = optionalInput(name);
   if (value === undefined) return fallback;
   if (/^(true|false)$/i.test(value)) return value.toLowerCase() === 'true';
-  throw refuse(name, `'${value}' is not true or false.`, `Set '${name}' to true or false.`);
+  throw invalidInput(name, `'${value}' is not true or false.`, `Set '${name}' to true or false.`);
 }
 
 /** A whole number within bounds (seconds, minutes), with a default when empty. */
@@ -28,7 +24,7 @@ export function integerInput(name: string, fallback: number, min: number, max: n
   const value = optionalInput(name);
   if (value === undefined) return fallback;
   if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
-    throw refuse(name, `'${value}' is not a whole number between ${min} and ${max}.`, `Set '${name}' to a number in that range.`);
+    throw invalidInput(name, `'${value}' is not a whole number between ${min} and ${max}.`, `Set '${name}' to a number in that range.`);
   }
   return Number(value);
 }
@@ -38,7 +34,7 @@ export function choiceInput<T extends string>(name: string, choices: readonly T[
   const value = optionalInput(name);
   if (value === undefined) return fallback;
   const match = choices.find((c) => c.toLowerCase() === value.toLowerCase());
-  if (!match) throw refuse(name, `'${value}' is not one of ${choices.join(', ')}.`, `Set '${name}' to one of them.`);
+  if (!match) throw invalidInput(name, `'${value}' is not one of ${choices.join(', ')}.`, `Set '${name}' to one of them.`);
   return match;
 }
 

@@ -9,6 +9,7 @@ import { clusterTarget } from '../../shared/firewall/targets/authorizedRangesTar
 import { signInWithTaskConnection } from '../../shared/azure/identity/signIn';
 import type { ConnectionCredential } from '../../shared/azure/identity/connectionCredential';
 import { parseIpv4Range, sameIpRule } from '../../shared/net/ipv4';
+import { subscriptionOf } from '../../shared/azure/connection/azureRmConnection';
 import { ExplainedError, messageOf } from '../../shared/pipeline/explainedError';
 import { booleanInput, choiceInput, integerInput, linesInput, optionalInput, requiredInput } from '../../shared/pipeline/taskInputs';
 import { waitForAccess } from '../../shared/firewall/accessWait';
@@ -58,19 +59,6 @@ function jobKey(): string {
 /** `add` and `remove` pair up across the jobs of one run: their lease belongs to the run. */
 function runKey(): string {
   return jobKeyOf(['run', tl.getVariable('System.PlanId')]);
-}
-
-function subscriptionOf(cc: ConnectionCredential): string {
-  const id = cc.connection.subscriptionId;
-  if (!id) {
-    throw new ExplainedError({
-      what: 'Reading the service connection',
-      reason: 'The connection names no subscription (scope level other than Subscription).',
-      fix: 'Use an Azure Resource Manager connection scoped to the subscription that holds the registry or cluster.',
-      code: 'NO_SUBSCRIPTION',
-    });
-  }
-  return id;
 }
 
 interface TargetRef {
@@ -131,7 +119,7 @@ export async function runAcrNetworkRuleSync(): Promise<void> {
     });
   }
 
-  const ref: TargetRef = { targetType, subscriptionId: subscriptionOf(cc), resourceGroup, name };
+  const ref: TargetRef = { targetType, subscriptionId: subscriptionOf(cc.connection), resourceGroup, name };
   const target = await openTarget(cc, ref, identity.objectId, allowEnabling);
   // Leases live in a namespace of the connection's principal: another connection's marks are not ours.
   const ns = leaseNamespace(identity.objectId);

@@ -5,9 +5,14 @@
  * secret of its own: the broker address and key come from kubectl's environment.
  */
 import * as http from 'http';
+import {
+  BROKER_KEY_ENV as KEY_ENV,
+  BROKER_URL_ENV as URL_ENV,
+  brokerAuthorization,
+  execCredentialOf,
+  parseBrokerTokenBody,
+} from '../../shared/azure/aks/tokenBrokerProtocol';
 
-const URL_ENV = 'PRIVATE_AKS_DEPLOY_TOKEN_BROKER';
-const KEY_ENV = 'PRIVATE_AKS_DEPLOY_TOKEN_BROKER_KEY';
 const TIMEOUT_MS = 65_000;
 
 function fail(message: string): never {
@@ -21,21 +26,19 @@ if (!url || !key) {
   fail(`${URL_ENV} is not set: this plugin only works for kubectl started by the PrivateAksDeploy task.`);
 }
 
-const req = http.get(url, { headers: { Authorization: `Bearer ${key}` }, timeout: TIMEOUT_MS }, (res) => {
+const req = http.get(url, { headers: { Authorization: brokerAuthorization(key) }, timeout: TIMEOUT_MS }, (res) => {
   let body = '';
   res.setEncoding('utf8');
   res.on('data', (chunk) => (body += chunk));
   res.on('end', () => {
     if (res.statusCode !== 200) fail(`the task could not get an AKS token (HTTP ${res.statusCode}): ${body}`);
-    const { token, expiresOn } = JSON.parse(body) as { token: string; expiresOn: string };
-    const apiVersion = (() => {
-      try {
-        return JSON.parse(process.env.KUBERNETES_EXEC_INFO ?? '{}').apiVersion || 'client.authentication.k8s.io/v1';
-      } catch {
-        return 'client.authentication.k8s.io/v1';
-      }
-    })();
-    process.stdout.write(JSON.stringify({ apiVersion, kind: 'ExecCredential', status: { token, expirationTimestamp: expiresOn } }));
+    let answer;
+    try {
+      answer = parseBrokerTokenBody(body);
+    } catch (err) {
+      fail(`the task's token broker gave no token: ${(err as Error).message}`);
+    }
+    process.stdout.write(JSON.stringify(execCredentialOf(answer, process.env.KUBERNETES_EXEC_INFO)));
   });
 });
 req.on('timeout', () => req.destroy(new Error(`no answer from the task within ${TIMEOUT_MS / 1000} s`)));

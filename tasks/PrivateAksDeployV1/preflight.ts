@@ -1,11 +1,8 @@
-import { probeEndpoint, type EndpointProbe, type EndpointResult } from '../../shared/lineOfSight/lineOfSight';
-import { diagnoseLineOfSight, type DiagnosisContext, type LineOfSightDiagnosis } from '../../shared/lineOfSight/lineOfSightDiagnosis';
+import { probeEndpoint, type EndpointResult } from '../../shared/lineOfSight/lineOfSight';
+import { diagnoseLineOfSight, type LineOfSightDiagnosis, type PreflightTarget } from '../../shared/lineOfSight/lineOfSightDiagnosis';
 import { agentRouteTo } from '../../shared/net/agentHttpSettings';
 
-export interface PreflightTarget {
-  probe: EndpointProbe;
-  context: DiagnosisContext;
-}
+export type { PreflightTarget };
 
 export interface PreflightOutcome {
   target: PreflightTarget;

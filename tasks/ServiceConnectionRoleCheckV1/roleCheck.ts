@@ -1,5 +1,5 @@
 import { signInWithTaskConnection } from '../../shared/azure/identity/signIn';
-import { ExplainedError } from '../../shared/pipeline/explainedError';
+import { subscriptionOf } from '../../shared/azure/connection/azureRmConnection';
 import { authorizationClient } from '../../shared/azure/rbac/armPermissions';
 import { checkHardening } from './hardeningCheck';
 import { settleInClusterVerdicts } from './inClusterCheck';
@@ -23,15 +23,7 @@ export async function signIn(): Promise<SignedIn> {
  * registry stand against the hardening checklist.
  */
 export async function checkConnection(o: RoleCheckOptions, { cc, identity }: SignedIn): Promise<RoleCheckFindings> {
-  const subscriptionId = cc.connection.subscriptionId;
-  if (!subscriptionId) {
-    throw new ExplainedError({
-      what: 'Finding the resource group',
-      reason: 'The connection is not scoped to a subscription (management group or workspace level).',
-      fix: 'Use a connection scoped to the subscription that holds the cluster and registry.',
-      code: 'NO_SUBSCRIPTION',
-    });
-  }
+  const subscriptionId = subscriptionOf(cc.connection);
   const oid = identity.objectId;
   const scope = scopeOf(o, subscriptionId);
   const authz = authorizationClient(cc, subscriptionId);

@@ -99,6 +99,18 @@ describe('the task bundles', () => {
     }
   });
 
+  // kubectl starts the plugin for every token it needs: it carries the broker protocol (shared/azure/aks/tokenBrokerProtocol)
+  // and nothing else of ours, and no npm package (no task-lib, no Azure SDK).
+  it('keep the exec credential plugin tiny: no npm package, only the broker protocol from shared/', () => {
+    const plugin = metafilesOf('PrivateAksDeployV1').find((m) => m.entry.endsWith('/execCredential.js'));
+    assert.ok(plugin, 'no metafile for execCredential.js');
+    assert.deepStrictEqual([...packagesIn(plugin.meta)], []);
+    const ours = Object.keys(plugin.meta.inputs).filter((f) => !f.includes('node_modules'));
+    assert.deepStrictEqual(ours.sort(), ['shared/azure/aks/tokenBrokerProtocol.ts', 'tasks/PrivateAksDeployV1/execCredential.ts']);
+    const bytes = Object.values(plugin.meta.outputs).reduce((sum, o) => sum + o.bytes, 0);
+    assert.ok(bytes <= 16 * 1024, `execCredential.js is ${bytes} bytes`);
+  });
+
   it("stub open and q only where the stubs say: identity's interactive sign-in and task-lib's ToolRunner", () => {
     const importers = (stub: string) => {
       const found = new Set<string>();

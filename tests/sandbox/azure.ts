@@ -41,6 +41,7 @@ export async function startAzure(context: SandboxContext, tempRoot: string): Pro
         publicFqdn: record.privateFqdn ? record.fqdn : undefined,
         pullImage: (image) =>
           acrPullVerdict({ state, cluster: spec, registries, registrySpecs: context.scenario.azure?.registries ?? [] }, image),
+        kubernetesVersion: () => state.cluster(record.name).kubernetesVersion,
       });
       clusters.set(record.name, server);
       closers.push(() => server.close());

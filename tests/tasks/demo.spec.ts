@@ -8,7 +8,7 @@ describe('npm run demo', function () {
   this.timeout(60_000);
 
   it('runs the three tasks against the sandbox and passes', async () => {
-    const { stdout } = await promisify(execFile)(process.execPath, [path.join(REPO_ROOT, 'build', 'tests', 'demo', 'runDemo.js')], {
+    const { stdout } = await promisify(execFile)(process.execPath, [path.join(REPO_ROOT, 'build', 'tools', 'demo', 'runDemo.js')], {
       cwd: REPO_ROOT,
     });
     for (const title of [

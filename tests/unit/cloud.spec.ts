@@ -1,8 +1,10 @@
 import * as assert from 'assert';
 import {
+  acrLoginServerSuffix,
   authorityHostOf,
   azureStackMetadataUrl,
   defaultScopeOf,
+  knownCloud,
   parseAzureStackMetadata,
   resolveCloudEndpoints,
 } from '../../shared/azure/connection/cloud';
@@ -87,5 +89,33 @@ describe('cloud endpoints from a connection', () => {
       });
       assert.throws(() => parseAzureStackMetadata('{}'), /no authentication\.loginEndpoint/);
     });
+  });
+});
+
+describe('cloud: the one per-cloud table (azure-cli cloud.py, kubelogin)', () => {
+  const rows: Array<[string, string, string | undefined, string | undefined]> = [
+    // environment as Azure DevOps names it, authority host, ACR login server suffix, kubelogin environment
+    ['AzureCloud', 'https://login.microsoftonline.com', 'azurecr.io', 'AzurePublicCloud'],
+    ['AzureUSGovernment', 'https://login.microsoftonline.us', 'azurecr.us', 'AzureUSGovernmentCloud'],
+    ['AzureChinaCloud', 'https://login.chinacloudapi.cn', 'azurecr.cn', 'AzureChinaCloud'],
+    ['AzureGermanCloud', 'https://login.microsoftonline.de', undefined, undefined],
+  ];
+  for (const [environment, authorityHost, acr, kubelogin] of rows) {
+    it(`${environment}: authority, registry suffix and kubelogin name, in any case`, () => {
+      for (const name of [environment, environment.toLowerCase(), environment.toUpperCase()]) {
+        const row = knownCloud(name);
+        assert.strictEqual(row?.authorityHost, authorityHost);
+        assert.strictEqual(row?.acrLoginServerSuffix, acr);
+        assert.strictEqual(row?.kubeloginEnvironment, kubelogin);
+        assert.strictEqual(resolveCloudEndpoints({ environment: name }).authorityHost, authorityHost);
+      }
+    });
+  }
+
+  it("a cloud the table does not know: no row; registries get the public cloud's suffix", () => {
+    assert.strictEqual(knownCloud('AzureStack'), undefined);
+    assert.strictEqual(acrLoginServerSuffix('AzureStack'), 'azurecr.io');
+    assert.strictEqual(acrLoginServerSuffix('AzureUSGovernment'), 'azurecr.us');
+    assert.strictEqual(acrLoginServerSuffix('AzureGermanCloud'), 'azurecr.io');
   });
 });

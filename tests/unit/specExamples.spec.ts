@@ -12,8 +12,8 @@ import {
   type PipelineRequest,
   type PipelineResponse,
 } from '@azure/core-rest-pipeline';
-import { CLUSTER_API_VERSION, authorizedRangesStore, AuthorizedRangesClient } from '../../shared/azure/aks/authorizedIpRanges';
-import { clusterTarget } from '../../shared/firewall/targets/authorizedRangesTarget';
+import { CLUSTER_API_VERSION, AuthorizedRangesClient } from '../../shared/azure/aks/authorizedIpRanges';
+import { authorizedRangesStore, clusterTarget } from '../../shared/firewall/targets/authorizedRangesTarget';
 import { clusterFactsOf } from '../../shared/azure/aks/clusterFacts';
 import { registryTarget } from '../../shared/firewall/targets/registryFirewall';
 import { NETWORK_API_VERSION, RegistryNetworkClient, ipRuleValues } from '../../shared/azure/acr/registryNetwork';

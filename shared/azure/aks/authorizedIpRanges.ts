@@ -1,8 +1,6 @@
 import type { ContainerServiceClient } from '@azure/arm-containerservice';
 import { RawArmResource } from '../arm/rawArmCall';
 import { ExplainedError } from '../../pipeline/explainedError';
-import type { RuleState } from '../../firewall/ruleLeases';
-import type { RuleStore } from '../../firewall/ruleSync';
 
 /**
  * A public AKS cluster's API server authorized IP ranges as a firewall rule store. The cluster is
@@ -20,6 +18,12 @@ export const CLUSTER_API_VERSION = '2024-10-01';
 export const MAX_AUTHORIZED_RANGES = 200;
 /** An update of the API server's access profile takes minutes in Azure. */
 const LRO_DEADLINE_MS = 15 * 60_000;
+
+/** What is written: the authorized ranges and the cluster's tags (the firewall engine's rule state). */
+export interface AuthorizedRanges {
+  ipRules: string[];
+  tags: Record<string, string>;
+}
 
 export interface ClusterDocument {
   json: Record<string, unknown> & { properties?: Record<string, unknown>; tags?: Record<string, string> };
@@ -56,7 +60,7 @@ export class AuthorizedRangesClient {
    * (the spec's header is a plain string). Without an eTag nothing is written: an unconditional PUT
    * could overwrite another job's change.
    */
-  async write(doc: ClusterDocument, next: RuleState): Promise<void> {
+  async write(doc: ClusterDocument, next: AuthorizedRanges): Promise<void> {
     if (!doc.eTag) {
       throw new ExplainedError({
         what: "Updating the cluster's authorized IP ranges",
@@ -73,24 +77,4 @@ export class AuthorizedRangesClient {
     };
     await this.resource.write('PUT', body, LRO_DEADLINE_MS, { 'If-Match': doc.eTag });
   }
-}
-
-export function authorizedRangesStore(
-  client: AuthorizedRangesClient,
-  clusterName: string,
-  explain: RuleStore<ClusterDocument>['explain'],
-): RuleStore<ClusterDocument> {
-  return {
-    label: `the cluster '${clusterName}'`,
-    listCommand: `az aks show --name ${clusterName} --resource-group <group> --query apiServerAccessProfile.authorizedIpRanges`,
-    maxRules: MAX_AUTHORIZED_RANGES,
-    conditionalWrites: true,
-    emptyMeansOpen: true,
-    async read() {
-      const raw = await client.read();
-      return { raw, rules: { ipRules: [...(accessProfileOf(raw).authorizedIPRanges ?? [])], tags: { ...(raw.json.tags ?? {}) } } };
-    },
-    write: (raw, next) => client.write(raw, next),
-    explain,
-  };
 }

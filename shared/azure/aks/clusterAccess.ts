@@ -1,11 +1,11 @@
 import type { ContainerServiceClient } from '@azure/arm-containerservice';
 import { containerServiceClient } from '../arm/armClient';
-import { explainArmFailure } from '../arm/armErrors';
+import { armCall } from '../arm/armCall';
+import type { ArmFailureContext } from '../arm/armErrors';
 import { clusterIdOf, parseResourceId, validateResourceGroupName, validateResourceName } from '../arm/resourceId';
 import type { ConnectionCredential } from '../identity/connectionCredential';
 import { parseKubeconfig, type Kubeconfig } from '../../kube/kubeconfig';
-import { withDeadline, DeadlineExceededError } from '../../net/deadline';
-import { ExplainedError, messageOf } from '../../pipeline/explainedError';
+import { ExplainedError } from '../../pipeline/explainedError';
 import { optionalInput, requiredInput } from '../../pipeline/taskInputs';
 import { clusterFactsOf, type ClusterFacts } from './clusterFacts';
 
@@ -43,32 +43,6 @@ export function clusterResourceId(t: ClusterTarget): string {
   return clusterIdOf(t.subscriptionId, t.resourceGroup, t.name);
 }
 
-async function armCall<T>(
-  what: string,
-  action: string,
-  role: string,
-  target: ClusterTarget,
-  principalObjectId: string | undefined,
-  call: (abortSignal: AbortSignal) => Promise<T>,
-): Promise<T> {
-  try {
-    return await withDeadline(ARM_DEADLINE_MS, call, () => new DeadlineExceededError(what, ARM_DEADLINE_MS));
-  } catch (err) {
-    if (err instanceof ExplainedError) throw err;
-    const e = err as { statusCode?: number; code?: string };
-    throw new ExplainedError(
-      {
-        what,
-        ...explainArmFailure(
-          { statusCode: e.statusCode, code: e.code, message: messageOf(err) },
-          { action, role, scope: clusterResourceId(target), principalObjectId, resourceLabel: `cluster '${target.name}'` },
-        ),
-      },
-      { cause: err },
-    );
-  }
-}
-
 /** Reads the cluster from Resource Manager and what the deployment needs to know about it. */
 export class ClusterAccess {
   private readonly client: ContainerServiceClient;
@@ -81,14 +55,23 @@ export class ClusterAccess {
     this.client = containerServiceClient(cc, target.subscriptionId);
   }
 
+  /** What a failed call on the cluster needed, for the one ARM failure path. */
+  private failureContext(action: string, role: string): ArmFailureContext {
+    return {
+      action,
+      role,
+      scope: clusterResourceId(this.target),
+      principalObjectId: this.principalObjectId,
+      resourceLabel: `cluster '${this.target.name}'`,
+    };
+  }
+
   async facts(): Promise<ClusterFacts> {
     const cluster = await armCall(
       `Reading cluster '${this.target.name}' from Resource Manager`,
-      'Microsoft.ContainerService/managedClusters/read',
-      'Azure Kubernetes Service Cluster User Role',
-      this.target,
-      this.principalObjectId,
+      this.failureContext('Microsoft.ContainerService/managedClusters/read', 'Azure Kubernetes Service Cluster User Role'),
       (abortSignal) => this.client.managedClusters.get(this.target.resourceGroup, this.target.name, { abortSignal }),
+      ARM_DEADLINE_MS,
     );
     return clusterFactsOf(cluster, this.target);
   }
@@ -98,14 +81,15 @@ export class ClusterAccess {
     const action = admin ? 'listClusterAdminCredential' : 'listClusterUserCredential';
     const result = await armCall(
       `Getting the cluster ${admin ? 'admin' : 'user'} credential of '${this.target.name}'`,
-      `Microsoft.ContainerService/managedClusters/${action}/action`,
-      admin ? 'Azure Kubernetes Service Cluster Admin Role' : 'Azure Kubernetes Service Cluster User Role',
-      this.target,
-      this.principalObjectId,
+      this.failureContext(
+        `Microsoft.ContainerService/managedClusters/${action}/action`,
+        admin ? 'Azure Kubernetes Service Cluster Admin Role' : 'Azure Kubernetes Service Cluster User Role',
+      ),
       (abortSignal) =>
         admin
           ? this.client.managedClusters.listClusterAdminCredentials(this.target.resourceGroup, this.target.name, { abortSignal })
           : this.client.managedClusters.listClusterUserCredentials(this.target.resourceGroup, this.target.name, { abortSignal }),
+      ARM_DEADLINE_MS,
     );
     const value = result.kubeconfigs?.[0]?.value;
     if (!value) {

@@ -1,17 +1,10 @@
-import { AKS_SERVER_APPLICATION_ID } from '../connection/cloud';
+import { AKS_SERVER_APPLICATION_ID, knownCloud } from '../connection/cloud';
 import type { AzureRmConnection } from '../connection/azureRmConnection';
 import { systemAccessToken, oidcRequestUri } from '../identity/azureDevOpsOidc';
-import { ExplainedError } from '../../pipeline/explainedError';
+import { ExplainedError, invalidInput } from '../../pipeline/explainedError';
 import { registerSecret } from '../../pipeline/secrets';
 
 export type KubeloginMode = 'azurepipelines' | 'workloadidentity' | 'spn' | 'msi';
-
-/** kubelogin's names for the clouds. */
-const KUBELOGIN_ENVIRONMENT: Record<string, string> = {
-  azurecloud: 'AzurePublicCloud',
-  azureusgovernment: 'AzureUSGovernmentCloud',
-  azurechinacloud: 'AzureChinaCloud',
-};
 
 export interface KubeloginCredential {
   exec: { apiVersion: string; command: string; args: string[]; interactiveMode: 'Never'; provideClusterInfo: false };
@@ -20,7 +13,7 @@ export interface KubeloginCredential {
 }
 
 function refuse(reason: string, fix: string): ExplainedError {
-  return new ExplainedError({ what: "Reading the input 'kubeloginLoginMode'", reason, fix, code: 'KUBELOGIN_MODE_MISMATCH' });
+  return invalidInput('kubeloginLoginMode', reason, fix, 'KUBELOGIN_MODE_MISMATCH');
 }
 
 /**
@@ -30,16 +23,16 @@ function refuse(reason: string, fix: string): ExplainedError {
  */
 export function kubeloginCredential(connection: AzureRmConnection, mode: KubeloginMode, kubeloginPath = 'kubelogin'): KubeloginCredential {
   const source = connection.credential;
-  const environment = KUBELOGIN_ENVIRONMENT[connection.cloud.environment.toLowerCase()];
+  const environment = knownCloud(connection.cloud.environment)?.kubeloginEnvironment;
   if (!environment) {
     // Any other cloud (AzureStackCloud) kubelogin reads from a file AZURE_ENVIRONMENT_FILEPATH names; naming the
     // public cloud instead would send the connection's credential to the wrong authority.
-    throw new ExplainedError({
-      what: "Reading the input 'credentialHelper'",
-      reason: `kubelogin knows the public, US Government and China clouds by name; the connection's cloud '${connection.cloud.environment}' it would read from an environment file, which this task does not write.`,
-      fix: 'Use credentialHelper: builtIn, which takes the authority and audience from the connection.',
-      code: 'KUBELOGIN_UNSUPPORTED_CLOUD',
-    });
+    throw invalidInput(
+      'credentialHelper',
+      `kubelogin knows the public, US Government and China clouds by name; the connection's cloud '${connection.cloud.environment}' it would read from an environment file, which this task does not write.`,
+      'Use credentialHelper: builtIn, which takes the authority and audience from the connection.',
+      'KUBELOGIN_UNSUPPORTED_CLOUD',
+    );
   }
   const args = [
     'get-token',

@@ -5,9 +5,18 @@ import { acquireToken, type AcquiredToken, type ConnectionCredential } from '../
 import { messageOf } from '../../pipeline/explainedError';
 import { registerSecret } from '../../pipeline/secrets';
 
-/** Where kubectl's exec credential plugin finds the broker: passed to kubectl through its environment only. */
-export const BROKER_URL_ENV = 'PRIVATE_AKS_DEPLOY_TOKEN_BROKER';
-export const BROKER_KEY_ENV = 'PRIVATE_AKS_DEPLOY_TOKEN_BROKER_KEY';
+import {
+  BROKER_HOST,
+  BROKER_KEY_ENV,
+  BROKER_TOKEN_PATH,
+  BROKER_URL_ENV,
+  brokerAuthorization,
+  brokerTokenBody,
+  brokerUrl,
+} from './tokenBrokerProtocol';
+
+// Where kubectl's exec credential plugin finds the broker (tokenBrokerProtocol): named here too for the callers that know them from here.
+export { BROKER_KEY_ENV, BROKER_URL_ENV };
 
 export interface TokenBroker {
   /** Environment to give kubectl (and so its exec plugin). */
@@ -29,7 +38,7 @@ export interface TokenBroker {
 export async function startTokenBroker(cc: ConnectionCredential, options: { prefetch?: boolean } = {}): Promise<TokenBroker> {
   const key = randomBytes(32).toString('base64url');
   registerSecret(key);
-  const expected = Buffer.from(`Bearer ${key}`);
+  const expected = Buffer.from(brokerAuthorization(key));
   let served = 0;
   // Asked for at once (while the preflight runs), so kubectl's first request finds it; taken by
   // that request rather than asked for again, as the credential does not share a request in
@@ -59,16 +68,14 @@ export async function startTokenBroker(cc: ConnectionCredential, options: { pref
       res.writeHead(401).end();
       return;
     }
-    if (req.method !== 'GET' || req.url !== '/aks-token') {
+    if (req.method !== 'GET' || req.url !== BROKER_TOKEN_PATH) {
       res.writeHead(404).end();
       return;
     }
     nextToken().then(
       (token) => {
         served++;
-        res
-          .writeHead(200, { 'Content-Type': 'application/json' })
-          .end(JSON.stringify({ token: token.token, expiresOn: new Date(token.expiresOnTimestamp).toISOString() }));
+        res.writeHead(200, { 'Content-Type': 'application/json' }).end(brokerTokenBody(token.token, token.expiresOnTimestamp));
       },
       (err) => res.writeHead(502, { 'Content-Type': 'text/plain' }).end(messageOf(err)),
     );
@@ -76,11 +83,11 @@ export async function startTokenBroker(cc: ConnectionCredential, options: { pref
   server.keepAliveTimeout = 1_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(0, BROKER_HOST, () => resolve());
   });
   const { port } = server.address() as AddressInfo;
   return {
-    env: { [BROKER_URL_ENV]: `http://127.0.0.1:${port}/aks-token`, [BROKER_KEY_ENV]: key },
+    env: { [BROKER_URL_ENV]: brokerUrl(port), [BROKER_KEY_ENV]: key },
     served: () => served,
     prefetched,
     close: () =>

@@ -1,11 +1,56 @@
+import type { PipelineResponse } from '@azure/core-rest-pipeline';
+import { DeadlineExceededError } from '../../net/deadline';
 import { ExplainedError, messageOf, type Explanation } from '../../pipeline/explainedError';
-import { ArmCallError, asArmCallError } from './rawArmCall';
+
+/**
+ * The one path from a Resource Manager failure to an ExplainedError, whichever way the call went: an
+ * SDK client's RestError, a raw call's answer (rawArmCall), a deadline, or no answer at all.
+ */
 
 /** The parts of an Azure SDK RestError the explanation needs. */
 export interface ArmFailure {
   statusCode?: number;
   code?: string;
   message: string;
+}
+
+export interface ArmCallFailure extends ArmFailure {
+  statusCode: number;
+  /** What a 429 or 503 asked for in Retry-After. */
+  retryAfterMs?: number;
+  /** The request was accepted but its long-running operation ended Failed or Canceled. */
+  operationFailed?: boolean;
+}
+
+/** A Resource Manager answer that is a failure (HTTP status, ARM error code and message). */
+export class ArmCallError extends Error {
+  constructor(readonly failure: ArmCallFailure) {
+    super(`HTTP ${failure.statusCode}${failure.code ? ` ${failure.code}` : ''}: ${failure.message}`);
+    this.name = 'ArmCallError';
+  }
+}
+
+/** A raw answer's failure: its ARM error body (`{ error: { code, message } }`) and Retry-After. */
+export function failureOf(res: PipelineResponse): ArmCallFailure {
+  let code: string | undefined;
+  let message = res.bodyAsText ?? '';
+  try {
+    const body = JSON.parse(res.bodyAsText ?? '{}') as { error?: { code?: string; message?: string } };
+    code = body.error?.code;
+    message = body.error?.message ?? message;
+  } catch {
+    /* not JSON */
+  }
+  const retryAfter = Number(res.headers.get('retry-after'));
+  const retryAfterMs = Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter * 1000 : undefined;
+  return { statusCode: res.status, code, message: message.split('\n')[0].slice(0, 500), retryAfterMs };
+}
+
+/** The SDK's RestError (or anything with a statusCode) as an ArmCallError; other errors as they are. */
+export function asArmCallError(err: unknown): unknown {
+  const e = err as { statusCode?: number; code?: string; message?: string };
+  if (typeof e?.statusCode === 'number') return new ArmCallError({ statusCode: e.statusCode, code: e.code, message: e.message ?? '' });
+  return err;
 }
 
 export interface ArmFailureContext {
@@ -91,10 +136,22 @@ function policyAssignmentsIn(message: string): { name: string; id?: string }[] {
 
 /**
  * Any failure of a Resource Manager call (raw or through an SDK client) as an ExplainedError: an
- * HTTP answer by what it means for the action, no answer at all as Resource Manager unreachable.
+ * HTTP answer by what it means for the action, the deadline passed as ARM_TIMEOUT, no answer at all
+ * as Resource Manager unreachable. An ExplainedError (e.g. ARM_FOREIGN_URL) goes through as it is.
  */
 export function explainArmCallFailure(err: unknown, what: string, ctx: ArmFailureContext): Error {
   if (err instanceof ExplainedError) return err;
+  if (err instanceof DeadlineExceededError) {
+    return new ExplainedError(
+      {
+        what,
+        reason: `Resource Manager did not answer within ${Math.round(err.ms / 1000)} s.`,
+        fix: "Check the agent's outbound access to Resource Manager (proxy, firewall) and run again.",
+        code: 'ARM_TIMEOUT',
+      },
+      { cause: err },
+    );
+  }
   const e = asArmCallError(err);
   if (!(e instanceof ArmCallError)) {
     return new ExplainedError(

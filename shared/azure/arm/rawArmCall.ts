@@ -1,7 +1,7 @@
 import { createDefaultHttpClient, createPipelineRequest, type Pipeline, type PipelineResponse } from '@azure/core-rest-pipeline';
 import { ExplainedError } from '../../pipeline/explainedError';
 import { withoutTrailingSlash } from '../connection/cloud';
-import type { ArmFailure } from './armErrors';
+import { ArmCallError, failureOf } from './armErrors';
 import { assertArmUrl } from './armClient';
 import { DeadlineExceededError, withDeadline } from '../../net/deadline';
 
@@ -14,42 +14,8 @@ import { DeadlineExceededError, withDeadline } from '../../net/deadline';
 /** One call's deadline; a long-running operation has its own. */
 const CALL_DEADLINE_MS = 30_000;
 
-export interface ArmCallFailure extends ArmFailure {
-  statusCode: number;
-  /** What a 429 or 503 asked for in Retry-After. */
-  retryAfterMs?: number;
-  /** The request was accepted but its long-running operation ended Failed or Canceled. */
-  operationFailed?: boolean;
-}
-
-export class ArmCallError extends Error {
-  constructor(readonly failure: ArmCallFailure) {
-    super(`HTTP ${failure.statusCode}${failure.code ? ` ${failure.code}` : ''}: ${failure.message}`);
-    this.name = 'ArmCallError';
-  }
-}
-
-export function failureOf(res: PipelineResponse): ArmCallFailure {
-  let code: string | undefined;
-  let message = res.bodyAsText ?? '';
-  try {
-    const body = JSON.parse(res.bodyAsText ?? '{}') as { error?: { code?: string; message?: string } };
-    code = body.error?.code;
-    message = body.error?.message ?? message;
-  } catch {
-    /* not JSON */
-  }
-  const retryAfter = Number(res.headers.get('retry-after'));
-  const retryAfterMs = Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter * 1000 : undefined;
-  return { statusCode: res.status, code, message: message.split('\n')[0].slice(0, 500), retryAfterMs };
-}
-
-/** The SDK's RestError (or anything with a statusCode) as an ArmCallError; other errors as they are. */
-export function asArmCallError(err: unknown): unknown {
-  const e = err as { statusCode?: number; code?: string; message?: string };
-  if (typeof e?.statusCode === 'number') return new ArmCallError({ statusCode: e.statusCode, code: e.code, message: e.message ?? '' });
-  return err;
-}
+// The failures of a raw call are armErrors' (the one ARM failure path); named here too for the callers that know them from here.
+export { ArmCallError, asArmCallError, failureOf, type ArmCallFailure } from './armErrors';
 
 const httpClient = createDefaultHttpClient();
 

@@ -1,4 +1,4 @@
-import { ExplainedError } from '../../pipeline/explainedError';
+import { invalidInput } from '../../pipeline/explainedError';
 
 /** An Azure resource id, split into the parts the tasks use. */
 export interface AzureResourceId {
@@ -22,10 +22,6 @@ const NAME_RULES: Record<string, { pattern: RegExp; rule: string }> = {
   'microsoft.containerregistry/registries': { pattern: /^[a-zA-Z0-9]{5,50}$/, rule: '5-50 letters and digits' },
 };
 
-function badInput(input: string, value: string, reason: string, fix: string): ExplainedError {
-  return new ExplainedError({ what: `Reading the input '${input}'`, reason: `'${value}' ${reason}`, fix, code: 'INVALID_INPUT' });
-}
-
 export function resourceGroupIdOf(subscriptionId: string, resourceGroup: string): string {
   return `/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}`;
 }
@@ -41,10 +37,9 @@ export function registryIdOf(subscriptionId: string, resourceGroup: string, name
 /** Checks a resource group name as Azure does, naming the input on failure. */
 export function validateResourceGroupName(input: string, value: string): string {
   if (!RESOURCE_GROUP.test(value)) {
-    throw badInput(
+    throw invalidInput(
       input,
-      value,
-      'is not a resource group name (1-90 letters, digits, underscores, hyphens, periods and parentheses, not ending in a period).',
+      `'${value}' is not a resource group name (1-90 letters, digits, underscores, hyphens, periods and parentheses, not ending in a period).`,
       "Enter the resource group's name as the portal shows it.",
     );
   }
@@ -55,10 +50,9 @@ export function validateResourceGroupName(input: string, value: string): string 
 export function validateResourceName(input: string, type: 'cluster' | 'registry', value: string): string {
   const rules = NAME_RULES[type === 'cluster' ? 'microsoft.containerservice/managedclusters' : 'microsoft.containerregistry/registries'];
   if (!rules.pattern.test(value)) {
-    throw badInput(
+    throw invalidInput(
       input,
-      value,
-      `is not a valid ${type === 'cluster' ? 'AKS cluster' : 'container registry'} name (${rules.rule}).`,
+      `'${value}' is not a valid ${type === 'cluster' ? 'AKS cluster' : 'container registry'} name (${rules.rule}).`,
       `Enter the ${type}'s name as the portal shows it.`,
     );
   }
@@ -86,21 +80,19 @@ export function parseResourceId(
     rgs.toLowerCase() !== 'resourcegroups' ||
     providers.toLowerCase() !== 'providers'
   ) {
-    throw badInput(
+    throw invalidInput(
       input,
-      value,
-      `is not a resource id of the form ${shape}.`,
+      `'${value}' is not a resource id of the form ${shape}.`,
       "Copy the id from the resource's JSON view in the portal, or use the resource group and name inputs.",
     );
   }
   if (!GUID.test(subscriptionId)) {
-    throw badInput(input, value, `has '${subscriptionId}' where the subscription id (a GUID) belongs.`, `Use the form ${shape}.`);
+    throw invalidInput(input, `'${value}' has '${subscriptionId}' where the subscription id (a GUID) belongs.`, `Use the form ${shape}.`);
   }
   if (`${namespace}/${type}`.toLowerCase() !== expectedType.toLowerCase()) {
-    throw badInput(
+    throw invalidInput(
       input,
-      value,
-      `names a ${namespace}/${type}, not a ${expectedType}.`,
+      `'${value}' names a ${namespace}/${type}, not a ${expectedType}.`,
       `Give the id of a ${expectedType.split('/')[1]} resource.`,
     );
   }
@@ -109,10 +101,9 @@ export function parseResourceId(
     decodedGroup = decodeURIComponent(resourceGroup);
   } catch {
     // decodeURIComponent throws a bare URIError on '%zz' or a cut-off UTF-8 sequence.
-    throw badInput(
+    throw invalidInput(
       input,
-      value,
-      `has a malformed percent-escape in the resource group '${resourceGroup}'.`,
+      `'${value}' has a malformed percent-escape in the resource group '${resourceGroup}'.`,
       "Copy the id from the resource's JSON view in the portal, or use the resource group and name inputs.",
     );
   }

@@ -26,6 +26,22 @@ export interface AzureRmConnection {
 }
 
 /**
+ * The connection's subscription, for a task that looks for its resources in it. A connection scoped
+ * to a management group or a Machine Learning workspace names none (its scopeLevel is not
+ * Subscription; azure-pipelines-agent hands `subscriptionId` only for that scope), and then there is
+ * nowhere to look.
+ */
+export function subscriptionOf(connection: Pick<AzureRmConnection, 'subscriptionId'>): string {
+  if (connection.subscriptionId) return connection.subscriptionId;
+  throw new ExplainedError({
+    what: 'Reading the service connection',
+    reason: 'The connection is not scoped to a subscription (management group or workspace level), so it names no subscription to look in.',
+    fix: 'Use an Azure Resource Manager connection scoped to the subscription that holds the cluster or registry (or give the resource by its full resource id where the task takes one).',
+    code: 'NO_SUBSCRIPTION',
+  });
+}
+
+/**
  * The connection's authorization parameters, read from the JSON the agent hands over rather than
  * one by one: task-lib's per-parameter getter writes each value, secrets included, to the debug log.
  * Keys are matched case-insensitively, as Azure DevOps spells them both ways.

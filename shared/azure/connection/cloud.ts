@@ -22,12 +22,50 @@ export interface CloudEndpoints {
 /** The AKS Entra ID server application, the audience of every AKS API server token (all clouds). */
 export const AKS_SERVER_APPLICATION_ID = '6dae42f8-4368-4678-94ff-3960e28e3630';
 
-const KNOWN_AUTHORITIES: Record<string, string> = {
-  azurecloud: 'https://login.microsoftonline.com',
-  azureusgovernment: 'https://login.microsoftonline.us',
-  azurechinacloud: 'https://login.chinacloudapi.cn',
-  azuregermancloud: 'https://login.microsoftonline.de',
+/** What is known of a named cloud, for what a connection does not say. */
+export interface KnownCloud {
+  /** Entra ID authority host, no trailing slash (azure-cli, src/azure-cli-core/azure/cli/core/cloud.py: endpoints.active_directory). */
+  authorityHost: string;
+  /** Its container registries' login server suffix (cloud.py: suffixes.acr_login_server_endpoint, without the leading dot). */
+  acrLoginServerSuffix?: string;
+  /** kubelogin's `--environment` name for it (Azure/kubelogin, pkg/internal/token/options.go: AzurePublicCloud, AzureUSGovernmentCloud, AzureChinaCloud). */
+  kubeloginEnvironment?: string;
+}
+
+/**
+ * The one per-cloud table, keyed by the connection's environment name in lower case (AzureCloud,
+ * AzureUSGovernment, AzureChinaCloud, AzureGermanCloud as Azure DevOps names them). The values are
+ * azure-cli's cloud.py (AZURE_PUBLIC_CLOUD, AZURE_US_GOV_CLOUD, AZURE_CHINA_CLOUD, AZURE_GERMAN_CLOUD)
+ * and kubelogin's environment names; the German cloud (closed) has no registry suffix or kubelogin name.
+ */
+const KNOWN_CLOUDS: Record<string, KnownCloud> = {
+  azurecloud: {
+    authorityHost: 'https://login.microsoftonline.com',
+    acrLoginServerSuffix: 'azurecr.io',
+    kubeloginEnvironment: 'AzurePublicCloud',
+  },
+  azureusgovernment: {
+    authorityHost: 'https://login.microsoftonline.us',
+    acrLoginServerSuffix: 'azurecr.us',
+    kubeloginEnvironment: 'AzureUSGovernmentCloud',
+  },
+  azurechinacloud: {
+    authorityHost: 'https://login.chinacloudapi.cn',
+    acrLoginServerSuffix: 'azurecr.cn',
+    kubeloginEnvironment: 'AzureChinaCloud',
+  },
+  azuregermancloud: { authorityHost: 'https://login.microsoftonline.de' },
 };
+
+/** The table's row for a connection's environment name (any case), if it is a named cloud. */
+export function knownCloud(environment: string): KnownCloud | undefined {
+  return KNOWN_CLOUDS[environment.toLowerCase()];
+}
+
+/** A registry's login server suffix in a cloud: the public cloud's for a cloud the table does not know. */
+export function acrLoginServerSuffix(environment: string): string {
+  return knownCloud(environment)?.acrLoginServerSuffix ?? 'azurecr.io';
+}
 
 export function withTrailingSlash(url: string): string {
   return url.endsWith('/') ? url : `${url}/`;
@@ -79,7 +117,7 @@ export function resolveCloudEndpoints(raw: {
 }): CloudEndpoints {
   const environment = raw.environment || 'AzureCloud';
   const resourceManagerUrl = withTrailingSlash(raw.resourceManagerUrl || 'https://management.azure.com/');
-  const knownAuthority = KNOWN_AUTHORITIES[environment.toLowerCase()];
+  const knownAuthority = knownCloud(environment)?.authorityHost;
   const authorityHost = raw.authorityUrl ? authorityHostOf(raw.authorityUrl) : knownAuthority;
   if (!authorityHost) {
     throw new Error(`the connection names environment '${environment}' but gives no Entra ID authority URL`);

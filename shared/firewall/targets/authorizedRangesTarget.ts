@@ -3,9 +3,9 @@ import { clusterIdOf } from '../../azure/arm/resourceId';
 import { agentGet } from '../../net/agentGet';
 import type { AccessAnswer } from '../accessWait';
 import type { FirewallTarget } from '../firewallTarget';
-import { storeExplainer } from '../ruleSync';
+import { storeExplainer, type RuleStore } from '../ruleSync';
 import { ExplainedError, messageOf } from '../../pipeline/explainedError';
-import { AuthorizedRangesClient, accessProfileOf, authorizedRangesStore, type ClusterDocument } from '../../azure/aks/authorizedIpRanges';
+import { AuthorizedRangesClient, MAX_AUTHORIZED_RANGES, accessProfileOf, type ClusterDocument } from '../../azure/aks/authorizedIpRanges';
 
 export interface ClusterTargetOptions {
   sdk: ContainerServiceClient;
@@ -74,5 +74,26 @@ export async function clusterTarget(o: ClusterTargetOptions): Promise<FirewallTa
       return { why: "the AKS API server does not name the caller's IP", through: false };
     },
     ask,
+  };
+}
+
+/** A public cluster's API server authorized IP ranges as the firewall engine's rule store. */
+export function authorizedRangesStore(
+  client: AuthorizedRangesClient,
+  clusterName: string,
+  explain: RuleStore<ClusterDocument>['explain'],
+): RuleStore<ClusterDocument> {
+  return {
+    label: `the cluster '${clusterName}'`,
+    listCommand: `az aks show --name ${clusterName} --resource-group <group> --query apiServerAccessProfile.authorizedIpRanges`,
+    maxRules: MAX_AUTHORIZED_RANGES,
+    conditionalWrites: true,
+    emptyMeansOpen: true,
+    async read() {
+      const raw = await client.read();
+      return { raw, rules: { ipRules: [...(accessProfileOf(raw).authorizedIPRanges ?? [])], tags: { ...(raw.json.tags ?? {}) } } };
+    },
+    write: (raw, next) => client.write(raw, next),
+    explain,
   };
 }

@@ -62,7 +62,10 @@ export interface ClusterSpec {
   rolloutDelaySeconds?: number | 'never';
   /** Namespaces that exist from the start besides the built-in ones (a platform team's landing zone). */
   namespaces?: string[];
-  /** Kubernetes version reported by /version. Default '1.31.2'. */
+  /**
+   * Kubernetes version reported by /version and ARM; it decides which removed beta API versions
+   * the API server still serves (kubernetes/servedVersions.ts). Default '1.31.2'.
+   */
   kubernetesVersion?: string;
   /** What pods of this cluster run into: nodes, failing images, policy constraints (kubernetes/workloads.ts). */
   workloads?: WorkloadScenario;
@@ -79,6 +82,22 @@ export interface ClusterSpec {
   nodeSubnetId?: string;
   /** Nodes reach registries with an Approved private endpoint through it (private DNS linked to the node VNet). */
   registryPrivateEndpoints?: boolean;
+  /** ResourceQuota objects the cluster has from the start (their namespace must exist: built-in or in `namespaces`). */
+  resourceQuotas?: { namespace: string; name: string; hard: Record<string, string> }[];
+  /**
+   * Azure Policy add-on constraints Gatekeeper enforces at admission (kubernetes/policyWebhooks.ts):
+   * built-in templates k8sazurev2noprivilege, k8sazurev2containerallowedimages (`imageRegex`).
+   * They match Pods; workloads too with `policyExpansionTemplate`.
+   */
+  policyConstraints?: {
+    template: 'k8sazurev2noprivilege' | 'k8sazurev2containerallowedimages';
+    effect?: 'Deny' | 'Audit' | 'Warn';
+    imageRegex?: string;
+    excludedNamespaces?: string[];
+    hash?: string;
+  }[];
+  /** Gatekeeper ExpansionTemplate applying Pod constraints to workload pod templates (e.g. 'expand-deployments'). */
+  policyExpansionTemplate?: string;
 }
 
 export interface RegistrySpec {

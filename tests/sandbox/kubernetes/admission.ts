@@ -5,8 +5,10 @@
  * validation with the Kubernetes error texts (`Deployment.apps "x" is invalid: spec.selector:
  * Required value`).
  */
-import { deepEqual, isObject, type Json, type JsonObject } from './patch';
+import { isObject, type Json, type JsonObject } from './patch';
+import { goLabelSelector, immutableFieldErrors } from './immutableFields';
 import { groupVersion, type ResourceType } from './resources';
+import { schemaFor, unknownFields } from './schema';
 import type { KubeObject } from './store';
 
 export interface FieldError {
@@ -34,7 +36,8 @@ export class KubeStatusError extends Error {
       metadata: {},
       status: 'Failure',
       message: this.message,
-      reason: this.reason,
+      // StatusReasonUnknown ("") is omitted (omitempty), as for errors that are not API statuses.
+      ...(this.reason ? { reason: this.reason } : {}),
       ...(this.details ? { details: this.details } : {}),
       code: this.code,
     };
@@ -55,6 +58,22 @@ export function invalidError(type: ResourceType, name: string, errors: FieldErro
     kind: type.kind,
     causes: errors.map((e) => ({ reason: e.reason, message: e.message, field: e.field })),
   });
+}
+
+/**
+ * Server-side apply's typed conversion of the applied configuration (schema.ts): unknown fields
+ * fail the request with structured-merge-diff's text, as a 500 without a reason.
+ */
+export function checkApplyFields(type: ResourceType, obj: KubeObject, namespace: string | undefined, name: string): void {
+  const schema = schemaFor(type);
+  if (!schema) return;
+  const unknown = unknownFields(obj, schema);
+  if (unknown.length === 0) return;
+  const object = `${namespace ?? ''}/${name}; ${groupVersion(type)}, Kind=${type.kind}`;
+  // structured-merge-diff ValidationErrors.Error(): one error alone, several as "errors:\n  <e>\n  <e>".
+  const errors = unknown.map((u) => `${u.smd}: field not declared in schema`);
+  const text = errors.length === 1 ? errors[0] : ['errors:', ...errors.map((e) => `  ${e}`)].join('\n');
+  throw new KubeStatusError(500, '', `failed to create typed patch object (${object}): ${text}`);
 }
 
 export function badRequest(message: string): KubeStatusError {
@@ -83,7 +102,18 @@ function goStringMap(map: JsonObject): string {
  */
 export function decodeObject(type: ResourceType, obj: KubeObject, fieldValidation: string | undefined): string[] {
   const warnings: string[] = [];
-  if (type.topLevelFields) {
+  const schema = schemaFor(type);
+  if (schema) {
+    // Nested fields too (schema.ts), in document order.
+    const unknown = unknownFields(obj, schema);
+    if (unknown.length > 0) {
+      const mode = (fieldValidation ?? 'Warn').toLowerCase();
+      if (mode === 'strict')
+        throw decodeError(type, `strict decoding error: ${unknown.map((u) => `unknown field "${u.json}"`).join(', ')}`);
+      if (mode === 'warn') for (const u of unknown) warnings.push(`unknown field "${u.json}"`);
+      for (const u of unknown) u.drop();
+    }
+  } else if (type.topLevelFields) {
     const unknown = Object.keys(obj).filter((k) => !type.topLevelFields!.includes(k));
     if (unknown.length > 0) {
       const mode = (fieldValidation ?? 'Warn').toLowerCase();
@@ -188,7 +218,7 @@ function defaultTemplate(spec: JsonObject): void {
 export function applyDefaults(type: ResourceType, obj: KubeObject, previous: KubeObject | undefined, alloc: Allocators): void {
   const meta = obj.metadata as JsonObject;
   const spec = isObject(obj.spec) ? obj.spec : undefined;
-  const key = `${type.group}/${type.resource}`;
+  const key = `${type.storageGroup ?? type.group}/${type.resource}`;
   switch (key) {
     case '/namespaces': {
       meta.labels = { ...(isObject(meta.labels) ? meta.labels : {}), 'kubernetes.io/metadata.name': String(meta.name) };
@@ -352,12 +382,6 @@ function selectorMatches(selector: JsonObject, labels: JsonObject): boolean {
   });
 }
 
-function goLabelSelector(selector: Json | undefined): string {
-  const s = isObject(selector) ? selector : {};
-  const labels = isObject(s.matchLabels) ? goStringMap(s.matchLabels) : 'map[string]string(nil)';
-  return `v1.LabelSelector{MatchLabels:${labels}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}`;
-}
-
 function containerErrors(prefix: string, containers: Json | undefined): FieldError[] {
   if (!Array.isArray(containers) || containers.length === 0)
     return [{ reason: 'FieldValueRequired', field: prefix, message: 'Required value' }];
@@ -372,7 +396,7 @@ function containerErrors(prefix: string, containers: Json | undefined): FieldErr
   return errors;
 }
 
-function workloadErrors(spec: JsonObject | undefined, previous: KubeObject | undefined): FieldError[] {
+function workloadErrors(spec: JsonObject | undefined): FieldError[] {
   const errors: FieldError[] = [];
   if (!spec) return [{ reason: 'FieldValueRequired', field: 'spec', message: 'Required value' }];
   const selector = spec.selector;
@@ -395,21 +419,16 @@ function workloadErrors(spec: JsonObject | undefined, previous: KubeObject | und
         message: `Invalid value: ${goStringMap(labels)}: \`selector\` does not match template \`labels\``,
       });
     }
-    const previousSelector = isObject(previous?.spec) ? (previous!.spec as JsonObject).selector : undefined;
-    if (previous && previousSelector !== undefined && !deepEqual(previousSelector, selector)) {
-      errors.push({
-        reason: 'FieldValueInvalid',
-        field: 'spec.selector',
-        message: `Invalid value: ${goLabelSelector(selector)}: field is immutable`,
-      });
-    }
   }
   errors.push(...containerErrors('spec.template.spec.containers', isObject(template.spec) ? template.spec.containers : undefined));
   return errors;
 }
 
-/** Validation errors for a create (`previous` undefined) or an update. */
-export function validateObject(type: ResourceType, obj: KubeObject, previous: KubeObject | undefined): FieldError[] {
+/**
+ * Validation errors for a create (`previous` undefined) or an update; `minor` is the cluster's
+ * Kubernetes minor release (update rules differ by release, see immutableFields.ts).
+ */
+export function validateObject(type: ResourceType, obj: KubeObject, previous: KubeObject | undefined, minor = 31): FieldError[] {
   const meta = obj.metadata as JsonObject;
   const name = String(meta.name ?? '');
   const errors: FieldError[] = [];
@@ -417,12 +436,12 @@ export function validateObject(type: ResourceType, obj: KubeObject, previous: Ku
     errors.push({ reason: 'FieldValueRequired', field: 'metadata.name', message: 'Required value: name or generateName is required' });
   else if (!type.custom) errors.push(...nameErrors(type, name));
   const spec = isObject(obj.spec) ? obj.spec : undefined;
-  switch (`${type.group}/${type.resource}`) {
+  switch (`${type.storageGroup ?? type.group}/${type.resource}`) {
     case 'apps/deployments':
     case 'apps/statefulsets':
     case 'apps/daemonsets':
     case 'apps/replicasets':
-      errors.push(...workloadErrors(spec, previous));
+      errors.push(...workloadErrors(spec));
       break;
     case '/services': {
       if (spec && spec.type !== 'ExternalName' && spec.clusterIP !== 'None' && (!Array.isArray(spec.ports) || spec.ports.length === 0)) {
@@ -498,6 +517,7 @@ export function validateObject(type: ResourceType, obj: KubeObject, previous: Ku
       break;
     }
   }
+  if (previous) errors.push(...immutableFieldErrors(type, obj, previous, minor));
   return errors;
 }
 

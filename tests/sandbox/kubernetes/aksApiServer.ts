@@ -25,7 +25,16 @@ import type { ClusterSpec } from '../arm/azureResources';
 import { AKS_SERVER_APP_ID, AccessTokenError } from '../entra/entra';
 import type { SandboxContext } from '../index';
 import { renderKubeconfig, type KubeconfigUser } from './kubeconfig';
-import { applyDefaults, badRequest, checkTypeMeta, decodeObject, invalidError, KubeStatusError, validateObject } from './admission';
+import {
+  applyDefaults,
+  badRequest,
+  checkApplyFields,
+  checkTypeMeta,
+  decodeObject,
+  invalidError,
+  KubeStatusError,
+  validateObject,
+} from './admission';
 import { ClusterControllers, establishedCrdStatus } from './controllers';
 import { WorkloadControllers, type WorkloadSettings } from './workloads';
 import { ApplyConflictError, recordUpdate, serverSideApply } from './fieldManager';
@@ -43,6 +52,9 @@ import {
 import { openApiV2Json, openApiV2Protobuf, OPENAPI_V2_PROTOBUF } from './openApiV2';
 import { groupVersion, qualifiedResource, ResourceCatalog, type ResourceType } from './resources';
 import { KubernetesStore, metadataOf, nowTimestamp, storageKey, type KubeObject, type StoredEvent } from './store';
+import { admitByPolicy, type PolicySettings } from './policyWebhooks';
+import { checkQuota } from './quota';
+import { minorVersion } from './servedVersions';
 import { ServiceServer, type SandboxRequest, type SandboxResponse } from '../server';
 import { createTestCa, type TestCa } from '../testCa';
 
@@ -74,6 +86,8 @@ export interface AksApiServerOptions {
   nodeCount?: number;
   /** The registry's side of a kubelet image pull (azure.ts: ACR role, firewall, repositories). */
   pullImage?: WorkloadSettings['pullImage'];
+  /** The cluster's live Kubernetes version (ARM's, which an upgrade changes); default the ClusterSpec's. */
+  kubernetesVersion?: () => string;
 }
 
 /** ClusterSpec with the defaults the API server depends on filled in (live: tests may change rolloutDelaySeconds). */
@@ -235,7 +249,7 @@ function parseLabelSelector(selector: string | null): Array<(labels: JsonObject)
 
 export class AksApiServer {
   readonly store: KubernetesStore;
-  readonly catalog = new ResourceCatalog();
+  readonly catalog: ResourceCatalog;
   /** Live settings: tests may change `rolloutDelaySeconds` while the server runs. */
   readonly cluster: AksClusterSettings;
   /** The cluster CA (one per cluster, as AKS has). */
@@ -260,11 +274,13 @@ export class AksApiServer {
     readonly options: AksApiServerOptions,
   ) {
     this.cluster = resolveClusterSettings(cluster);
+    this.catalog = new ResourceCatalog(() => this.kubernetesVersion);
     this.store = new KubernetesStore(this.catalog);
     this.workloads = new WorkloadControllers(this.store, this.catalog, {
       scenario: () => this.cluster.workloads ?? {},
       rolloutDelaySeconds: () => this.cluster.rolloutDelaySeconds,
       pullImage: options.pullImage,
+      policy: () => this.policySettings(),
     });
     this.controllers = new ClusterControllers(this.store, {
       rolloutDelaySeconds: () => this.cluster.rolloutDelaySeconds,
@@ -305,6 +321,11 @@ export class AksApiServer {
         ).toStatus(),
     });
     return api;
+  }
+
+  /** What /version reports and what decides the API versions served (servedVersions.ts). */
+  get kubernetesVersion(): string {
+    return this.options.kubernetesVersion?.() ?? this.cluster.kubernetesVersion;
   }
 
   get port(): number {
@@ -378,6 +399,16 @@ export class AksApiServer {
       spec: { ports: [{ name: 'https', port: 443, protocol: 'TCP', targetPort: 443 }], clusterIP: '10.0.0.1' },
     };
     this.commitCreate(svcType, kubernetesService, 'default', { manager: 'kube-apiserver', record: true, dryRun: false });
+    const quotaType = this.type('', 'v1', 'resourcequotas');
+    for (const q of this.cluster.resourceQuotas ?? []) {
+      const quota: KubeObject = {
+        apiVersion: 'v1',
+        kind: 'ResourceQuota',
+        metadata: { name: q.name, namespace: q.namespace },
+        spec: { hard: { ...q.hard } },
+      };
+      this.commitCreate(quotaType, quota, q.namespace, { manager: 'kubectl-client-side-apply', record: true, dryRun: false });
+    }
     this.bootstrapping = false;
   }
 
@@ -590,7 +621,7 @@ export class AksApiServer {
       return { status: 200, body: 'ok' };
     }
     if (path === '/version') {
-      const version = this.cluster.kubernetesVersion.replace(/^v/, '');
+      const version = this.kubernetesVersion.replace(/^v/, '');
       const [major, minor] = version.split('.');
       return json({
         major,
@@ -632,10 +663,10 @@ export class AksApiServer {
         return {
           status: 200,
           headers: { 'Content-Type': 'application/com.github.proto-openapi.spec.v2.v1.0+protobuf', ETag: etag, Vary: 'Accept' },
-          body: openApiV2Protobuf(this.catalog, this.cluster.kubernetesVersion),
+          body: openApiV2Protobuf(this.catalog, this.kubernetesVersion),
         };
       }
-      return json(openApiV2Json(this.catalog, this.cluster.kubernetesVersion), { ETag: etag, Vary: 'Accept' });
+      return json(openApiV2Json(this.catalog, this.kubernetesVersion), { ETag: etag, Vary: 'Accept' });
     }
     if (path === '/openapi/v3') return json(this.catalog.openApiV3Index(), { ETag: etag });
     if (parts[0] === 'openapi' && parts[1] === 'v3') {
@@ -855,7 +886,7 @@ export class AksApiServer {
     const obj = this.parseBody(req, type);
     checkTypeMeta(type, obj);
     const warnings = decodeObject(type, obj, req.url.searchParams.get('fieldValidation') ?? undefined);
-    const stored = this.commitCreate(type, obj, namespace, { manager: this.fieldManager(req), record: true, dryRun });
+    const stored = this.commitCreate(type, obj, namespace, { manager: this.fieldManager(req), record: true, dryRun, warnings });
     return this.objectResponse(201, type, stored, warnings);
   }
 
@@ -880,7 +911,7 @@ export class AksApiServer {
     type: ResourceType,
     obj: KubeObject,
     namespace: string | undefined,
-    options: { manager: string; record: boolean; dryRun: boolean },
+    options: { manager: string; record: boolean; dryRun: boolean; warnings?: string[] },
   ): KubeObject {
     const meta = metadataOf(obj);
     if (type.namespaced) {
@@ -914,14 +945,31 @@ export class AksApiServer {
     if (type.subresources.includes('status') && !(type.group === '' && type.resource === 'services')) delete obj.status;
     if (type.group === '' && type.resource === 'namespaces') obj.status = { phase: 'Active' };
     applyDefaults(type, obj, undefined, this.allocators());
-    const errors = validateObject(type, obj, undefined);
+    const errors = validateObject(type, obj, undefined, minorVersion(this.kubernetesVersion));
     if (errors.length) throw invalidError(type, name, errors);
+    if (options.warnings) options.warnings.push(...this.validatingAdmission(type, obj, undefined));
     if (type.resource === 'customresourcedefinitions' && type.group === 'apiextensions.k8s.io') obj.status = establishedCrdStatus(obj);
     if (options.record) recordUpdate(undefined, obj, options.manager, groupVersion(type));
     if (options.dryRun) return obj;
     const stored = this.store.write(type, obj);
     this.afterWrite(type, stored, undefined);
     return stored;
+  }
+
+  /**
+   * Validating admission after validation, in kube-apiserver's plugin order: the webhooks
+   * (Azure Policy's Gatekeeper, policyWebhooks.ts), then ResourceQuota (quota.ts), which is last.
+   * Runs for dry-run requests too. Returns the webhooks' warnings.
+   */
+  private validatingAdmission(type: ResourceType, obj: KubeObject, previous: KubeObject | undefined): string[] {
+    const warnings = admitByPolicy(this.policySettings(), type, obj);
+    checkQuota(this.store, this.catalog, type, obj, previous);
+    return warnings;
+  }
+
+  private policySettings(): PolicySettings | undefined {
+    const constraints = this.cluster.policyConstraints ?? [];
+    return constraints.length ? { constraints, expansionTemplate: this.cluster.policyExpansionTemplate } : undefined;
   }
 
   private allocators(): { clusterIP(): string; nodePort(): number } {
@@ -992,6 +1040,8 @@ export class AksApiServer {
       record: boolean;
       dryRun: boolean;
       subresource?: string;
+      /** Requests from clients (not controllers) go through validating admission; its warnings land here. */
+      warnings?: string[];
     },
   ): KubeObject {
     const curMeta = metadataOf(current);
@@ -1037,8 +1087,9 @@ export class AksApiServer {
     if (type.group === '' && type.resource === 'namespaces' && options.subresource !== 'status')
       result.status = clone(current.status ?? { phase: 'Active' });
     applyDefaults(type, result, current, this.allocators());
-    const errors = validateObject(type, result, current);
+    const errors = validateObject(type, result, current, minorVersion(this.kubernetesVersion));
     if (errors.length) throw invalidError(type, name, errors);
+    if (options.warnings && options.subresource !== 'status') options.warnings.push(...this.validatingAdmission(type, result, current));
     if (type.generation && !deepEqual(withoutMetaAndStatus(result), withoutMetaAndStatus(current))) {
       resultMeta.generation = (typeof curMeta.generation === 'number' ? curMeta.generation : 0) + 1;
     }
@@ -1075,6 +1126,7 @@ export class AksApiServer {
       record: true,
       dryRun,
       subresource: info.subresource,
+      warnings,
     });
     return this.objectResponse(200, type, stored, warnings);
   }
@@ -1112,6 +1164,7 @@ export class AksApiServer {
       const bodyName = isObject(body.metadata) ? body.metadata.name : undefined;
       if (bodyName !== undefined && bodyName !== name)
         throw badRequest(`the name of the object (${String(bodyName)}) does not match the name on the URL (${name})`);
+      checkApplyFields(type, body, namespace, name);
       const warnings = decodeObject(type, body, query.get('fieldValidation') ?? undefined);
       const force = query.get('force') === 'true';
       try {
@@ -1120,13 +1173,18 @@ export class AksApiServer {
           this.checkNamespace(type, namespace, name);
           const created = serverSideApply(undefined, body, manager, force, groupVersion(type));
           metadataOf(created).name = name;
-          return this.objectResponse(201, type, this.commitCreate(type, created, namespace, { manager, record: false, dryRun }), warnings);
+          return this.objectResponse(
+            201,
+            type,
+            this.commitCreate(type, created, namespace, { manager, record: false, dryRun, warnings }),
+            warnings,
+          );
         }
         const applied = serverSideApply(current, body, manager, force, groupVersion(type));
         return this.objectResponse(
           200,
           type,
-          this.commitUpdate(type, current, applied, { manager, record: false, dryRun, subresource: info.subresource }),
+          this.commitUpdate(type, current, applied, { manager, record: false, dryRun, subresource: info.subresource, warnings }),
           warnings,
         );
       } catch (err) {
@@ -1195,6 +1253,7 @@ export class AksApiServer {
       record: true,
       dryRun,
       subresource: info.subresource,
+      warnings,
     });
     return this.objectResponse(200, type, stored, warnings);
   }
@@ -1277,16 +1336,19 @@ export class AksApiServer {
         { name, group: type.group, kind: type.resource },
       );
     }
-    if (dryRun || (options.dryRun as Json[] | undefined)?.includes?.('All')) return this.objectResponse(200, type, current);
+    const dryRunAll = dryRun || !!(options.dryRun as Json[] | undefined)?.includes?.('All');
     if (type.group === '' && type.resource === 'namespaces') {
       if (meta.deletionTimestamp) return this.objectResponse(200, type, current);
       const terminating = clone(current);
       metadataOf(terminating).deletionTimestamp = nowTimestamp();
       terminating.status = { phase: 'Terminating' };
+      // A dry run answers the namespace as the deletion would leave it (Terminating), storing nothing.
+      if (dryRunAll) return this.objectResponse(200, type, terminating);
       const stored = this.store.write(type, terminating);
       this.controllers.terminateNamespace(type, name, () => this.catalog.all());
       return this.objectResponse(200, type, stored);
     }
+    if (dryRunAll) return this.objectResponse(200, type, current);
     if (type.group === 'apiextensions.k8s.io' && type.resource === 'customresourcedefinitions') {
       const served = this.catalog.unregisterCrd(name);
       if (served[0]) this.store.removeAll(served[0]);

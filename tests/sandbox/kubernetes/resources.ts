@@ -13,6 +13,7 @@
  * schemas.
  */
 import * as crypto from 'node:crypto';
+import { servedVersionedResources } from './servedVersions';
 
 export type Scope = 'Namespaced' | 'Cluster';
 
@@ -37,6 +38,8 @@ export interface ResourceType {
   custom: boolean;
   /** Top-level fields accepted under fieldValidation=Strict (undefined: anything). */
   topLevelFields?: string[];
+  /** The group objects are stored under when it differs (extensions/v1beta1 Deployments are apps Deployments). */
+  storageGroup?: string;
 }
 
 const STANDARD_VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
@@ -403,10 +406,27 @@ export class ResourceCatalog {
   /** CRD name → the served versions of its resource. */
   private readonly crds = new Map<string, ResourceType[]>();
   private generationCounter = 0;
+  private versioned: { kubernetesVersion: string; types: ResourceType[] } | undefined;
+
+  /** `kubernetesVersion`: the cluster's (live: an upgrade changes which beta versions are served, see servedVersions.ts). */
+  constructor(private readonly kubernetesVersion: () => string = () => '1.31.2') {}
 
   /** Every served resource type (all served versions of custom resources). */
   all(): ResourceType[] {
-    return [...this.builtins, ...[...this.crds.values()].flat()];
+    return [...this.builtins, ...this.versionedTypes(), ...[...this.crds.values()].flat()];
+  }
+
+  /** Beta (and newer GA) versions served by this cluster's Kubernetes version. */
+  private versionedTypes(): ResourceType[] {
+    const kubernetesVersion = this.kubernetesVersion();
+    if (this.versioned?.kubernetesVersion !== kubernetesVersion) {
+      const types = servedVersionedResources(kubernetesVersion).map((r) => ({
+        ...builtin({ ...r, topLevelFields: SPEC_FIELDS }),
+        ...(r.storageGroup ? { storageGroup: r.storageGroup } : {}),
+      }));
+      this.versioned = { kubernetesVersion, types };
+    }
+    return this.versioned.types;
   }
 
   find(group: string, version: string, resource: string): ResourceType | undefined {

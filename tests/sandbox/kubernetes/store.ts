@@ -27,8 +27,9 @@ export type StoreListener = (event: StoredEvent) => void;
 /** Where resourceVersions start (any number works; real clusters are in the millions). */
 const FIRST_RESOURCE_VERSION = 1000;
 
-export function storageKey(type: Pick<ResourceType, 'group' | 'resource'>): string {
-  return `${type.group}/${type.resource}`;
+/** `group/resource` of the storage (a removed beta version's objects live under its replacement's group). */
+export function storageKey(type: Pick<ResourceType, 'group' | 'resource' | 'storageGroup'>): string {
+  return `${type.storageGroup ?? type.group}/${type.resource}`;
 }
 
 export function metadataOf(obj: KubeObject): JsonObject {

@@ -166,13 +166,13 @@ describe('sandbox cluster workloads: ReplicaSets, Pods, Events and logs (real ku
           acrPullChecks: true,
           rolloutDelaySeconds: 1,
           nodeEgressIp: NODE_EGRESS,
+          policyConstraints: [{ template: 'k8sazurev2containerallowedimages', imageRegex: '^(?!untrusted/).*$' }],
           workloads: {
             progressDeadlineSeconds: 3,
             missingImages: ['nginx:does-not-exist'],
             crashingImages: [
               { image: 'ghcr.io/contoso/worker:2.0.0', exitCode: 3, logs: ['starting worker', 'fatal: DATABASE_URL is not set'] },
             ],
-            policyConstraints: [{ kind: 'K8sAzureV2ContainerAllowedImages', imageRegex: '(?!untrusted/).*' }],
           },
         },
       ],
@@ -365,7 +365,7 @@ spec:
     assert.equal(cond.reason, 'FailedCreate');
     assert.match(
       cond.message,
-      /^admission webhook "validation\.gatekeeper\.sh" denied the request: \[azurepolicy-k8sazurev2containerallowedimages-[0-9a-f]{20}\] Container image untrusted\/tool:1 for container main has not been allowed\.$/,
+      /^admission webhook "validation\.gatekeeper\.sh" denied the request: \[azurepolicy-k8sazurev2containerallowedima[a-z]*-[0-9a-f]{20}\] Container image untrusted\/tool:1 for container main has not been allowed\.$/,
     );
     const ev = (await events('policy')).find((e) => e.reason === 'FailedCreate')!;
     assert.equal(ev.involvedObject.kind, 'ReplicaSet');

@@ -28,6 +28,7 @@ import { formatQuantity, parseQuantity } from './quantity';
 import type { ResourceCatalog, ResourceType } from './resources';
 import { metadataOf, nowTimestamp, type KubeObject, type KubernetesStore } from './store';
 import { templateHash } from './controllers';
+import { podPolicyDenial, type PolicySettings } from './policyWebhooks';
 
 /** The kubelet's pull result for one image: ok, or the runtime's error text (what follows `Failed to pull image "x": `). */
 export type PullVerdict = { ok: true } | { ok: false; error: string };
@@ -43,21 +44,12 @@ export interface CrashingImage {
   oomKilled?: boolean;
 }
 
-/** A policy constraint (Azure Policy for AKS: Gatekeeper) that denies pods at creation. */
-export type PolicyConstraint =
-  | {
-      kind: 'K8sAzureV2ContainerAllowedImages';
-      /** Images must match this regex (the policy's `allowedContainerImagesRegex`). */ imageRegex: string;
-    }
-  | { kind: 'K8sAzureV2NoPrivilege' };
-
 export interface WorkloadScenario {
   /** Schedulable nodes. Default 3 × { cpu '1900m', memory '5368709120' (5Gi) } (a Standard_D2s_v3 node's allocatable). */
   nodes?: { count?: number; cpu?: string; memory?: string; labels?: Record<string, string> };
   /** Public (non-ACR) images that do not exist: pulls fail with `not found`. */
   missingImages?: string[];
   crashingImages?: CrashingImage[];
-  policyConstraints?: PolicyConstraint[];
   /**
    * Seconds after which the deployment controller reports ProgressDeadlineExceeded, instead of the
    * Deployment's spec.progressDeadlineSeconds (default 600), so tests see it in seconds.
@@ -70,6 +62,8 @@ export interface WorkloadSettings {
   rolloutDelaySeconds(): number | 'never';
   /** The registry's side of a pull (ACR: kubelet identity, firewall, repository); absent: every public image pulls. */
   pullImage?(image: string): PullVerdict | undefined;
+  /** The cluster's Azure Policy (Gatekeeper) constraints, judged at pod creation (policyWebhooks.ts). */
+  policy?(): PolicySettings | undefined;
 }
 
 /** Sandbox stand-in for kubelet's back-off periods. */
@@ -893,33 +887,9 @@ export class WorkloadControllers {
     return this.policyDenial(pod) ?? this.quotaDenial(pod);
   }
 
-  /**
-   * Azure Policy for AKS runs Gatekeeper; a denied create reads
-   * `admission webhook "validation.gatekeeper.sh" denied the request: [<constraint>] <msg>`
-   * (gatekeeper pkg/webhook/policy.go getDenyMessages: "[%s] %s"; apiserver webhook admission
-   * `admission webhook %q denied the request: %s`). Constraint names are
-   * `azurepolicy-<template kind lower-case>-<hash>`; messages from the Azure Policy built-ins'
-   * templates: k8sazurev2containerallowedimages ("Container image %v for container %v has not been
-   * allowed.") and k8sazurev2noprivilege ("Privileged container is not allowed: %v, securityContext: %v").
-   */
+  /** Gatekeeper's verdict on the pod (policyWebhooks.ts podPolicyDenial: the cluster's policyConstraints). */
   private policyDenial(pod: KubeObject): string | undefined {
-    const constraints = this.settings.scenario().policyConstraints ?? [];
-    const messages: string[] = [];
-    for (const constraint of constraints) {
-      const cname = `azurepolicy-${constraint.kind.toLowerCase()}-${crypto.createHash('sha1').update(JSON.stringify(constraint)).digest('hex').slice(0, 20)}`;
-      for (const c of containersOf(obj(pod.spec))) {
-        if (
-          constraint.kind === 'K8sAzureV2ContainerAllowedImages' &&
-          !new RegExp(`^(?:${constraint.imageRegex})$`).test(String(c.image ?? ''))
-        )
-          messages.push(`[${cname}] Container image ${String(c.image)} for container ${String(c.name)} has not been allowed.`);
-        if (constraint.kind === 'K8sAzureV2NoPrivilege' && obj(c.securityContext).privileged === true)
-          messages.push(
-            `[${cname}] Privileged container is not allowed: ${String(c.name)}, securityContext: ${goMap(obj(c.securityContext))}`,
-          );
-      }
-    }
-    return messages.length ? `admission webhook "validation.gatekeeper.sh" denied the request: ${messages.join('\n')}` : undefined;
+    return podPolicyDenial(this.settings.policy?.(), pod);
   }
 
   /**
@@ -1066,12 +1036,6 @@ export function normalizeReference(image: string): string {
   const last = ref.split('/').pop() ?? '';
   if (!last.includes(':') && !last.includes('@')) ref = `${ref}:latest`;
   return ref;
-}
-
-function goMap(o: JsonObject): string {
-  return `{${Object.entries(o)
-    .map(([k, v]) => `"${k}": ${JSON.stringify(v)}`)
-    .join(', ')}}`;
 }
 
 function resourcesOf(podSpec: JsonObject, kind: 'requests' | 'limits'): { cpu: number; memory: number } {
