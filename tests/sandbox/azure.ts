@@ -4,6 +4,7 @@
  * and one ACR data endpoint per registry whose firewall follows the state ARM edits.
  */
 import { AcrDataEndpoint } from './acr/acrDataEndpoint';
+import { acrPullVerdict } from './acr/acrPull';
 import { AksApiServer } from './kubernetes/aksApiServer';
 import { AuthorizedRangesGate } from './kubernetes/authorizedRangesGate';
 import { ArmService } from './arm/arm';
@@ -38,6 +39,8 @@ export async function startAzure(context: SandboxContext, tempRoot: string): Pro
         clusterResourceId: record.id,
         privateFqdn: (record.privateFqdn ?? record.fqdn)!,
         publicFqdn: record.privateFqdn ? record.fqdn : undefined,
+        pullImage: (image) =>
+          acrPullVerdict({ state, cluster: spec, registries, registrySpecs: context.scenario.azure?.registries ?? [] }, image),
         kubernetesVersion: () => state.cluster(record.name).kubernetesVersion,
       });
       clusters.set(record.name, server);

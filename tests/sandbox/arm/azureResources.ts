@@ -1,3 +1,5 @@
+import type { WorkloadScenario } from '../kubernetes/workloads';
+
 /**
  * The Azure side of a sandbox scenario: groups, roles and role assignments, AKS clusters, container
  * registries, and where the agent sits on the network. Declared by tests; the ARM, AKS, ACR and
@@ -65,6 +67,21 @@ export interface ClusterSpec {
    * the API server still serves (kubernetes/servedVersions.ts). Default '1.31.2'.
    */
   kubernetesVersion?: string;
+  /** What pods of this cluster run into: nodes, failing images, policy constraints (kubernetes/workloads.ts). */
+  workloads?: WorkloadScenario;
+  /**
+   * Kubelet pulls from the scenario's registries are checked as ACR would (acr/acrPull.ts): the
+   * kubelet identity's pull permission, the registry firewall against the nodes' egress IP / subnet /
+   * private endpoint, the registry's `images`. Default false: such pulls succeed, as on a cluster
+   * attached to its registries (`az aks create --attach-acr`) whose nodes reach them.
+   */
+  acrPullChecks?: boolean;
+  /** The public IP the nodes' outbound traffic comes from (ACR firewall ipRules). Default '20.62.100.10'. */
+  nodeEgressIp?: string;
+  /** Node subnet resource id (ACR virtualNetworkRules with a service endpoint). */
+  nodeSubnetId?: string;
+  /** Nodes reach registries with an Approved private endpoint through it (private DNS linked to the node VNet). */
+  registryPrivateEndpoints?: boolean;
   /** ResourceQuota objects the cluster has from the start (their namespace must exist: built-in or in `namespaces`). */
   resourceQuotas?: { namespace: string; name: string; hard: Record<string, string> }[];
   /**
@@ -104,6 +121,8 @@ export interface RegistrySpec {
   /** IPRules quota reported by listUsages. Default 200. */
   ipRuleLimit?: number;
   tags?: Record<string, string>;
+  /** `repository:tag` references the registry holds (kubelet pulls of others fail `not found`). Default: any. */
+  images?: string[];
 }
 
 export interface NetworkSpec {

@@ -36,6 +36,7 @@ import {
   validateObject,
 } from './admission';
 import { ClusterControllers, establishedCrdStatus } from './controllers';
+import { WorkloadControllers, type WorkloadSettings } from './workloads';
 import { ApplyConflictError, recordUpdate, serverSideApply } from './fieldManager';
 import {
   applyJsonPatch,
@@ -81,8 +82,10 @@ export interface AksApiServerOptions {
   publicFqdn?: string;
   /** Answer unauthenticated /healthz, /livez, /readyz and /version (anonymous auth). Default false: 401, as AKS. */
   anonymousHealth?: boolean;
-  /** Nodes DaemonSets schedule on. Default 3. */
+  /** Nodes DaemonSets schedule on. Default 3 (or the scenario's workloads.nodes.count). */
   nodeCount?: number;
+  /** The registry's side of a kubelet image pull (azure.ts: ACR role, firewall, repositories). */
+  pullImage?: WorkloadSettings['pullImage'];
   /** The cluster's live Kubernetes version (ARM's, which an upgrade changes); default the ClusterSpec's. */
   kubernetesVersion?: () => string;
 }
@@ -258,6 +261,8 @@ export class AksApiServer {
 
   private server!: ServiceServer;
   private readonly controllers: ClusterControllers;
+  /** ReplicaSets, Pods, Events (workloads.ts). */
+  readonly workloads: WorkloadControllers;
   private readonly watches = new Set<ServerResponse>();
   private bootstrapping = false;
   private nextServiceIp = 10;
@@ -271,9 +276,17 @@ export class AksApiServer {
     this.cluster = resolveClusterSettings(cluster);
     this.catalog = new ResourceCatalog(() => this.kubernetesVersion);
     this.store = new KubernetesStore(this.catalog);
+    this.workloads = new WorkloadControllers(this.store, this.catalog, {
+      scenario: () => this.cluster.workloads ?? {},
+      rolloutDelaySeconds: () => this.cluster.rolloutDelaySeconds,
+      pullImage: options.pullImage,
+      policy: () => this.policySettings(),
+    });
     this.controllers = new ClusterControllers(this.store, {
       rolloutDelaySeconds: () => this.cluster.rolloutDelaySeconds,
-      nodeCount: options.nodeCount ?? 3,
+      nodeCount: options.nodeCount ?? this.cluster.workloads?.nodes?.count ?? 3,
+      rolloutFailure: (type, obj) => this.workloads.rolloutFailure(type, obj),
+      progressDeadlineSeconds: (obj) => this.workloads.progressDeadlineSeconds(obj),
     });
     this.ca = createTestCa({ commonName: 'ca' });
     this.staticUserToken = crypto.randomBytes(32).toString('hex');
@@ -363,6 +376,7 @@ export class AksApiServer {
 
   async close(): Promise<void> {
     this.controllers.close();
+    this.workloads.close();
     this.dropConnections();
     await this.server?.close();
   }
@@ -691,6 +705,11 @@ export class AksApiServer {
       return status(404, 'NotFound', 'the server could not find the requested resource', {});
     }
     const namespace = type.namespaced ? info.namespace : undefined;
+    if (type.group === '' && type.resource === 'pods' && info.subresource === 'log' && info.verb === 'get') {
+      const log = this.workloads.podLog(namespace ?? '', info.name ?? '', req.url.searchParams);
+      if (log.error !== undefined) return status(log.status, REASON_BY_CODE[log.status] ?? 'BadRequest', log.error);
+      return { status: 200, headers: { 'Content-Type': 'text/plain' }, body: log.text ?? '' };
+    }
     if (
       info.subresource &&
       !(type.subresources as string[]).includes(info.subresource) &&
@@ -971,6 +990,7 @@ export class AksApiServer {
       else this.controllers.schedule(() => this.populateNamespace(name));
     }
     this.controllers.observe(type, stored, previous);
+    if (!this.bootstrapping) this.workloads.observe(type, stored, previous);
   }
 
   /** What the service account and root-CA publisher controllers put in every namespace. */

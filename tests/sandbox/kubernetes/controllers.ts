@@ -24,6 +24,13 @@ export interface ControllerSettings {
   rolloutDelaySeconds(): number | 'never';
   /** Nodes a DaemonSet schedules on. */
   nodeCount: number;
+  /**
+   * Why the workload's new pods cannot become available (workloads.ts: refused, unschedulable,
+   * failing pulls, crashing), checked when the rollout would complete; undefined: they can.
+   */
+  rolloutFailure?(type: ResourceType, obj: KubeObject): string | undefined;
+  /** Seconds from observing a Deployment generation to ProgressDeadlineExceeded. */
+  progressDeadlineSeconds?(obj: KubeObject): number;
 }
 
 const CONTROLLER_MANAGER = 'kube-controller-manager';
@@ -143,6 +150,16 @@ export class ClusterControllers {
     if (delay === 'never') return;
     this.later(Math.max(0, delay * 1000), () => {
       if (this.currentGeneration(type, namespace, name) !== generation) return;
+      const current = this.store.read(type, namespace, name)!;
+      if (this.settings.rolloutFailure?.(type, current) !== undefined) {
+        if (type.resource !== 'deployments') return;
+        const deadline = this.settings.progressDeadlineSeconds?.(current) ?? 600;
+        this.later(Math.max(0, (deadline - delay) * 1000), () => {
+          if (this.currentGeneration(type, namespace, name) !== generation) return;
+          update((obj) => deploymentTimedOut(obj));
+        });
+        return;
+      }
       switch (type.resource) {
         case 'deployments':
           update((obj) => deploymentComplete(obj, generation));
@@ -217,6 +234,31 @@ function deploymentComplete(obj: KubeObject, generation: number): void {
       ),
     ],
   });
+}
+
+/**
+ * pkg/controller/deployment/progress.go syncRolloutStatus: past spec.progressDeadlineSeconds without
+ * progress, Progressing becomes False with reason ProgressDeadlineExceeded and the message of
+ * util.TimedOutReason's condition (deployment_util.go: `ReplicaSet %q has timed out progressing.`);
+ * `kubectl rollout status` then fails with `deployment %q exceeded its progress deadline`.
+ */
+function deploymentTimedOut(obj: KubeObject): void {
+  const previous = isObject(obj.status) ? obj.status : {};
+  const conditions = Array.isArray(previous.conditions) ? previous.conditions.filter(isObject) : [];
+  const others = conditions.filter((c) => c.type !== 'Progressing');
+  obj.status = {
+    ...previous,
+    conditions: [
+      ...others,
+      condition(
+        'Progressing',
+        'False',
+        'ProgressDeadlineExceeded',
+        `ReplicaSet "${replicaSetName(obj)}" has timed out progressing.`,
+        previous.conditions,
+      ),
+    ],
+  };
 }
 
 function statefulSetProgressing(obj: KubeObject, generation: number): void {
