@@ -16,7 +16,7 @@ import { locateKubectl } from '../../shared/kube/kubectl';
 import { kubeloginCredential } from '../../shared/azure/aks/kubeloginCredential';
 import { startTokenBroker } from '../../shared/azure/aks/tokenBroker';
 import { validateResourceName } from '../../shared/azure/arm/resourceId';
-import { registryDataEndpointProbe, registryEndpoints, registryProbe } from '../../shared/lineOfSight/registryProbe';
+import { aksApiServerProbe, registryDataEndpointProbe, registryEndpoints, registryProbe } from '../../shared/lineOfSight/probeTargets';
 import { uploadSummaryPage } from '../../shared/pipeline/buildSummary';
 import { ExplainedError } from '../../shared/pipeline/explainedError';
 import { neutralizeLoggingCommands } from '../../shared/pipeline/loggingCommands';
@@ -90,24 +90,8 @@ void runTask('PrivateAksDeploy', async () => {
   let outcomes: PreflightOutcome[] = [];
   let chosen: 'direct' | 'runCommand' = route === 'runCommand' ? 'runCommand' : 'direct';
   if (kubeconfig) {
-    const serverUrl = new URL(server.server);
     console.log('Line of sight from this agent:');
-    const apiServer = {
-      probe: {
-        label: 'AKS API server',
-        host: server.tlsServerName ?? serverUrl.hostname,
-        port: Number(serverUrl.port) || 443,
-        ca: server.caPem ? [server.caPem] : undefined,
-        path: '/readyz',
-        reachableStatuses: [200, 401],
-      },
-      context: {
-        kind: 'aksApiServer' as const,
-        resourceName: facts.name,
-        privateCluster: facts.privateCluster,
-        authorizedIpRanges: facts.authorizedIpRanges.length > 0,
-      },
-    };
+    const apiServer = aksApiServerProbe(server, facts);
     const registryTargets: PreflightTarget[] = [];
     if (registryName) {
       const endpoints = await timings.time('registry', () =>
