@@ -1,4 +1,4 @@
-import { ClusterAccess } from '../../shared/azure/aks/clusterAccess';
+import { ClusterAccess, clusterTargetOf } from '../../shared/azure/aks/clusterAccess';
 import { clusterFactsOf } from '../../shared/azure/aks/clusterFacts';
 import { acquireToken, type ConnectionCredential } from '../../shared/azure/identity/connectionCredential';
 import { apiServerOf } from '../../shared/kube/kubeconfig';
@@ -53,7 +53,7 @@ async function askApiServer(
   oid: string | undefined,
   verdicts: OperationVerdict[],
 ): Promise<{ verdicts?: OperationVerdict[]; reason: string }> {
-  const target = { subscriptionId: scope.subscriptionId, resourceGroup: o.resourceGroup, name: o.clusterName! };
+  const target = clusterTargetOf({ resourceGroup: o.resourceGroup, name: o.clusterName! }, scope.subscriptionId);
   let kubeconfig;
   try {
     kubeconfig = await new ClusterAccess(cc, target, oid).kubeconfig(false);
