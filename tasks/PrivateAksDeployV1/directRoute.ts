@@ -7,7 +7,11 @@ import { toYamlStream } from '../../shared/kube/manifests';
 import { ExplainedError } from '../../shared/pipeline/explainedError';
 import { neutralizeLoggingCommands } from '../../shared/pipeline/loggingCommands';
 import type { PhaseTimings } from '../../shared/pipeline/phaseTimings';
+import { kubeloginCredential } from '../../shared/azure/aks/kubeloginCredential';
+import { usesEntraExec, withExecCredential, writeKubeconfig, type Kubeconfig } from '../../shared/kube/kubeconfig';
+import { onTaskEnd } from '../../shared/pipeline/runTask';
 import { applyArgs, namespaceObject, rolloutArgs, rolloutTargets, type DeployPlan } from './deployPlan';
+import { failureContextOf, type DeployRoute, type RouteContext } from './route';
 
 export interface DirectRouteOptions {
   kubectl: string;
@@ -70,6 +74,45 @@ async function kubectlStep(
     );
   }
   return result.stdout;
+}
+
+/**
+ * kubectl from the agent, with the kubeconfig the flow fetched: an Entra cluster's exec credential
+ * goes through the task's token broker (builtIn) or the installed kubelogin; a cluster without Entra
+ * ID integration, or the admin credential, keeps its own. The kubeconfig is written 0600 in a 0700
+ * folder and removed when the task ends.
+ */
+export function directRoute(ctx: RouteContext & { kubeconfig: Kubeconfig }): DeployRoute {
+  const { kubeconfig, broker, facts, options: o } = ctx;
+  let env: Record<string, string> = {};
+  let config = kubeconfig;
+  if (usesEntraExec(kubeconfig) && o.credentialHelper === 'kubelogin') {
+    const kubelogin = kubeloginCredential(ctx.cc.connection, o.kubeloginMode);
+    env = kubelogin.env;
+    config = withExecCredential(kubeconfig, kubelogin.exec);
+  } else if (broker) {
+    env = broker.env;
+    config = withExecCredential(kubeconfig, { command: process.execPath, args: [path.join(__dirname, 'execCredential.js')] });
+  } else if (!o.useAdmin) {
+    tl.warning(
+      `'${facts.name}' has no Entra ID integration: deploying with its local user credential. Enable Entra ID integration and disable local accounts to deploy with short-lived tokens.`,
+    );
+  }
+  const written = writeKubeconfig(o.tempDir, config);
+  onTaskEnd(() => written.remove());
+  return {
+    name: 'direct',
+    credential: usesEntraExec(kubeconfig) ? o.credentialHelper : 'local',
+    deploy: (plan) =>
+      deployDirect(plan, {
+        kubectl: ctx.kubectl(),
+        kubeconfigPath: written.path,
+        env,
+        failureContext: failureContextOf(ctx, plan),
+        applyDeadlineMs: 300_000,
+        timings: ctx.timings,
+      }),
+  };
 }
 
 /** Applies the plan with kubectl from the agent, then waits for each rollout. */

@@ -1,6 +1,17 @@
 import { probeEndpoint, type EndpointResult } from '../../shared/lineOfSight/lineOfSight';
 import { diagnoseLineOfSight, type LineOfSightDiagnosis, type PreflightTarget } from '../../shared/lineOfSight/lineOfSightDiagnosis';
 import { agentRouteTo } from '../../shared/net/agentHttpSettings';
+import type { ClusterTarget } from '../../shared/azure/aks/clusterAccess';
+import type { ClusterFacts } from '../../shared/azure/aks/clusterFacts';
+import type { ConnectionCredential } from '../../shared/azure/identity/connectionCredential';
+import {
+  aksApiServerProbe,
+  registryDataEndpointProbe,
+  registryEndpoints,
+  registryProbe,
+  type ApiServerAddress,
+} from '../../shared/lineOfSight/probeTargets';
+import type { PhaseTimings } from '../../shared/pipeline/phaseTimings';
 
 export type { PreflightTarget };
 
@@ -25,6 +36,32 @@ export async function runPreflight(targets: PreflightTarget[], stepDeadlineMs: n
       return { target: routed, result, diagnosis: diagnoseLineOfSight(result, routed.context) };
     }),
   );
+}
+
+/**
+ * The line of sight the deployment needs: the API server (first: the route depends on it), then,
+ * when registryName is set, the registry's login server and data endpoints (they matter to whoever
+ * pushes and pulls images).
+ */
+export async function checkLineOfSight(
+  session: { cc: ConnectionCredential; target: ClusterTarget; facts: ClusterFacts },
+  api: ApiServerAddress,
+  o: { registryName?: string; probeTimeoutMs: number },
+  timings: PhaseTimings,
+): Promise<PreflightOutcome[]> {
+  const { cc, target, facts } = session;
+  const targets = [aksApiServerProbe(api, facts)];
+  if (o.registryName) {
+    const registryName = o.registryName;
+    const endpoints = await timings.time('registry', () =>
+      registryEndpoints(cc, target.subscriptionId, target.resourceGroup, registryName),
+    );
+    targets.push(
+      registryProbe(registryName, cc.connection.cloud.environment, endpoints.loginServer),
+      ...endpoints.dataEndpoints.map((host) => registryDataEndpointProbe(registryName, host)),
+    );
+  }
+  return timings.time('preflight', () => runPreflight(targets, o.probeTimeoutMs));
 }
 
 const STEP_LABEL = { dns: 'DNS', tcp: 'TCP 443', tls: 'TLS', http: 'HTTP' } as const;

@@ -9,7 +9,10 @@ import { roleAssignmentCommand, suggestAssignments } from '../../shared/azure/rb
 import type { ClusterAccess } from '../../shared/azure/aks/clusterAccess';
 import { clusterResourceId } from '../../shared/azure/aks/clusterAccess';
 import type { ClusterFacts } from '../../shared/azure/aks/clusterFacts';
+import { explainKubectlFailure } from '../../shared/kube/kubectlErrors';
+import { neutralizeLoggingCommands } from '../../shared/pipeline/loggingCommands';
 import { applyArgs, namespaceObject, rolloutArgs, rolloutTargets, shellQuote, type DeployPlan } from './deployPlan';
+import { failureContextOf, type DeployRoute, type RouteContext } from './route';
 
 /** AKS run command takes the files as one base64 zip in the request; keep well under its limits. */
 const MAX_CONTEXT_BYTES = 20 * 1024 * 1024;
@@ -39,6 +42,42 @@ export function contextArchive(files: Record<string, string>): string {
 }
 
 /**
+ * AKS run command: no kubeconfig on the agent. The run command pod's log is printed; a kubectl that
+ * failed in it fails the task, explained as on the direct route.
+ */
+export function runCommandRoute(ctx: RouteContext): DeployRoute {
+  const { facts, timings } = ctx;
+  return {
+    name: 'runCommand',
+    credential: facts.entraIntegration ? ctx.options.credentialHelper : 'local',
+    async deploy(plan) {
+      // A token still on its way to the broker is the one run command takes from the credential's cache.
+      await ctx.broker?.prefetched;
+      const deadlineMs = (plan.rolloutTimeoutSeconds + 120) * 1000;
+      const outcome = await timings.time('run command', () =>
+        deployThroughRunCommand(ctx.cc, ctx.access, facts, plan, deadlineMs, ctx.identity.objectId),
+      );
+      for (const line of outcome.logs.split(/\r\n|\r|\n/)) if (line) console.log(`  [run command] ${neutralizeLoggingCommands(line)}`);
+      if (outcome.exitCode !== 0) throw runCommandFailure(outcome, { ...failureContextOf(ctx, plan), intent: 'write' });
+    },
+  };
+}
+
+function runCommandFailure(outcome: RunCommandOutcome, context: Parameters<typeof explainKubectlFailure>[1]): ExplainedError {
+  const explained = explainKubectlFailure(outcome.logs, context);
+  return new ExplainedError(
+    explained
+      ? { what: 'Deploying through AKS run command', ...explained }
+      : {
+          what: 'Deploying through AKS run command',
+          reason: `The command exited with ${outcome.exitCode}.`,
+          fix: 'See the run command log above.',
+          code: 'RUN_COMMAND_FAILED',
+        },
+  );
+}
+
+/**
  * Deploys through Resource Manager's AKS run command: the manifests travel zipped in the request,
  * a pod inside the cluster runs kubectl with a short-lived Entra token for the API server, and the
  * task polls for the result within the deadline. This reaches a private cluster from any agent.
@@ -52,25 +91,7 @@ export async function deployThroughRunCommand(
   principalObjectId?: string,
 ): Promise<RunCommandOutcome> {
   const what = `Deploying to '${facts.name}' through AKS run command`;
-  if (facts.runCommandDisabled) {
-    throw new ExplainedError({
-      what,
-      reason:
-        'The cluster disables run command (apiServerAccessProfile.disableRunCommand), and the agent has no line of sight to its API server.',
-      fix: `Run the job on a self-hosted agent inside the cluster's VNet, or enable run command: az aks command invoke needs 'az aks update -n ${facts.name} -g ${facts.resourceGroup} --enable-run-command'.`,
-      code: 'RUN_COMMAND_DISABLED',
-    });
-  }
-  const namespace = namespaceObject(plan);
-  const context = contextArchive({ 'manifests.yaml': toYamlStream(namespace ? [namespace, ...plan.objects] : plan.objects) });
-  if (context.length > MAX_CONTEXT_BYTES) {
-    throw new ExplainedError({
-      what,
-      reason: `The zipped manifests are ${Math.round(context.length / 1024 / 1024)} MB, more than run command carries (${MAX_CONTEXT_BYTES / 1024 / 1024} MB).`,
-      fix: 'Deploy in smaller batches, or from an agent with line of sight (route: direct).',
-      code: 'RUN_COMMAND_TOO_LARGE',
-    });
-  }
+  const context = runCommandContext(what, facts, plan);
   // As `az aks command invoke` does (azure-cli, acs/custom.py aks_runcommand): the caller's token for
   // the AKS server application goes only to a cluster with AKS-managed Entra ID; any other cluster
   // runs the command with its own credential, and a token there would only travel for nothing.
@@ -98,28 +119,64 @@ export async function deployThroughRunCommand(
     }
     return { exitCode: result.exitCode ?? -1, logs: result.logs ?? '' };
   } catch (err) {
-    // Already explained (e.g. ARM_FOREIGN_URL from the client's pipeline, a poll URL off Resource Manager).
-    if (err instanceof ExplainedError) throw err;
-    if (err instanceof DeadlineExceededError) {
-      throw new ExplainedError(
-        {
-          what,
-          reason: `The command did not finish within ${Math.round(deadlineMs / 1000)} s.`,
-          fix: 'Raise rolloutTimeoutSeconds, or check the rollout in the cluster.',
-          code: 'RUN_COMMAND_TIMEOUT',
-        },
-        { cause: err },
-      );
-    }
-    const e = err as { statusCode?: number; code?: string };
-    const scope = clusterResourceId(access.target);
-    const explained = explainArmFailure(
-      { statusCode: e.statusCode, code: e.code, message: messageOf(err) },
-      { action: `${AKS}/runcommand/action (and commandResults/read)`, scope, principalObjectId, resourceLabel: `cluster '${facts.name}'` },
-    );
-    if (explained.code === 'ARM_AUTHORIZATION_FAILED') explained.fix = runCommandRolesFix(principalObjectId, scope);
-    throw new ExplainedError({ what, ...explained }, { cause: err });
+    throw runCommandRequestFailure(err, what, deadlineMs, access, facts, principalObjectId);
   }
+}
+
+/** The manifests as run command's `context`, once the cluster is seen to allow run command and the archive fits. */
+function runCommandContext(what: string, facts: ClusterFacts, plan: DeployPlan): string {
+  if (facts.runCommandDisabled) {
+    throw new ExplainedError({
+      what,
+      reason:
+        'The cluster disables run command (apiServerAccessProfile.disableRunCommand), and the agent has no line of sight to its API server.',
+      fix: `Run the job on a self-hosted agent inside the cluster's VNet, or enable run command: az aks command invoke needs 'az aks update -n ${facts.name} -g ${facts.resourceGroup} --enable-run-command'.`,
+      code: 'RUN_COMMAND_DISABLED',
+    });
+  }
+  const namespace = namespaceObject(plan);
+  const context = contextArchive({ 'manifests.yaml': toYamlStream(namespace ? [namespace, ...plan.objects] : plan.objects) });
+  if (context.length > MAX_CONTEXT_BYTES) {
+    throw new ExplainedError({
+      what,
+      reason: `The zipped manifests are ${Math.round(context.length / 1024 / 1024)} MB, more than run command carries (${MAX_CONTEXT_BYTES / 1024 / 1024} MB).`,
+      fix: 'Deploy in smaller batches, or from an agent with line of sight (route: direct).',
+      code: 'RUN_COMMAND_TOO_LARGE',
+    });
+  }
+  return context;
+}
+
+/** The run command request's failure, explained: the deadline, or Resource Manager's refusal with the roles that allow it. */
+function runCommandRequestFailure(
+  err: unknown,
+  what: string,
+  deadlineMs: number,
+  access: ClusterAccess,
+  facts: ClusterFacts,
+  principalObjectId: string | undefined,
+): ExplainedError {
+  // Already explained (e.g. ARM_FOREIGN_URL from the client's pipeline, a poll URL off Resource Manager).
+  if (err instanceof ExplainedError) return err;
+  if (err instanceof DeadlineExceededError) {
+    return new ExplainedError(
+      {
+        what,
+        reason: `The command did not finish within ${Math.round(deadlineMs / 1000)} s.`,
+        fix: 'Raise rolloutTimeoutSeconds, or check the rollout in the cluster.',
+        code: 'RUN_COMMAND_TIMEOUT',
+      },
+      { cause: err },
+    );
+  }
+  const e = err as { statusCode?: number; code?: string };
+  const scope = clusterResourceId(access.target);
+  const explained = explainArmFailure(
+    { statusCode: e.statusCode, code: e.code, message: messageOf(err) },
+    { action: `${AKS}/runcommand/action (and commandResults/read)`, scope, principalObjectId, resourceLabel: `cluster '${facts.name}'` },
+  );
+  if (explained.code === 'ARM_AUTHORIZATION_FAILED') explained.fix = runCommandRolesFix(principalObjectId, scope);
+  return new ExplainedError({ what, ...explained }, { cause: err });
 }
 
 const AKS = 'Microsoft.ContainerService/managedClusters';

@@ -1,14 +1,15 @@
-import { ClusterAccess } from '../../shared/azure/aks/clusterAccess';
+import { ClusterAccess, clusterTargetOf } from '../../shared/azure/aks/clusterAccess';
+import { clusterFactsOf } from '../../shared/azure/aks/clusterFacts';
 import { acquireToken, type ConnectionCredential } from '../../shared/azure/identity/connectionCredential';
 import { apiServerOf } from '../../shared/kube/kubeconfig';
-import { agentRouteTo } from '../../shared/net/agentHttpSettings';
 import { probeEndpoint } from '../../shared/lineOfSight/lineOfSight';
+import { aksApiServerProbe } from '../../shared/lineOfSight/probeTargets';
 import { diagnoseLineOfSight } from '../../shared/lineOfSight/lineOfSightDiagnosis';
 import { messageOf, type ExplainedError } from '../../shared/pipeline/explainedError';
 import { reviewInCluster, roleBindingCommand } from '../../shared/azure/rbac/inClusterReview';
 import type { IntentEvaluation, OperationVerdict } from '../../shared/azure/rbac/intentVerdicts';
 import type { RoleCheckOptions } from './inputs';
-import type { RoleCheckScope } from './roleCheckScope';
+import { valueOf, type RoleCheckScope } from './roleCheckScope';
 
 const IN_CLUSTER_PROBE_MS = 5_000;
 const REVIEW_DEADLINE_MS = 30_000;
@@ -52,46 +53,33 @@ async function askApiServer(
   oid: string | undefined,
   verdicts: OperationVerdict[],
 ): Promise<{ verdicts?: OperationVerdict[]; reason: string }> {
+  const target = clusterTargetOf({ resourceGroup: o.resourceGroup, name: o.clusterName! }, scope.subscriptionId);
   let kubeconfig;
   try {
-    kubeconfig = await new ClusterAccess(
-      cc,
-      { subscriptionId: scope.subscriptionId, resourceGroup: o.resourceGroup, name: o.clusterName! },
-      oid,
-    ).kubeconfig(false);
+    kubeconfig = await new ClusterAccess(cc, target, oid).kubeconfig(false);
   } catch (err) {
     return { reason: `the connection could not get the cluster user credential (${(err as ExplainedError).reason ?? messageOf(err)})` };
   }
   const server = apiServerOf(kubeconfig);
-  const url = new URL(server.server);
-  const host = server.tlsServerName ?? url.hostname;
-  const port = Number(url.port) || 443;
-  // The same way kubectl would go: through the agent's proxy unless its bypass list names the server.
-  const route = agentRouteTo(url.hostname, port);
-  const probe = await probeEndpoint(
-    {
-      label: 'AKS API server',
-      host,
-      port,
-      ca: server.caPem ? [server.caPem] : undefined,
-      path: '/readyz',
-      reachableStatuses: [200, 401],
-      route,
-    },
-    IN_CLUSTER_PROBE_MS,
-  );
-  const diagnosis = diagnoseLineOfSight(probe, {
-    kind: 'aksApiServer',
-    resourceName: o.clusterName!,
-    privateCluster: /\.privatelink\./.test(host),
+  // What Resource Manager says of the cluster, when the connection could read it (the diagnosis also knows a privatelink name).
+  const cluster = valueOf(scope.clusterRead);
+  const facts = cluster ? clusterFactsOf(cluster, target) : undefined;
+  const { probe, context } = aksApiServerProbe(server, {
+    name: target.name,
+    privateCluster: facts?.privateCluster,
+    authorizedIpRanges: facts?.authorizedIpRanges,
   });
+  const diagnosis = diagnoseLineOfSight(await probeEndpoint(probe, IN_CLUSTER_PROBE_MS), context);
   if (!diagnosis.ok)
     return {
       reason: `the API server is not reachable from this agent [${diagnosis.code}]; run the check on an agent inside the cluster's network.`,
     };
   try {
     const token = (await acquireToken(cc, 'aksServer')).token;
-    return { verdicts: await reviewInCluster(verdicts, { ...server, token, route }, o.namespace, REVIEW_DEADLINE_MS), reason: '' };
+    return {
+      verdicts: await reviewInCluster(verdicts, { ...server, token, route: probe.route }, o.namespace, REVIEW_DEADLINE_MS),
+      reason: '',
+    };
   } catch (err) {
     return { reason: `the API server did not answer the review (${messageOf(err)}).` };
   }

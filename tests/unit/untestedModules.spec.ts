@@ -58,6 +58,18 @@ const COVERED_THROUGH_TASKS: Record<string, { why: string; specs: string[] }> = 
     why: "the task process's result, cleanups and cancellation (signals)",
     specs: ['tests/tasks/agentSteps.sandbox.spec.ts', 'tests/tasks/entryPoints.mock.spec.ts'],
   },
+  'tasks/PrivateAksDeployV1/deploy': {
+    why: "PrivateAksDeploy's flow (sign-in, cluster reads, line of sight, the chosen route); its choice is route (unit)",
+    specs: ['tests/tasks/privateAksDeploy.sandbox.spec.ts', 'tests/tasks/agentSteps.sandbox.spec.ts'],
+  },
+  'tasks/PrivateAksDeployV1/session': {
+    why: 'signs in, reads the cluster and its credential through ARM, starts the token broker',
+    specs: ['tests/tasks/privateAksDeploy.sandbox.spec.ts', 'tests/tasks/tokensPerScope.sandbox.spec.ts'],
+  },
+  'tasks/PrivateAksDeployV1/report': {
+    why: 'prints, uploads the summary and sets the outputs; the rendering is deploySummary (unit: buildSummaries)',
+    specs: ['tests/tasks/privateAksDeploy.sandbox.spec.ts', 'tests/tasks/docsExamples.sandbox.spec.ts'],
+  },
   'tasks/ServiceConnectionRoleCheckV1/inputs': {
     why: "reads the task's inputs from the agent (task-lib); its validation helpers are unit-tested (resourceId, intents)",
     specs: ['tests/tasks/roleCheck.sandbox.spec.ts', 'tests/reliability/badInput.sandbox.spec.ts'],

@@ -2,11 +2,10 @@ import type { ContainerServiceClient } from '@azure/arm-containerservice';
 import { containerServiceClient } from '../arm/armClient';
 import { armCall } from '../arm/armCall';
 import type { ArmFailureContext } from '../arm/armErrors';
-import { clusterIdOf, parseResourceId, validateResourceGroupName, validateResourceName } from '../arm/resourceId';
+import { clusterIdOf } from '../arm/resourceId';
 import type { ConnectionCredential } from '../identity/connectionCredential';
 import { parseKubeconfig, type Kubeconfig } from '../../kube/kubeconfig';
 import { ExplainedError } from '../../pipeline/explainedError';
-import { optionalInput, requiredInput } from '../../pipeline/taskInputs';
 import { clusterFactsOf, type ClusterFacts } from './clusterFacts';
 
 export interface ClusterTarget {
@@ -17,13 +16,18 @@ export interface ClusterTarget {
 
 const ARM_DEADLINE_MS = 120_000;
 
-/** The cluster the inputs name: a resource id, or resource group and name in the connection's subscription. */
-export function clusterTargetFromInputs(connectionSubscriptionId: string | undefined): ClusterTarget {
-  if ((optionalInput('clusterSpecifiedBy') ?? 'name') === 'resourceId') {
-    const id = parseResourceId('clusterResourceId', requiredInput('clusterResourceId'), 'Microsoft.ContainerService/managedClusters');
-    return { subscriptionId: id.subscriptionId, resourceGroup: id.resourceGroup, name: id.name };
-  }
-  if (!connectionSubscriptionId) {
+/** A cluster as a task's inputs name it: by resource id (with its subscription), or by resource group and name. */
+export interface ClusterSelector {
+  /** Set when the cluster was given by resource id; otherwise the connection's subscription holds it. */
+  subscriptionId?: string;
+  resourceGroup: string;
+  name: string;
+}
+
+/** Where the cluster is: its own subscription when given by resource id, else the connection's. */
+export function clusterTargetOf(cluster: ClusterSelector, connectionSubscriptionId: string | undefined): ClusterTarget {
+  const subscriptionId = cluster.subscriptionId ?? connectionSubscriptionId;
+  if (!subscriptionId) {
     throw new ExplainedError({
       what: 'Finding the cluster',
       reason:
@@ -32,11 +36,7 @@ export function clusterTargetFromInputs(connectionSubscriptionId: string | undef
       code: 'NO_SUBSCRIPTION',
     });
   }
-  return {
-    subscriptionId: connectionSubscriptionId,
-    resourceGroup: validateResourceGroupName('resourceGroupName', requiredInput('resourceGroupName')),
-    name: validateResourceName('clusterName', 'cluster', requiredInput('clusterName')),
-  };
+  return { subscriptionId, resourceGroup: cluster.resourceGroup, name: cluster.name };
 }
 
 export function clusterResourceId(t: ClusterTarget): string {

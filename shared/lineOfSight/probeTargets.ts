@@ -3,9 +3,50 @@ import { containerRegistryClient } from '../azure/arm/armClient';
 import { acrLoginServerSuffix } from '../azure/connection/cloud';
 import type { ConnectionCredential } from '../azure/identity/connectionCredential';
 import { DeadlineExceededError, withDeadline } from '../net/deadline';
-import { agentTrustedCas } from '../net/agentHttpSettings';
+import { agentRouteTo, agentTrustedCas } from '../net/agentHttpSettings';
 import type { PreflightTarget } from './lineOfSightDiagnosis';
 import { neutralizeLoggingCommands } from '../pipeline/loggingCommands';
+
+/** The API server as a kubeconfig names it (shared/kube/kubeconfig apiServerOf). */
+export interface ApiServerAddress {
+  server: string;
+  caPem?: string;
+  tlsServerName?: string;
+}
+
+/**
+ * The AKS API server's probe: an anonymous GET /readyz answers when the agent gets through, 401 with
+ * anonymous auth off (AKS) or 200 where anonymous clients may read it (Kubernetes RBAC's
+ * system:public-info-viewer). The probe
+ * goes the way kubectl will: through the agent's proxy unless its bypass list names the server, chosen
+ * by the server URL's host as Go's http.ProxyFromEnvironment does (it matches req.URL, not the TLS
+ * name). "Private" is what Resource Manager says of the cluster when it was read; the diagnosis adds
+ * a privatelink name (lineOfSightDiagnosis).
+ */
+export function aksApiServerProbe(
+  api: ApiServerAddress,
+  cluster: { name: string; privateCluster?: boolean; authorizedIpRanges?: string[] },
+): PreflightTarget {
+  const url = new URL(api.server);
+  const port = Number(url.port) || 443;
+  return {
+    probe: {
+      label: 'AKS API server',
+      host: api.tlsServerName ?? url.hostname,
+      port,
+      ca: api.caPem ? [api.caPem] : undefined,
+      path: '/readyz',
+      reachableStatuses: [200, 401],
+      route: agentRouteTo(url.hostname, port),
+    },
+    context: {
+      kind: 'aksApiServer',
+      resourceName: cluster.name,
+      privateCluster: cluster.privateCluster,
+      ...(cluster.authorizedIpRanges ? { authorizedIpRanges: cluster.authorizedIpRanges.length > 0 } : {}),
+    },
+  };
+}
 
 /**
  * The registry's login server as the agent will reach it (docker push, helm pull): an anonymous

@@ -5,7 +5,7 @@ import * as path from 'path';
 import * as tls from 'tls';
 import { Writable } from 'stream';
 import * as tl from 'azure-pipelines-task-lib/task';
-import { registryDataEndpointProbe, registryProbe } from '../../shared/lineOfSight/registryProbe';
+import { aksApiServerProbe, registryDataEndpointProbe, registryProbe } from '../../shared/lineOfSight/probeTargets';
 
 /**
  * Each cloud's login server suffix: `acr_login_server_endpoint` in the Azure CLI's cloud table
@@ -81,5 +81,81 @@ describe('registryProbe: where the preflight looks for a registry', () => {
       delete process.env.AGENT_CAINFO;
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+/**
+ * The AKS API server's probe, as both PrivateAksDeploy's preflight and ServiceConnectionRoleCheck's
+ * in-cluster check build it from the kubeconfig Resource Manager hands out (server, CA, and
+ * tls-server-name when kubectl connects by another name: client-go rest.TLSClientConfig.ServerName).
+ */
+describe('aksApiServerProbe: the API server as kubectl will reach it', () => {
+  before(() => tl.setStdStream(new Writable({ write: (_chunk, _encoding, done) => done() })));
+  after(() => tl.setStdStream(process.stdout));
+
+  const PRIVATE = 'aks1-dns-1a2b3c4d.8e9f0a1b-2c3d.privatelink.westeurope.azmk8s.io';
+  const cases: {
+    name: string;
+    server: { server: string; caPem?: string; tlsServerName?: string };
+    cluster: { name: string; privateCluster?: boolean; authorizedIpRanges?: string[] };
+    host: string;
+    port: number;
+    ca?: string[];
+    context: Record<string, unknown>;
+  }[] = [
+    {
+      name: "a private cluster's FQDN with its CA; Resource Manager's facts go to the diagnosis",
+      server: { server: `https://${PRIVATE}:443`, caPem: 'CA' },
+      cluster: { name: 'aks1', privateCluster: true, authorizedIpRanges: [] },
+      host: PRIVATE,
+      port: 443,
+      ca: ['CA'],
+      context: { kind: 'aksApiServer', resourceName: 'aks1', privateCluster: true, authorizedIpRanges: false },
+    },
+    {
+      name: 'a public cluster filtering by authorized ranges, on another port',
+      server: { server: 'https://aks2-dns.hcp.westeurope.azmk8s.io:8443' },
+      cluster: { name: 'aks2', privateCluster: false, authorizedIpRanges: ['203.0.113.0/24'] },
+      host: 'aks2-dns.hcp.westeurope.azmk8s.io',
+      port: 8443,
+      context: { kind: 'aksApiServer', resourceName: 'aks2', privateCluster: false, authorizedIpRanges: true },
+    },
+    {
+      name: 'by address with tls-server-name: the probe checks the name the certificate carries',
+      server: { server: 'https://10.0.0.4:443', tlsServerName: PRIVATE },
+      cluster: { name: 'aks1' },
+      host: PRIVATE,
+      port: 443,
+      context: { kind: 'aksApiServer', resourceName: 'aks1', privateCluster: undefined },
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const { probe, context } = aksApiServerProbe(c.server, c.cluster);
+      assert.strictEqual(probe.label, 'AKS API server');
+      assert.strictEqual(probe.host, c.host);
+      assert.strictEqual(probe.port, c.port);
+      assert.deepStrictEqual(probe.ca, c.ca);
+      assert.strictEqual(probe.path, '/readyz');
+      assert.deepStrictEqual(probe.reachableStatuses, [200, 401]);
+      assert.deepStrictEqual(context, c.context);
+    });
+  }
+
+  it("goes the way kubectl goes: through the agent's proxy, chosen by the server URL's host (the bypass list names it)", () => {
+    // The agent's proxy settings reach the task as variables (Agent.ProxyUrl, Agent.ProxyBypassList as JSON).
+    process.env.AGENT_PROXYURL = 'http://proxy.contoso.com:8080';
+    process.env.AGENT_PROXYBYPASSLIST = JSON.stringify(['10\\.0\\.0\\.4']);
+    try {
+      assert.strictEqual(aksApiServerProbe({ server: `https://${PRIVATE}:443` }, { name: 'aks1' }).probe.route?.kind, 'proxy');
+      assert.strictEqual(
+        aksApiServerProbe({ server: 'https://10.0.0.4:443', tlsServerName: PRIVATE }, { name: 'aks1' }).probe.route?.kind,
+        'bypass',
+      );
+    } finally {
+      delete process.env.AGENT_PROXYURL;
+      delete process.env.AGENT_PROXYBYPASSLIST;
+    }
+    assert.strictEqual(aksApiServerProbe({ server: `https://${PRIVATE}:443` }, { name: 'aks1' }).probe.route?.kind, 'direct');
   });
 });

@@ -3,13 +3,14 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as taskLibInternal from 'azure-pipelines-task-lib/internal';
-import { planFromInputs } from '../../tasks/PrivateAksDeployV1/planFromInputs';
+import { buildDeployPlan } from '../../tasks/PrivateAksDeployV1/buildPlan';
+import { readDeployInputs } from '../../tasks/PrivateAksDeployV1/inputs';
 import { agentJobEnv, taskInputsEnv } from '../support/agentEnvironment';
 import { agentInputsEnv } from '../support/agentStep';
 
 /**
  * The inputs as the agent hands them over (every PrivateAksDeploy input, defaulted, kustomizationPath
- * rooted: tests/support/agentStep.ts), read by the task's own plan builder.
+ * rooted: tests/support/agentStep.ts), read by the task's inputs and built into a plan by its plan builder.
  */
 describe('manifests input: folders', () => {
   let work: string;
@@ -47,8 +48,8 @@ describe('manifests input: folders', () => {
   });
 
   it('a folder stands for its .yaml, .yml and .json files, not its subfolders (as kubectl apply -f <folder>)', async () => {
-    asTheAgent({ manifests: 'k8s' });
-    const plan = await planFromInputs({ sourcesDirectory: dir, tempDir: dir, kubectl: () => 'kubectl' });
+    asTheAgent({ manifests: 'k8s', resourceGroupName: 'rg', clusterName: 'aks1' });
+    const plan = await buildDeployPlan({ ...readDeployInputs(), sourcesDirectory: dir, tempDir: dir }, () => 'kubectl');
     assert.deepStrictEqual(
       plan.objects.map((o) => o.metadata.name),
       ['a', 'b', 'c'],
