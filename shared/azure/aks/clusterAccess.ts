@@ -1,3 +1,4 @@
+import { subscriptionOf } from '../connection/azureRmConnection';
 import type { ContainerServiceClient } from '@azure/arm-containerservice';
 import { containerServiceClient } from '../arm/armClient';
 import { armCall } from '../arm/armCall';
@@ -26,16 +27,8 @@ export interface ClusterSelector {
 
 /** Where the cluster is: its own subscription when given by resource id, else the connection's. */
 export function clusterTargetOf(cluster: ClusterSelector, connectionSubscriptionId: string | undefined): ClusterTarget {
-  const subscriptionId = cluster.subscriptionId ?? connectionSubscriptionId;
-  if (!subscriptionId) {
-    throw new ExplainedError({
-      what: 'Finding the cluster',
-      reason:
-        'The connection is not scoped to a subscription (management group or workspace level), so a resource group and name do not say where the cluster is.',
-      fix: "Set clusterSpecifiedBy to resourceId and give the cluster's full resource id.",
-      code: 'NO_SUBSCRIPTION',
-    });
-  }
+  // Given by resource id, the cluster names its own subscription; by name, the connection's must.
+  const subscriptionId = cluster.subscriptionId ?? subscriptionOf({ subscriptionId: connectionSubscriptionId });
   return { subscriptionId, resourceGroup: cluster.resourceGroup, name: cluster.name };
 }
 
