@@ -28,7 +28,12 @@ export interface ClusterSelector {
 /** Where the cluster is: its own subscription when given by resource id, else the connection's. */
 export function clusterTargetOf(cluster: ClusterSelector, connectionSubscriptionId: string | undefined): ClusterTarget {
   // Given by resource id, the cluster names its own subscription; by name, the connection's must.
-  const subscriptionId = cluster.subscriptionId ?? subscriptionOf({ subscriptionId: connectionSubscriptionId });
+  const subscriptionId =
+    cluster.subscriptionId ??
+    subscriptionOf(
+      { subscriptionId: connectionSubscriptionId },
+      "set clusterSpecifiedBy to resourceId and give the cluster's full resource id",
+    );
   return { subscriptionId, resourceGroup: cluster.resourceGroup, name: cluster.name };
 }
 

@@ -31,12 +31,12 @@ export interface AzureRmConnection {
  * Subscription; azure-pipelines-agent hands `subscriptionId` only for that scope), and then there is
  * nowhere to look.
  */
-export function subscriptionOf(connection: Pick<AzureRmConnection, 'subscriptionId'>): string {
+export function subscriptionOf(connection: Pick<AzureRmConnection, 'subscriptionId'>, orElse?: string): string {
   if (connection.subscriptionId) return connection.subscriptionId;
   throw new ExplainedError({
     what: 'Reading the service connection',
     reason: 'The connection is not scoped to a subscription (management group or workspace level), so it names no subscription to look in.',
-    fix: 'Use an Azure Resource Manager connection scoped to the subscription that holds the cluster or registry (or give the resource by its full resource id where the task takes one).',
+    fix: `Use an Azure Resource Manager connection scoped to the subscription that holds the cluster or registry${orElse ? `, or ${orElse}` : ''}.`,
     code: 'NO_SUBSCRIPTION',
   });
 }
