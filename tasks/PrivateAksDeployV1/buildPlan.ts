@@ -91,5 +91,6 @@ export async function buildDeployPlan(o: DeployOptions, kubectl: () => string): 
     pruneSelector: o.pruneSelector,
     waitForRollout: o.waitForRollout,
     rolloutTimeoutSeconds: o.rolloutTimeoutSeconds,
+    rollbackOnFailure: o.rollbackOnFailure,
   };
 }

@@ -2,6 +2,7 @@ import { apiServerOf } from '../../shared/kube/kubeconfig';
 import { locateKubectl } from '../../shared/kube/kubectl';
 import { PhaseTimings } from '../../shared/pipeline/phaseTimings';
 import { buildDeployPlan } from './buildPlan';
+import { reportDeleted } from './deleteManifests';
 import { directRoute } from './directRoute';
 import type { DeployOptions } from './inputs';
 import { checkLineOfSight } from './preflight';
@@ -40,6 +41,7 @@ export async function deploy(o: DeployOptions): Promise<void> {
 
   const context: RouteContext = { ...session, options: o, server: api.server, kubeconfig, broker, kubectl, timings };
   const route: DeployRoute = chosen === 'direct' && kubeconfig ? directRoute({ ...context, kubeconfig }) : runCommandRoute(context);
+  if (o.action === 'delete') return reportDeleted(session.facts.name, route.name, await route.delete(plan));
   await route.deploy(plan);
   await reportDeployed({ ...session, plan, requestedRoute: o.route, route }, outcomes, timings);
 }

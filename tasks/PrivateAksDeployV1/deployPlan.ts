@@ -1,4 +1,5 @@
 import type { ManifestObject } from '../../shared/kube/manifests';
+import { ExplainedError } from '../../shared/pipeline/explainedError';
 import { isClusterScoped } from '../../shared/kube/manifests';
 
 /** What to apply and how: the same for both routes. */
@@ -10,12 +11,17 @@ export interface DeployPlan {
   pruneSelector?: string;
   waitForRollout: boolean;
   rolloutTimeoutSeconds: number;
+  /** Undo the rollout of the workloads this run changed when their rollout fails (rollback.ts). */
+  rollbackOnFailure?: boolean;
 }
+
+/** A workload whose rollout the task waits for: `<kind>/<name>` and its namespace. */
+export type RolloutTarget = { ref: string; namespace: string };
 
 const ROLLOUT_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet']);
 
 /** The objects whose rollout the task waits for, as kubectl resource references. */
-export function rolloutTargets(plan: DeployPlan): { ref: string; namespace: string }[] {
+export function rolloutTargets(plan: DeployPlan): RolloutTarget[] {
   return plan.objects
     .filter((o) => ROLLOUT_KINDS.has(o.kind))
     .map((o) => ({ ref: `${o.kind.toLowerCase()}/${o.metadata.name}`, namespace: o.metadata.namespace ?? plan.namespace ?? 'default' }));
@@ -70,4 +76,17 @@ export function pruneAllowlist(plan: DeployPlan): string[] {
     }),
   );
   return [...kinds].sort();
+}
+
+/** What kubectl rollout status (and kubectl delete --wait) prints when its --timeout runs out (wait.ErrWaitTimeout). */
+export const ROLLOUT_TIMED_OUT = /timed out waiting for the condition/i;
+
+/** rolloutTimeoutSeconds ran out: one deadline for all workloads, on both routes. */
+export function rolloutTimeout(plan: DeployPlan, waiting: string[]): ExplainedError {
+  return new ExplainedError({
+    what: 'Waiting for the rollouts',
+    reason: `The rollouts did not finish within rolloutTimeoutSeconds (${plan.rolloutTimeoutSeconds} s for all workloads together); still waiting for ${waiting.join(', ')}.`,
+    fix: 'Check the pods of those workloads (kubectl describe, events), or raise rolloutTimeoutSeconds.',
+    code: 'KUBECTL_TIMEOUT',
+  });
 }

@@ -10,7 +10,19 @@ import type { PhaseTimings } from '../../shared/pipeline/phaseTimings';
 import { kubeloginCredential } from '../../shared/azure/aks/kubeloginCredential';
 import { usesEntraExec, withExecCredential, writeKubeconfig, type Kubeconfig } from '../../shared/kube/kubeconfig';
 import { onTaskEnd } from '../../shared/pipeline/runTask';
-import { applyArgs, namespaceObject, rolloutArgs, rolloutTargets, type DeployPlan } from './deployPlan';
+import { deleteReport } from '../../shared/kube/deleteOutput';
+import { deleteArgs, deleteTimeout, type DeleteOutcome } from './deleteManifests';
+import {
+  applyArgs,
+  namespaceObject,
+  ROLLOUT_TIMED_OUT,
+  rolloutArgs,
+  rolloutTargets,
+  rolloutTimeout,
+  type DeployPlan,
+  type RolloutTarget,
+} from './deployPlan';
+import { reportRollback, type RollbackOutcome } from './rollback';
 import { failureContextOf, type DeployRoute, type RouteContext } from './route';
 
 export interface DirectRouteOptions {
@@ -23,9 +35,6 @@ export interface DirectRouteOptions {
   /** Where the manifest file, apply and rollout phases are timed. */
   timings?: PhaseTimings;
 }
-
-/** What kubectl rollout status prints when its --timeout runs out (wait.ErrWaitTimeout). */
-const ROLLOUT_TIMED_OUT = /timed out waiting for the condition/i;
 
 async function kubectlStep(
   what: string,
@@ -100,18 +109,19 @@ export function directRoute(ctx: RouteContext & { kubeconfig: Kubeconfig }): Dep
   }
   const written = writeKubeconfig(o.tempDir, config);
   onTaskEnd(() => written.remove());
+  const options = (plan: DeployPlan): DirectRouteOptions => ({
+    kubectl: ctx.kubectl(),
+    kubeconfigPath: written.path,
+    env,
+    failureContext: failureContextOf(ctx, plan),
+    applyDeadlineMs: 300_000,
+    timings: ctx.timings,
+  });
   return {
     name: 'direct',
     credential: usesEntraExec(kubeconfig) ? o.credentialHelper : 'local',
-    deploy: (plan) =>
-      deployDirect(plan, {
-        kubectl: ctx.kubectl(),
-        kubeconfigPath: written.path,
-        env,
-        failureContext: failureContextOf(ctx, plan),
-        applyDeadlineMs: 300_000,
-        timings: ctx.timings,
-      }),
+    deploy: (plan) => deployDirect(plan, options(plan)),
+    delete: (plan) => deleteDirect(plan, options(plan)),
   };
 }
 
@@ -123,16 +133,78 @@ export async function deployDirect(plan: DeployPlan, o: DirectRouteOptions): Pro
   await time('manifest file', () =>
     fs.writeFileSync(manifestFile, toYamlStream(namespace ? [namespace, ...plan.objects] : plan.objects), { mode: 0o600 }),
   );
+  const rollback = plan.rollbackOnFailure && plan.waitForRollout;
+  const before = rollback ? await templatesOf(rolloutTargets(plan), o) : [];
   console.log(`kubectl ${applyArgs(plan, 'manifests.yaml').join(' ')}`);
   await time('apply', () => kubectlStep('Applying the manifests', applyArgs(plan, manifestFile), o, o.applyDeadlineMs, 'write'));
   if (!plan.waitForRollout) return;
-  await time('rollouts', () => waitForRollouts(plan, o));
+  const after = rollback ? await templatesOf(rolloutTargets(plan), o) : [];
+  // rolloutTimeoutSeconds is one deadline for all workloads, as its help says: each wait gets what is left.
+  const deadline = Date.now() + plan.rolloutTimeoutSeconds * 1000;
+  try {
+    await time('rollouts', () => waitForRollouts(plan, o, deadline));
+  } catch (failure) {
+    if (!rollback) throw failure;
+    const targets = rolloutTargets(plan);
+    const changed = targets.filter((_, i) => before[i] !== '' && before[i] !== after[i]);
+    const created = targets.filter((_, i) => before[i] === '');
+    throw reportRollback({ ...(await undoRollouts(changed, o, deadline)), created }, failure);
+  }
   tl.debug('direct route finished');
 }
 
-async function waitForRollouts(plan: DeployPlan, o: DirectRouteOptions): Promise<void> {
-  // rolloutTimeoutSeconds is one deadline for all workloads, as its help says: each wait gets what is left.
-  const deadline = Date.now() + plan.rolloutTimeoutSeconds * 1000;
+/** Each workload's pod template as JSON, '' when it does not exist (or cannot be read). */
+async function templatesOf(targets: RolloutTarget[], o: DirectRouteOptions): Promise<string[]> {
+  const out: string[] = [];
+  for (const t of targets) {
+    const args = ['get', t.ref, '--namespace', t.namespace, '--ignore-not-found', '-o', 'jsonpath={.spec.template}'];
+    const r = await runKubectl(o.kubectl, args, { kubeconfig: o.kubeconfigPath, env: o.env, deadlineMs: 60_000 });
+    out.push(r.exitCode === 0 ? r.stdout.trim() : '');
+  }
+  return out;
+}
+
+/**
+ * kubectl rollout undo of each workload the run changed, then their rollouts within what is left of
+ * the deadline (none when the failure was the deadline itself: the undo is then reported as not
+ * finished). As the run command script does (runCommandScript.ts).
+ */
+async function undoRollouts(changed: RolloutTarget[], o: DirectRouteOptions, deadline: number): Promise<Pick<RollbackOutcome, 'undone'>> {
+  const undone: RollbackOutcome['undone'] = [];
+  for (const t of changed) {
+    console.log(`rollbackOnFailure: undoing ${t.ref} in ${t.namespace}`);
+    const args = ['rollout', 'undo', t.ref, '--namespace', t.namespace];
+    console.log(`kubectl ${args.join(' ')}`);
+    await kubectlStep(`Undoing the rollout of ${t.ref} in ${t.namespace}`, args, o, 60_000, 'write');
+    undone.push({ target: t, rolledOut: false });
+  }
+  for (const u of undone) {
+    const left = Math.ceil((deadline - Date.now()) / 1000);
+    if (left <= 0) break;
+    const args = rolloutArgs({ rolloutTimeoutSeconds: left } as DeployPlan, u.target);
+    const r = await runKubectl(o.kubectl, args, { kubeconfig: o.kubeconfigPath, env: o.env, deadlineMs: (left + 30) * 1000 });
+    u.rolledOut = r.exitCode === 0;
+  }
+  return { undone };
+}
+
+/** action: delete from the agent: kubectl delete -f of the manifests, then which were deleted and which were not there. */
+export async function deleteDirect(plan: DeployPlan, o: DirectRouteOptions): Promise<DeleteOutcome> {
+  const manifestFile = path.join(path.dirname(o.kubeconfigPath), 'manifests.yaml');
+  fs.writeFileSync(manifestFile, toYamlStream(plan.objects), { mode: 0o600 });
+  console.log(`kubectl ${deleteArgs(plan, 'manifests.yaml').join(' ')}`);
+  const stdout = await kubectlStep(
+    'Deleting the manifests',
+    deleteArgs(plan, manifestFile),
+    o,
+    (plan.rolloutTimeoutSeconds + 30) * 1000,
+    'write',
+    () => deleteTimeout(plan),
+  );
+  return deleteReport(plan.objects, plan.namespace, stdout);
+}
+
+async function waitForRollouts(plan: DeployPlan, o: DirectRouteOptions, deadline: number): Promise<void> {
   const targets = rolloutTargets(plan);
   for (const [i, target] of targets.entries()) {
     const timedOut = () =>
@@ -147,13 +219,4 @@ async function waitForRollouts(plan: DeployPlan, o: DirectRouteOptions): Promise
     // kubectl stops itself at --timeout; the process deadline only catches a kubectl that hangs.
     await kubectlStep(`Waiting for the rollout of ${target.ref} in ${target.namespace}`, args, o, (left + 30) * 1000, 'read', timedOut);
   }
-}
-
-function rolloutTimeout(plan: DeployPlan, waiting: string[]): ExplainedError {
-  return new ExplainedError({
-    what: 'Waiting for the rollouts',
-    reason: `The rollouts did not finish within rolloutTimeoutSeconds (${plan.rolloutTimeoutSeconds} s for all workloads together); still waiting for ${waiting.join(', ')}.`,
-    fix: 'Check the pods of those workloads (kubectl describe, events), or raise rolloutTimeoutSeconds.',
-    code: 'KUBECTL_TIMEOUT',
-  });
 }

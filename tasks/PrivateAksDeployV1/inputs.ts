@@ -24,6 +24,9 @@ export interface DeployOptions {
   pruneSelector?: string;
   waitForRollout: boolean;
   rolloutTimeoutSeconds: number;
+  /** deploy (apply), or delete the manifests' objects (KubernetesManifest's action names). */
+  action: 'deploy' | 'delete';
+  rollbackOnFailure: boolean;
   route: RequestedRoute;
   registryName?: string;
   probeTimeoutMs: number;
@@ -75,6 +78,8 @@ function planInputs(): Pick<
   | 'pruneSelector'
   | 'waitForRollout'
   | 'rolloutTimeoutSeconds'
+  | 'action'
+  | 'rollbackOnFailure'
 > {
   const namespaceInput = optionalInput('namespace');
   const manifests = linesInput('manifests');
@@ -97,6 +102,8 @@ function planInputs(): Pick<
     pruneSelector: booleanInput('prune', false) ? requiredInput('pruneSelector') : undefined,
     waitForRollout: booleanInput('waitForRollout', true),
     rolloutTimeoutSeconds: integerInput('rolloutTimeoutSeconds', 300, 1, 86_400),
+    action: choiceInput('action', ['deploy', 'delete'] as const, 'deploy'),
+    rollbackOnFailure: booleanInput('rollbackOnFailure', false),
   };
 }
 

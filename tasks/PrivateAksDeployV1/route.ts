@@ -6,6 +6,7 @@ import type { SignedInIdentity } from '../../shared/azure/identity/signedInIdent
 import type { Kubeconfig } from '../../shared/kube/kubeconfig';
 import type { KubectlFailureContext } from '../../shared/kube/kubectlErrors';
 import type { PhaseTimings } from '../../shared/pipeline/phaseTimings';
+import type { DeleteOutcome } from './deleteManifests';
 import type { DeployPlan } from './deployPlan';
 import type { DeployOptions, RequestedRoute } from './inputs';
 import type { PreflightOutcome } from './preflight';
@@ -32,6 +33,8 @@ export interface DeployRoute {
    * request (one pod), so apply and the rollout waits are one operation on the route.
    */
   deploy(plan: DeployPlan): Promise<void>;
+  /** action: delete: kubectl delete of the plan's objects (--ignore-not-found --wait), which were deleted and which were not there. */
+  delete(plan: DeployPlan): Promise<DeleteOutcome>;
 }
 
 /** What a route needs of the session: who signed in, the cluster, and the credential the flow fetched. */

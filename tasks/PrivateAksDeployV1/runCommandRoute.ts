@@ -11,23 +11,34 @@ import { clusterResourceId } from '../../shared/azure/aks/clusterAccess';
 import type { ClusterFacts } from '../../shared/azure/aks/clusterFacts';
 import { explainKubectlFailure } from '../../shared/kube/kubectlErrors';
 import { neutralizeLoggingCommands } from '../../shared/pipeline/loggingCommands';
-import { applyArgs, namespaceObject, rolloutArgs, rolloutTargets, shellQuote, type DeployPlan } from './deployPlan';
+import { deleteReport } from '../../shared/kube/deleteOutput';
+import { splitBySize } from '../../shared/kube/manifestBatches';
+import type { ManifestObject } from '../../shared/kube/manifests';
+import { deleteScript, deleteTimeout, type DeleteOutcome } from './deleteManifests';
+import { namespaceObject, rolloutTargets, ROLLOUT_TIMED_OUT, rolloutTimeout, type DeployPlan, type RolloutTarget } from './deployPlan';
+import { MARK, markedTargets, reportRollback, rollbackFromLogs } from './rollback';
+import { runCommandScript } from './runCommandScript';
 import { failureContextOf, type DeployRoute, type RouteContext } from './route';
 
-/** AKS run command takes the files as one base64 zip in the request; keep well under its limits. */
-const MAX_CONTEXT_BYTES = 20 * 1024 * 1024;
+/**
+ * The largest run command request the task sends. Resource Manager refuses a request body over 4 MB
+ * (Azure/azure-resource-manager-rpc v1.0 common-api-details.md, "Max Request Body Size", added by
+ * PR #138), and AKS run command's `context` (the files, base64 of a zip: azure-rest-api-specs
+ * Microsoft.ContainerService managedClusters.json `RunCommandRequest.context`) travels in that body:
+ * `az aks command invoke --file` with a larger folder fails with "Request Entity Too Large"
+ * (Azure/azure-cli#22870). A batch whose request would be larger goes in several invocations.
+ */
+export const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
+
+/** What the rest of the body takes besides `context`: the command, the token, the JSON around them. */
+const REQUEST_RESERVE_BYTES = 64 * 1024;
 
 export interface RunCommandOutcome {
   exitCode: number;
   logs: string;
 }
 
-/** The bash command the run-command pod executes: apply, then wait for each rollout. */
-export function runCommandScript(plan: DeployPlan): string {
-  const steps = [applyArgs(plan, 'manifests.yaml')];
-  if (plan.waitForRollout) for (const target of rolloutTargets(plan)) steps.push(rolloutArgs(plan, target));
-  return steps.map((args) => ['kubectl', ...args].map((a) => (/^[\w./=:-]+$/.test(a) ? a : shellQuote(a))).join(' ')).join(' && ');
-}
+export { runCommandScript };
 
 /**
  * The run command's `context`: the files as one zip archive, base64, unpacked into the command's
@@ -46,21 +57,105 @@ export function contextArchive(files: Record<string, string>): string {
  * failed in it fails the task, explained as on the direct route.
  */
 export function runCommandRoute(ctx: RouteContext): DeployRoute {
-  const { facts, timings } = ctx;
+  const { facts } = ctx;
   return {
     name: 'runCommand',
     credential: facts.entraIntegration ? ctx.options.credentialHelper : 'local',
-    async deploy(plan) {
-      // A token still on its way to the broker is the one run command takes from the credential's cache.
-      await ctx.broker?.prefetched;
-      const deadlineMs = (plan.rolloutTimeoutSeconds + 120) * 1000;
-      const outcome = await timings.time('run command', () =>
-        deployThroughRunCommand(ctx.cc, ctx.access, facts, plan, deadlineMs, ctx.identity.objectId),
-      );
-      for (const line of outcome.logs.split(/\r\n|\r|\n/)) if (line) console.log(`  [run command] ${neutralizeLoggingCommands(line)}`);
-      if (outcome.exitCode !== 0) throw runCommandFailure(outcome, { ...failureContextOf(ctx, plan), intent: 'write' });
-    },
+    deploy: (plan) => deployInParts(ctx, plan),
+    delete: (plan) => deleteInParts(ctx, plan),
   };
+}
+
+/** One invocation: the command, its files, the deadline; its log printed. */
+async function invoke(ctx: RouteContext, command: string, objects: ManifestObject[], deadlineMs: number, label: string) {
+  const outcome = await ctx.timings.time('run command', () =>
+    deployThroughRunCommand(
+      ctx.cc,
+      ctx.access,
+      ctx.facts,
+      command,
+      runCommandContext(ctx.facts, objects),
+      deadlineMs,
+      ctx.identity.objectId,
+    ),
+  );
+  if (label) console.log(label);
+  for (const line of outcome.logs.split(/\r\n|\r|\n/)) if (line) console.log(`  [run command] ${neutralizeLoggingCommands(line)}`);
+  return outcome;
+}
+
+/** The plan's objects (the namespace to create first) in batches each within one request. */
+function partsOf(ctx: RouteContext, plan: DeployPlan): ManifestObject[][] {
+  const namespace = namespaceObject(plan);
+  const objects = namespace ? [namespace, ...plan.objects] : plan.objects;
+  const budget = Math.floor(((MAX_REQUEST_BYTES - REQUEST_RESERVE_BYTES) * 3) / 4); // base64: 4 bytes for 3
+  const split = splitBySize(objects, (batch) => zippedSize(batch), budget);
+  if (split.tooLarge) {
+    throw new ExplainedError({
+      what: `Deploying to '${ctx.facts.name}' through AKS run command`,
+      reason: `${split.tooLarge.kind} '${split.tooLarge.metadata.name}' alone is larger, zipped, than one run command request carries (${MAX_REQUEST_BYTES / 1024 / 1024} MB, Resource Manager's limit).`,
+      fix: 'Make the object smaller (a ConfigMap or Secret that big belongs in a volume or a registry), or deploy from an agent with line of sight (route: direct).',
+      code: 'RUN_COMMAND_TOO_LARGE',
+    });
+  }
+  if (split.batches.length > 1)
+    console.log(
+      `The manifests are larger than one run command request carries: sending them in ${split.batches.length} parts, namespaces and CRDs first.`,
+    );
+  return split.batches;
+}
+
+async function deployInParts(ctx: RouteContext, plan: DeployPlan): Promise<void> {
+  // A token still on its way to the broker is the one run command takes from the credential's cache.
+  await ctx.broker?.prefetched;
+  const parts = partsOf(ctx, plan);
+  const deadlineMs = (plan.rolloutTimeoutSeconds + 120) * 1000;
+  const changedBefore: RolloutTarget[] = [];
+  for (const [i, objects] of parts.entries()) {
+    const last = i === parts.length - 1;
+    const partPlan: DeployPlan = { ...plan, objects: objects.filter((o) => plan.objects.includes(o)), createNamespace: false };
+    const command = runCommandScript({ ...plan, objects: partPlan.objects }, { targets: rolloutTargets(partPlan), last, changedBefore });
+    const label = parts.length > 1 ? `Run command part ${i + 1} of ${parts.length}: ${objects.length} object(s).` : '';
+    const outcome = await invoke(ctx, command, objects, deadlineMs, label);
+    changedBefore.push(...markedTargets(outcome.logs, MARK.changed));
+    if (outcome.exitCode === 0) continue;
+    let failure: ExplainedError = ROLLOUT_TIMED_OUT.test(outcome.logs)
+      ? rolloutTimeout(plan, notRolledOut(plan, outcome.logs))
+      : runCommandFailure(outcome, { ...failureContextOf(ctx, plan), intent: 'write' });
+    if (
+      last &&
+      plan.rollbackOnFailure &&
+      plan.waitForRollout &&
+      /private-aks-deploy: (undone|created):|rollbackOnFailure: undoing/.test(outcome.logs)
+    )
+      failure = reportRollback(rollbackFromLogs(outcome.logs), failure);
+    throw failure;
+  }
+}
+
+function notRolledOut(plan: DeployPlan, logs: string): string[] {
+  const done = new Set(markedTargets(logs, MARK.rolledOut).map((t) => `${t.ref}@${t.namespace}`));
+  return rolloutTargets(plan)
+    .filter((t) => !done.has(`${t.ref}@${t.namespace}`))
+    .map((t) => t.ref);
+}
+
+/** kubectl delete of the manifests' objects: the rest first, namespaces and CRDs last (the parts in reverse). */
+async function deleteInParts(ctx: RouteContext, plan: DeployPlan): Promise<DeleteOutcome> {
+  await ctx.broker?.prefetched;
+  const parts = partsOf(ctx, { ...plan, createNamespace: false }).reverse();
+  let output = '';
+  for (const [i, objects] of parts.entries()) {
+    const command = deleteScript({ ...plan, objects });
+    const label = parts.length > 1 ? `Run command part ${i + 1} of ${parts.length}: ${objects.length} object(s).` : '';
+    const outcome = await invoke(ctx, command, objects, (plan.rolloutTimeoutSeconds + 120) * 1000, label);
+    if (outcome.exitCode !== 0) {
+      if (ROLLOUT_TIMED_OUT.test(outcome.logs)) throw deleteTimeout(plan);
+      throw runCommandFailure(outcome, { ...failureContextOf(ctx, plan), intent: 'write' });
+    }
+    output += outcome.logs;
+  }
+  return deleteReport(plan.objects, plan.namespace, output);
 }
 
 function runCommandFailure(outcome: RunCommandOutcome, context: Parameters<typeof explainKubectlFailure>[1]): ExplainedError {
@@ -86,12 +181,12 @@ export async function deployThroughRunCommand(
   cc: ConnectionCredential,
   access: ClusterAccess,
   facts: ClusterFacts,
-  plan: DeployPlan,
+  command: string,
+  context: string,
   deadlineMs: number,
   principalObjectId?: string,
 ): Promise<RunCommandOutcome> {
   const what = `Deploying to '${facts.name}' through AKS run command`;
-  const context = runCommandContext(what, facts, plan);
   // As `az aks command invoke` does (azure-cli, acs/custom.py aks_runcommand): the caller's token for
   // the AKS server application goes only to a cluster with AKS-managed Entra ID; any other cluster
   // runs the command with its own credential, and a token there would only travel for nothing.
@@ -103,7 +198,7 @@ export async function deployThroughRunCommand(
         access.containerService.managedClusters.runCommand(
           facts.resourceGroup,
           facts.name,
-          { command: runCommandScript(plan), context, ...(clusterToken ? { clusterToken } : {}) },
+          { command, context, ...(clusterToken ? { clusterToken } : {}) },
           { updateIntervalInMs: 1_000, abortSignal },
         ),
       () => new DeadlineExceededError('AKS run command', deadlineMs),
@@ -123,28 +218,22 @@ export async function deployThroughRunCommand(
   }
 }
 
-/** The manifests as run command's `context`, once the cluster is seen to allow run command and the archive fits. */
-function runCommandContext(what: string, facts: ClusterFacts, plan: DeployPlan): string {
+/** Objects as run command's `context`, once the cluster is seen to allow run command. */
+function runCommandContext(facts: ClusterFacts, objects: ManifestObject[]): string {
   if (facts.runCommandDisabled) {
     throw new ExplainedError({
-      what,
+      what: `Deploying to '${facts.name}' through AKS run command`,
       reason:
         'The cluster disables run command (apiServerAccessProfile.disableRunCommand), and the agent has no line of sight to its API server.',
       fix: `Run the job on a self-hosted agent inside the cluster's VNet, or enable run command: az aks command invoke needs 'az aks update -n ${facts.name} -g ${facts.resourceGroup} --enable-run-command'.`,
       code: 'RUN_COMMAND_DISABLED',
     });
   }
-  const namespace = namespaceObject(plan);
-  const context = contextArchive({ 'manifests.yaml': toYamlStream(namespace ? [namespace, ...plan.objects] : plan.objects) });
-  if (context.length > MAX_CONTEXT_BYTES) {
-    throw new ExplainedError({
-      what,
-      reason: `The zipped manifests are ${Math.round(context.length / 1024 / 1024)} MB, more than run command carries (${MAX_CONTEXT_BYTES / 1024 / 1024} MB).`,
-      fix: 'Deploy in smaller batches, or from an agent with line of sight (route: direct).',
-      code: 'RUN_COMMAND_TOO_LARGE',
-    });
-  }
-  return context;
+  return contextArchive({ 'manifests.yaml': toYamlStream(objects) });
+}
+
+function zippedSize(objects: ManifestObject[]): number {
+  return zipSync({ 'manifests.yaml': strToU8(toYamlStream(objects)) }, { level: 6 }).length;
 }
 
 /** The run command request's failure, explained: the deadline, or Resource Manager's refusal with the roles that allow it. */

@@ -143,7 +143,11 @@ describe('the YAML examples of overview.md and README.md', function () {
       const post = await runPostJobStep(step.task, jobEnv, main);
       if (post) assert.strictEqual(post.result, 'Succeeded', `post-job: ${post.resultMessage}\n${post.lines.slice(-20).join('\n')}`);
 
-      if (step.task === 'PrivateAksDeployV1') {
+      if (step.task === 'PrivateAksDeployV1' && step.inputs.action === 'delete') {
+        // action: delete removed what the manifests define.
+        assert.strictEqual(sandbox.azure.clusters.get('aks-private')!.store.get('Deployment', 'web', 'web'), undefined);
+        assert.deepStrictEqual(JSON.parse(main.outputs.deletedObjects), [{ kind: 'Deployment', namespace: 'web', name: 'web' }]);
+      } else if (step.task === 'PrivateAksDeployV1') {
         // `containers` with $(Build.BuildId) expanded by the agent pinned the image.
         const deployment = sandbox.azure.clusters.get('aks-private')!.store.get('Deployment', 'web', 'web') as
           { spec: { template: { spec: { containers: Array<{ image: string }> } } } } | undefined;

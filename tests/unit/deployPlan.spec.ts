@@ -75,8 +75,10 @@ describe('deploy plan', () => {
 
   it('quotes what the run command bash must not expand', () => {
     const script = runCommandScript({ ...plan, pruneSelector: "app=$(touch /tmp/pwned);x='y'" });
-    assert.match(script, /^kubectl apply -f manifests\.yaml --namespace web --server-side/);
+    assert.match(script, /^kubectl apply -f manifests\.yaml --namespace web --server-side.* \|\| exit \$\?$/m);
     assert.ok(script.includes(`'app=$(touch /tmp/pwned);x='\\''y'\\'''`), script);
-    assert.match(script, / && kubectl rollout status statefulset\/db --namespace data --timeout=120s$/);
+    // One deadline for all waits (runCommandScript.spec.ts runs it).
+    assert.match(script, /^deadline=\$\(\(SECONDS \+ 120\)\)$/m);
+    assert.match(script, /wait_for deployment\/shop web && wait_for statefulset\/db data \|\| rc=\$\?$/m);
   });
 });

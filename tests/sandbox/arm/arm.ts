@@ -94,11 +94,14 @@ export interface ArmErrorBody {
   message: string;
 }
 
+/** Resource Manager's request body limit (see startRunCommand). */
+export const MAX_ARM_REQUEST_BYTES = 4 * 1024 * 1024;
+
 /**
  * ARM / resource provider error catalogue. "verified": text seen in real responses quoted in public
  * sources; "approximation": code and gist right, wording not confirmed.
  */
-export const ERRORS = {
+const ERRORS = {
   // verified
   missingAuthorization: (): ArmErrorBody => ({
     code: 'AuthenticationFailed',
@@ -182,6 +185,12 @@ export const ERRORS = {
   runCommandDisabled: (): ArmErrorBody => ({
     code: 'BadRequest',
     message: 'Run command is disabled for this cluster. Enable it by setting apiServerAccessProfile.disableRunCommand to false.',
+  }),
+  // status verified (az aks command invoke with a large --file folder: "Operation returned an invalid status
+  // 'Request Entity Too Large'", Azure/azure-cli#22870); code and message an approximation
+  requestTooLarge: (size: number): ArmErrorBody => ({
+    code: 'RequestEntityTooLarge',
+    message: `The request content size ${size} bytes exceeds the maximum of ${MAX_ARM_REQUEST_BYTES} bytes.`,
   }),
   // approximation
   runCommandMissingCommand: (): ArmErrorBody => ({
@@ -1025,6 +1034,10 @@ export class ArmService {
   }
 
   private startRunCommand(req: SandboxRequest, c: ClusterRecord, apiVersion: string): SandboxResponse {
+    // Resource Manager's request body limit, 4 MB (Azure/azure-resource-manager-rpc v1.0
+    // common-api-details.md "Max Request Body Size"); run command's files travel in the body
+    // (RunCommandRequest.context), so a large --file folder is refused (Azure/azure-cli#22870).
+    if (req.body.length > MAX_ARM_REQUEST_BYTES) throw new ArmFailure(413, ERRORS.requestTooLarge(req.body.length));
     if (c.disableRunCommand) throw new ArmFailure(400, ERRORS.runCommandDisabled());
     const body = parseJsonBody(req);
     if (typeof body.command !== 'string' || body.command.trim() === '') throw new ArmFailure(400, ERRORS.runCommandMissingCommand());
