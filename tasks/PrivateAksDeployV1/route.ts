@@ -32,6 +32,11 @@ export interface DeployRoute {
    * request (one pod), so apply and the rollout waits are one operation on the route.
    */
   deploy(plan: DeployPlan): Promise<void>;
+  /**
+   * kubectl diff of the plan with the apply's flags: nothing changes on the cluster. Resolves with
+   * kubectl diff's output (empty when nothing would change); kubectl's own failures reject, explained.
+   */
+  preview(plan: DeployPlan): Promise<string>;
 }
 
 /** What a route needs of the session: who signed in, the cluster, and the credential the flow fetched. */

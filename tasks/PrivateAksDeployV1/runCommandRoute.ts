@@ -9,9 +9,10 @@ import { roleAssignmentCommand, suggestAssignments } from '../../shared/azure/rb
 import type { ClusterAccess } from '../../shared/azure/aks/clusterAccess';
 import { clusterResourceId } from '../../shared/azure/aks/clusterAccess';
 import type { ClusterFacts } from '../../shared/azure/aks/clusterFacts';
-import { explainKubectlFailure } from '../../shared/kube/kubectlErrors';
+import type { KubectlFailureContext } from '../../shared/kube/kubectlErrors';
 import { neutralizeLoggingCommands } from '../../shared/pipeline/loggingCommands';
-import { applyArgs, namespaceObject, rolloutArgs, rolloutTargets, shellQuote, type DeployPlan } from './deployPlan';
+import { applyArgs, diffArgs, dryRunArgs, namespaceObject, rolloutArgs, rolloutTargets, shellQuote, type DeployPlan } from './deployPlan';
+import { explainKubectlOutput, stageWhat, type KubectlStage } from './kubectlFailure';
 import { failureContextOf, type DeployRoute, type RouteContext } from './route';
 
 /** AKS run command takes the files as one base64 zip in the request; keep well under its limits. */
@@ -22,11 +23,34 @@ export interface RunCommandOutcome {
   logs: string;
 }
 
-/** The bash command the run-command pod executes: apply, then wait for each rollout. */
+/** The line the command prints once the server-side dry run passed, before the real apply. */
+export const DRY_RUN_PASSED = 'private-aks-deploy: the server-side dry run passed; applying.';
+
+function kubectlCommand(args: string[]): string {
+  return ['kubectl', ...args].map((a) => (/^[\w./=:-]+$/.test(a) ? a : shellQuote(a))).join(' ');
+}
+
+/**
+ * The bash command the run-command pod executes: the server-side dry run of the whole batch when
+ * asked, then the apply, then a wait for each rollout, `&&`-chained so that nothing runs after a step
+ * that failed (a refused dry run applies nothing).
+ */
 export function runCommandScript(plan: DeployPlan): string {
-  const steps = [applyArgs(plan, 'manifests.yaml')];
-  if (plan.waitForRollout) for (const target of rolloutTargets(plan)) steps.push(rolloutArgs(plan, target));
-  return steps.map((args) => ['kubectl', ...args].map((a) => (/^[\w./=:-]+$/.test(a) ? a : shellQuote(a))).join(' ')).join(' && ');
+  const steps: string[] = [];
+  if (plan.serverDryRunFirst) steps.push(kubectlCommand(dryRunArgs(plan, 'manifests.yaml')), `echo ${shellQuote(DRY_RUN_PASSED)}`);
+  steps.push(kubectlCommand(applyArgs(plan, 'manifests.yaml')));
+  if (plan.waitForRollout) for (const target of rolloutTargets(plan)) steps.push(kubectlCommand(rolloutArgs(plan, target)));
+  return steps.join(' && ');
+}
+
+/** The command for action preview: kubectl diff with the apply's flags (exit 1 means differences, not failure). */
+export function previewScript(plan: DeployPlan): string {
+  return kubectlCommand(diffArgs(plan, 'manifests.yaml'));
+}
+
+/** Which step of the command failed, from its log: the dry run when it never printed that it passed. */
+function failedStage(plan: DeployPlan, logs: string): KubectlStage {
+  return plan.serverDryRunFirst && !logs.includes(DRY_RUN_PASSED) ? 'dryRun' : 'apply';
 }
 
 /**
@@ -57,20 +81,37 @@ export function runCommandRoute(ctx: RouteContext): DeployRoute {
       const outcome = await timings.time('run command', () =>
         deployThroughRunCommand(ctx.cc, ctx.access, facts, plan, deadlineMs, ctx.identity.objectId),
       );
-      for (const line of outcome.logs.split(/\r\n|\r|\n/)) if (line) console.log(`  [run command] ${neutralizeLoggingCommands(line)}`);
-      if (outcome.exitCode !== 0) throw runCommandFailure(outcome, { ...failureContextOf(ctx, plan), intent: 'write' });
+      printLog(outcome);
+      if (outcome.exitCode !== 0)
+        throw runCommandFailure(outcome, { ...failureContextOf(ctx, plan), intent: 'write' }, failedStage(plan, outcome.logs));
+    },
+    async preview(plan) {
+      await ctx.broker?.prefetched;
+      const outcome = await timings.time('run command', () =>
+        deployThroughRunCommand(ctx.cc, ctx.access, facts, plan, 300_000, ctx.identity.objectId, previewScript(plan)),
+      );
+      printLog(outcome);
+      // kubectl diff: 0 no differences, 1 differences, >1 an error (kubectl diff --help).
+      if (outcome.exitCode > 1 || outcome.exitCode < 0)
+        throw runCommandFailure(outcome, { ...failureContextOf(ctx, plan), intent: 'read' }, 'diff');
+      return outcome.logs;
     },
   };
 }
 
-function runCommandFailure(outcome: RunCommandOutcome, context: Parameters<typeof explainKubectlFailure>[1]): ExplainedError {
-  const explained = explainKubectlFailure(outcome.logs, context);
+function printLog(outcome: RunCommandOutcome): void {
+  for (const line of outcome.logs.split(/\r\n|\r|\n/)) if (line) console.log(`  [run command] ${neutralizeLoggingCommands(line)}`);
+}
+
+function runCommandFailure(outcome: RunCommandOutcome, context: KubectlFailureContext, stage: KubectlStage): ExplainedError {
+  const explained = explainKubectlOutput(outcome.logs, context, stage);
+  const what = stageWhat(stage, 'runCommand');
   return new ExplainedError(
     explained
-      ? { what: 'Deploying through AKS run command', ...explained }
+      ? { what, ...explained }
       : {
-          what: 'Deploying through AKS run command',
-          reason: `The command exited with ${outcome.exitCode}.`,
+          what,
+          reason: `The command exited with ${outcome.exitCode}.${stage === 'dryRun' ? ' Nothing was applied: the server-side dry run refused the batch.' : ''}`,
           fix: 'See the run command log above.',
           code: 'RUN_COMMAND_FAILED',
         },
@@ -89,6 +130,7 @@ export async function deployThroughRunCommand(
   plan: DeployPlan,
   deadlineMs: number,
   principalObjectId?: string,
+  command = runCommandScript(plan),
 ): Promise<RunCommandOutcome> {
   const what = `Deploying to '${facts.name}' through AKS run command`;
   const context = runCommandContext(what, facts, plan);
@@ -103,7 +145,7 @@ export async function deployThroughRunCommand(
         access.containerService.managedClusters.runCommand(
           facts.resourceGroup,
           facts.name,
-          { command: runCommandScript(plan), context, ...(clusterToken ? { clusterToken } : {}) },
+          { command, context, ...(clusterToken ? { clusterToken } : {}) },
           { updateIntervalInMs: 1_000, abortSignal },
         ),
       () => new DeadlineExceededError('AKS run command', deadlineMs),
