@@ -20,13 +20,15 @@ export function explainKubectlOutput(
   context: KubectlFailureContext,
   stage: KubectlStage,
 ): Omit<Explanation, 'what'> | undefined {
-  // kubectl diff runs `diff` (or KUBECTL_EXTERNAL_DIFF) itself; without it kubectl fails with Go's
-  // exec.ErrNotFound text (os/exec: `exec: "diff": executable file not found in $PATH`).
-  if (stage === 'diff' && /exec: "([^"]*diff[^"]*)": executable file not found/.test(output)) {
+  // kubectl diff runs `diff` (or KUBECTL_EXTERNAL_DIFF) itself; without one on PATH the real kubectl
+  // 1.32 prints `error: failed to run "diff": executable file not found in $PATH` and exits 2 (seen
+  // against the sandbox with a PATH holding only kubectl).
+  const noDiff = stage === 'diff' ? /failed to run "([^"]+)": executable file not found/.exec(output) : null;
+  if (noDiff) {
     return {
       code: 'PREVIEW_NO_DIFF',
-      reason: `kubectl diff needs a diff program and found none on PATH (${/exec: "([^"]+)"/.exec(output)![1]}).`,
-      fix: 'Install diffutils on the agent (or set KUBECTL_EXTERNAL_DIFF to a diff program), or use route runCommand.',
+      reason: `kubectl diff needs a diff program and found none on PATH (${noDiff[1]}).`,
+      fix: 'On the agent: install diffutils, or set KUBECTL_EXTERNAL_DIFF to a diff program. Through run command (whose image lacks it): preview from an agent with line of sight (route direct).',
     };
   }
   const deploy = explainDeployFailure(output);
