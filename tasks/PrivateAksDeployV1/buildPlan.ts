@@ -88,6 +88,7 @@ export async function buildDeployPlan(o: DeployOptions, kubectl: () => string): 
     namespace: o.namespace,
     createNamespace: o.createNamespace,
     serverSideApply: o.serverSideApply,
+    serverDryRunFirst: o.serverDryRunFirst,
     pruneSelector: o.pruneSelector,
     waitForRollout: o.waitForRollout,
     rolloutTimeoutSeconds: o.rolloutTimeoutSeconds,

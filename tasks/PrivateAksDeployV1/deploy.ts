@@ -6,6 +6,7 @@ import { reportDeleted } from './deleteManifests';
 import { directRoute } from './directRoute';
 import type { DeployOptions } from './inputs';
 import { checkLineOfSight } from './preflight';
+import { reportPreview } from './previewReport';
 import { reportCluster, reportDeployed, reportLineOfSight, reportPlan } from './report';
 import { chooseRoute, type DeployRoute, type RouteContext } from './route';
 import { runCommandRoute } from './runCommandRoute';
@@ -42,6 +43,10 @@ export async function deploy(o: DeployOptions): Promise<void> {
   const context: RouteContext = { ...session, options: o, server: api.server, kubeconfig, broker, kubectl, timings };
   const route: DeployRoute = chosen === 'direct' && kubeconfig ? directRoute({ ...context, kubeconfig }) : runCommandRoute(context);
   if (o.action === 'delete') return reportDeleted(session.facts.name, route.name, await route.delete(plan));
+  if (o.action === 'preview') {
+    await reportPreview({ facts: session.facts, plan, route: route.name }, await route.preview(plan), timings);
+    return;
+  }
   await route.deploy(plan);
   await reportDeployed({ ...session, plan, requestedRoute: o.route, route }, outcomes, timings);
 }

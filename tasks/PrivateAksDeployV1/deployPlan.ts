@@ -8,6 +8,8 @@ export interface DeployPlan {
   namespace?: string;
   createNamespace: boolean;
   serverSideApply: boolean;
+  /** Run the whole batch with --dry-run=server before the real apply, so a refused batch changes nothing. */
+  serverDryRunFirst?: boolean;
   pruneSelector?: string;
   waitForRollout: boolean;
   rolloutTimeoutSeconds: number;
@@ -40,6 +42,23 @@ export function applyArgs(plan: DeployPlan, manifestFile: string): string[] {
     args.push('--prune', '--selector', plan.pruneSelector, ...pruneAllowlist(plan).flatMap((gvk) => ['--prune-allowlist', gvk]));
   }
   return args;
+}
+
+/**
+ * The same apply as a server-side dry run: every object goes through validation and admission
+ * (webhooks, quota) and nothing is stored (kubectl apply --dry-run=server; dryRun=All on each request).
+ */
+export function dryRunArgs(plan: DeployPlan, manifestFile: string): string[] {
+  return [...applyArgs(plan, manifestFile), '--dry-run=server'];
+}
+
+/**
+ * kubectl diff with the apply's flags (namespace, server-side apply with the same field manager and
+ * --force-conflicts, prune with its selector and allowlist: kubectl diff takes them all), so the
+ * diff shows what that apply would do; kubectl diff asks the server with dryRun=All either way.
+ */
+export function diffArgs(plan: DeployPlan, manifestFile: string): string[] {
+  return ['diff', ...applyArgs(plan, manifestFile).slice(1)];
 }
 
 export function rolloutArgs(plan: DeployPlan, target: { ref: string; namespace: string }): string[] {

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tl from 'azure-pipelines-task-lib/task';
-import { explainKubectlFailure, isConnectionLost, type KubectlFailureContext } from '../../shared/kube/kubectlErrors';
+import { isConnectionLost, type KubectlFailureContext } from '../../shared/kube/kubectlErrors';
 import { runKubectl } from '../../shared/kube/kubectl';
 import { toYamlStream } from '../../shared/kube/manifests';
 import { ExplainedError } from '../../shared/pipeline/explainedError';
@@ -14,6 +14,8 @@ import { deleteReport } from '../../shared/kube/deleteOutput';
 import { deleteArgs, deleteTimeout, type DeleteOutcome } from './deleteManifests';
 import {
   applyArgs,
+  diffArgs,
+  dryRunArgs,
   namespaceObject,
   ROLLOUT_TIMED_OUT,
   rolloutArgs,
@@ -22,6 +24,7 @@ import {
   type DeployPlan,
   type RolloutTarget,
 } from './deployPlan';
+import { explainKubectlOutput, stageWhat, type KubectlStage } from './kubectlFailure';
 import { reportRollback, type RollbackOutcome } from './rollback';
 import { failureContextOf, type DeployRoute, type RouteContext } from './route';
 
@@ -43,6 +46,7 @@ async function kubectlStep(
   deadlineMs: number,
   intent: 'read' | 'write',
   rolloutTimedOut?: () => ExplainedError,
+  stage: KubectlStage = 'other',
 ): Promise<string> {
   const run = () =>
     runKubectl(o.kubectl, args, {
@@ -69,8 +73,9 @@ async function kubectlStep(
       code: 'KUBECTL_TIMEOUT',
     });
   }
-  if (result.exitCode !== 0) {
-    const explained = explainKubectlFailure(result.stderr, { ...o.failureContext, intent });
+  // kubectl diff exits 1 when it found differences, >1 on an error (kubectl diff --help).
+  if (result.exitCode !== 0 && !(stage === 'diff' && result.exitCode === 1)) {
+    const explained = explainKubectlOutput(result.stderr, { ...o.failureContext, intent }, stage);
     throw new ExplainedError(
       explained
         ? { what, ...explained }
@@ -122,21 +127,43 @@ export function directRoute(ctx: RouteContext & { kubeconfig: Kubeconfig }): Dep
     credential: usesEntraExec(kubeconfig) ? o.credentialHelper : 'local',
     deploy: (plan) => deployDirect(plan, options(plan)),
     delete: (plan) => deleteDirect(plan, options(plan)),
+    preview: (plan) => previewDirect(plan, options(plan)),
   };
+}
+
+function writeManifestFile(plan: DeployPlan, o: DirectRouteOptions): string {
+  const manifestFile = path.join(path.dirname(o.kubeconfigPath), 'manifests.yaml');
+  const namespace = namespaceObject(plan);
+  fs.writeFileSync(manifestFile, toYamlStream(namespace ? [namespace, ...plan.objects] : plan.objects), { mode: 0o600 });
+  return manifestFile;
+}
+
+/** kubectl diff of the plan from the agent: its output (the unified diff, Secret values masked by kubectl). */
+export async function previewDirect(plan: DeployPlan, o: DirectRouteOptions): Promise<string> {
+  const time = <T>(phase: string, work: () => Promise<T> | T) => (o.timings ? o.timings.time(phase, work) : work());
+  const manifestFile = await time('manifest file', () => writeManifestFile(plan, o));
+  console.log(`kubectl ${diffArgs(plan, 'manifests.yaml').join(' ')}`);
+  return time('diff', () =>
+    kubectlStep(stageWhat('diff', 'direct'), diffArgs(plan, manifestFile), o, o.applyDeadlineMs, 'read', undefined, 'diff'),
+  );
 }
 
 /** Applies the plan with kubectl from the agent, then waits for each rollout. */
 export async function deployDirect(plan: DeployPlan, o: DirectRouteOptions): Promise<void> {
-  const manifestFile = path.join(path.dirname(o.kubeconfigPath), 'manifests.yaml');
-  const namespace = namespaceObject(plan);
   const time = <T>(phase: string, work: () => Promise<T> | T) => (o.timings ? o.timings.time(phase, work) : work());
-  await time('manifest file', () =>
-    fs.writeFileSync(manifestFile, toYamlStream(namespace ? [namespace, ...plan.objects] : plan.objects), { mode: 0o600 }),
-  );
+  const manifestFile = await time('manifest file', () => writeManifestFile(plan, o));
+  if (plan.serverDryRunFirst) {
+    console.log(`kubectl ${dryRunArgs(plan, 'manifests.yaml').join(' ')}`);
+    await time('dry run', () =>
+      kubectlStep(stageWhat('dryRun', 'direct'), dryRunArgs(plan, manifestFile), o, o.applyDeadlineMs, 'write', undefined, 'dryRun'),
+    );
+  }
   const rollback = plan.rollbackOnFailure && plan.waitForRollout;
   const before = rollback ? await templatesOf(rolloutTargets(plan), o) : [];
   console.log(`kubectl ${applyArgs(plan, 'manifests.yaml').join(' ')}`);
-  await time('apply', () => kubectlStep('Applying the manifests', applyArgs(plan, manifestFile), o, o.applyDeadlineMs, 'write'));
+  await time('apply', () =>
+    kubectlStep(stageWhat('apply', 'direct'), applyArgs(plan, manifestFile), o, o.applyDeadlineMs, 'write', undefined, 'apply'),
+  );
   if (!plan.waitForRollout) return;
   const after = rollback ? await templatesOf(rolloutTargets(plan), o) : [];
   // rolloutTimeoutSeconds is one deadline for all workloads, as its help says: each wait gets what is left.

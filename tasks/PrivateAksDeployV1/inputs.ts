@@ -9,9 +9,12 @@ import { ExplainedError } from '../../shared/pipeline/explainedError';
 import { booleanInput, choiceInput, integerInput, linesInput, optionalInput, requiredInput } from '../../shared/pipeline/taskInputs';
 
 export type RequestedRoute = 'auto' | 'direct' | 'runCommand';
+/** What the task does with the manifests: apply them, show what applying them would change, or delete their objects (KubernetesManifest's action names where they exist). */
+export type DeployAction = 'deploy' | 'preview' | 'delete';
 
 /** What PrivateAksDeploy is asked to do: the only place the task reads its inputs. */
 export interface DeployOptions {
+  action: DeployAction;
   cluster: ClusterSelector;
   /** What to deploy: manifest globs (one per line) and/or a kustomization folder, as given. */
   manifests: string[];
@@ -21,11 +24,10 @@ export interface DeployOptions {
   /** `containers`, each parsed (`repository:tag` or `repository@sha256:…`). */
   images: ReturnType<typeof parseImage>[];
   serverSideApply: boolean;
+  serverDryRunFirst: boolean;
   pruneSelector?: string;
   waitForRollout: boolean;
   rolloutTimeoutSeconds: number;
-  /** deploy (apply), or delete the manifests' objects (KubernetesManifest's action names). */
-  action: 'deploy' | 'delete';
   rollbackOnFailure: boolean;
   route: RequestedRoute;
   registryName?: string;
@@ -75,10 +77,10 @@ function planInputs(): Pick<
   | 'createNamespace'
   | 'images'
   | 'serverSideApply'
+  | 'serverDryRunFirst'
   | 'pruneSelector'
   | 'waitForRollout'
   | 'rolloutTimeoutSeconds'
-  | 'action'
   | 'rollbackOnFailure'
 > {
   const namespaceInput = optionalInput('namespace');
@@ -99,10 +101,10 @@ function planInputs(): Pick<
     createNamespace: booleanInput('createNamespace', false),
     images: linesInput('containers').map((line) => parseImage('containers', line)),
     serverSideApply: booleanInput('serverSideApply', false),
+    serverDryRunFirst: booleanInput('serverDryRunFirst', false),
     pruneSelector: booleanInput('prune', false) ? requiredInput('pruneSelector') : undefined,
     waitForRollout: booleanInput('waitForRollout', true),
     rolloutTimeoutSeconds: integerInput('rolloutTimeoutSeconds', 300, 1, 86_400),
-    action: choiceInput('action', ['deploy', 'delete'] as const, 'deploy'),
     rollbackOnFailure: booleanInput('rollbackOnFailure', false),
   };
 }
@@ -112,6 +114,7 @@ function planInputs(): Pick<
  * cluster's subscription may still be the connection's (known after sign-in: clusterTargetOf).
  */
 export function readDeployInputs(): DeployOptions {
+  const action = choiceInput('action', ['deploy', 'preview', 'delete'] as const, 'deploy');
   const route = choiceInput('route', ['auto', 'direct', 'runCommand'] as const, 'auto');
   const useAdmin = booleanInput('useAdminCredentials', false);
   const probeTimeoutMs = integerInput('probeTimeoutSeconds', 10, 1, 120) * 1000;
@@ -121,6 +124,7 @@ export function readDeployInputs(): DeployOptions {
   // A kubectlPath that was given is checked with the other inputs, before anything signs in.
   const kubectlPath = optionalInput('kubectlPath');
   return {
+    action,
     route,
     useAdmin,
     probeTimeoutMs,

@@ -35,6 +35,11 @@ export interface DeployRoute {
   deploy(plan: DeployPlan): Promise<void>;
   /** action: delete: kubectl delete of the plan's objects (--ignore-not-found --wait), which were deleted and which were not there. */
   delete(plan: DeployPlan): Promise<DeleteOutcome>;
+  /**
+   * kubectl diff of the plan with the apply's flags: nothing changes on the cluster. Resolves with
+   * kubectl diff's output (empty when nothing would change); kubectl's own failures reject, explained.
+   */
+  preview(plan: DeployPlan): Promise<string>;
 }
 
 /** What a route needs of the session: who signed in, the cluster, and the credential the flow fetched. */

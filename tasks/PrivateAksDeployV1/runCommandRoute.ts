@@ -9,15 +9,25 @@ import { roleAssignmentCommand, suggestAssignments } from '../../shared/azure/rb
 import type { ClusterAccess } from '../../shared/azure/aks/clusterAccess';
 import { clusterResourceId } from '../../shared/azure/aks/clusterAccess';
 import type { ClusterFacts } from '../../shared/azure/aks/clusterFacts';
-import { explainKubectlFailure } from '../../shared/kube/kubectlErrors';
+import type { KubectlFailureContext } from '../../shared/kube/kubectlErrors';
 import { neutralizeLoggingCommands } from '../../shared/pipeline/loggingCommands';
 import { deleteReport } from '../../shared/kube/deleteOutput';
 import { splitBySize } from '../../shared/kube/manifestBatches';
 import type { ManifestObject } from '../../shared/kube/manifests';
 import { deleteScript, deleteTimeout, type DeleteOutcome } from './deleteManifests';
-import { namespaceObject, rolloutTargets, ROLLOUT_TIMED_OUT, rolloutTimeout, type DeployPlan, type RolloutTarget } from './deployPlan';
+import {
+  diffArgs,
+  namespaceObject,
+  rolloutTargets,
+  ROLLOUT_TIMED_OUT,
+  rolloutTimeout,
+  shellQuote,
+  type DeployPlan,
+  type RolloutTarget,
+} from './deployPlan';
+import { explainKubectlOutput, stageWhat, type KubectlStage } from './kubectlFailure';
 import { MARK, markedTargets, reportRollback, rollbackFromLogs } from './rollback';
-import { runCommandScript } from './runCommandScript';
+import { DRY_RUN_PASSED, runCommandScript } from './runCommandScript';
 import { failureContextOf, type DeployRoute, type RouteContext } from './route';
 
 /**
@@ -39,6 +49,16 @@ export interface RunCommandOutcome {
 }
 
 export { runCommandScript };
+
+/** The command for action preview: kubectl diff with the apply's flags (exit 1 means differences, not failure). */
+export function previewScript(plan: DeployPlan): string {
+  return ['kubectl', ...diffArgs(plan, 'manifests.yaml')].map((a) => (/^[\w./=:-]+$/.test(a) ? a : shellQuote(a))).join(' ');
+}
+
+/** Which step of the command failed, from its log: the dry run when it never printed that it passed. */
+function failedStage(plan: DeployPlan, logs: string): KubectlStage {
+  return plan.serverDryRunFirst && !logs.includes(DRY_RUN_PASSED) ? 'dryRun' : 'apply';
+}
 
 /**
  * The run command's `context`: the files as one zip archive, base64, unpacked into the command's
@@ -63,6 +83,7 @@ export function runCommandRoute(ctx: RouteContext): DeployRoute {
     credential: facts.entraIntegration ? ctx.options.credentialHelper : 'local',
     deploy: (plan) => deployInParts(ctx, plan),
     delete: (plan) => deleteInParts(ctx, plan),
+    preview: (plan) => previewInParts(ctx, plan),
   };
 }
 
@@ -121,7 +142,7 @@ async function deployInParts(ctx: RouteContext, plan: DeployPlan): Promise<void>
     if (outcome.exitCode === 0) continue;
     let failure: ExplainedError = ROLLOUT_TIMED_OUT.test(outcome.logs)
       ? rolloutTimeout(plan, notRolledOut(plan, outcome.logs))
-      : runCommandFailure(outcome, { ...failureContextOf(ctx, plan), intent: 'write' });
+      : runCommandFailure(outcome, { ...failureContextOf(ctx, plan), intent: 'write' }, failedStage(plan, outcome.logs));
     if (
       last &&
       plan.rollbackOnFailure &&
@@ -151,21 +172,37 @@ async function deleteInParts(ctx: RouteContext, plan: DeployPlan): Promise<Delet
     const outcome = await invoke(ctx, command, objects, (plan.rolloutTimeoutSeconds + 120) * 1000, label);
     if (outcome.exitCode !== 0) {
       if (ROLLOUT_TIMED_OUT.test(outcome.logs)) throw deleteTimeout(plan);
-      throw runCommandFailure(outcome, { ...failureContextOf(ctx, plan), intent: 'write' });
+      throw runCommandFailure(outcome, { ...failureContextOf(ctx, plan), intent: 'write' }, 'other');
     }
     output += outcome.logs;
   }
   return deleteReport(plan.objects, plan.namespace, output);
 }
 
-function runCommandFailure(outcome: RunCommandOutcome, context: Parameters<typeof explainKubectlFailure>[1]): ExplainedError {
-  const explained = explainKubectlFailure(outcome.logs, context);
+/** kubectl diff of each part with the apply's flags: nothing changes; the diffs, concatenated. */
+async function previewInParts(ctx: RouteContext, plan: DeployPlan): Promise<string> {
+  await ctx.broker?.prefetched;
+  let diff = '';
+  for (const objects of partsOf(ctx, plan)) {
+    const partPlan: DeployPlan = { ...plan, objects: objects.filter((o) => plan.objects.includes(o)) };
+    const outcome = await invoke(ctx, previewScript(partPlan), objects, 300_000, '');
+    // kubectl diff: 0 no differences, 1 differences, >1 an error (kubectl diff --help).
+    if (outcome.exitCode > 1 || outcome.exitCode < 0)
+      throw runCommandFailure(outcome, { ...failureContextOf(ctx, plan), intent: 'read' }, 'diff');
+    diff += outcome.logs;
+  }
+  return diff;
+}
+
+function runCommandFailure(outcome: RunCommandOutcome, context: KubectlFailureContext, stage: KubectlStage): ExplainedError {
+  const explained = explainKubectlOutput(outcome.logs, context, stage);
+  const what = stageWhat(stage, 'runCommand');
   return new ExplainedError(
     explained
-      ? { what: 'Deploying through AKS run command', ...explained }
+      ? { what, ...explained }
       : {
-          what: 'Deploying through AKS run command',
-          reason: `The command exited with ${outcome.exitCode}.`,
+          what,
+          reason: `The command exited with ${outcome.exitCode}.${stage === 'dryRun' ? ' Nothing was applied: the server-side dry run refused the batch.' : ''}`,
           fix: 'See the run command log above.',
           code: 'RUN_COMMAND_FAILED',
         },

@@ -1,5 +1,8 @@
-import { applyArgs, rolloutTargets, shellQuote, type DeployPlan, type RolloutTarget } from './deployPlan';
+import { applyArgs, dryRunArgs, rolloutTargets, shellQuote, type DeployPlan, type RolloutTarget } from './deployPlan';
 import { MARK } from './rollback';
+
+/** The line the command prints once the server-side dry run passed, before the real apply. */
+export const DRY_RUN_PASSED = 'private-aks-deploy: the server-side dry run passed; applying.';
 
 /** One run command invocation's share of the plan. */
 export interface ScriptPart {
@@ -39,8 +42,13 @@ export function runCommandScript(
 ): string {
   const rollback = Boolean(plan.rollbackOnFailure && plan.waitForRollout);
   const waits = part.last && plan.waitForRollout ? rolloutTargets(plan) : [];
-  if (!rollback && waits.length === 0) return kubectl(applyArgs(plan, 'manifests.yaml'));
-  const lines = [`deadline=$((SECONDS + ${plan.rolloutTimeoutSeconds}))`, 'rc=0', 'changed=()'];
+  // serverDryRunFirst: the part's batch through a server-side dry run first; a refusal applies nothing
+  // (a batch split in parts is checked part by part: a later part's namespaces exist only once applied).
+  const dryRun = plan.serverDryRunFirst
+    ? [`${kubectl(dryRunArgs(plan, 'manifests.yaml'))} || exit $?`, `echo ${shellQuote(DRY_RUN_PASSED)}`]
+    : [];
+  if (!rollback && waits.length === 0) return [...dryRun, kubectl(applyArgs(plan, 'manifests.yaml'))].join('\n');
+  const lines = [...dryRun, `deadline=$((SECONDS + ${plan.rolloutTimeoutSeconds}))`, 'rc=0', 'changed=()'];
   for (const t of part.changedBefore) lines.push(`changed+=(${word(`${t.ref} ${t.namespace}`)})`);
   if (rollback) part.targets.forEach((t, i) => lines.push(`before_${i}=${templateOf(t)}`));
   lines.push(`${kubectl(applyArgs(plan, 'manifests.yaml'))} || exit $?`);

@@ -137,7 +137,17 @@ describe('the YAML examples of overview.md and README.md', function () {
       const jobEnv = env(step);
       // The deploy example assumes line of sight to the private cluster: an agent inside its VNet.
       const wrap = step.task === 'PrivateAksDeployV1' ? (c: string, a: string[]) => sandbox.network!.spawnArgs(true, c, a) : undefined;
+      const stored = () => JSON.stringify(sandbox.azure.clusters.get('aks-private')!.store.get('Deployment', 'web', 'web')?.spec);
+      const before = stored();
       const main = await runTask(step.task, jobEnv, { wrap, timeoutMs: 120_000 });
+      // A preview changes nothing, and says what it would change.
+      if (step.inputs.action === 'preview') {
+        assert.strictEqual(stored(), before, 'the preview changed the cluster');
+        assert.ok(
+          main.lines.some((l) => /^Preview of \d+ object\(s\) on aks-private .* Nothing was applied\.$/.test(l)),
+          main.stdout,
+        );
+      }
       runs.push(main);
       assert.strictEqual(main.result, 'Succeeded', `${main.resultMessage}\n${main.lines.slice(-20).join('\n')}`);
       const post = await runPostJobStep(step.task, jobEnv, main);

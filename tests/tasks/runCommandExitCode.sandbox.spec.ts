@@ -56,13 +56,14 @@ describe('PrivateAksDeploy through AKS run command: a failing kubectl fails the 
   }
 
   it('kubectl apply refused inside the command (exit 1): Failed, RUN_COMMAND_FAILED with the exit code', async () => {
-    // An admission webhook's denial (k8s.io/apiserver ToStatusErr: HTTP 400 by default).
+    // A refusal no explanation knows (an admission webhook's denial is ADMISSION_DENIED: privateAksDeployPreview.sandbox.spec.ts).
     const body = {
       kind: 'Status',
       apiVersion: 'v1',
       metadata: {},
       status: 'Failure',
-      message: 'admission webhook "policy.contoso.io" denied the request: settings are frozen',
+      message: 'settings are frozen',
+      reason: 'BadRequest',
       code: 400,
     };
     for (const method of ['POST', 'PATCH'])
@@ -70,7 +71,7 @@ describe('PrivateAksDeploy through AKS run command: a failing kubectl fails the 
     const r = await deploy('deployer');
     assertNothingClaimed(r);
     assert.match(r.resultMessage ?? '', /\[RUN_COMMAND_FAILED\]: The command exited with 1\./);
-    assert.match(r.stdout, /\[run command\] .*denied the request: settings are frozen/);
+    assert.match(r.stdout, /\[run command\] .*settings are frozen/);
   });
 
   it('kubectl forbidden inside the command (no RBAC data role): Failed, explained as KUBECTL_FORBIDDEN', async () => {

@@ -4,7 +4,7 @@
  */
 import * as fs from 'fs';
 import { startSandbox, type Sandbox, type Scenario } from '../../tests/sandbox';
-import { DEPLOY_INPUTS, writeDemoManifests } from '../../tests/support/deployInputs';
+import { DEMO_MANIFEST, DEPLOY_INPUTS, writeDemoManifests } from '../../tests/support/deployInputs';
 import { sandboxJobEnv } from '../../tests/support/sandboxAgent';
 import { runTask, type TaskName, type TaskRun } from '../../tests/support/taskRun';
 import { uploadedSummaries } from '../../tests/support/uploadedSummaries';
@@ -18,7 +18,12 @@ export interface DemoRun {
   summary?: { title: string; markdown: string };
 }
 
-async function runAsAgent(sandbox: Sandbox, task: TaskName, inside: boolean | undefined): Promise<TaskRun> {
+async function runAsAgent(
+  sandbox: Sandbox,
+  task: TaskName,
+  inside: boolean | undefined,
+  inputs: Record<string, string> = {},
+): Promise<TaskRun> {
   const env = sandboxJobEnv(sandbox, {
     connectionId: DEMO_CONNECTION.id,
     scheme: 'WorkloadIdentityFederation',
@@ -32,6 +37,7 @@ async function runAsAgent(sandbox: Sandbox, task: TaskName, inside: boolean | un
       ...(task === 'AcrNetworkRuleSyncV1' && inside === undefined
         ? { ipSource: 'explicit', ipAddresses: sandbox.azure.state.network.agentEgressIp, waitForAccess: 'false' }
         : {}),
+      ...inputs,
     },
   });
   const network = sandbox.network;
@@ -69,8 +75,12 @@ export async function runDemoStory(
       ['PrivateAksDeploy from a Microsoft-hosted agent (outside the VNet)', 'PrivateAksDeployV1', false],
     ];
     if (sandbox.network) runs.push(['PrivateAksDeploy from a self-hosted agent inside the VNet', 'PrivateAksDeployV1', true]);
-    for (const [title, task, inside] of runs) {
-      const run = await runAsAgent(sandbox, task, inside);
+    const story: [string, TaskName, boolean | undefined, Record<string, string>?][] = [...runs];
+    // The next release, previewed for an approval: a new image, the rest as deployed.
+    story.push(['PrivateAksDeploy preview of the next release', 'PrivateAksDeployV1', false, { action: 'preview' }]);
+    for (const [title, task, inside, inputs] of story) {
+      if (inputs?.action === 'preview') writeDemoManifests(sandbox, DEMO_MANIFEST.replace('shop/web:1.0.0', 'shop/web:1.1.0'));
+      const run = await runAsAgent(sandbox, task, inside, inputs);
       const r = { title, task, run, summary: uploadedSummary(run) };
       done.push(r);
       onRun(r);

@@ -17,6 +17,7 @@ const WIDTH = 1200;
 /** Which demo run each screenshot shows. */
 const SHOTS: { file: string; task: TaskName; pick?: (r: DemoRun) => boolean }[] = [
   { file: 'images/summary-private-aks-deploy.png', task: 'PrivateAksDeployV1', pick: (r) => /outside/.test(r.title) },
+  { file: 'images/summary-private-aks-deploy-preview.png', task: 'PrivateAksDeployV1', pick: (r) => /preview/.test(r.title) },
   { file: 'images/summary-acr-network-rule-sync.png', task: 'AcrNetworkRuleSyncV1' },
   { file: 'images/summary-service-connection-role-check.png', task: 'ServiceConnectionRoleCheckV1' },
 ];
