@@ -40,6 +40,6 @@ export async function deploy(o: DeployOptions): Promise<void> {
 
   const context: RouteContext = { ...session, options: o, server: api.server, kubeconfig, broker, kubectl, timings };
   const route: DeployRoute = chosen === 'direct' && kubeconfig ? directRoute({ ...context, kubeconfig }) : runCommandRoute(context);
-  await route.deploy(plan);
-  await reportDeployed({ ...session, plan, requestedRoute: o.route, route }, outcomes, timings);
+  const changes = await route.deploy(plan);
+  await reportDeployed({ ...session, plan, requestedRoute: o.route, route, changes }, outcomes, timings);
 }

@@ -2,6 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as tl from 'azure-pipelines-task-lib/task';
 import { explainKubectlFailure, isConnectionLost, type KubectlFailureContext } from '../../shared/kube/kubectlErrors';
+import { parseApplyOutput, type ApplyChange } from '../../shared/kube/applyOutput';
 import { runKubectl } from '../../shared/kube/kubectl';
 import { toYamlStream } from '../../shared/kube/manifests';
 import { ExplainedError } from '../../shared/pipeline/explainedError';
@@ -34,12 +35,14 @@ async function kubectlStep(
   deadlineMs: number,
   intent: 'read' | 'write',
   rolloutTimedOut?: () => ExplainedError,
+  input?: string,
 ): Promise<string> {
   const run = () =>
     runKubectl(o.kubectl, args, {
       kubeconfig: o.kubeconfigPath,
       env: o.env,
       deadlineMs,
+      input,
       onLine: (line, stream) =>
         stream === 'stdout'
           ? console.log(`  ${neutralizeLoggingCommands(line)}`)
@@ -115,19 +118,34 @@ export function directRoute(ctx: RouteContext & { kubeconfig: Kubeconfig }): Dep
   };
 }
 
-/** Applies the plan with kubectl from the agent, then waits for each rollout. */
-export async function deployDirect(plan: DeployPlan, o: DirectRouteOptions): Promise<void> {
-  const manifestFile = path.join(path.dirname(o.kubeconfigPath), 'manifests.yaml');
+/**
+ * Applies the plan with kubectl from the agent, then waits for each rollout; returns what apply
+ * said it did to each object. A plan carrying a Secret the task built goes to kubectl on stdin
+ * (`apply -f -`): its values are never written to a file.
+ */
+export async function deployDirect(plan: DeployPlan, o: DirectRouteOptions): Promise<ApplyChange[]> {
   const namespace = namespaceObject(plan);
+  const stream = () => toYamlStream(namespace ? [namespace, ...plan.objects] : plan.objects);
   const time = <T>(phase: string, work: () => Promise<T> | T) => (o.timings ? o.timings.time(phase, work) : work());
-  await time('manifest file', () =>
-    fs.writeFileSync(manifestFile, toYamlStream(namespace ? [namespace, ...plan.objects] : plan.objects), { mode: 0o600 }),
-  );
-  console.log(`kubectl ${applyArgs(plan, 'manifests.yaml').join(' ')}`);
-  await time('apply', () => kubectlStep('Applying the manifests', applyArgs(plan, manifestFile), o, o.applyDeadlineMs, 'write'));
-  if (!plan.waitForRollout) return;
+  let applied: string;
+  if (plan.carriesSecrets) {
+    console.log(`kubectl ${applyArgs(plan, '-').join(' ')} (the manifests and the secret on stdin)`);
+    applied = await time('apply', () =>
+      kubectlStep('Applying the manifests', applyArgs(plan, '-'), o, o.applyDeadlineMs, 'write', undefined, stream()),
+    );
+  } else {
+    const manifestFile = path.join(path.dirname(o.kubeconfigPath), 'manifests.yaml');
+    await time('manifest file', () => fs.writeFileSync(manifestFile, stream(), { mode: 0o600 }));
+    console.log(`kubectl ${applyArgs(plan, 'manifests.yaml').join(' ')}`);
+    applied = await time('apply', () =>
+      kubectlStep('Applying the manifests', applyArgs(plan, manifestFile), o, o.applyDeadlineMs, 'write'),
+    );
+  }
+  const changes = parseApplyOutput(applied);
+  if (!plan.waitForRollout) return changes;
   await time('rollouts', () => waitForRollouts(plan, o));
   tl.debug('direct route finished');
+  return changes;
 }
 
 async function waitForRollouts(plan: DeployPlan, o: DirectRouteOptions): Promise<void> {

@@ -1,6 +1,7 @@
 import { strToU8, zipSync } from 'fflate';
 import type { ConnectionCredential } from '../../shared/azure/identity/connectionCredential';
 import { acquireToken } from '../../shared/azure/identity/connectionCredential';
+import { parseApplyOutput } from '../../shared/kube/applyOutput';
 import { toYamlStream } from '../../shared/kube/manifests';
 import { DeadlineExceededError, withDeadline } from '../../shared/net/deadline';
 import { ExplainedError, messageOf } from '../../shared/pipeline/explainedError';
@@ -59,6 +60,7 @@ export function runCommandRoute(ctx: RouteContext): DeployRoute {
       );
       for (const line of outcome.logs.split(/\r\n|\r|\n/)) if (line) console.log(`  [run command] ${neutralizeLoggingCommands(line)}`);
       if (outcome.exitCode !== 0) throw runCommandFailure(outcome, { ...failureContextOf(ctx, plan), intent: 'write' });
+      return parseApplyOutput(outcome.logs);
     },
   };
 }
