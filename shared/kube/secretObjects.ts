@@ -54,7 +54,7 @@ export interface Literal {
 }
 
 /**
- * Splits one line as task-lib's ToolRunner splits an argument string (azure-pipelines-task-lib
+ * Splits one line as task-lib's tool runner splits an argument string (azure-pipelines-task-lib
  * node/toolrunner.ts _argStringToArray): whitespace separates, double quotes group and are removed,
  * a backslash escapes a double quote inside them.
  */

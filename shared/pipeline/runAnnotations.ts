@@ -11,10 +11,11 @@
  *   both:    jobName = Agent.JobName, project = System.TeamProject, org = System.TeamFoundationCollectionUri
  *
  * (Release or build by System.HostType.) KubernetesManifest passes them to `kubectl annotate` through
- * task-lib's ToolRunner, which removes the quotes around pipeline, pipelineId and jobName; the values
+ * task-lib's tool runner (node/toolrunner.ts), which removes the quotes around pipeline, pipelineId and jobName; the values
  * are the variables themselves. The keys azure-pipelines/execution and executionuri are the older
  * names of run and runuri (the same file before the rename); the Kubernetes resource view reads both.
- * A variable the job does not have leaves its annotation out (KubernetesManifest would write "undefined").
+ * A variable the job does not have leaves its annotation out (KubernetesManifest would write "undefined"),
+ * and the project in runuri is URL-encoded (KubernetesManifest puts it in as it is, spaces included).
  */
 export function runAnnotations(variable: (name: string) => string | undefined): Record<string, string> {
   const get = (name: string) => variable(name)?.trim() || undefined;
