@@ -22,10 +22,28 @@ const discard = new Writable({ write: (_chunk, _encoding, done) => done() });
  * for the duration of the call.
  */
 export function readSecretVariable(name: string): string | undefined {
+  return quietly(() => tl.getVariable(name));
+}
+
+/**
+ * Reads an input that carries secrets (a secret variable the agent expanded into it, e.g.
+ * `--from-literal=key=$(dbPassword)`) and registers each of its lines: task-lib's getInput also
+ * writes the value to the debug log.
+ */
+export function readSecretInput(name: string): string | undefined {
+  return quietly(() => tl.getInput(name, false));
+}
+
+/** An authorization parameter of a service connection (a password), read and registered; task-lib's getter logs it too. */
+export function readEndpointSecret(id: string, key: string): string | undefined {
+  return quietly(() => tl.getEndpointAuthorizationParameter(id, key, true));
+}
+
+function quietly(read: () => string | undefined): string | undefined {
   tl.setStdStream(discard);
   let value: string | undefined;
   try {
-    value = tl.getVariable(name);
+    value = read();
   } finally {
     tl.setStdStream(process.stdout);
   }

@@ -8,6 +8,7 @@ import { ExplainedError } from '../../shared/pipeline/explainedError';
 import { onTaskEnd } from '../../shared/pipeline/runTask';
 import type { DeployPlan } from './deployPlan';
 import type { DeployOptions } from './inputs';
+import { withSecretsAndTrace } from './secretsAndTrace';
 
 /**
  * Renders a kustomization with kubectl's built-in kustomize (local: no cluster involved). The
@@ -83,8 +84,10 @@ export async function buildDeployPlan(o: DeployOptions, kubectl: () => string): 
       else console.log(`Image ${image} set in ${count} container(s).`);
     }
   }
+  const prepared = withSecretsAndTrace(o.secrets, objects);
   return {
-    objects,
+    objects: prepared.objects,
+    carriesSecrets: prepared.carriesSecrets,
     namespace: o.namespace,
     createNamespace: o.createNamespace,
     serverSideApply: o.serverSideApply,

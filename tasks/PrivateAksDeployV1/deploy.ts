@@ -47,6 +47,6 @@ export async function deploy(o: DeployOptions): Promise<void> {
     await reportPreview({ facts: session.facts, plan, route: route.name }, await route.preview(plan), timings);
     return;
   }
-  await route.deploy(plan);
-  await reportDeployed({ ...session, plan, requestedRoute: o.route, route }, outcomes, timings);
+  const changes = await route.deploy(plan);
+  await reportDeployed({ ...session, plan, requestedRoute: o.route, route, changes }, outcomes, timings);
 }

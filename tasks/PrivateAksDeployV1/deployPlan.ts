@@ -5,6 +5,8 @@ import { isClusterScoped } from '../../shared/kube/manifests';
 /** What to apply and how: the same for both routes. */
 export interface DeployPlan {
   objects: ManifestObject[];
+  /** The objects hold a Secret the task built in memory: kubectl gets them on stdin or in run command's request, never in a file. */
+  carriesSecrets?: boolean;
   namespace?: string;
   createNamespace: boolean;
   serverSideApply: boolean;

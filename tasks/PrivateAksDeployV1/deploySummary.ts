@@ -5,6 +5,7 @@
 import type { SignedInIdentity } from '../../shared/azure/identity/signedInIdentity';
 import { STATUS_ICON, cell, code, factTable, table } from '../../shared/pipeline/buildSummary';
 import type { ClusterFacts } from '../../shared/azure/aks/clusterFacts';
+import { operationsFor, type ApplyChange } from '../../shared/kube/applyOutput';
 import { rolloutTargets, type DeployPlan } from './deployPlan';
 import { probeRouteText, type PreflightOutcome } from './preflight';
 
@@ -18,6 +19,8 @@ export interface DeploySummary {
   /** How kubectl got its token on the direct route. */
   credential: 'builtIn' | 'kubelogin' | 'local';
   outcomes: PreflightOutcome[];
+  /** What kubectl apply said it did to each object, when it said (created, configured, unchanged, serverside-applied). */
+  changes?: ApplyChange[];
 }
 
 const STEP_COLUMNS = [
@@ -129,15 +132,15 @@ export function deploySummaryMarkdown(s: DeploySummary): string {
   if (s.outcomes.length) out.push(...preflightMarkdown(s.outcomes));
   else out.push('_Not checked: route runCommand sends the manifests through Resource Manager._');
   out.push('', `#### Applied objects (${s.applied.length})`, '');
-  out.push(
-    ...table(
-      ['Kind', 'Namespace', 'Name', 'Rollout'],
-      s.applied.map((o) => {
-        const ns = o.namespace ?? s.plan.namespace ?? 'default';
-        const waited = rolledOut.has(`${o.kind.toLowerCase()}/${o.name}@${ns}`);
-        return [o.kind, o.namespace ? code(o.namespace) : '', code(o.name), waited ? `${STATUS_ICON.pass} rolled out` : ''];
-      }),
-    ),
-  );
+  // What this run changed, as kubectl apply reported it per object; server-side apply reports only
+  // "serverside-applied", which does not tell a new object from a changed or an unchanged one.
+  const operations = s.changes?.length ? operationsFor(s.applied, s.changes) : undefined;
+  const rows = s.applied.map((o, i) => {
+    const ns = o.namespace ?? s.plan.namespace ?? 'default';
+    const waited = rolledOut.has(`${o.kind.toLowerCase()}/${o.name}@${ns}`);
+    const row = [o.kind, o.namespace ? code(o.namespace) : '', code(o.name), waited ? `${STATUS_ICON.pass} rolled out` : ''];
+    return operations ? [...row.slice(0, 3), operations[i] ?? '', row[3]] : row;
+  });
+  out.push(...table(operations ? ['Kind', 'Namespace', 'Name', 'Change', 'Rollout'] : ['Kind', 'Namespace', 'Name', 'Rollout'], rows));
   return out.join('\n') + '\n';
 }

@@ -2,6 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as tl from 'azure-pipelines-task-lib/task';
 import { isConnectionLost, type KubectlFailureContext } from '../../shared/kube/kubectlErrors';
+import { parseApplyOutput, type ApplyChange } from '../../shared/kube/applyOutput';
 import { runKubectl } from '../../shared/kube/kubectl';
 import { toYamlStream } from '../../shared/kube/manifests';
 import { ExplainedError } from '../../shared/pipeline/explainedError';
@@ -47,12 +48,14 @@ async function kubectlStep(
   intent: 'read' | 'write',
   rolloutTimedOut?: () => ExplainedError,
   stage: KubectlStage = 'other',
+  input?: string,
 ): Promise<string> {
   const run = () =>
     runKubectl(o.kubectl, args, {
       kubeconfig: o.kubeconfigPath,
       env: o.env,
       deadlineMs,
+      input,
       onLine: (line, stream) =>
         stream === 'stdout'
           ? console.log(`  ${neutralizeLoggingCommands(line)}`)
@@ -131,40 +134,55 @@ export function directRoute(ctx: RouteContext & { kubeconfig: Kubeconfig }): Dep
   };
 }
 
+/** The plan's objects as one YAML stream (its namespace first when it is to be created). */
+function manifestStream(plan: DeployPlan): string {
+  const namespace = namespaceObject(plan);
+  return toYamlStream(namespace ? [namespace, ...plan.objects] : plan.objects);
+}
+
 function writeManifestFile(plan: DeployPlan, o: DirectRouteOptions): string {
   const manifestFile = path.join(path.dirname(o.kubeconfigPath), 'manifests.yaml');
-  const namespace = namespaceObject(plan);
-  fs.writeFileSync(manifestFile, toYamlStream(namespace ? [namespace, ...plan.objects] : plan.objects), { mode: 0o600 });
+  fs.writeFileSync(manifestFile, manifestStream(plan), { mode: 0o600 });
   return manifestFile;
 }
 
 /** kubectl diff of the plan from the agent: its output (the unified diff, Secret values masked by kubectl). */
 export async function previewDirect(plan: DeployPlan, o: DirectRouteOptions): Promise<string> {
   const time = <T>(phase: string, work: () => Promise<T> | T) => (o.timings ? o.timings.time(phase, work) : work());
-  const manifestFile = await time('manifest file', () => writeManifestFile(plan, o));
-  console.log(`kubectl ${diffArgs(plan, 'manifests.yaml').join(' ')}`);
+  // A plan carrying a Secret the task built goes on stdin, as for the apply: never to a file.
+  const stdin = plan.carriesSecrets ? manifestStream(plan) : undefined;
+  const source = stdin !== undefined ? '-' : await time('manifest file', () => writeManifestFile(plan, o));
+  console.log(`kubectl ${diffArgs(plan, stdin !== undefined ? '-' : 'manifests.yaml').join(' ')}`);
   return time('diff', () =>
-    kubectlStep(stageWhat('diff', 'direct'), diffArgs(plan, manifestFile), o, o.applyDeadlineMs, 'read', undefined, 'diff'),
+    kubectlStep(stageWhat('diff', 'direct'), diffArgs(plan, source), o, o.applyDeadlineMs, 'read', undefined, 'diff', stdin),
   );
 }
 
-/** Applies the plan with kubectl from the agent, then waits for each rollout. */
-export async function deployDirect(plan: DeployPlan, o: DirectRouteOptions): Promise<void> {
+/**
+ * Applies the plan with kubectl from the agent, then waits for each rollout; returns what apply
+ * said it did to each object. A plan carrying a Secret the task built goes to kubectl on stdin
+ * (`apply -f -`): its values are never written to a file.
+ */
+export async function deployDirect(plan: DeployPlan, o: DirectRouteOptions): Promise<ApplyChange[]> {
   const time = <T>(phase: string, work: () => Promise<T> | T) => (o.timings ? o.timings.time(phase, work) : work());
-  const manifestFile = await time('manifest file', () => writeManifestFile(plan, o));
+  const stdin = plan.carriesSecrets ? manifestStream(plan) : undefined;
+  const source = stdin !== undefined ? '-' : await time('manifest file', () => writeManifestFile(plan, o));
+  const shown = (args: string[]) =>
+    `kubectl ${args.join(' ').replace(source, 'manifests.yaml')}${stdin !== undefined ? ' (the manifests and the secret on stdin)' : ''}`;
   if (plan.serverDryRunFirst) {
-    console.log(`kubectl ${dryRunArgs(plan, 'manifests.yaml').join(' ')}`);
+    console.log(shown(dryRunArgs(plan, source)));
     await time('dry run', () =>
-      kubectlStep(stageWhat('dryRun', 'direct'), dryRunArgs(plan, manifestFile), o, o.applyDeadlineMs, 'write', undefined, 'dryRun'),
+      kubectlStep(stageWhat('dryRun', 'direct'), dryRunArgs(plan, source), o, o.applyDeadlineMs, 'write', undefined, 'dryRun', stdin),
     );
   }
   const rollback = plan.rollbackOnFailure && plan.waitForRollout;
   const before = rollback ? await templatesOf(rolloutTargets(plan), o) : [];
-  console.log(`kubectl ${applyArgs(plan, 'manifests.yaml').join(' ')}`);
-  await time('apply', () =>
-    kubectlStep(stageWhat('apply', 'direct'), applyArgs(plan, manifestFile), o, o.applyDeadlineMs, 'write', undefined, 'apply'),
+  console.log(shown(applyArgs(plan, source)));
+  const applied = await time('apply', () =>
+    kubectlStep(stageWhat('apply', 'direct'), applyArgs(plan, source), o, o.applyDeadlineMs, 'write', undefined, 'apply', stdin),
   );
-  if (!plan.waitForRollout) return;
+  const changes = parseApplyOutput(applied);
+  if (!plan.waitForRollout) return changes;
   const after = rollback ? await templatesOf(rolloutTargets(plan), o) : [];
   // rolloutTimeoutSeconds is one deadline for all workloads, as its help says: each wait gets what is left.
   const deadline = Date.now() + plan.rolloutTimeoutSeconds * 1000;
@@ -178,6 +196,7 @@ export async function deployDirect(plan: DeployPlan, o: DirectRouteOptions): Pro
     throw reportRollback({ ...(await undoRollouts(changed, o, deadline)), created }, failure);
   }
   tl.debug('direct route finished');
+  return changes;
 }
 
 /** Each workload's pod template as JSON, '' when it does not exist (or cannot be read). */
@@ -217,16 +236,20 @@ async function undoRollouts(changed: RolloutTarget[], o: DirectRouteOptions, dea
 
 /** action: delete from the agent: kubectl delete -f of the manifests, then which were deleted and which were not there. */
 export async function deleteDirect(plan: DeployPlan, o: DirectRouteOptions): Promise<DeleteOutcome> {
+  // A plan carrying a Secret the task built goes on stdin: its values never reach a file.
+  const stdin = plan.carriesSecrets ? toYamlStream(plan.objects) : undefined;
   const manifestFile = path.join(path.dirname(o.kubeconfigPath), 'manifests.yaml');
-  fs.writeFileSync(manifestFile, toYamlStream(plan.objects), { mode: 0o600 });
-  console.log(`kubectl ${deleteArgs(plan, 'manifests.yaml').join(' ')}`);
+  if (stdin === undefined) fs.writeFileSync(manifestFile, toYamlStream(plan.objects), { mode: 0o600 });
+  console.log(`kubectl ${deleteArgs(plan, stdin !== undefined ? '-' : 'manifests.yaml').join(' ')}`);
   const stdout = await kubectlStep(
     'Deleting the manifests',
-    deleteArgs(plan, manifestFile),
+    deleteArgs(plan, stdin !== undefined ? '-' : manifestFile),
     o,
     (plan.rolloutTimeoutSeconds + 30) * 1000,
     'write',
     () => deleteTimeout(plan),
+    'other',
+    stdin,
   );
   return deleteReport(plan.objects, plan.namespace, stdout);
 }

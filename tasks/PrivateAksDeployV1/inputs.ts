@@ -6,6 +6,7 @@ import { parseImage } from '../../shared/kube/imageSubstitution';
 import { locateKubectl } from '../../shared/kube/kubectl';
 import { validateNamespace } from '../../shared/kube/manifests';
 import { ExplainedError } from '../../shared/pipeline/explainedError';
+import { readSecretInputs, type SecretOptions } from './secretInputs';
 import { booleanInput, choiceInput, integerInput, linesInput, optionalInput, requiredInput } from '../../shared/pipeline/taskInputs';
 
 export type RequestedRoute = 'auto' | 'direct' | 'runCommand';
@@ -40,6 +41,8 @@ export interface DeployOptions {
   /** Where globs are matched, and where the task writes its private files. */
   sourcesDirectory: string;
   tempDir: string;
+  /** secretName / secretType / dockerRegistryEndpoint / secretArguments, imagePullSecrets, traceabilityAnnotations. */
+  secrets: SecretOptions;
 }
 
 /** The cluster the inputs name: a resource id (its own subscription), or resource group and name (the connection's). */
@@ -134,6 +137,7 @@ export function readDeployInputs(): DeployOptions {
     kubectlPath: kubectlPath ? locateKubectl(kubectlPath) : undefined,
     ...planInputs(),
     cluster: clusterInput(),
+    secrets: readSecretInputs(),
     sourcesDirectory: tl.getVariable('System.DefaultWorkingDirectory') || process.cwd(),
     tempDir: tl.getVariable('Agent.TempDirectory') || os.tmpdir(),
   };

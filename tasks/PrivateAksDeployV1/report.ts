@@ -3,6 +3,7 @@ import type { ClusterFacts } from '../../shared/azure/aks/clusterFacts';
 import { clusterFactsLines } from '../../shared/azure/aks/clusterFacts';
 import { printSignedIn } from '../../shared/azure/identity/signIn';
 import type { SignedInIdentity } from '../../shared/azure/identity/signedInIdentity';
+import type { ApplyChange } from '../../shared/kube/applyOutput';
 import { uploadSummaryPage } from '../../shared/pipeline/buildSummary';
 import { ExplainedError } from '../../shared/pipeline/explainedError';
 import { neutralizeLoggingCommands } from '../../shared/pipeline/loggingCommands';
@@ -65,7 +66,14 @@ export function reportLineOfSight(
 
 /** After the deployment: the outputs, the summary page and the closing lines. */
 export async function reportDeployed(
-  d: { identity: SignedInIdentity; facts: ClusterFacts; plan: DeployPlan; requestedRoute: RequestedRoute; route: DeployRoute },
+  d: {
+    identity: SignedInIdentity;
+    facts: ClusterFacts;
+    plan: DeployPlan;
+    requestedRoute: RequestedRoute;
+    route: DeployRoute;
+    changes?: ApplyChange[];
+  },
   outcomes: PreflightOutcome[],
   timings: PhaseTimings,
 ): Promise<void> {
@@ -82,6 +90,7 @@ export async function reportDeployed(
       chosenRoute: d.route.name,
       credential: d.route.credential,
       outcomes,
+      changes: d.changes,
     });
   await timings.time('summary', () => uploadSummaryPage(...SUMMARY, markdown()));
   console.log(`Applied ${applied.length} object(s) to ${d.facts.name} via ${d.route.name}.`);

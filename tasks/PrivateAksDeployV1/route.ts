@@ -3,6 +3,7 @@ import type { ClusterFacts } from '../../shared/azure/aks/clusterFacts';
 import type { TokenBroker } from '../../shared/azure/aks/tokenBroker';
 import type { ConnectionCredential } from '../../shared/azure/identity/connectionCredential';
 import type { SignedInIdentity } from '../../shared/azure/identity/signedInIdentity';
+import type { ApplyChange } from '../../shared/kube/applyOutput';
 import type { Kubeconfig } from '../../shared/kube/kubeconfig';
 import type { KubectlFailureContext } from '../../shared/kube/kubectlErrors';
 import type { PhaseTimings } from '../../shared/pipeline/phaseTimings';
@@ -30,9 +31,10 @@ export interface DeployRoute {
   /**
    * kubectl apply of the plan (its namespace first when asked), then, when the plan asks, kubectl
    * rollout status for each workload within rolloutTimeoutSeconds. Run command carries both in one
-   * request (one pod), so apply and the rollout waits are one operation on the route.
+   * request (one pod), so apply and the rollout waits are one operation on the route. Returns what
+   * kubectl apply said it did to each object (its name printer's lines).
    */
-  deploy(plan: DeployPlan): Promise<void>;
+  deploy(plan: DeployPlan): Promise<ApplyChange[]>;
   /** action: delete: kubectl delete of the plan's objects (--ignore-not-found --wait), which were deleted and which were not there. */
   delete(plan: DeployPlan): Promise<DeleteOutcome>;
   /**

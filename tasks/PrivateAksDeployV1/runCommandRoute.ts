@@ -1,6 +1,7 @@
 import { strToU8, zipSync } from 'fflate';
 import type { ConnectionCredential } from '../../shared/azure/identity/connectionCredential';
 import { acquireToken } from '../../shared/azure/identity/connectionCredential';
+import { parseApplyOutput, type ApplyChange } from '../../shared/kube/applyOutput';
 import { toYamlStream } from '../../shared/kube/manifests';
 import { DeadlineExceededError, withDeadline } from '../../shared/net/deadline';
 import { ExplainedError, messageOf } from '../../shared/pipeline/explainedError';
@@ -126,12 +127,13 @@ function partsOf(ctx: RouteContext, plan: DeployPlan): ManifestObject[][] {
   return split.batches;
 }
 
-async function deployInParts(ctx: RouteContext, plan: DeployPlan): Promise<void> {
+async function deployInParts(ctx: RouteContext, plan: DeployPlan): Promise<ApplyChange[]> {
   // A token still on its way to the broker is the one run command takes from the credential's cache.
   await ctx.broker?.prefetched;
   const parts = partsOf(ctx, plan);
   const deadlineMs = (plan.rolloutTimeoutSeconds + 120) * 1000;
   const changedBefore: RolloutTarget[] = [];
+  let applied = '';
   for (const [i, objects] of parts.entries()) {
     const last = i === parts.length - 1;
     const partPlan: DeployPlan = { ...plan, objects: objects.filter((o) => plan.objects.includes(o)), createNamespace: false };
@@ -139,6 +141,7 @@ async function deployInParts(ctx: RouteContext, plan: DeployPlan): Promise<void>
     const label = parts.length > 1 ? `Run command part ${i + 1} of ${parts.length}: ${objects.length} object(s).` : '';
     const outcome = await invoke(ctx, command, objects, deadlineMs, label);
     changedBefore.push(...markedTargets(outcome.logs, MARK.changed));
+    applied += `${outcome.logs}\n`;
     if (outcome.exitCode === 0) continue;
     let failure: ExplainedError = ROLLOUT_TIMED_OUT.test(outcome.logs)
       ? rolloutTimeout(plan, notRolledOut(plan, outcome.logs))
@@ -152,6 +155,8 @@ async function deployInParts(ctx: RouteContext, plan: DeployPlan): Promise<void>
       failure = reportRollback(rollbackFromLogs(outcome.logs), failure);
     throw failure;
   }
+  // What kubectl apply printed for each object, across the parts (its name printer's lines).
+  return parseApplyOutput(applied);
 }
 
 function notRolledOut(plan: DeployPlan, logs: string): string[] {

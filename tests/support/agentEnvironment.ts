@@ -209,3 +209,55 @@ export function taskInputsEnv(inputs: Record<string, string>): Env {
   for (const [name, value] of Object.entries(inputs)) env[`INPUT_${envName(name)}`] = value;
   return env;
 }
+
+/** A Docker registry service connection: a registry with a user name and password, or an Azure Container Registry one. */
+export type DockerRegistryConnection =
+  | { id: string; kind: 'others'; registry: string; username: string; password: string; email?: string }
+  | {
+      id: string;
+      kind: 'acr';
+      loginServer: string;
+      scheme: 'ServicePrincipal' | 'WorkloadIdentityFederation' | 'ManagedServiceIdentity';
+      tenantId: string;
+      servicePrincipalId?: string;
+      servicePrincipalKey?: string;
+    };
+
+/**
+ * The ENDPOINT_* variables the agent sets for a Docker registry service connection (Handler.cs
+ * AddEndpointsToEnvironment, as for azureRmConnectionEnv). Its authorization, as docker-common reads
+ * it (microsoft/azure-pipelines-tasks common-npm-packages/docker-common/registryauthenticationprovider):
+ * "Others" (any registry): scheme UsernamePassword, parameters registry, username, password, email;
+ * "ACR": the parameter loginServer and the Azure sign-in's (serviceprincipalid, serviceprincipalkey
+ * for a service principal, tenantid), data registrytype ACR.
+ */
+export function dockerRegistryConnectionEnv(c: DockerRegistryConnection): Env {
+  const id = c.id;
+  let scheme: string;
+  let url: string;
+  const parameters: Record<string, string> = {};
+  const data: Record<string, string> = {};
+  if (c.kind === 'others') {
+    scheme = 'UsernamePassword';
+    url = c.registry;
+    Object.assign(parameters, { registry: c.registry, username: c.username, password: c.password, email: c.email ?? '' });
+    data.registrytype = 'Others';
+  } else {
+    scheme = c.scheme;
+    url = `https://${c.loginServer}`;
+    parameters.loginServer = c.loginServer;
+    parameters.tenantid = c.tenantId;
+    if (c.servicePrincipalId) parameters.serviceprincipalid = c.servicePrincipalId;
+    if (c.servicePrincipalKey) parameters.serviceprincipalkey = c.servicePrincipalKey;
+    data.registrytype = 'ACR';
+  }
+  const env: Env = {
+    [`ENDPOINT_URL_${id}`]: url,
+    [`ENDPOINT_AUTH_${id}`]: JSON.stringify({ parameters, scheme }),
+    [`ENDPOINT_AUTH_SCHEME_${id}`]: scheme,
+    [`ENDPOINT_DATA_${id}`]: JSON.stringify(data),
+  };
+  for (const [key, value] of Object.entries(parameters)) env[`ENDPOINT_AUTH_PARAMETER_${id}_${key.toUpperCase()}`] = value;
+  for (const [key, value] of Object.entries(data)) env[`ENDPOINT_DATA_${id}_${key.toUpperCase()}`] = value;
+  return env;
+}

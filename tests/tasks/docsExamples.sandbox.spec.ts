@@ -5,6 +5,7 @@ import { parse } from 'yaml';
 import { startSandbox, type Sandbox } from '../sandbox';
 import { PrivateNetwork } from '../sandbox/network/network';
 import { startRecordingProxy, type RecordingProxy } from '../support/connectProxy';
+import { dockerRegistryConnectionEnv } from '../support/agentEnvironment';
 import { sandboxJobEnv } from '../support/sandboxAgent';
 import { REPO_ROOT, runPostJobStep, runTask, type TaskName, type TaskRun } from '../support/taskRun';
 
@@ -53,6 +54,8 @@ describe('the YAML examples of overview.md and README.md', function () {
   const steps = docsSteps();
   const BUILD_ID = '4711';
   const EGRESS = '203.0.113.41';
+  const DB_PASSWORD = 'db-password-from-a-secret-variable';
+  const DOCKER_PASSWORD = 'docker-hub-access-token-0123456789';
   let sandbox: Sandbox;
   let proxy: RecordingProxy;
   const runs: TaskRun[] = [];
@@ -129,6 +132,17 @@ describe('the YAML examples of overview.md and README.md', function () {
         'System.PlanId': 'a1b2c3d4-0000-4000-8000-0000000000d0',
       },
       ...(step.task === 'AcrNetworkRuleSyncV1' ? { proxyUrl: proxy.url, proxyBypassList: ['^https?://127\\.0\\.0\\.1'] } : {}),
+      // The secret variable and the Docker registry connection the secret examples name.
+      secretVariables: { dbPassword: DB_PASSWORD },
+      extraEnv: step.inputs.dockerRegistryEndpoint
+        ? dockerRegistryConnectionEnv({
+            id: step.inputs.dockerRegistryEndpoint,
+            kind: 'others',
+            registry: 'https://index.docker.io/v1/',
+            username: 'contoso',
+            password: DOCKER_PASSWORD,
+          })
+        : undefined,
     });
   }
 
@@ -162,6 +176,17 @@ describe('the YAML examples of overview.md and README.md', function () {
         const deployment = sandbox.azure.clusters.get('aks-private')!.store.get('Deployment', 'web', 'web') as
           { spec: { template: { spec: { containers: Array<{ image: string }> } } } } | undefined;
         assert.strictEqual(deployment?.spec.template.spec.containers[0].image, `myregistry.azurecr.io/shop/web:${BUILD_ID}`);
+        // A secret example's Secret is in the cluster, with the value the connection or secret variable gave.
+        if (step.inputs.secretName) {
+          const secret = sandbox.azure.clusters.get('aks-private')!.store.get('Secret', 'web', step.inputs.secretName) as
+            { data: Record<string, string> } | undefined;
+          const data = Object.values(secret?.data ?? {}).map((v) => Buffer.from(v, 'base64').toString());
+          const expected = step.inputs.secretType === 'generic' ? DB_PASSWORD : DOCKER_PASSWORD;
+          assert.ok(
+            data.some((d) => d.includes(expected)),
+            `${step.inputs.secretName} holds the value`,
+          );
+        }
       }
       if (step.task === 'AcrNetworkRuleSyncV1') {
         assert.strictEqual(main.outputs.agentIp, EGRESS);

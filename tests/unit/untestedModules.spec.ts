@@ -66,6 +66,10 @@ const COVERED_THROUGH_TASKS: Record<string, { why: string; specs: string[] }> = 
     why: 'signs in, reads the cluster and its credential through ARM, starts the token broker',
     specs: ['tests/tasks/privateAksDeploy.sandbox.spec.ts', 'tests/tasks/tokensPerScope.sandbox.spec.ts'],
   },
+  'tasks/PrivateAksDeployV1/secretInputs': {
+    why: "reads the secret inputs and the Docker registry connection through task-lib (the agent's ENDPOINT_* variables); the decisions are pullSecretCredential, secretObjects and runAnnotations (unit)",
+    specs: ['tests/tasks/privateAksDeploySecrets.sandbox.spec.ts'],
+  },
   'tasks/PrivateAksDeployV1/report': {
     why: 'prints, uploads the summary and sets the outputs; the rendering is deploySummary (unit: buildSummaries)',
     specs: ['tests/tasks/privateAksDeploy.sandbox.spec.ts', 'tests/tasks/docsExamples.sandbox.spec.ts'],
