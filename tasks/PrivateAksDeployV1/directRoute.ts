@@ -11,7 +11,17 @@ import { kubeloginCredential } from '../../shared/azure/aks/kubeloginCredential'
 import { usesEntraExec, withExecCredential, writeKubeconfig, type Kubeconfig } from '../../shared/kube/kubeconfig';
 import { onTaskEnd } from '../../shared/pipeline/runTask';
 import { applyArgs, namespaceObject, rolloutArgs, rolloutTargets, type DeployPlan } from './deployPlan';
+import { reportRolloutFindings } from './report';
 import { failureContextOf, type DeployRoute, type RouteContext } from './route';
+import {
+  EVIDENCE_TIMEOUT_SECONDS,
+  evidenceCommands,
+  explainRolloutFailure,
+  pullContextOf,
+  unfinishedWorkloads,
+  type CollectedEvidence,
+  type UnfinishedWorkload,
+} from './rolloutFailure';
 
 export interface DirectRouteOptions {
   kubectl: string;
@@ -22,6 +32,8 @@ export interface DirectRouteOptions {
   applyDeadlineMs: number;
   /** Where the manifest file, apply and rollout phases are timed. */
   timings?: PhaseTimings;
+  /** Turns a failed rollout wait into the cluster's explanation of it (rolloutFailure); the original error when there is none. */
+  explainRollout?: (waiting: string[], original: unknown) => Promise<unknown>;
 }
 
 /** What kubectl rollout status prints when its --timeout runs out (wait.ErrWaitTimeout). */
@@ -111,8 +123,45 @@ export function directRoute(ctx: RouteContext & { kubeconfig: Kubeconfig }): Dep
         failureContext: failureContextOf(ctx, plan),
         applyDeadlineMs: 300_000,
         timings: ctx.timings,
+        explainRollout: async (waiting, original) => {
+          const workloads = unfinishedWorkloads(plan, waiting);
+          const collected = await collectEvidence(workloads, { kubectl: ctx.kubectl(), kubeconfigPath: written.path, env });
+          return explainRolloutFailure(original, workloads, collected, pullContextOf(facts, o.registryName), reportRolloutFindings);
+        },
       }),
   };
+}
+
+/**
+ * The evidence of a failed rollout, read from the agent with the deploy's own kubeconfig: one get per
+ * namespace, and the previous run's last lines only when a container has ended. Each read has a short
+ * deadline; a read that fails ends the collection with kubectl's last line as the reason.
+ */
+async function collectEvidence(
+  workloads: UnfinishedWorkload[],
+  o: { kubectl: string; kubeconfigPath: string; env: Record<string, string> },
+): Promise<CollectedEvidence> {
+  const { get, logs } = evidenceCommands(workloads);
+  const read = (args: string[]) =>
+    runKubectl(o.kubectl, args, { kubeconfig: o.kubeconfigPath, env: o.env, deadlineMs: (EVIDENCE_TIMEOUT_SECONDS + 5) * 1000 });
+  const collected: CollectedEvidence = { lists: [], logs: '' };
+  for (const args of get) {
+    const r = await read(args);
+    if (r.timedOut || r.exitCode !== 0) {
+      collected.unreadable = r.timedOut
+        ? `kubectl did not answer within ${EVIDENCE_TIMEOUT_SECONDS} s`
+        : (r.stderr.trim().split('\n').pop() ?? `kubectl exited with ${r.exitCode}`);
+      return collected;
+    }
+    collected.lists.push(r.stdout);
+  }
+  // kubectl -o json prints `"lastState": {` then `"terminated": {` for a container that ended before.
+  if (!collected.lists.some((t) => /"lastState":\s*\{\s*"terminated"/.test(t))) return collected;
+  for (const args of logs) {
+    const r = await read(args);
+    if (!r.timedOut) collected.logs += r.stdout;
+  }
+  return collected;
 }
 
 /** Applies the plan with kubectl from the agent, then waits for each rollout. */
@@ -145,7 +194,18 @@ async function waitForRollouts(plan: DeployPlan, o: DirectRouteOptions): Promise
     const args = rolloutArgs({ ...plan, rolloutTimeoutSeconds: left }, target);
     console.log(`kubectl ${args.join(' ')}`);
     // kubectl stops itself at --timeout; the process deadline only catches a kubectl that hangs.
-    await kubectlStep(`Waiting for the rollout of ${target.ref} in ${target.namespace}`, args, o, (left + 30) * 1000, 'read', timedOut);
+    try {
+      await kubectlStep(`Waiting for the rollout of ${target.ref} in ${target.namespace}`, args, o, (left + 30) * 1000, 'read', timedOut);
+    } catch (err) {
+      // Why it failed, from the cluster's evidence for the workloads not yet done (always on: it costs nothing on success).
+      if (!o.explainRollout) throw err;
+      throw await o
+        .explainRollout(
+          targets.slice(i).map((t) => t.ref),
+          err,
+        )
+        .catch(() => err); // the diagnosis never swallows the rollout's own failure
+    }
   }
 }
 

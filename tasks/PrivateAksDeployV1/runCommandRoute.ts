@@ -12,7 +12,9 @@ import type { ClusterFacts } from '../../shared/azure/aks/clusterFacts';
 import { explainKubectlFailure } from '../../shared/kube/kubectlErrors';
 import { neutralizeLoggingCommands } from '../../shared/pipeline/loggingCommands';
 import { applyArgs, namespaceObject, rolloutArgs, rolloutTargets, shellQuote, type DeployPlan } from './deployPlan';
+import { reportRolloutFindings } from './report';
 import { failureContextOf, type DeployRoute, type RouteContext } from './route';
+import { evidenceScript, explainRolloutFailure, pullContextOf, splitRunCommandLog, unfinishedWorkloads } from './rolloutFailure';
 
 /** AKS run command takes the files as one base64 zip in the request; keep well under its limits. */
 const MAX_CONTEXT_BYTES = 20 * 1024 * 1024;
@@ -22,11 +24,16 @@ export interface RunCommandOutcome {
   logs: string;
 }
 
-/** The bash command the run-command pod executes: apply, then wait for each rollout. */
+/**
+ * The bash command the run-command pod executes: apply, then wait for each rollout; when a wait
+ * fails, the evidence of why is collected in the same invocation (rolloutFailure.evidenceScript).
+ */
 export function runCommandScript(plan: DeployPlan): string {
-  const steps = [applyArgs(plan, 'manifests.yaml')];
-  if (plan.waitForRollout) for (const target of rolloutTargets(plan)) steps.push(rolloutArgs(plan, target));
-  return steps.map((args) => ['kubectl', ...args].map((a) => (/^[\w./=:-]+$/.test(a) ? a : shellQuote(a))).join(' ')).join(' && ');
+  const line = (args: string[]) => ['kubectl', ...args].map((a) => (/^[\w./=:-]+$/.test(a) ? a : shellQuote(a))).join(' ');
+  const apply = line(applyArgs(plan, 'manifests.yaml'));
+  const waits = plan.waitForRollout ? rolloutTargets(plan).map((target) => line(rolloutArgs(plan, target))) : [];
+  if (waits.length === 0) return apply;
+  return `${apply} && { ${waits.join(' && ')} || ${evidenceScript(unfinishedWorkloads(plan))}; }`;
 }
 
 /**
@@ -57,8 +64,19 @@ export function runCommandRoute(ctx: RouteContext): DeployRoute {
       const outcome = await timings.time('run command', () =>
         deployThroughRunCommand(ctx.cc, ctx.access, facts, plan, deadlineMs, ctx.identity.objectId),
       );
-      for (const line of outcome.logs.split(/\r\n|\r|\n/)) if (line) console.log(`  [run command] ${neutralizeLoggingCommands(line)}`);
-      if (outcome.exitCode !== 0) throw runCommandFailure(outcome, { ...failureContextOf(ctx, plan), intent: 'write' });
+      // The rollout's evidence (when a wait failed) is read, not shown: only what the user's kubectl printed.
+      const { shown, evidence } = splitRunCommandLog(outcome.logs);
+      for (const line of shown.split(/\r\n|\r|\n/)) if (line) console.log(`  [run command] ${neutralizeLoggingCommands(line)}`);
+      if (outcome.exitCode === 0) return;
+      const failure = runCommandFailure({ ...outcome, logs: shown }, { ...failureContextOf(ctx, plan), intent: 'write' });
+      if (!evidence) throw failure;
+      throw explainRolloutFailure(
+        failure,
+        unfinishedWorkloads(plan),
+        evidence,
+        pullContextOf(facts, ctx.options.registryName),
+        reportRolloutFindings,
+      );
     },
   };
 }
