@@ -15,7 +15,7 @@ import { uploadedSummaries } from '../support/uploadedSummaries';
  * say what the evidence says.
  */
 const NODE_EGRESS = '20.62.100.10';
-const CASES = ['pull401', 'pull403', 'notag', 'crash', 'cpu', 'policy', 'quota', 'healthy'] as const;
+const CASES = ['pull401', 'pull403', 'notag', 'crash', 'cpu', 'policy', 'quota', 'healthy', 'unread'] as const;
 const ROUTES = [
   { route: 'direct', prefix: 'd' },
   { route: 'runCommand', prefix: 'r' },
@@ -97,6 +97,7 @@ describe('PrivateAksDeploy: why a rollout failed, on both routes', function () {
     }
   });
 
+  afterEach(() => sandbox?.faults.clear());
   after(async () => sandbox?.stop());
 
   async function deploy(
@@ -191,6 +192,20 @@ describe('PrivateAksDeploy: why a rollout failed, on both routes', function () {
         const r = await deploy(route, `${prefix}-quota`, manifest('contosoacr.azurecr.io/web:1.0.0', { replicas: 2 }));
         const { message } = failedWith(r, 'POD_QUOTA_EXCEEDED');
         assert.match(message, /exceeded quota: pods-quota, requested: pods=1, used: pods=1, limited: pods=1/);
+      });
+
+      it('evidence that cannot be read (pods forbidden): one line says so, and the task fails with the rollout’s own error', async () => {
+        const ns = `${prefix}-unread`;
+        // What the API server answers a list it does not authorize (k8s.io/apiserver responsewriters.ForbiddenStatus).
+        const reason = `pods is forbidden: User "deployer" cannot list resource "pods" in API group "" in the namespace "${ns}"`;
+        const body = { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: reason, reason: 'Forbidden', code: 403 };
+        sandbox.faults.inject('aks', { status: 403, method: 'GET', pathIncludes: `/namespaces/${ns}/pods`, body, times: 20 });
+        const r = await deploy(route, ns, manifest('ghcr.io/contoso/worker:2.0.0'));
+        assert.strictEqual(r.result, 'Failed', r.stdout);
+        assert.match(r.lines.join('\n'), /Could not read the cluster's evidence of why the rollout failed \(.*pods is forbidden/);
+        assert.doesNotMatch(r.stdout, /Why the rollout failed:/);
+        assert.doesNotMatch(r.resultMessage ?? '', /CRASH_LOOP/);
+        assert.match(r.resultMessage ?? '', /exceeded its progress deadline|\[RUN_COMMAND_FAILED\]/);
       });
 
       it('a healthy deploy reads no evidence: no pods, ReplicaSets, events or logs requested', async () => {
