@@ -9,7 +9,7 @@ import { neutralizeLoggingCommands } from '../../shared/pipeline/loggingCommands
 import type { PhaseTimings } from '../../shared/pipeline/phaseTimings';
 import { kubeloginCredential } from '../../shared/azure/aks/kubeloginCredential';
 import { usesEntraExec, withExecCredential, writeKubeconfig, type Kubeconfig } from '../../shared/kube/kubeconfig';
-import { onTaskEnd } from '../../shared/pipeline/runTask';
+import { onTaskEnd, taskEnding } from '../../shared/pipeline/runTask';
 import { applyArgs, namespaceObject, rolloutArgs, rolloutTargets, type DeployPlan } from './deployPlan';
 import { reportRolloutFindings } from './report';
 import { failureContextOf, type DeployRoute, type RouteContext } from './route';
@@ -198,7 +198,8 @@ async function waitForRollouts(plan: DeployPlan, o: DirectRouteOptions): Promise
       await kubectlStep(`Waiting for the rollout of ${target.ref} in ${target.namespace}`, args, o, (left + 30) * 1000, 'read', timedOut);
     } catch (err) {
       // Why it failed, from the cluster's evidence for the workloads not yet done (always on: it costs nothing on success).
-      if (!o.explainRollout) throw err;
+      // Not when the agent cancelled the step: the wait was stopped, nothing failed, and nothing new may start.
+      if (!o.explainRollout || taskEnding()) throw err;
       throw await o
         .explainRollout(
           targets.slice(i).map((t) => t.ref),

@@ -77,6 +77,10 @@ describe('deploy plan', () => {
     const script = runCommandScript({ ...plan, pruneSelector: "app=$(touch /tmp/pwned);x='y'" });
     assert.match(script, /^kubectl apply -f manifests\.yaml --namespace web --server-side/);
     assert.ok(script.includes(`'app=$(touch /tmp/pwned);x='\\''y'\\'''`), script);
-    assert.match(script, / && kubectl rollout status statefulset\/db --namespace data --timeout=120s$/);
+    // The rollout waits, then (only when one fails) the evidence of why, which keeps the wait's exit code.
+    assert.match(
+      script,
+      / && \{ kubectl rollout status deployment\/shop .* && kubectl rollout status statefulset\/db --namespace data --timeout=120s \|\| \{ rc=\$\?; .*; exit \$rc; \}; \}$/,
+    );
   });
 });
