@@ -95,7 +95,9 @@ export function parseEvidence(collected: CollectedEvidence): { items: KubeJson[]
   const items: KubeJson[] = [];
   for (const text of collected.lists) {
     try {
-      items.push(...evidenceItems(JSON.parse(text)));
+      // Through run command kubectl's stderr shares the log: a warning line may precede the JSON.
+      const start = text.search(/^\{/m);
+      items.push(...evidenceItems(JSON.parse(start > 0 ? text.slice(start) : text)));
     } catch {
       return undefined;
     }

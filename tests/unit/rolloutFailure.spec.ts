@@ -7,6 +7,7 @@ import {
   evidenceCommands,
   evidenceScript,
   explainRolloutFailure,
+  parseEvidence,
   splitRunCommandLog,
   unfinishedWorkloads,
 } from '../../tasks/PrivateAksDeployV1/rolloutFailure';
@@ -76,6 +77,13 @@ describe('rolloutFailure: collecting and reading a failed rollout’s evidence',
       lists: ['{"kind":"List","items":[]}\n', '{"kind":"List","items":[]}\n'],
       logs: '[pod/web-1/main] boom\n',
     });
+  });
+
+  it('a warning kubectl printed before the JSON (stderr shares the run command log) does not make the evidence unreadable', () => {
+    const list = JSON.stringify({ kind: 'List', items: [{ kind: 'Pod', metadata: { name: 'p' } }] }, null, 2);
+    assert.deepStrictEqual(parseEvidence({ lists: [`Warning: events.k8s.io/v1beta1 is deprecated\n${list}\n`], logs: '' })?.items, [
+      { kind: 'Pod', metadata: { name: 'p' } },
+    ]);
   });
 
   it('run command: a get that fails is unreadable, with kubectl’s last line', () => {
