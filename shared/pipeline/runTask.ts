@@ -32,6 +32,11 @@ const CHILD_STOP_MS = 2_000;
 const children = new Set<ChildProcess>();
 let ended = false;
 
+/** The task is ending (the agent cancelled it): start nothing new, such as a diagnosis of what the cancellation cut short. */
+export function taskEnding(): boolean {
+  return ended;
+}
+
 /**
  * A child process (kubectl) the task must not leave behind when the job is cancelled. Started with
  * `detached: true`, it leads its own process group, so that stopping it also stops what it started

@@ -10,7 +10,7 @@ import { neutralizeLoggingCommands } from '../../shared/pipeline/loggingCommands
 import type { PhaseTimings } from '../../shared/pipeline/phaseTimings';
 import { kubeloginCredential } from '../../shared/azure/aks/kubeloginCredential';
 import { usesEntraExec, withExecCredential, writeKubeconfig, type Kubeconfig } from '../../shared/kube/kubeconfig';
-import { onTaskEnd } from '../../shared/pipeline/runTask';
+import { onTaskEnd, taskEnding } from '../../shared/pipeline/runTask';
 import { deleteReport } from '../../shared/kube/deleteOutput';
 import { deleteArgs, deleteTimeout, type DeleteOutcome } from './deleteManifests';
 import {
@@ -27,7 +27,17 @@ import {
 } from './deployPlan';
 import { explainKubectlOutput, stageWhat, type KubectlStage } from './kubectlFailure';
 import { reportRollback, type RollbackOutcome } from './rollback';
+import { reportRolloutFindings } from './report';
 import { failureContextOf, type DeployRoute, type RouteContext } from './route';
+import {
+  EVIDENCE_TIMEOUT_SECONDS,
+  evidenceCommands,
+  explainRolloutFailure,
+  pullContextOf,
+  unfinishedWorkloads,
+  type CollectedEvidence,
+  type UnfinishedWorkload,
+} from './rolloutFailure';
 
 export interface DirectRouteOptions {
   kubectl: string;
@@ -38,6 +48,8 @@ export interface DirectRouteOptions {
   applyDeadlineMs: number;
   /** Where the manifest file, apply and rollout phases are timed. */
   timings?: PhaseTimings;
+  /** Turns a failed rollout wait into the cluster's explanation of it (rolloutFailure); the original error when there is none. */
+  explainRollout?: (waiting: string[], original: unknown) => Promise<unknown>;
 }
 
 async function kubectlStep(
@@ -124,6 +136,11 @@ export function directRoute(ctx: RouteContext & { kubeconfig: Kubeconfig }): Dep
     failureContext: failureContextOf(ctx, plan),
     applyDeadlineMs: 300_000,
     timings: ctx.timings,
+    explainRollout: async (waiting, original) => {
+      const workloads = unfinishedWorkloads(plan, waiting);
+      const collected = await collectEvidence(workloads, { kubectl: ctx.kubectl(), kubeconfigPath: written.path, env });
+      return explainRolloutFailure(original, workloads, collected, pullContextOf(facts, o.registryName), reportRolloutFindings);
+    },
   });
   return {
     name: 'direct',
@@ -132,6 +149,38 @@ export function directRoute(ctx: RouteContext & { kubeconfig: Kubeconfig }): Dep
     delete: (plan) => deleteDirect(plan, options(plan)),
     preview: (plan) => previewDirect(plan, options(plan)),
   };
+}
+
+/**
+ * The evidence of a failed rollout, read from the agent with the deploy's own kubeconfig: one get per
+ * namespace, and the previous run's last lines only when a container has ended. Each read has a short
+ * deadline; a read that fails ends the collection with kubectl's last line as the reason.
+ */
+async function collectEvidence(
+  workloads: UnfinishedWorkload[],
+  o: { kubectl: string; kubeconfigPath: string; env: Record<string, string> },
+): Promise<CollectedEvidence> {
+  const { get, logs } = evidenceCommands(workloads);
+  const read = (args: string[]) =>
+    runKubectl(o.kubectl, args, { kubeconfig: o.kubeconfigPath, env: o.env, deadlineMs: (EVIDENCE_TIMEOUT_SECONDS + 5) * 1000 });
+  const collected: CollectedEvidence = { lists: [], logs: '' };
+  for (const args of get) {
+    const r = await read(args);
+    if (r.timedOut || r.exitCode !== 0) {
+      collected.unreadable = r.timedOut
+        ? `kubectl did not answer within ${EVIDENCE_TIMEOUT_SECONDS} s`
+        : (r.stderr.trim().split('\n').pop() ?? `kubectl exited with ${r.exitCode}`);
+      return collected;
+    }
+    collected.lists.push(r.stdout);
+  }
+  // kubectl -o json prints `"lastState": {` then `"terminated": {` for a container that ended before.
+  if (!collected.lists.some((t) => /"lastState":\s*\{\s*"terminated"/.test(t))) return collected;
+  for (const args of logs) {
+    const r = await read(args);
+    if (!r.timedOut) collected.logs += r.stdout;
+  }
+  return collected;
 }
 
 /** The plan's objects as one YAML stream (its namespace first when it is to be created). */
@@ -267,6 +316,18 @@ async function waitForRollouts(plan: DeployPlan, o: DirectRouteOptions, deadline
     const args = rolloutArgs({ ...plan, rolloutTimeoutSeconds: left }, target);
     console.log(`kubectl ${args.join(' ')}`);
     // kubectl stops itself at --timeout; the process deadline only catches a kubectl that hangs.
-    await kubectlStep(`Waiting for the rollout of ${target.ref} in ${target.namespace}`, args, o, (left + 30) * 1000, 'read', timedOut);
+    try {
+      await kubectlStep(`Waiting for the rollout of ${target.ref} in ${target.namespace}`, args, o, (left + 30) * 1000, 'read', timedOut);
+    } catch (err) {
+      // Why it failed, from the cluster's evidence for the workloads not yet done (always on: it costs nothing on success).
+      // Not when the agent cancelled the step: the wait was stopped, nothing failed, and nothing new may start.
+      if (!o.explainRollout || taskEnding()) throw err;
+      throw await o
+        .explainRollout(
+          targets.slice(i).map((t) => t.ref),
+          err,
+        )
+        .catch(() => err); // the diagnosis never swallows the rollout's own failure
+    }
   }
 }

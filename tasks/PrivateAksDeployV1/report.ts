@@ -64,6 +64,11 @@ export function reportLineOfSight(
   tl.setVariable('lineOfSight', outcomes.length === 0 ? 'skipped' : outcomes.every((o) => o.diagnosis.ok) ? 'pass' : 'fail', false, true);
 }
 
+/** A failed rollout's findings on the run's summary page ("Why the rollout failed", rolloutFailure's Markdown). */
+export function reportRolloutFindings(markdown: string): void {
+  uploadSummaryPage(...SUMMARY, markdown);
+}
+
 /** After the deployment: the outputs, the summary page and the closing lines. */
 export async function reportDeployed(
   d: {

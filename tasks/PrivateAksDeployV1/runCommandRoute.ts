@@ -29,7 +29,9 @@ import {
 import { explainKubectlOutput, stageWhat, type KubectlStage } from './kubectlFailure';
 import { MARK, markedTargets, reportRollback, rollbackFromLogs } from './rollback';
 import { DRY_RUN_PASSED, runCommandScript } from './runCommandScript';
+import { reportRolloutFindings } from './report';
 import { failureContextOf, type DeployRoute, type RouteContext } from './route';
+import { explainRolloutFailure, pullContextOf, splitRunCommandLog, unfinishedWorkloads } from './rolloutFailure';
 
 /**
  * The largest run command request the task sends. Resource Manager refuses a request body over 4 MB
@@ -102,8 +104,10 @@ async function invoke(ctx: RouteContext, command: string, objects: ManifestObjec
     ),
   );
   if (label) console.log(label);
-  for (const line of outcome.logs.split(/\r\n|\r|\n/)) if (line) console.log(`  [run command] ${neutralizeLoggingCommands(line)}`);
-  return outcome;
+  // A failed rollout's evidence is read, not shown: the user sees what kubectl printed.
+  const { shown, evidence } = splitRunCommandLog(outcome.logs);
+  for (const line of shown.split(/\r\n|\r|\n/)) if (line) console.log(`  [run command] ${neutralizeLoggingCommands(line)}`);
+  return { ...outcome, logs: shown, evidence };
 }
 
 /** The plan's objects (the namespace to create first) in batches each within one request. */
@@ -143,9 +147,18 @@ async function deployInParts(ctx: RouteContext, plan: DeployPlan): Promise<Apply
     changedBefore.push(...markedTargets(outcome.logs, MARK.changed));
     applied += `${outcome.logs}\n`;
     if (outcome.exitCode === 0) continue;
-    let failure: ExplainedError = ROLLOUT_TIMED_OUT.test(outcome.logs)
+    let failure: unknown = ROLLOUT_TIMED_OUT.test(outcome.logs)
       ? rolloutTimeout(plan, notRolledOut(plan, outcome.logs))
       : runCommandFailure(outcome, { ...failureContextOf(ctx, plan), intent: 'write' }, failedStage(plan, outcome.logs));
+    // Why the rollout failed, from the evidence the script read in the same invocation.
+    if (outcome.evidence)
+      failure = explainRolloutFailure(
+        failure,
+        unfinishedWorkloads(plan),
+        outcome.evidence,
+        pullContextOf(ctx.facts, ctx.options.registryName),
+        reportRolloutFindings,
+      );
     if (
       last &&
       plan.rollbackOnFailure &&

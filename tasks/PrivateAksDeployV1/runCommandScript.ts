@@ -1,5 +1,6 @@
 import { applyArgs, dryRunArgs, rolloutTargets, shellQuote, type DeployPlan, type RolloutTarget } from './deployPlan';
 import { MARK } from './rollback';
+import { evidenceCollection, unfinishedWorkloads } from './rolloutFailure';
 
 /** The line the command prints once the server-side dry run passed, before the real apply. */
 export const DRY_RUN_PASSED = 'private-aks-deploy: the server-side dry run passed; applying.';
@@ -67,6 +68,9 @@ export function runCommandScript(
         `kubectl rollout status "$1" --namespace "$2" --timeout="\${left}s" && echo "${MARK.rolledOut} $1 $2"; }`,
     );
     lines.push(`${waits.map((t) => `wait_for ${word(t.ref)} ${word(t.namespace)}`).join(' && ')} || rc=$?`);
+    // Why a wait failed, from the cluster, read in this same invocation before anything is undone
+    // (always on; printed between markers the route takes out of the log: rolloutFailure.ts).
+    lines.push(`if [ "$rc" -ne 0 ]; then ${evidenceCollection(unfinishedWorkloads(plan))}; fi`);
   }
   if (rollback && part.last) {
     lines.push(

@@ -80,5 +80,7 @@ describe('deploy plan', () => {
     // One deadline for all waits (runCommandScript.spec.ts runs it).
     assert.match(script, /^deadline=\$\(\(SECONDS \+ 120\)\)$/m);
     assert.match(script, /wait_for deployment\/shop web && wait_for statefulset\/db data \|\| rc=\$\?$/m);
+    // Only when a wait failed: the evidence of why, between its markers, before the script's own exit.
+    assert.match(script, /^if \[ "\$rc" -ne 0 \]; then echo .*; fi$/m);
   });
 });

@@ -20,6 +20,12 @@ export interface ClusterFacts {
   localAccountsDisabled: boolean;
   runCommandDisabled: boolean;
   authorizedIpRanges: string[];
+  /**
+   * The object id of the identity the nodes' kubelet pulls images with (AKS REST spec, managedClusters.json
+   * `ManagedClusterProperties.identityProfile`: "Identities associated with the cluster", key
+   * `kubeletidentity`, a UserAssignedIdentity {resourceId, clientId, objectId}).
+   */
+  kubeletObjectId?: string;
 }
 
 /** Reads the facts from the cluster's ARM representation (pure: the SDK model in, facts out). */
@@ -43,6 +49,8 @@ export function clusterFactsOf(cluster: ManagedCluster, ids: { subscriptionId: s
     localAccountsDisabled: cluster.disableLocalAccounts === true,
     runCommandDisabled: access?.disableRunCommand === true,
     authorizedIpRanges: access?.authorizedIPRanges ?? [],
+    // Only when Resource Manager names it (a cluster with a service principal has no kubelet identity).
+    ...(cluster.identityProfile?.kubeletidentity?.objectId ? { kubeletObjectId: cluster.identityProfile.kubeletidentity.objectId } : {}),
   };
 }
 
