@@ -75,3 +75,26 @@ export function demoScenario(): Scenario {
     network: { agentInsideVnet: false },
   };
 }
+
+/**
+ * The demo's world with the most common locked-down rollout failure: the cluster's kubelet identity
+ * has no AcrPull on the registry, so the nodes' pulls get 401 and the rollout never finishes. The
+ * nodes' subnet is admitted by the registry firewall (a service endpoint), so authorization is what fails.
+ */
+export function rolloutFailureScenario(): Scenario {
+  const s = demoScenario();
+  const nodes =
+    '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-aks-prod/providers/Microsoft.Network/virtualNetworks/aks-vnet/subnets/aks-nodes';
+  return {
+    ...s,
+    roleAssignments: s.roleAssignments!.filter((a) => !(a.principal === 'kubelet' && a.role === 'AcrPull')),
+    clusters: s.clusters!.map((c) => ({
+      ...c,
+      acrPullChecks: true,
+      nodeSubnetId: nodes,
+      rolloutDelaySeconds: 0,
+      workloads: { progressDeadlineSeconds: 3 },
+    })),
+    registries: s.registries!.map((r) => ({ ...r, virtualNetworkRules: [...(r.virtualNetworkRules ?? []), nodes] })),
+  };
+}

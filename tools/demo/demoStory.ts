@@ -18,7 +18,8 @@ export interface DemoRun {
   summary?: { title: string; markdown: string };
 }
 
-async function runAsAgent(
+/** Runs `task` as the demo's agent does: the demo's connection and inputs, outside or inside the VNet (undefined: no network namespace). */
+export async function runAsAgent(
   sandbox: Sandbox,
   task: TaskName,
   inside: boolean | undefined,
@@ -47,7 +48,8 @@ async function runAsAgent(
   });
 }
 
-function uploadedSummary(run: TaskRun): { title: string; markdown: string } | undefined {
+/** The first build summary the run attached, read from its file. */
+export function uploadedSummary(run: TaskRun): { title: string; markdown: string } | undefined {
   const s = uploadedSummaries(run.stdout)[0];
   return s && fs.existsSync(s.file) ? { title: s.title, markdown: fs.readFileSync(s.file, 'utf8') } : undefined;
 }

@@ -1,5 +1,5 @@
 /**
- * `npm run screenshots`: runs the demo story, renders each task's build summary to HTML styled like
+ * `npm run screenshots`: runs the demo story (and a deploy whose rollout fails, in a second sandbox), renders each task's build summary to HTML styled like
  * Azure DevOps' summary tab, and has headless Chromium photograph it into images/summary-*.png for
  * the Marketplace page. Needs Debian's chromium (and fonts-noto-color-emoji for the status glyphs);
  * CI does not run it. CHROMIUM=/path/to/chrome picks another browser.
@@ -10,7 +10,10 @@ import * as os from 'os';
 import * as path from 'path';
 import { marked } from 'marked';
 import { REPO_ROOT, type TaskName } from '../../tests/support/taskRun';
-import { runDemoStory, scenarioFromArgs, type DemoRun } from './demoStory';
+import { startSandbox } from '../../tests/sandbox';
+import { writeDemoManifests } from '../../tests/support/deployInputs';
+import { rolloutFailureScenario } from './demoScenario';
+import { runAsAgent, runDemoStory, scenarioFromArgs, uploadedSummary, type DemoRun } from './demoStory';
 
 const WIDTH = 1200;
 
@@ -20,7 +23,27 @@ const SHOTS: { file: string; task: TaskName; pick?: (r: DemoRun) => boolean }[] 
   { file: 'images/summary-private-aks-deploy-preview.png', task: 'PrivateAksDeployV1', pick: (r) => /preview/.test(r.title) },
   { file: 'images/summary-acr-network-rule-sync.png', task: 'AcrNetworkRuleSyncV1' },
   { file: 'images/summary-service-connection-role-check.png', task: 'ServiceConnectionRoleCheckV1' },
+  { file: 'images/summary-private-aks-deploy-rollout-failed.png', task: 'PrivateAksDeployV1', pick: (r) => /rollout fails/.test(r.title) },
 ];
+
+/**
+ * Not part of the demo's story (which passes): the same deploy in a world whose kubelet identity has
+ * no AcrPull, so the nodes' pulls get 401 and the task explains the failed rollout on its page.
+ */
+async function runFailedRollout(): Promise<DemoRun> {
+  const sandbox = await startSandbox(rolloutFailureScenario(), { privateNetwork: true });
+  try {
+    writeDemoManifests(sandbox);
+    const run = await runAsAgent(sandbox, 'PrivateAksDeployV1', sandbox.network ? false : undefined, { rolloutTimeoutSeconds: '25' });
+    const r = { title: 'PrivateAksDeploy whose rollout fails: the nodes cannot pull the image', task: 'PrivateAksDeployV1' as const, run };
+    const summary = uploadedSummary(run);
+    if (!summary || !/## Why the rollout failed/.test(summary.markdown) || !/ACR_PULL_UNAUTHORIZED/.test(summary.markdown))
+      throw new Error(`The failed rollout was not explained as ACR_PULL_UNAUTHORIZED: ${run.resultMessage ?? ''}\n${run.stdout}`);
+    return { ...r, summary };
+  } finally {
+    await sandbox.stop();
+  }
+}
 
 // The look of the Extensions tab of a pipeline run: Segoe UI, light theme, bordered tables.
 const STYLE = `
@@ -122,6 +145,9 @@ async function main(): Promise<void> {
     () => undefined,
     (r) => console.log(`${r.title}: ${r.run.result}${r.summary ? '' : ' (no summary)'}`),
   );
+  const failed = await runFailedRollout();
+  console.log(`${failed.title}: ${failed.run.result}`);
+  runs.push(failed);
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'summary-html-'));
   try {
     for (const shot of SHOTS) {
