@@ -81,7 +81,9 @@ function lastClause(line: string): string {
   return line.replace(/^Error from server \(\w+\): /, '').trim();
 }
 
-export function explainDeployFailure(stderr: string): Omit<Explanation, 'what'> | undefined {
+type Found = Omit<Explanation, 'what'> | undefined;
+
+function kindNotServed(stderr: string): Found {
   // kubectl's RESTMapper: `resource mapping not found for name: "web" namespace: "" from "app.yaml":
   // no matches for kind "Deployment" in version "extensions/v1beta1"` + "ensure CRDs are installed first"
   // (kubectl/pkg/cmd/apply; apimachinery meta.NoKindMatchError "no matches for kind %q in version %q").
@@ -104,6 +106,10 @@ export function explainDeployFailure(stderr: string): Omit<Explanation, 'what'> 
       fix: `Install the CRD first (apply it in an earlier step or list it first), or use a version the cluster serves (kubectl api-resources).`,
     };
   }
+  return undefined;
+}
+
+function immutableField(stderr: string): Found {
   // apimachinery validation.ValidateImmutableField: `<field>: Invalid value: …: field is immutable`,
   // wrapped by the server as `<Kind>.<group> "<name>" is invalid: …` (apierrors.NewInvalid).
   const immutable = /(\S+) "([^"]+)" is invalid: ([\w.[\]-]+): Invalid value: .*?: field is immutable/.exec(stderr);
@@ -115,6 +121,10 @@ export function explainDeployFailure(stderr: string): Omit<Explanation, 'what'> 
       fix: `Keep ${field} as it is on the cluster, or delete ${kind} '${name}' and apply again (a new object, with downtime), or give the changed object a new name.`,
     };
   }
+  return undefined;
+}
+
+function statefulSetSpec(stderr: string): Found {
   // pkg/apis/apps/validation ValidateStatefulSetUpdate: "updates to statefulset spec for fields other than … are forbidden".
   const statefulSpec =
     /StatefulSet\.apps "([^"]+)" is invalid: spec: Forbidden: updates to statefulset spec for fields other than (.*?) are forbidden/.exec(
@@ -127,6 +137,10 @@ export function explainDeployFailure(stderr: string): Omit<Explanation, 'what'> 
       fix: `Revert that field, or delete the StatefulSet keeping its pods (kubectl delete statefulset ${statefulSpec[1]} --cascade=orphan) and apply again.`,
     };
   }
+  return undefined;
+}
+
+function quotaExceeded(stderr: string): Found {
   // plugin/pkg/admission/resourcequota: `<resource> "<name>" is forbidden: exceeded quota: <quota>, requested: …, used: …, limited: …`.
   const quota = /"([^"]+)" is forbidden: exceeded quota: ([^,\s]+), requested: ([^,]+), used: ([^,]+), limited: ([^\n]+)/.exec(stderr);
   if (quota) {
@@ -137,6 +151,10 @@ export function explainDeployFailure(stderr: string): Omit<Explanation, 'what'> 
       fix: `Free up what the quota counts, ask the cluster's operators to raise '${quotaName}', or lower what the manifests request.`,
     };
   }
+  return undefined;
+}
+
+function admissionDenied(stderr: string): Found {
   // apiserver webhook admission: `admission webhook "<webhook>" denied the request: <message>`; Gatekeeper
   // (the Azure Policy add-on's engine) writes each violation as `[<constraint name>] <message>` (pkg/webhook/policy.go).
   const denied = /admission webhook "([^"]+)" denied the request: ([^\n]+)/.exec(stderr);
@@ -156,6 +174,10 @@ export function explainDeployFailure(stderr: string): Omit<Explanation, 'what'> 
         : 'Change the manifest to satisfy the admission policy, or ask the cluster operators to adjust it.',
     };
   }
+  return undefined;
+}
+
+function unknownField(stderr: string): Found {
   // apimachinery strict decoding (fieldValidation=Strict, kubectl's default --validate=strict):
   // `… cannot be handled as a Deployment: strict decoding error: unknown field "spec.x"`.
   const unknownField = /strict decoding error: (unknown field "[^"]+"(?:, unknown field "[^"]+")*)/.exec(stderr);
@@ -166,6 +188,10 @@ export function explainDeployFailure(stderr: string): Omit<Explanation, 'what'> 
       fix: 'Correct or remove those fields; kubectl explain <kind>.<field> shows what the cluster accepts.',
     };
   }
+  return undefined;
+}
+
+function undeclaredField(stderr: string): Found {
   // Server-side apply builds a typed patch from the schema first and refuses unknown fields whatever
   // the validation mode (structured-merge-diff: "failed to create typed patch object (…): .spec.x: field not declared in schema").
   const undeclared = /failed to create typed patch object \(([^)]*)\): ([^\n]+?): field not declared in schema/.exec(stderr);
@@ -176,6 +202,10 @@ export function explainDeployFailure(stderr: string): Omit<Explanation, 'what'> 
       fix: 'Correct or remove that field; kubectl explain <kind>.<field> shows what the cluster accepts.',
     };
   }
+  return undefined;
+}
+
+function otherInvalid(stderr: string): Found {
   // Any other 422 (apierrors.NewInvalid): `<Kind> "<name>" is invalid: <field>: <reason>`.
   const invalid = /Error from server \(Invalid\): ([^\n]+)/.exec(stderr);
   if (invalid) {
@@ -184,6 +214,26 @@ export function explainDeployFailure(stderr: string): Omit<Explanation, 'what'> 
       reason: `The API server refused a manifest${sourceOf(stderr)}: ${lastClause(invalid[1]).replace(/^error when [^:]+: /, '')}`,
       fix: 'Correct the manifest as the message says; a server-side dry run (action: preview) checks manifests without changing anything.',
     };
+  }
+  return undefined;
+}
+
+/** The recognisers, most specific first: the first that knows kubectl's output explains it. */
+const RECOGNISERS = [
+  kindNotServed,
+  immutableField,
+  statefulSetSpec,
+  quotaExceeded,
+  admissionDenied,
+  unknownField,
+  undeclaredField,
+  otherInvalid,
+];
+
+export function explainDeployFailure(stderr: string): Found {
+  for (const recognise of RECOGNISERS) {
+    const found = recognise(stderr);
+    if (found) return found;
   }
   return undefined;
 }

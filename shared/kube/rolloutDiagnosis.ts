@@ -114,17 +114,25 @@ function logLinesOf(logs: string | undefined, pod: string, container: string, ke
 export function diagnoseRollout(workload: WorkloadRef, evidence: RolloutEvidence): RolloutFinding[] {
   const label = `${workload.kind}/${workload.name}`;
   const { self, replicaSets, pods, events } = relatedTo(workload, evidence.items);
-  const findings: RolloutFinding[] = [];
+  const found = [
+    ...createFailures(label, replicaSets, events),
+    ...pods.flatMap((pod) => [
+      ...schedulingFailure(label, pod),
+      ...containerStatuses(pod).flatMap((c) => containerFailure(workload, label, pod, c, events, evidence.logs)),
+    ]),
+  ];
+  if (found.length === 0) found.push(...deadlineExceeded(workload, label, self));
+  // The same evidence often says it twice (a ReplicaSet condition and its event; two pods alike).
   const seen = new Set<string>();
-  const add = (f: RolloutFinding) => {
+  return found.filter((f) => {
     const key = `${f.code}|${f.container ?? ''}|${f.image ?? ''}|${f.message}`;
-    if (seen.has(key)) return;
-    seen.add(key);
-    findings.push(f);
-  };
+    return seen.has(key) ? false : (seen.add(key), true);
+  });
+}
 
-  // Pods the controller could not create: admission (policy webhooks) or quota refused them.
-  const createFailures = [
+/** Pods the controller could not create: admission (policy webhooks) or quota refused them. */
+function createFailures(label: string, replicaSets: KubeJson[], events: KubeJson[]): RolloutFinding[] {
+  const messages = [
     ...replicaSets.flatMap((rs) =>
       arr(obj(rs.status).conditions)
         .filter((c) => c.type === 'ReplicaFailure' && c.status === 'True')
@@ -132,19 +140,23 @@ export function diagnoseRollout(workload: WorkloadRef, evidence: RolloutEvidence
     ),
     ...events.filter((e) => e.reason === 'FailedCreate').map((e) => str(e.message) ?? ''),
   ];
-  for (const message of createFailures) {
+  return messages.flatMap((message): RolloutFinding[] => {
     const text = message.replace(/^Error creating: /, '');
     if (/exceeded quota/.test(text)) {
-      add({
-        code: 'POD_QUOTA_EXCEEDED',
-        workload: label,
-        message: text,
-        reason: `The namespace's ResourceQuota refuses the pods of ${label}: ${text}`,
-        fix: 'Lower the pods\u2019 requests or replicas, free up quota in the namespace, or ask the cluster operators to raise it.',
-      });
-    } else if (/admission webhook|denied the request|is forbidden/.test(text)) {
-      const constraint = /\[([^\]]+)\]/.exec(text)?.[1];
-      add({
+      return [
+        {
+          code: 'POD_QUOTA_EXCEEDED',
+          workload: label,
+          message: text,
+          reason: `The namespace's ResourceQuota refuses the pods of ${label}: ${text}`,
+          fix: 'Lower the pods\u2019 requests or replicas, free up quota in the namespace, or ask the cluster operators to raise it.',
+        },
+      ];
+    }
+    if (!/admission webhook|denied the request|is forbidden/.test(text)) return [];
+    const constraint = /\[([^\]]+)\]/.exec(text)?.[1];
+    return [
+      {
         code: 'POD_CREATE_DENIED',
         workload: label,
         message: text,
@@ -152,114 +164,142 @@ export function diagnoseRollout(workload: WorkloadRef, evidence: RolloutEvidence
         fix: constraint?.startsWith('azurepolicy-')
           ? 'Change the pod template to comply with the Azure Policy named, or ask its owners for an exemption for this namespace.'
           : 'Change the pod template to satisfy the admission policy named, or ask the cluster operators.',
-      });
-    }
-  }
+      },
+    ];
+  });
+}
 
-  for (const pod of pods) {
-    const podName = String(meta(pod).name);
-    const status = obj(pod.status);
-    const scheduled = arr(status.conditions).find((c) => c.type === 'PodScheduled');
-    if (scheduled?.status === 'False' && scheduled.reason === 'Unschedulable') {
-      const message = str(scheduled.message) ?? '';
-      add({
-        code: 'UNSCHEDULABLE',
-        workload: label,
-        pod: podName,
+/** A pod no node can take: the scheduler's own message. */
+function schedulingFailure(label: string, pod: KubeJson): RolloutFinding[] {
+  const scheduled = arr(obj(pod.status).conditions).find((c) => c.type === 'PodScheduled');
+  if (scheduled?.status !== 'False' || scheduled.reason !== 'Unschedulable') return [];
+  const message = str(scheduled.message) ?? '';
+  return [
+    {
+      code: 'UNSCHEDULABLE',
+      workload: label,
+      pod: String(meta(pod).name),
+      message,
+      reason: `No node can take the pods of ${label}: ${message}`,
+      fix: /Insufficient (cpu|memory)/.test(message)
+        ? 'Lower the containers\u2019 resource requests, or add nodes (scale the node pool or enable the cluster autoscaler).'
+        : /affinity|selector|taint/i.test(message)
+          ? 'Check the pod\u2019s nodeSelector, affinity and tolerations against the node pools\u2019 labels and taints.'
+          : 'See the scheduler\u2019s message; add capacity or relax the pod\u2019s placement rules.',
+    },
+  ];
+}
+
+function containerStatuses(pod: KubeJson): KubeJson[] {
+  const status = obj(pod.status);
+  return [...arr(status.initContainerStatuses), ...arr(status.containerStatuses)];
+}
+
+/** What one container's status (and the events about its pod) says is wrong with it. */
+function containerFailure(
+  workload: WorkloadRef,
+  label: string,
+  pod: KubeJson,
+  c: KubeJson,
+  events: KubeJson[],
+  logs: string | undefined,
+): RolloutFinding[] {
+  const podName = String(meta(pod).name);
+  const container = String(c.name);
+  const waiting = obj(obj(c.state).waiting);
+  const why = str(waiting.reason);
+  const base = { workload: label, pod: podName, container };
+  if (why === 'ErrImagePull' || why === 'ImagePullBackOff') {
+    // kubelet's pull error sits in the Failed event ("Failed to pull image "x": …"); the waiting
+    // message of ImagePullBackOff is only "Back-off pulling image "x"".
+    const pulled = events.find(
+      (e) => e.reason === 'Failed' && obj(e.involvedObject).name === podName && /^Failed to pull image/.test(str(e.message) ?? ''),
+    );
+    const message = str(pulled?.message) ?? str(waiting.message) ?? why;
+    const image = /^Failed to pull image "([^"]+)"/.exec(message)?.[1] ?? str(c.image);
+    return [
+      {
+        ...base,
+        code: 'IMAGE_PULL_FAILED',
+        image,
         message,
-        reason: `No node can take the pods of ${label}: ${message}`,
-        fix: /Insufficient (cpu|memory)/.test(message)
-          ? 'Lower the containers\u2019 resource requests, or add nodes (scale the node pool or enable the cluster autoscaler).'
-          : /affinity|selector|taint/i.test(message)
-            ? 'Check the pod\u2019s nodeSelector, affinity and tolerations against the node pools\u2019 labels and taints.'
-            : 'See the scheduler\u2019s message; add capacity or relax the pod\u2019s placement rules.',
-      });
-    }
-    const containers = [...arr(status.initContainerStatuses), ...arr(status.containerStatuses)];
-    for (const c of containers) {
-      const container = String(c.name);
-      const waiting = obj(obj(c.state).waiting);
-      const why = str(waiting.reason);
-      const image = str(c.image);
-      if (why === 'ErrImagePull' || why === 'ImagePullBackOff') {
-        // kubelet's pull error sits in the Failed event ("Failed to pull image "x": …"); the
-        // waiting message of ImagePullBackOff is only "Back-off pulling image "x"".
-        const pulled = events.find(
-          (e) => e.reason === 'Failed' && obj(e.involvedObject).name === podName && /^Failed to pull image/.test(str(e.message) ?? ''),
-        );
-        const message = str(pulled?.message) ?? str(waiting.message) ?? why;
-        add({
-          code: 'IMAGE_PULL_FAILED',
-          workload: label,
-          pod: podName,
-          container,
-          image: /^Failed to pull image "([^"]+)"/.exec(message)?.[1] ?? image,
-          message,
-          reason: `The nodes cannot pull the image of container '${container}': ${message}`,
-          fix: 'Check that the image and tag exist and that the nodes may pull from the registry (credentials, network).',
-        });
-      } else if (why === 'CrashLoopBackOff' || obj(obj(c.lastState).terminated).exitCode !== undefined) {
-        const last = obj(obj(c.lastState).terminated);
-        if (why !== 'CrashLoopBackOff' && c.ready === true) continue;
-        const exitCode = typeof last.exitCode === 'number' ? last.exitCode : undefined;
-        const terminationReason = str(last.reason);
-        const lines = logLinesOf(evidence.logs, podName, container);
-        add({
-          code: 'CRASH_LOOP',
-          workload: label,
-          pod: podName,
-          container,
-          message: str(waiting.message) ?? `restarted ${c.restartCount ?? 0} time(s)`,
-          exitCode,
-          terminationReason,
-          lastLogLines: lines,
-          reason: `Container '${container}' keeps exiting${exitCode !== undefined ? ` with code ${exitCode}` : ''}${terminationReason ? ` (${terminationReason})` : ''}, restarted ${c.restartCount ?? 0} time(s)${lines.length ? `; its last lines: ${lines.slice(-3).join(' | ')}` : ''}.`,
-          fix:
-            terminationReason === 'OOMKilled'
-              ? 'The container ran out of memory: raise its memory limit or lower its use.'
-              : `See the container's log (kubectl logs ${podName} -c ${container} --previous -n ${workload.namespace}) and fix what makes it exit.`,
-        });
-      } else if (why === 'CreateContainerConfigError' || why === 'CreateContainerError') {
-        const message = str(waiting.message) ?? why;
-        add({
-          code: 'CONTAINER_CONFIG_ERROR',
-          workload: label,
-          pod: podName,
-          container,
-          message,
-          reason: `Container '${container}' cannot be started: ${message}`,
-          fix: /secret|configmap/i.test(message)
-            ? 'Create the Secret or ConfigMap it references (in the same namespace) before the workload, or fix the reference.'
-            : 'Correct the container definition as the message says.',
-        });
-      } else if (obj(c.state).running && c.ready === false) {
-        const probe = events.find((e) => e.reason === 'Unhealthy' && obj(e.involvedObject).name === podName);
-        if (probe) {
-          const message = str(probe.message) ?? '';
-          add({
-            code: 'NOT_READY',
-            workload: label,
-            pod: podName,
-            container,
-            message,
-            reason: `Container '${container}' runs but never becomes ready: ${message}`,
-            fix: 'Check the readiness probe (path, port, timing) and what the application needs to answer it.',
-          });
-        }
-      }
-    }
+        reason: `The nodes cannot pull the image of container '${container}': ${message}`,
+        fix: 'Check that the image and tag exist and that the nodes may pull from the registry (credentials, network).',
+      },
+    ];
   }
+  const last = obj(obj(c.lastState).terminated);
+  if (why === 'CrashLoopBackOff' || (last.exitCode !== undefined && c.ready !== true)) return [crashLoop(workload, base, c, logs)];
+  if (why === 'CreateContainerConfigError' || why === 'CreateContainerError') {
+    const message = str(waiting.message) ?? why;
+    return [
+      {
+        ...base,
+        code: 'CONTAINER_CONFIG_ERROR',
+        message,
+        reason: `Container '${container}' cannot be started: ${message}`,
+        fix: /secret|configmap/i.test(message)
+          ? 'Create the Secret or ConfigMap it references (in the same namespace) before the workload, or fix the reference.'
+          : 'Correct the container definition as the message says.',
+      },
+    ];
+  }
+  const probe =
+    obj(c.state).running && c.ready === false
+      ? events.find((e) => e.reason === 'Unhealthy' && obj(e.involvedObject).name === podName)
+      : undefined;
+  if (!probe) return [];
+  const message = str(probe.message) ?? '';
+  return [
+    {
+      ...base,
+      code: 'NOT_READY',
+      message,
+      reason: `Container '${container}' runs but never becomes ready: ${message}`,
+      fix: 'Check the readiness probe (path, port, timing) and what the application needs to answer it.',
+    },
+  ];
+}
 
+/** A container that keeps exiting: its exit code, why it ended, its last lines. */
+function crashLoop(
+  workload: WorkloadRef,
+  base: { workload: string; pod: string; container: string },
+  c: KubeJson,
+  logs: string | undefined,
+): RolloutFinding {
+  const last = obj(obj(c.lastState).terminated);
+  const exitCode = typeof last.exitCode === 'number' ? last.exitCode : undefined;
+  const terminationReason = str(last.reason);
+  const lines = logLinesOf(logs, base.pod, base.container);
+  const restarts = `restarted ${c.restartCount ?? 0} time(s)`;
+  return {
+    ...base,
+    code: 'CRASH_LOOP',
+    message: str(obj(obj(c.state).waiting).message) ?? restarts,
+    exitCode,
+    terminationReason,
+    lastLogLines: lines,
+    reason: `Container '${base.container}' keeps exiting${exitCode !== undefined ? ` with code ${exitCode}` : ''}${terminationReason ? ` (${terminationReason})` : ''}, ${restarts}${lines.length ? `; its last lines: ${lines.slice(-3).join(' | ')}` : ''}.`,
+    fix:
+      terminationReason === 'OOMKilled'
+        ? 'The container ran out of memory: raise its memory limit or lower its use.'
+        : `See the container's log (kubectl logs ${base.pod} -c ${base.container} --previous -n ${workload.namespace}) and fix what makes it exit.`,
+  };
+}
+
+/** The deployment controller's verdict, when the pods themselves show nothing. */
+function deadlineExceeded(workload: WorkloadRef, label: string, self: KubeJson | undefined): RolloutFinding[] {
   const progressing = arr(obj(self?.status).conditions).find((c) => c.type === 'Progressing');
-  if (findings.length === 0 && progressing?.reason === 'ProgressDeadlineExceeded') {
-    const message = str(progressing.message) ?? '';
-    add({
+  if (progressing?.reason !== 'ProgressDeadlineExceeded') return [];
+  const message = str(progressing.message) ?? '';
+  return [
+    {
       code: 'PROGRESS_DEADLINE',
       workload: label,
       message,
       reason: `${label} did not make progress within its progressDeadlineSeconds (${message}), and its pods show no error.`,
       fix: `Look at the pods and events: kubectl describe ${workload.kind.toLowerCase()} ${workload.name} -n ${workload.namespace}.`,
-    });
-  }
-  return findings;
+    },
+  ];
 }

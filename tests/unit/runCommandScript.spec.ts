@@ -99,7 +99,10 @@ describe('runCommandScript (run by bash)', function () {
     assert.notStrictEqual(r.status, 0);
     assert.ok(!r.calls.some((c) => c.startsWith('rollout undo') || /^get .*\.spec\.template/.test(c)), r.calls.join('\n'));
     // The failed wait's evidence is read all the same (always on), keeping the wait's exit code.
-    assert.ok(r.calls.some((c) => c.startsWith('get deployments,replicasets,pods,events')), r.calls.join('\n'));
+    assert.ok(
+      r.calls.some((c) => c.startsWith('get deployments,replicasets,pods,events')),
+      r.calls.join('\n'),
+    );
   });
 
   it('a part that is not the last applies only, and undoes what an earlier part changed when it is last', () => {

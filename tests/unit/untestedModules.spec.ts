@@ -134,7 +134,6 @@ function importsOf(file: string): string[] {
 
 /** A task's own modules (inputs, flow, report, routes…): its entry points are covered through the bundles. */
 function taskModules(): string[] {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { taskFolders, entryPointsOf } = require(path.join(ROOT, 'scripts', 'tasks.js'));
   return taskFolders().flatMap((task: { dir: string }) => {
     const entries = new Set<string>(entryPointsOf(task));
