@@ -34,6 +34,15 @@ export function explainKubectlOutput(
   const deploy = explainDeployFailure(output);
   const explained = deploy ?? explainKubectlFailure(output, context);
   if (!explained) return undefined;
+  // A dry run (or diff) stores nothing, so a namespace this deploy creates does not exist for the
+  // objects after it: the API server answers NotFound, as it does to kubectl apply --dry-run=server.
+  if (explained.code === 'KUBECTL_NAMESPACE_MISSING' && (stage === 'dryRun' || stage === 'diff')) {
+    return {
+      ...explained,
+      reason: `${explained.reason} A ${stage === 'diff' ? 'preview' : 'server-side dry run'} stores nothing, so a namespace the deployment would create does not exist yet for the objects in it.${stage === 'dryRun' ? ' Nothing was applied.' : ''}`,
+      fix: 'Create the namespace once before (a deploy with createNamespace: true, or kubectl create namespace), then preview or dry-run into it.',
+    };
+  }
   if (stage === 'dryRun')
     return { ...explained, reason: `${explained.reason} Nothing was applied: the server-side dry run refused the batch.` };
   return explained;

@@ -60,6 +60,17 @@ describe('PrivateAksDeploy preview and server-side dry run', () => {
     assert.strictEqual(stageWhat('dryRun', 'runCommand'), 'Checking the manifests with a server-side dry run through AKS run command');
   });
 
+  it('a namespace the deployment would create is missing in a dry run or preview: said so, with what to do', () => {
+    const missing = 'Error from server (NotFound): error when creating "manifests.yaml": namespaces "shop" not found';
+    for (const stage of ['dryRun', 'diff'] as const) {
+      const e = explainKubectlOutput(missing, context, stage)!;
+      assert.strictEqual(e.code, 'KUBECTL_NAMESPACE_MISSING');
+      assert.match(e.reason, /stores nothing, so a namespace the deployment would create does not exist yet/);
+      assert.match(e.fix, /Create the namespace once before/);
+    }
+    assert.doesNotMatch(explainKubectlOutput(missing, context, 'apply')!.reason, /stores nothing/);
+  });
+
   it('kubectl diff without a diff program is PREVIEW_NO_DIFF, not a missing credential plugin', () => {
     // What the real kubectl 1.32 printed (exit 2) with a PATH holding only kubectl.
     const out = 'error: failed to run "diff": executable file not found in $PATH\n';
