@@ -22,7 +22,7 @@ import {
   rolloutTargets,
   ROLLOUT_TIMED_OUT,
   rolloutTimeout,
-  shellQuote,
+  shellWord,
   type DeployPlan,
   type RolloutTarget,
 } from './deployPlan';
@@ -55,7 +55,7 @@ export { runCommandScript };
 
 /** The command for action preview: kubectl diff with the apply's flags (exit 1 means differences, not failure). */
 export function previewScript(plan: DeployPlan): string {
-  return ['kubectl', ...diffArgs(plan, 'manifests.yaml')].map((a) => (/^[\w./=:-]+$/.test(a) ? a : shellQuote(a))).join(' ');
+  return ['kubectl', ...diffArgs(plan, 'manifests.yaml')].map(shellWord).join(' ');
 }
 
 /** Which step of the command failed, from its log: the dry run when it never printed that it passed. */

@@ -1,4 +1,4 @@
-import { applyArgs, dryRunArgs, rolloutTargets, shellQuote, type DeployPlan, type RolloutTarget } from './deployPlan';
+import { applyArgs, dryRunArgs, rolloutTargets, shellQuote, shellWord as word, type DeployPlan, type RolloutTarget } from './deployPlan';
 import { MARK } from './rollback';
 import { evidenceCollection, unfinishedWorkloads } from './rolloutFailure';
 
@@ -13,10 +13,6 @@ export interface ScriptPart {
   last: boolean;
   /** Workloads earlier parts changed (rollbackOnFailure), for the last part to undo. */
   changedBefore: RolloutTarget[];
-}
-
-function word(a: string): string {
-  return /^[\w./=:-]+$/.test(a) ? a : shellQuote(a);
 }
 
 function kubectl(args: string[]): string {
