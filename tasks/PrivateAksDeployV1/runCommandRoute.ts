@@ -31,7 +31,7 @@ import { MARK, markedTargets, reportRollback, rollbackFromLogs } from './rollbac
 import { DRY_RUN_PASSED, runCommandScript } from './runCommandScript';
 import { reportRolloutFindings } from './report';
 import { failureContextOf, type DeployRoute, type RouteContext } from './route';
-import { explainRolloutFailure, pullContextOf, splitRunCommandLog, unfinishedWorkloads } from './rolloutFailure';
+import { explainRolloutFailure, pullContextOf, splitRunCommandLog, unfinishedWorkloads, type UnfinishedWorkload } from './rolloutFailure';
 
 /**
  * The largest run command request the task sends. Resource Manager refuses a request body over 4 MB
@@ -137,11 +137,14 @@ async function deployInParts(ctx: RouteContext, plan: DeployPlan): Promise<Apply
   const parts = partsOf(ctx, plan);
   const deadlineMs = (plan.rolloutTimeoutSeconds + 120) * 1000;
   const changedBefore: RolloutTarget[] = [];
+  // The last part waits for the rollouts of the whole plan, every part's, and reads the evidence for all its workloads.
+  const waits = rolloutTargets(plan);
+  const workloads = unfinishedWorkloads(plan);
   let applied = '';
   for (const [i, objects] of parts.entries()) {
     const last = i === parts.length - 1;
     const partPlan: DeployPlan = { ...plan, objects: objects.filter((o) => plan.objects.includes(o)), createNamespace: false };
-    const command = runCommandScript({ ...plan, objects: partPlan.objects }, { targets: rolloutTargets(partPlan), last, changedBefore });
+    const command = runCommandScript(partPlan, { targets: rolloutTargets(partPlan), last, changedBefore, waits, workloads });
     const label = parts.length > 1 ? `Run command part ${i + 1} of ${parts.length}: ${objects.length} object(s).` : '';
     const outcome = await invoke(ctx, command, objects, deadlineMs, label);
     changedBefore.push(...markedTargets(outcome.logs, MARK.changed));
@@ -154,22 +157,23 @@ async function deployInParts(ctx: RouteContext, plan: DeployPlan): Promise<Apply
     if (outcome.evidence)
       failure = explainRolloutFailure(
         failure,
-        unfinishedWorkloads(plan),
+        stillRollingOut(plan, outcome.logs),
         outcome.evidence,
         pullContextOf(ctx.facts, ctx.options.registryName),
         reportRolloutFindings,
       );
-    if (
-      last &&
-      plan.rollbackOnFailure &&
-      plan.waitForRollout &&
-      /private-aks-deploy: (undone|created):|rollbackOnFailure: undoing/.test(outcome.logs)
-    )
-      failure = reportRollback(rollbackFromLogs(outcome.logs), failure);
+    // The rollback, once the last part went on to it: what it undid, and what every part created.
+    if (last && plan.rollbackOnFailure && plan.waitForRollout && outcome.logs.includes(MARK.rollingBack))
+      failure = reportRollback(rollbackFromLogs(applied), failure);
     throw failure;
   }
   // What kubectl apply printed for each object, across the parts (its name printer's lines).
   return parseApplyOutput(applied);
+}
+
+/** The plan's workloads the log does not mark rolled out: the ones the rollout diagnosis is about. */
+export function stillRollingOut(plan: DeployPlan, logs: string): UnfinishedWorkload[] {
+  return unfinishedWorkloads(plan, notRolledOut(plan, logs));
 }
 
 function notRolledOut(plan: DeployPlan, logs: string): string[] {
