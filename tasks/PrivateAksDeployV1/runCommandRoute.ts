@@ -110,8 +110,14 @@ async function invoke(ctx: RouteContext, command: string, objects: ManifestObjec
   return { ...outcome, logs: shown, evidence };
 }
 
-/** The plan's objects (the namespace to create first) in batches each within one request. */
-function partsOf(ctx: RouteContext, plan: DeployPlan): ManifestObject[][] {
+/**
+ * The plan's objects (the namespace to create first) in batches each within one request. `prunes`:
+ * the apply (or its diff) prunes with the plan's selector, and a batch in parts is refused: kubectl
+ * apply --prune deletes the objects with the selector that are not in the files of that apply
+ * (kubectl apply --help, "--prune: Automatically delete resource objects, that do not appear in the
+ * configs"), so each part would delete what the parts before it applied.
+ */
+function partsOf(ctx: RouteContext, plan: DeployPlan, prunes: boolean): ManifestObject[][] {
   const namespace = namespaceObject(plan);
   const objects = namespace ? [namespace, ...plan.objects] : plan.objects;
   const budget = Math.floor(((MAX_REQUEST_BYTES - REQUEST_RESERVE_BYTES) * 3) / 4); // base64: 4 bytes for 3
@@ -124,6 +130,14 @@ function partsOf(ctx: RouteContext, plan: DeployPlan): ManifestObject[][] {
       code: 'RUN_COMMAND_TOO_LARGE',
     });
   }
+  if (prunes && plan.pruneSelector && split.batches.length > 1) {
+    throw new ExplainedError({
+      what: `Deploying to '${ctx.facts.name}' through AKS run command`,
+      reason: `The manifests are larger, zipped, than one run command request carries (${MAX_REQUEST_BYTES / 1024 / 1024} MB, Resource Manager's limit), so they would go in ${split.batches.length} parts; with pruneSelector each part's kubectl apply --prune would delete the objects the parts before it applied.`,
+      fix: 'Deploy from an agent with line of sight (route: direct), which applies the whole batch at once, or make the batch smaller (fewer or smaller objects per task run), or turn prune off.',
+      code: 'PRUNE_NEEDS_ONE_REQUEST',
+    });
+  }
   if (split.batches.length > 1)
     console.log(
       `The manifests are larger than one run command request carries: sending them in ${split.batches.length} parts, namespaces and CRDs first.`,
@@ -134,7 +148,7 @@ function partsOf(ctx: RouteContext, plan: DeployPlan): ManifestObject[][] {
 async function deployInParts(ctx: RouteContext, plan: DeployPlan): Promise<ApplyChange[]> {
   // A token still on its way to the broker is the one run command takes from the credential's cache.
   await ctx.broker?.prefetched;
-  const parts = partsOf(ctx, plan);
+  const parts = partsOf(ctx, plan, true);
   const deadlineMs = (plan.rolloutTimeoutSeconds + 120) * 1000;
   const changedBefore: RolloutTarget[] = [];
   // The last part waits for the rollouts of the whole plan, every part's, and reads the evidence for all its workloads.
@@ -186,7 +200,7 @@ function notRolledOut(plan: DeployPlan, logs: string): string[] {
 /** kubectl delete of the manifests' objects: the rest first, namespaces and CRDs last (the parts in reverse). */
 async function deleteInParts(ctx: RouteContext, plan: DeployPlan): Promise<DeleteOutcome> {
   await ctx.broker?.prefetched;
-  const parts = partsOf(ctx, { ...plan, createNamespace: false }).reverse();
+  const parts = partsOf(ctx, { ...plan, createNamespace: false }, false).reverse();
   let output = '';
   for (const [i, objects] of parts.entries()) {
     const command = deleteScript({ ...plan, objects });
@@ -205,7 +219,7 @@ async function deleteInParts(ctx: RouteContext, plan: DeployPlan): Promise<Delet
 async function previewInParts(ctx: RouteContext, plan: DeployPlan): Promise<string> {
   await ctx.broker?.prefetched;
   let diff = '';
-  for (const objects of partsOf(ctx, plan)) {
+  for (const objects of partsOf(ctx, plan, true)) {
     const partPlan: DeployPlan = { ...plan, objects: objects.filter((o) => plan.objects.includes(o)) };
     const outcome = await invoke(ctx, previewScript(partPlan), objects, 300_000, '');
     // kubectl diff: 0 no differences, 1 differences, >1 an error (kubectl diff --help).

@@ -233,6 +233,17 @@ describe('PrivateAksDeploy: rollback, delete, run command at scale, one rollout 
     assert.match(r.resultMessage ?? '', /Created by this run and left in place: deployment\/parted-bad in web\./);
   });
 
+  it('route runCommand: prune with a batch that must go in parts is refused before anything is sent', async () => {
+    const maps = Array.from({ length: 24 }, (_, i) => configMap(`pruned-${i}`, { blob: randomBytes(150_000).toString('base64') }));
+    const count = () => sandbox.requests.filter((q) => q.service === 'arm' && q.method === 'POST' && q.path.endsWith('/runCommand')).length;
+    const before = count();
+    const r = await run('runCommand', join(...maps), { prune: 'true', pruneSelector: 'owner=pad-parts' }, 'admin');
+    assert.strictEqual(r.result, 'Failed', r.stdout);
+    assert.match(r.resultMessage ?? '', /\[PRUNE_NEEDS_ONE_REQUEST\]/);
+    assert.match(r.resultMessage ?? '', /route: direct/);
+    assert.strictEqual(count(), before, 'a run command was sent');
+  });
+
   it('the sandbox refuses a run command request over the limit (413), as Resource Manager does', async () => {
     // What the task did before: the whole batch in one request.
     const big = contextArchive({ 'manifests.yaml': randomBytes(3_200_000).toString('base64') });
