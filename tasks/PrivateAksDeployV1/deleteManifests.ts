@@ -2,7 +2,7 @@ import * as tl from 'azure-pipelines-task-lib/task';
 import type { DeletedObject } from '../../shared/kube/deleteOutput';
 import { STATUS_ICON, code, table, uploadSummaryPage } from '../../shared/pipeline/buildSummary';
 import { ExplainedError } from '../../shared/pipeline/explainedError';
-import { shellQuote, type DeployPlan } from './deployPlan';
+import { shellWord, type DeployPlan } from './deployPlan';
 
 /** action: delete's result: the manifests' objects kubectl deleted, and those that were not there. */
 export interface DeleteOutcome {
@@ -25,7 +25,7 @@ export function deleteArgs(plan: DeployPlan, manifestFile: string, timeoutSecond
 
 /** The run command script of a delete: kubectl delete of the part's manifest file. */
 export function deleteScript(plan: DeployPlan): string {
-  return ['kubectl', ...deleteArgs(plan, 'manifests.yaml')].map((a) => (/^[\w./=:-]+$/.test(a) ? a : shellQuote(a))).join(' ');
+  return ['kubectl', ...deleteArgs(plan, 'manifests.yaml')].map(shellWord).join(' ');
 }
 
 export function deleteTimeout(plan: DeployPlan): ExplainedError {

@@ -88,6 +88,15 @@ export function shellQuote(arg: string): string {
   return `'${arg.replace(/'/g, `'\\''`)}'`;
 }
 
+/**
+ * One argument as a bash word: bare when it holds only characters bash gives no meaning there
+ * (letters, digits, `_ . / = : , -`: none is a metacharacter, a quote, or starts an expansion;
+ * bash(1) DEFINITIONS and EXPANSION, a comma only matters inside braces), else single-quoted.
+ */
+export function shellWord(arg: string): string {
+  return /^[\w./=:,-]+$/.test(arg) ? arg : shellQuote(arg);
+}
+
 /** `<group>/<version>/<Kind>` of each kind in the plan (core for the core group), as --prune-allowlist takes them. */
 export function pruneAllowlist(plan: DeployPlan): string[] {
   const kinds = new Set(

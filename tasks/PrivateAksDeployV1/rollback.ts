@@ -26,6 +26,8 @@ export const MARK = {
   rolledOut: 'private-aks-deploy: rolled out:',
   undone: 'private-aks-deploy: undone:',
   undoRolledOut: 'private-aks-deploy: undo rolled out:',
+  /** The last part's rollout failed and it went on to undo what the run changed (printed once, before any undo). */
+  rollingBack: 'private-aks-deploy: rolling back:',
 } as const;
 
 function ref(t: RolloutTarget): string {

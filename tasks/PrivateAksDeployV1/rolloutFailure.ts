@@ -5,7 +5,7 @@ import { diagnoseRollout, evidenceItems, type KubeJson, type RolloutFinding, typ
 import { cell, table } from '../../shared/pipeline/buildSummary';
 import { ExplainedError } from '../../shared/pipeline/explainedError';
 import { neutralizeLoggingCommands } from '../../shared/pipeline/loggingCommands';
-import { shellQuote, type DeployPlan } from './deployPlan';
+import { shellWord, type DeployPlan } from './deployPlan';
 
 /**
  * Why a rollout failed, from the cluster's own evidence, on both routes: which kubectl reads collect
@@ -124,7 +124,7 @@ export function evidenceScript(workloads: UnfinishedWorkload[]): string {
 /** The evidence reads alone, between their markers, for a script that keeps its own exit code. */
 export function evidenceCollection(workloads: UnfinishedWorkload[]): string {
   const { get, logs } = evidenceCommands(workloads);
-  const q = (args: string[]) => ['kubectl', ...args].map((a) => (/^[\w./=:,-]+$/.test(a) ? a : shellQuote(a))).join(' ');
+  const q = (args: string[]) => ['kubectl', ...args].map(shellWord).join(' ');
   const gets = get.map((args) => `echo ${LIST}; ${q(args)} 2>&1 || echo ${FAILED}`);
   const logReads = logs.map((args) => `${q(args)} 2>/dev/null`);
   return `echo ${BEGIN}; ${gets.join('; ')}; echo ${LOGS}; ${logReads.length ? `${logReads.join('; ')}; ` : ''}echo ${END}`;

@@ -22,7 +22,7 @@ import {
   rolloutTargets,
   ROLLOUT_TIMED_OUT,
   rolloutTimeout,
-  shellQuote,
+  shellWord,
   type DeployPlan,
   type RolloutTarget,
 } from './deployPlan';
@@ -31,7 +31,7 @@ import { MARK, markedTargets, reportRollback, rollbackFromLogs } from './rollbac
 import { DRY_RUN_PASSED, runCommandScript } from './runCommandScript';
 import { reportRolloutFindings } from './report';
 import { failureContextOf, type DeployRoute, type RouteContext } from './route';
-import { explainRolloutFailure, pullContextOf, splitRunCommandLog, unfinishedWorkloads } from './rolloutFailure';
+import { explainRolloutFailure, pullContextOf, splitRunCommandLog, unfinishedWorkloads, type UnfinishedWorkload } from './rolloutFailure';
 
 /**
  * The largest run command request the task sends. Resource Manager refuses a request body over 4 MB
@@ -55,7 +55,7 @@ export { runCommandScript };
 
 /** The command for action preview: kubectl diff with the apply's flags (exit 1 means differences, not failure). */
 export function previewScript(plan: DeployPlan): string {
-  return ['kubectl', ...diffArgs(plan, 'manifests.yaml')].map((a) => (/^[\w./=:-]+$/.test(a) ? a : shellQuote(a))).join(' ');
+  return ['kubectl', ...diffArgs(plan, 'manifests.yaml')].map(shellWord).join(' ');
 }
 
 /** Which step of the command failed, from its log: the dry run when it never printed that it passed. */
@@ -110,8 +110,14 @@ async function invoke(ctx: RouteContext, command: string, objects: ManifestObjec
   return { ...outcome, logs: shown, evidence };
 }
 
-/** The plan's objects (the namespace to create first) in batches each within one request. */
-function partsOf(ctx: RouteContext, plan: DeployPlan): ManifestObject[][] {
+/**
+ * The plan's objects (the namespace to create first) in batches each within one request. `prunes`:
+ * the apply (or its diff) prunes with the plan's selector, and a batch in parts is refused: kubectl
+ * apply --prune deletes the objects with the selector that are not in the files of that apply
+ * (kubectl apply --help, "--prune: Automatically delete resource objects, that do not appear in the
+ * configs"), so each part would delete what the parts before it applied.
+ */
+function partsOf(ctx: RouteContext, plan: DeployPlan, prunes: boolean): ManifestObject[][] {
   const namespace = namespaceObject(plan);
   const objects = namespace ? [namespace, ...plan.objects] : plan.objects;
   const budget = Math.floor(((MAX_REQUEST_BYTES - REQUEST_RESERVE_BYTES) * 3) / 4); // base64: 4 bytes for 3
@@ -124,6 +130,14 @@ function partsOf(ctx: RouteContext, plan: DeployPlan): ManifestObject[][] {
       code: 'RUN_COMMAND_TOO_LARGE',
     });
   }
+  if (prunes && plan.pruneSelector && split.batches.length > 1) {
+    throw new ExplainedError({
+      what: `Deploying to '${ctx.facts.name}' through AKS run command`,
+      reason: `The manifests are larger, zipped, than one run command request carries (${MAX_REQUEST_BYTES / 1024 / 1024} MB, Resource Manager's limit), so they would go in ${split.batches.length} parts; with pruneSelector each part's kubectl apply --prune would delete the objects the parts before it applied.`,
+      fix: 'Deploy from an agent with line of sight (route: direct), which applies the whole batch at once, or make the batch smaller (fewer or smaller objects per task run), or turn prune off.',
+      code: 'PRUNE_NEEDS_ONE_REQUEST',
+    });
+  }
   if (split.batches.length > 1)
     console.log(
       `The manifests are larger than one run command request carries: sending them in ${split.batches.length} parts, namespaces and CRDs first.`,
@@ -134,14 +148,17 @@ function partsOf(ctx: RouteContext, plan: DeployPlan): ManifestObject[][] {
 async function deployInParts(ctx: RouteContext, plan: DeployPlan): Promise<ApplyChange[]> {
   // A token still on its way to the broker is the one run command takes from the credential's cache.
   await ctx.broker?.prefetched;
-  const parts = partsOf(ctx, plan);
+  const parts = partsOf(ctx, plan, true);
   const deadlineMs = (plan.rolloutTimeoutSeconds + 120) * 1000;
   const changedBefore: RolloutTarget[] = [];
+  // The last part waits for the rollouts of the whole plan, every part's, and reads the evidence for all its workloads.
+  const waits = rolloutTargets(plan);
+  const workloads = unfinishedWorkloads(plan);
   let applied = '';
   for (const [i, objects] of parts.entries()) {
     const last = i === parts.length - 1;
     const partPlan: DeployPlan = { ...plan, objects: objects.filter((o) => plan.objects.includes(o)), createNamespace: false };
-    const command = runCommandScript({ ...plan, objects: partPlan.objects }, { targets: rolloutTargets(partPlan), last, changedBefore });
+    const command = runCommandScript(partPlan, { targets: rolloutTargets(partPlan), last, changedBefore, waits, workloads });
     const label = parts.length > 1 ? `Run command part ${i + 1} of ${parts.length}: ${objects.length} object(s).` : '';
     const outcome = await invoke(ctx, command, objects, deadlineMs, label);
     changedBefore.push(...markedTargets(outcome.logs, MARK.changed));
@@ -154,22 +171,23 @@ async function deployInParts(ctx: RouteContext, plan: DeployPlan): Promise<Apply
     if (outcome.evidence)
       failure = explainRolloutFailure(
         failure,
-        unfinishedWorkloads(plan),
+        stillRollingOut(plan, outcome.logs),
         outcome.evidence,
         pullContextOf(ctx.facts, ctx.options.registryName),
         reportRolloutFindings,
       );
-    if (
-      last &&
-      plan.rollbackOnFailure &&
-      plan.waitForRollout &&
-      /private-aks-deploy: (undone|created):|rollbackOnFailure: undoing/.test(outcome.logs)
-    )
-      failure = reportRollback(rollbackFromLogs(outcome.logs), failure);
+    // The rollback, once the last part went on to it: what it undid, and what every part created.
+    if (last && plan.rollbackOnFailure && plan.waitForRollout && outcome.logs.includes(MARK.rollingBack))
+      failure = reportRollback(rollbackFromLogs(applied), failure);
     throw failure;
   }
   // What kubectl apply printed for each object, across the parts (its name printer's lines).
   return parseApplyOutput(applied);
+}
+
+/** The plan's workloads the log does not mark rolled out: the ones the rollout diagnosis is about. */
+export function stillRollingOut(plan: DeployPlan, logs: string): UnfinishedWorkload[] {
+  return unfinishedWorkloads(plan, notRolledOut(plan, logs));
 }
 
 function notRolledOut(plan: DeployPlan, logs: string): string[] {
@@ -182,7 +200,7 @@ function notRolledOut(plan: DeployPlan, logs: string): string[] {
 /** kubectl delete of the manifests' objects: the rest first, namespaces and CRDs last (the parts in reverse). */
 async function deleteInParts(ctx: RouteContext, plan: DeployPlan): Promise<DeleteOutcome> {
   await ctx.broker?.prefetched;
-  const parts = partsOf(ctx, { ...plan, createNamespace: false }).reverse();
+  const parts = partsOf(ctx, { ...plan, createNamespace: false }, false).reverse();
   let output = '';
   for (const [i, objects] of parts.entries()) {
     const command = deleteScript({ ...plan, objects });
@@ -201,7 +219,7 @@ async function deleteInParts(ctx: RouteContext, plan: DeployPlan): Promise<Delet
 async function previewInParts(ctx: RouteContext, plan: DeployPlan): Promise<string> {
   await ctx.broker?.prefetched;
   let diff = '';
-  for (const objects of partsOf(ctx, plan)) {
+  for (const objects of partsOf(ctx, plan, true)) {
     const partPlan: DeployPlan = { ...plan, objects: objects.filter((o) => plan.objects.includes(o)) };
     const outcome = await invoke(ctx, previewScript(partPlan), objects, 300_000, '');
     // kubectl diff: 0 no differences, 1 differences, >1 an error (kubectl diff --help).

@@ -1,6 +1,6 @@
-import { applyArgs, dryRunArgs, rolloutTargets, shellQuote, type DeployPlan, type RolloutTarget } from './deployPlan';
+import { applyArgs, dryRunArgs, rolloutTargets, shellQuote, shellWord as word, type DeployPlan, type RolloutTarget } from './deployPlan';
 import { MARK } from './rollback';
-import { evidenceCollection, unfinishedWorkloads } from './rolloutFailure';
+import { evidenceCollection, unfinishedWorkloads, type UnfinishedWorkload } from './rolloutFailure';
 
 /** The line the command prints once the server-side dry run passed, before the real apply. */
 export const DRY_RUN_PASSED = 'private-aks-deploy: the server-side dry run passed; applying.';
@@ -13,10 +13,16 @@ export interface ScriptPart {
   last: boolean;
   /** Workloads earlier parts changed (rollbackOnFailure), for the last part to undo. */
   changedBefore: RolloutTarget[];
+  /** The whole plan's rollout targets, every part's: what the last part waits for. */
+  waits: RolloutTarget[];
+  /** The whole plan's workloads: the last part reads the cluster's evidence for them when a wait fails. */
+  workloads: UnfinishedWorkload[];
 }
 
-function word(a: string): string {
-  return /^[\w./=:-]+$/.test(a) ? a : shellQuote(a);
+/** The script for a plan sent in one invocation: it is the last part, and its own targets are all of them. */
+export function wholePlan(plan: DeployPlan): ScriptPart {
+  const targets = rolloutTargets(plan);
+  return { targets, last: true, changedBefore: [], waits: targets, workloads: unfinishedWorkloads(plan) };
 }
 
 function kubectl(args: string[]): string {
@@ -37,12 +43,9 @@ function templateOf(t: RolloutTarget): string {
  * had their pod template changed, and the last part undoes those when a rollout fails, waiting for
  * the undo within what is left of the deadline.
  */
-export function runCommandScript(
-  plan: DeployPlan,
-  part: ScriptPart = { targets: rolloutTargets(plan), last: true, changedBefore: [] },
-): string {
+export function runCommandScript(plan: DeployPlan, part: ScriptPart = wholePlan(plan)): string {
   const rollback = Boolean(plan.rollbackOnFailure && plan.waitForRollout);
-  const waits = part.last && plan.waitForRollout ? rolloutTargets(plan) : [];
+  const waits = part.last && plan.waitForRollout ? part.waits : [];
   // serverDryRunFirst: the part's batch through a server-side dry run first; a refusal applies nothing
   // (a batch split in parts is checked part by part: a later part's namespaces exist only once applied).
   const dryRun = plan.serverDryRunFirst
@@ -70,11 +73,12 @@ export function runCommandScript(
     lines.push(`${waits.map((t) => `wait_for ${word(t.ref)} ${word(t.namespace)}`).join(' && ')} || rc=$?`);
     // Why a wait failed, from the cluster, read in this same invocation before anything is undone
     // (always on; printed between markers the route takes out of the log: rolloutFailure.ts).
-    lines.push(`if [ "$rc" -ne 0 ]; then ${evidenceCollection(unfinishedWorkloads(plan))}; fi`);
+    lines.push(`if [ "$rc" -ne 0 ]; then ${evidenceCollection(part.workloads)}; fi`);
   }
   if (rollback && part.last) {
     lines.push(
       'if [ "$rc" -ne 0 ]; then',
+      `  echo ${word(MARK.rollingBack)}`,
       `  for w in "\${changed[@]}"; do set -- $w; echo "rollbackOnFailure: undoing $1 in $2"; kubectl rollout undo "$1" --namespace "$2" && echo "${MARK.undone} $1 $2"; done`,
       `  for w in "\${changed[@]}"; do set -- $w; left=$((deadline - SECONDS)); if [ "$left" -gt 0 ]; then kubectl rollout status "$1" --namespace "$2" --timeout="\${left}s" && echo "${MARK.undoRolledOut} $1 $2"; fi; done`,
       'fi',

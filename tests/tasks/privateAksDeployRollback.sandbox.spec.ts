@@ -217,6 +217,33 @@ describe('PrivateAksDeploy: rollback, delete, run command at scale, one rollout 
     assert.strictEqual(Number(MAX_ARM_REQUEST_BYTES), 4 * 1024 * 1024);
   });
 
+  it('route runCommand: a workload in an early part is waited for by the last part, diagnosed, and reported created by the rollback', async () => {
+    // The Deployment goes in the first part after the namespace; the last part holds only ConfigMaps.
+    const bad = deployment('parted-bad', MISSING).replace('name: parted-bad\n', 'name: parted-bad\n  namespace: web\n');
+    const maps = Array.from({ length: 24 }, (_, i) =>
+      configMap(`parted-${i}`, { blob: randomBytes(150_000).toString('base64') }, 'parted'),
+    );
+    const namespace = 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: parted\n';
+    const r = await run('runCommand', join(bad, ...maps, namespace), { namespace: '', rollbackOnFailure: 'true' }, 'admin');
+    assert.ok(Number(/in (\d+) parts, namespaces and CRDs first/.exec(r.stdout)?.[1]) >= 3, r.stdout);
+    assert.strictEqual(r.result, 'Failed', `the last part did not wait for deployment/parted-bad:\n${r.lines.slice(-30).join('\n')}`);
+    assert.match(r.resultMessage ?? '', /parted-bad/);
+    assert.match(r.stdout, /Why the rollout failed:/);
+    // Its created marker came from an earlier part's log.
+    assert.match(r.resultMessage ?? '', /Created by this run and left in place: deployment\/parted-bad in web\./);
+  });
+
+  it('route runCommand: prune with a batch that must go in parts is refused before anything is sent', async () => {
+    const maps = Array.from({ length: 24 }, (_, i) => configMap(`pruned-${i}`, { blob: randomBytes(150_000).toString('base64') }));
+    const count = () => sandbox.requests.filter((q) => q.service === 'arm' && q.method === 'POST' && q.path.endsWith('/runCommand')).length;
+    const before = count();
+    const r = await run('runCommand', join(...maps), { prune: 'true', pruneSelector: 'owner=pad-parts' }, 'admin');
+    assert.strictEqual(r.result, 'Failed', r.stdout);
+    assert.match(r.resultMessage ?? '', /\[PRUNE_NEEDS_ONE_REQUEST\]/);
+    assert.match(r.resultMessage ?? '', /route: direct/);
+    assert.strictEqual(count(), before, 'a run command was sent');
+  });
+
   it('the sandbox refuses a run command request over the limit (413), as Resource Manager does', async () => {
     // What the task did before: the whole batch in one request.
     const big = contextArchive({ 'manifests.yaml': randomBytes(3_200_000).toString('base64') });

@@ -5,8 +5,10 @@ import {
   namespaceObject,
   pruneAllowlist,
   rolloutTargets,
+  shellWord,
   type DeployPlan,
 } from '../../tasks/PrivateAksDeployV1/deployPlan';
+import { spawnSync } from 'child_process';
 import { runCommandScript } from '../../tasks/PrivateAksDeployV1/runCommandRoute';
 
 const plan: DeployPlan = {
@@ -82,5 +84,14 @@ describe('deploy plan', () => {
     assert.match(script, /wait_for deployment\/shop web && wait_for statefulset\/db data \|\| rc=\$\?$/m);
     // Only when a wait failed: the evidence of why, between its markers, before the script's own exit.
     assert.match(script, /^if \[ "\$rc" -ne 0 \]; then echo .*; fi$/m);
+  });
+
+  it('shellWord: one quoting for every run command script; bash reads back each word as it was', () => {
+    const words = ['deployments,replicasets,pods,events', '--selector', 'app in (a, b)', "x'y", '$(touch /tmp/pwned)', '*', '~', 'a;b', ''];
+    assert.strictEqual(shellWord('deployments,replicasets,pods,events'), 'deployments,replicasets,pods,events');
+    assert.strictEqual(shellWord('--timeout=5s'), '--timeout=5s');
+    assert.strictEqual(shellWord('a b'), `'a b'`);
+    const r = spawnSync('bash', ['-c', `printf '%s\\n' ${words.map(shellWord).join(' ')}`], { encoding: 'utf8' });
+    assert.deepStrictEqual(r.stdout.split('\n').slice(0, -1), words);
   });
 });

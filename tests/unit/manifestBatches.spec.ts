@@ -31,4 +31,44 @@ describe('manifestBatches splitBySize', () => {
     const big = obj('Secret', 'huge', 9);
     assert.strictEqual(splitBySize([obj('ConfigMap', 'a', 4), big], sizeOf, 8).tooLarge, big);
   });
+
+  it('measures about linearly: a growing batch is not measured again for each object added', () => {
+    const objects = Array.from({ length: 400 }, (_, i) => obj('ConfigMap', `m${i}`, 1));
+    let measured = 0;
+    const counting = (batch: ManifestObject[]) => {
+      measured += batch.length;
+      return sizeOf(batch);
+    };
+    const { batches } = splitBySize(objects, counting, 100);
+    assert.deepStrictEqual(
+      batches.map((b) => b.length),
+      [100, 100, 100, 100],
+    );
+    // Re-measuring each growing batch would be about 400 * 100 / 2 = 20,000 objects measured.
+    assert.ok(measured <= 4 * objects.length, `${measured} objects measured`);
+  });
+
+  it('keeps every batch within the budget when a batch is larger than its objects alone (not subadditive)', () => {
+    // 1 of overhead per object past the first, as a separator between documents would be.
+    const withSeparators = (batch: ManifestObject[]) => sizeOf(batch) + Math.max(0, batch.length - 1);
+    const objects = Array.from({ length: 10 }, (_, i) => obj('ConfigMap', `m${i}`, 2));
+    const { batches } = splitBySize([obj('Namespace', 'ns', 1), ...objects], withSeparators, 8);
+    assert.ok(
+      batches.every((b) => withSeparators(b) <= 8),
+      JSON.stringify(batches.map(withSeparators)),
+    );
+    assert.deepStrictEqual(names(batches)[0], ['ns']);
+    assert.deepStrictEqual(batches.flat().length, 11);
+  });
+
+  it('compression across objects counts: a batch measured as a whole takes more than the sum alone allows', () => {
+    // Zipped together, objects alike shrink: the whole is smaller than the objects alone.
+    const shared = (batch: ManifestObject[]) => (batch.length === 0 ? 0 : 2 + batch.length);
+    const objects = Array.from({ length: 6 }, (_, i) => obj('ConfigMap', `m${i}`, 0));
+    const { batches } = splitBySize([obj('Namespace', 'ns', 0), ...objects], shared, 6);
+    assert.deepStrictEqual(
+      batches.map((b) => b.length),
+      [1, 4, 2],
+    );
+  });
 });

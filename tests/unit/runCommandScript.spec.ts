@@ -3,8 +3,9 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import type { DeployPlan } from '../../tasks/PrivateAksDeployV1/deployPlan';
-import { runCommandScript } from '../../tasks/PrivateAksDeployV1/runCommandScript';
+import { rolloutTargets, type DeployPlan } from '../../tasks/PrivateAksDeployV1/deployPlan';
+import { evidenceCollection, unfinishedWorkloads } from '../../tasks/PrivateAksDeployV1/rolloutFailure';
+import { runCommandScript, wholePlan } from '../../tasks/PrivateAksDeployV1/runCommandScript';
 
 /**
  * The run command script run by bash, with a kubectl stand-in that logs its arguments: rollout
@@ -106,13 +107,38 @@ describe('runCommandScript (run by bash)', function () {
   });
 
   it('a part that is not the last applies only, and undoes what an earlier part changed when it is last', () => {
-    const first = runCommandScript(plan({ rollbackOnFailure: true }), { targets: [], last: false, changedBefore: [] });
+    const whole = wholePlan(plan({ rollbackOnFailure: true }));
+    const first = runCommandScript(plan({ rollbackOnFailure: true }), { ...whole, targets: [], last: false });
     assert.doesNotMatch(first, /rollout status|rollout undo/);
     const last = runCommandScript(plan({ rollbackOnFailure: true, objects: [] }), {
+      ...whole,
       targets: [],
       last: true,
       changedBefore: [{ ref: 'deployment/a', namespace: 'web' }],
     });
     assert.match(last, /^changed\+=\('deployment\/a web'\)$/m);
+  });
+
+  it('the last part waits for every workload of the whole plan, those of earlier parts too, and reads the evidence for all of them', () => {
+    const whole = plan();
+    const lastPart = plan({ objects: [whole.objects[1]] });
+    const script = runCommandScript(lastPart, { ...wholePlan(whole), targets: rolloutTargets(lastPart) });
+    const r = runScript(script, { SLOW: 'deployment/a' });
+    assert.notStrictEqual(r.status, 0);
+    assert.ok(
+      r.calls.some((c) => c.startsWith('rollout status deployment/a --namespace web')),
+      r.calls.join('\n'),
+    );
+    assert.ok(script.includes(evidenceCollection(unfinishedWorkloads(whole))), script);
+  });
+
+  it('rollbackOnFailure: marks that the last part went on to the rollback, before any undo', () => {
+    const r = runScript(runCommandScript(plan({ rollbackOnFailure: true })), {
+      SLOW: 'deployment/a',
+      'template-deployment-a-before': '{"image":"v1"}',
+      'template-deployment-a-after': '{"image":"v2"}',
+    });
+    assert.match(r.out, /private-aks-deploy: rolling back:\n(.*\n)*rollbackOnFailure: undoing deployment\/a in web/);
+    assert.doesNotMatch(runScript(runCommandScript(plan({ rollbackOnFailure: true })), {}).out, /rolling back/);
   });
 });
