@@ -85,14 +85,18 @@ export async function registryEndpoints(
   subscriptionId: string,
   resourceGroup: string,
   registryName: string,
-): Promise<{ loginServer?: string; dataEndpoints: string[] }> {
+): Promise<{ loginServer?: string; dataEndpoints: string[]; id?: string }> {
   try {
     const registry = await withDeadline(
       30_000,
       (abortSignal) => containerRegistryClient(cc, subscriptionId).registries.get(resourceGroup, registryName, { abortSignal }),
       () => new DeadlineExceededError('registry read', 30_000),
     );
-    return { loginServer: registry.loginServer, dataEndpoints: registry.dataEndpointEnabled ? (registry.dataEndpointHostNames ?? []) : [] };
+    return {
+      id: registry.id,
+      loginServer: registry.loginServer,
+      dataEndpoints: registry.dataEndpointEnabled ? (registry.dataEndpointHostNames ?? []) : [],
+    };
   } catch (err) {
     tl.debug(
       `Registry ${registryName} not readable through Resource Manager (${neutralizeLoggingCommands((err as Error).message)}); probing its login server only.`,

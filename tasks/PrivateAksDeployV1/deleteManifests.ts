@@ -44,7 +44,6 @@ function row(o: DeletedObject, result: string): string[] {
 /** The log lines, the deletedObjects output and the build summary page of action: delete. */
 export function reportDeleted(clusterName: string, route: string, outcome: DeleteOutcome): void {
   tl.setVariable('deletedObjects', JSON.stringify(outcome.deleted), false, true);
-  tl.setVariable('route', route, false, true);
   for (const o of outcome.notFound)
     console.log(`Not found (nothing to delete): ${o.kind} ${o.namespace ? `${o.namespace}/` : ''}${o.name}`);
   const markdown = [

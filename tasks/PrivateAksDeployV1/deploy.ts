@@ -7,7 +7,7 @@ import { directRoute } from './directRoute';
 import type { DeployOptions } from './inputs';
 import { checkLineOfSight } from './preflight';
 import { reportPreview } from './previewReport';
-import { reportCluster, reportDeployed, reportLineOfSight, reportPlan } from './report';
+import { reportCluster, reportDeployed, reportLineOfSight, reportPlan, reportRoute } from './report';
 import { chooseRoute, type DeployRoute, type RouteContext } from './route';
 import { runCommandRoute } from './runCommandRoute';
 import { clusterKubeconfig, openSession, tokenBrokerFor } from './session';
@@ -29,24 +29,28 @@ export async function deploy(o: DeployOptions): Promise<void> {
   const opening = openSession(o, timings);
   opening.catch(() => undefined); // awaited below, after the plan
   const plan = await planning;
-  reportPlan(plan);
+  reportPlan(plan, o.action);
 
   const session = await opening;
   reportCluster(session.identity, session.facts);
   const kubeconfig = await clusterKubeconfig(o, session, timings);
   const broker = await tokenBrokerFor(o, session, kubeconfig, timings);
   const api = kubeconfig ? apiServerOf(kubeconfig) : { server: `https://${session.facts.apiServerHost ?? session.facts.name}:443` };
-  const outcomes = kubeconfig ? await checkLineOfSight(session, api, o, timings) : [];
+  // The registry's resource id, when the preflight read the registry through Resource Manager: the image pull findings' scope.
+  const { outcomes, registryResourceId } = kubeconfig
+    ? await checkLineOfSight(session, api, o, timings)
+    : { outcomes: [], registryResourceId: undefined };
   const chosen = chooseRoute(o.route, outcomes);
   reportLineOfSight(session.facts, outcomes, chosen, o.route);
 
-  const context: RouteContext = { ...session, options: o, server: api.server, kubeconfig, broker, kubectl, timings };
+  const context: RouteContext = { ...session, options: o, server: api.server, kubeconfig, broker, kubectl, timings, registryResourceId };
   const route: DeployRoute = chosen === 'direct' && kubeconfig ? directRoute({ ...context, kubeconfig }) : runCommandRoute(context);
-  if (o.action === 'delete') return reportDeleted(session.facts.name, route.name, await route.delete(plan));
-  if (o.action === 'preview') {
+  if (o.action === 'delete') reportDeleted(session.facts.name, route.name, await route.delete(plan));
+  else if (o.action === 'preview')
     await reportPreview({ facts: session.facts, plan, route: route.name }, await route.preview(plan), timings);
-    return;
+  else {
+    const changes = await route.deploy(plan);
+    await reportDeployed({ ...session, plan, requestedRoute: o.route, route, changes }, outcomes, timings);
   }
-  const changes = await route.deploy(plan);
-  await reportDeployed({ ...session, plan, requestedRoute: o.route, route, changes }, outcomes, timings);
+  reportRoute(route.name);
 }

@@ -52,6 +52,9 @@ export interface DirectRouteOptions {
   explainRollout?: (waiting: string[], original: unknown) => Promise<unknown>;
 }
 
+/** One `kubectl rollout undo`'s deadline. */
+const UNDO_DEADLINE_MS = 60_000;
+
 async function kubectlStep(
   what: string,
   args: string[],
@@ -139,7 +142,13 @@ export function directRoute(ctx: RouteContext & { kubeconfig: Kubeconfig }): Dep
     explainRollout: async (waiting, original) => {
       const workloads = unfinishedWorkloads(plan, waiting);
       const collected = await collectEvidence(workloads, { kubectl: ctx.kubectl(), kubeconfigPath: written.path, env });
-      return explainRolloutFailure(original, workloads, collected, pullContextOf(facts, o.registryName), reportRolloutFindings);
+      return explainRolloutFailure(
+        original,
+        workloads,
+        collected,
+        pullContextOf(facts, o.registryName, { environment: ctx.cc.connection.cloud.environment, resourceId: ctx.registryResourceId }),
+        reportRolloutFindings,
+      );
     },
   });
   return {
@@ -216,17 +225,40 @@ export async function deployDirect(plan: DeployPlan, o: DirectRouteOptions): Pro
   const time = <T>(phase: string, work: () => Promise<T> | T) => (o.timings ? o.timings.time(phase, work) : work());
   const stdin = plan.carriesSecrets ? manifestStream(plan) : undefined;
   const source = stdin !== undefined ? '-' : await time('manifest file', () => writeManifestFile(plan, o));
-  const shown = (args: string[]) =>
-    `kubectl ${args.join(' ').replace(source, 'manifests.yaml')}${stdin !== undefined ? ' (the manifests and the secret on stdin)' : ''}`;
+  // The line shown names the file as the run command does (or '-' for stdin), never the agent's temp path.
+  const shown = (argsOf: (file: string) => string[]) =>
+    `kubectl ${argsOf(stdin !== undefined ? '-' : 'manifests.yaml').join(' ')}${stdin !== undefined ? ' (the manifests and the secret on stdin)' : ''}`;
+  const namespace = namespaceObject(plan);
+  if (plan.serverDryRunFirst && namespace) {
+    // A dry run stores nothing: the objects in a namespace this deploy creates would all fail NotFound.
+    // The Namespace is the one object applied for real before the check (task.json, serverDryRunFirst).
+    const nsPlan: DeployPlan = { ...plan, objects: [namespace], createNamespace: false, pruneSelector: undefined };
+    console.log(
+      `serverDryRunFirst: creating the namespace '${namespace.metadata.name}' first (a dry run of objects in it needs it to exist).`,
+    );
+    console.log(`kubectl ${applyArgs(nsPlan, '-').join(' ')} (the Namespace on stdin)`);
+    await time('namespace', () =>
+      kubectlStep(
+        stageWhat('apply', 'direct'),
+        applyArgs(nsPlan, '-'),
+        o,
+        o.applyDeadlineMs,
+        'write',
+        undefined,
+        'apply',
+        toYamlStream([namespace]),
+      ),
+    );
+  }
   if (plan.serverDryRunFirst) {
-    console.log(shown(dryRunArgs(plan, source)));
+    console.log(shown((f) => dryRunArgs(plan, f)));
     await time('dry run', () =>
       kubectlStep(stageWhat('dryRun', 'direct'), dryRunArgs(plan, source), o, o.applyDeadlineMs, 'write', undefined, 'dryRun', stdin),
     );
   }
   const rollback = plan.rollbackOnFailure && plan.waitForRollout;
   const before = rollback ? await templatesOf(rolloutTargets(plan), o) : [];
-  console.log(shown(applyArgs(plan, source)));
+  console.log(shown((f) => applyArgs(plan, f)));
   const applied = await time('apply', () =>
     kubectlStep(stageWhat('apply', 'direct'), applyArgs(plan, source), o, o.applyDeadlineMs, 'write', undefined, 'apply', stdin),
   );
@@ -242,6 +274,8 @@ export async function deployDirect(plan: DeployPlan, o: DirectRouteOptions): Pro
     const targets = rolloutTargets(plan);
     const changed = targets.filter((_, i) => before[i] !== '' && before[i] !== after[i]);
     const created = targets.filter((_, i) => before[i] === '');
+    // As on the run command route: the rollback is reported only when the run changed or created a workload.
+    if (changed.length === 0 && created.length === 0) throw failure;
     throw reportRollback({ ...(await undoRollouts(changed, o, deadline)), created }, failure);
   }
   tl.debug('direct route finished');
@@ -262,16 +296,36 @@ async function templatesOf(targets: RolloutTarget[], o: DirectRouteOptions): Pro
 /**
  * kubectl rollout undo of each workload the run changed, then their rollouts within what is left of
  * the deadline (none when the failure was the deadline itself: the undo is then reported as not
- * finished). As the run command script does (runCommandScript.ts).
+ * finished). As the run command script does (runCommandScript.ts). Each undo runs once, with its own
+ * deadline and no retry: `rollout undo` is not idempotent (a second one goes back to the revision
+ * that failed). An undo that fails is recorded, never thrown: the rollout's own failure stays the
+ * task's error.
  */
-async function undoRollouts(changed: RolloutTarget[], o: DirectRouteOptions, deadline: number): Promise<Pick<RollbackOutcome, 'undone'>> {
+async function undoRollouts(
+  changed: RolloutTarget[],
+  o: DirectRouteOptions,
+  deadline: number,
+): Promise<Pick<RollbackOutcome, 'undone' | 'failed'>> {
   const undone: RollbackOutcome['undone'] = [];
+  const failed: NonNullable<RollbackOutcome['failed']> = [];
   for (const t of changed) {
     console.log(`rollbackOnFailure: undoing ${t.ref} in ${t.namespace}`);
     const args = ['rollout', 'undo', t.ref, '--namespace', t.namespace];
     console.log(`kubectl ${args.join(' ')}`);
-    await kubectlStep(`Undoing the rollout of ${t.ref} in ${t.namespace}`, args, o, 60_000, 'write');
-    undone.push({ target: t, rolledOut: false });
+    const r = await runKubectl(o.kubectl, args, {
+      kubeconfig: o.kubeconfigPath,
+      env: o.env,
+      deadlineMs: UNDO_DEADLINE_MS,
+      onLine: (line) => line && console.log(`  ${neutralizeLoggingCommands(line)}`),
+    });
+    if (r.exitCode === 0 && !r.timedOut) undone.push({ target: t, rolledOut: false });
+    else
+      failed.push({
+        target: t,
+        reason: r.timedOut
+          ? `kubectl did not finish within ${UNDO_DEADLINE_MS / 1000} s`
+          : (r.stderr.trim().split('\n').pop() ?? `kubectl exited with ${r.exitCode}`),
+      });
   }
   for (const u of undone) {
     const left = Math.ceil((deadline - Date.now()) / 1000);
@@ -280,7 +334,7 @@ async function undoRollouts(changed: RolloutTarget[], o: DirectRouteOptions, dea
     const r = await runKubectl(o.kubectl, args, { kubeconfig: o.kubeconfigPath, env: o.env, deadlineMs: (left + 30) * 1000 });
     u.rolledOut = r.exitCode === 0;
   }
-  return { undone };
+  return { undone, failed };
 }
 
 /** action: delete from the agent: kubectl delete -f of the manifests, then which were deleted and which were not there. */

@@ -34,13 +34,22 @@ export function explainKubectlOutput(
   const deploy = explainDeployFailure(output);
   const explained = deploy ?? explainKubectlFailure(output, context);
   if (!explained) return undefined;
-  // A dry run (or diff) stores nothing, so a namespace this deploy creates does not exist for the
-  // objects after it: the API server answers NotFound, as it does to kubectl apply --dry-run=server.
-  if (explained.code === 'KUBECTL_NAMESPACE_MISSING' && (stage === 'dryRun' || stage === 'diff')) {
+  // A dry run (or diff) stores nothing, so a namespace not created yet does not exist for the objects
+  // in it: the API server answers NotFound, as it does to kubectl apply --dry-run=server. Before a dry
+  // run the deploy creates createNamespace's namespace for real (directRoute.ts deployDirect,
+  // runCommandScript.ts), so there it is a namespace the manifests use without creating it first.
+  if (explained.code === 'KUBECTL_NAMESPACE_MISSING' && stage === 'diff') {
     return {
       ...explained,
-      reason: `${explained.reason} A ${stage === 'diff' ? 'preview' : 'server-side dry run'} stores nothing, so a namespace the deployment would create does not exist yet for the objects in it.${stage === 'dryRun' ? ' Nothing was applied.' : ''}`,
-      fix: 'Create the namespace once before (a deploy with createNamespace: true, or kubectl create namespace), then preview or dry-run into it.',
+      reason: `${explained.reason} A preview stores nothing, so a namespace the deployment would create does not exist yet for the objects in it.`,
+      fix: 'Create the namespace once before (a deploy with createNamespace: true, or kubectl create namespace), then preview into it.',
+    };
+  }
+  if (explained.code === 'KUBECTL_NAMESPACE_MISSING' && stage === 'dryRun') {
+    return {
+      ...explained,
+      reason: `${explained.reason} A server-side dry run stores nothing, so every namespace the manifests use must exist before it; only the namespace input with createNamespace: true is created first. Nothing was applied.`,
+      fix: 'Create the namespace before this deploy (kubectl create namespace, or an earlier deploy), or deploy into it with the namespace input and createNamespace: true.',
     };
   }
   if (stage === 'dryRun')

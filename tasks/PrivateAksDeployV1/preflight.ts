@@ -48,20 +48,22 @@ export async function checkLineOfSight(
   api: ApiServerAddress,
   o: { registryName?: string; probeTimeoutMs: number },
   timings: PhaseTimings,
-): Promise<PreflightOutcome[]> {
+): Promise<{ outcomes: PreflightOutcome[]; registryResourceId?: string }> {
   const { cc, target, facts } = session;
   const targets = [aksApiServerProbe(api, facts)];
+  let registryResourceId: string | undefined;
   if (o.registryName) {
     const registryName = o.registryName;
     const endpoints = await timings.time('registry', () =>
       registryEndpoints(cc, target.subscriptionId, target.resourceGroup, registryName),
     );
+    registryResourceId = endpoints.id;
     targets.push(
       registryProbe(registryName, cc.connection.cloud.environment, endpoints.loginServer),
       ...endpoints.dataEndpoints.map((host) => registryDataEndpointProbe(registryName, host)),
     );
   }
-  return timings.time('preflight', () => runPreflight(targets, o.probeTimeoutMs));
+  return { outcomes: await timings.time('preflight', () => runPreflight(targets, o.probeTimeoutMs)), registryResourceId };
 }
 
 const STEP_LABEL = { dns: 'DNS', tcp: 'TCP 443', tls: 'TLS', http: 'HTTP' } as const;

@@ -3,7 +3,6 @@
  * table of objects, created / changed / unchanged, then each diff cut to a readable size), so a
  * stage behind an approval can show the approver what the deployment will do.
  */
-import * as tl from 'azure-pipelines-task-lib/task';
 import type { ClusterFacts } from '../../shared/azure/aks/clusterFacts';
 import { objectDiffs, truncateDiff, type ObjectDiff } from '../../shared/kube/kubectlDiff';
 import { isClusterScoped } from '../../shared/kube/manifests';
@@ -103,7 +102,6 @@ export async function reportPreview(
   await timings.time('summary', () =>
     uploadSummaryPage('private-aks-deploy-preview', 'Private AKS deploy preview', previewSummaryMarkdown({ ...d, diffs })),
   );
-  tl.setVariable('route', d.route, false, true);
   console.log(`Preview of ${diffs.length} object(s) on ${d.facts.name} via ${d.route}: ${countsText(diffs)}. Nothing was applied.`);
   console.log(timings.line());
   return diffs;

@@ -10,18 +10,27 @@ import { neutralizeLoggingCommands } from '../../shared/pipeline/loggingCommands
 import type { PhaseTimings } from '../../shared/pipeline/phaseTimings';
 import { appliedObjects, type DeployPlan } from './deployPlan';
 import { blockedSummaryMarkdown, deploySummaryMarkdown } from './deploySummary';
-import type { RequestedRoute } from './inputs';
+import type { DeployAction, RequestedRoute } from './inputs';
 import { preflightTableLines, type PreflightOutcome } from './preflight';
 import type { DeployRoute, RouteName } from './route';
 
 /**
- * PrivateAksDeploy's log lines, build summary page and output variables (appliedObjects, route,
- * lineOfSight): all set here. The page's Markdown is deploySummary's.
+ * PrivateAksDeploy's log lines, build summary page and the outputs of every action (route,
+ * lineOfSight) and of deploy (appliedObjects). The page's Markdown is deploySummary's; the other
+ * actions' own outputs and pages are set where they are built: deletedObjects in deleteManifests.ts,
+ * the preview page in previewReport.ts, rolledBack in rollback.ts.
  */
 const SUMMARY = ['private-aks-deploy-summary', 'Private AKS deploy'] as const;
 
-export function reportPlan(plan: DeployPlan): void {
-  console.log(`${plan.objects.length} object(s) to apply.`);
+const PLAN_VERB: Record<DeployAction, string> = { deploy: 'apply', preview: 'preview', delete: 'delete' };
+
+export function reportPlan(plan: DeployPlan, action: DeployAction): void {
+  console.log(`${plan.objects.length} object(s) to ${PLAN_VERB[action]}.`);
+}
+
+/** The route output, for every action, once the action succeeded (a failed one leaves it unset). */
+export function reportRoute(route: RouteName): void {
+  tl.setVariable('route', route, false, true);
 }
 
 /** Who signed in and the cluster's facts, once the inputs passed. */
@@ -84,7 +93,6 @@ export async function reportDeployed(
 ): Promise<void> {
   const applied = appliedObjects(d.plan);
   tl.setVariable('appliedObjects', JSON.stringify(applied), false, true);
-  tl.setVariable('route', d.route.name, false, true);
   const markdown = () =>
     deploySummaryMarkdown({
       facts: d.facts,

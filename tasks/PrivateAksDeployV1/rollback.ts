@@ -17,6 +17,8 @@ export interface RollbackOutcome {
   undone: { target: RolloutTarget; rolledOut: boolean }[];
   /** Created by this run: reported, not deleted. */
   created: RolloutTarget[];
+  /** Changed by this run, but `kubectl rollout undo` failed (direct route): with kubectl's last line. */
+  failed?: { target: RolloutTarget; reason: string }[];
 }
 
 /** The line markers the run command script prints, for the task to read back. */
@@ -75,6 +77,7 @@ export function reportRollback(outcome: RollbackOutcome, failure: unknown): Expl
     console.log(
       `  ${u.target.ref} in ${u.target.namespace}: back to its previous revision${u.rolledOut ? '' : ' (its rollout did not finish within the deadline)'}`,
     );
+  for (const f of outcome.failed ?? []) console.log(`  ${ref(f.target)}: the undo failed (${f.reason}); left as the run applied it`);
   for (const c of outcome.created) console.log(`  ${c.ref} in ${c.namespace}: created by this run, left in place (no previous revision)`);
   uploadSummaryPage('private-aks-deploy-rollback', 'Private AKS deploy: rollback', rollbackMarkdown(outcome));
   const e: ExplainedError = isExplainedError(failure)
@@ -87,9 +90,17 @@ export function reportRollback(outcome: RollbackOutcome, failure: unknown): Expl
       });
   const said = outcome.undone.length
     ? ` Rolled back to the previous revision: ${outcome.undone.map((u) => ref(u.target)).join(', ')}.`
-    : ' Nothing was rolled back (no workload this run changed had a previous revision).';
+    : outcome.failed?.length
+      ? ''
+      : ' Nothing was rolled back (no workload this run changed had a previous revision).';
+  const notUndone = outcome.failed?.length
+    ? ` Could not roll back: ${outcome.failed.map((f) => `${ref(f.target)} (${f.reason})`).join(', ')}.`
+    : '';
   const left = outcome.created.length ? ` Created by this run and left in place: ${outcome.created.map(ref).join(', ')}.` : '';
-  return new ExplainedError({ what: e.what, reason: `${e.reason}${said}${left}`, fix: e.fix, code: e.code }, { cause: failure });
+  return new ExplainedError(
+    { what: e.what, reason: `${e.reason}${said}${notUndone}${left}`, fix: e.fix, code: e.code },
+    { cause: failure },
+  );
 }
 
 function kindOf(t: RolloutTarget): string {
@@ -108,6 +119,12 @@ export function rollbackMarkdown(outcome: RollbackOutcome): string {
       code(u.target.namespace),
       code(nameOf(u.target)),
       u.rolledOut ? `${STATUS_ICON.pass} rolled back` : `${STATUS_ICON.fail} undone, rollout not finished`,
+    ]),
+    ...(outcome.failed ?? []).map((f) => [
+      kindOf(f.target),
+      code(f.target.namespace),
+      code(nameOf(f.target)),
+      `${STATUS_ICON.fail} undo failed`,
     ]),
     ...outcome.created.map((c) => [kindOf(c), code(c.namespace), code(nameOf(c)), 'created by this run, left in place']),
   ];

@@ -1,5 +1,6 @@
 import * as tl from 'azure-pipelines-task-lib/task';
 import { explainImagePull, type RegistryForPull } from '../../shared/azure/acr/imagePullDiagnosis';
+import { acrLoginServerSuffix } from '../../shared/azure/connection/cloud';
 import type { ClusterFacts } from '../../shared/azure/aks/clusterFacts';
 import { diagnoseRollout, evidenceItems, type KubeJson, type RolloutFinding, type WorkloadRef } from '../../shared/kube/rolloutDiagnosis';
 import { cell, table } from '../../shared/pipeline/buildSummary';
@@ -113,15 +114,11 @@ const FAILED = '=====private-aks-deploy:rollout-evidence:unreadable=====';
 const END = '=====private-aks-deploy:rollout-evidence:end=====';
 
 /**
- * The bash the run command appends to its rollout waits: run only when a wait failed (`||`), it
- * prints the evidence between markers and exits with the wait's code. Only kubectl and echo, which
- * the run command image has; kubectl's error goes to the same log for the unreadable case.
+ * The bash the run command script runs after a failed rollout wait (runCommandScript.ts), in the same
+ * invocation: the evidence reads between markers. Only kubectl and echo, which the run command image
+ * has; kubectl's error goes to the same log for the unreadable case. It keeps no exit code of its own:
+ * the script exits with the wait's.
  */
-export function evidenceScript(workloads: UnfinishedWorkload[]): string {
-  return `{ rc=$?; ${evidenceCollection(workloads)}; exit $rc; }`;
-}
-
-/** The evidence reads alone, between their markers, for a script that keeps its own exit code. */
 export function evidenceCollection(workloads: UnfinishedWorkload[]): string {
   const { get, logs } = evidenceCommands(workloads);
   const q = (args: string[]) => ['kubectl', ...args].map(shellWord).join(' ');
@@ -233,10 +230,20 @@ export function explainRolloutFailure(
   );
 }
 
-/** The task's registries (registryName input) and the cluster's kubelet identity, for image pull findings. */
-export function pullContextOf(facts: ClusterFacts, registryName: string | undefined, acrSuffix = 'azurecr.io'): PullContext {
+/**
+ * The task's registries (registryName input) and the cluster's kubelet identity, for image pull
+ * findings: the registry's login server in the connection's cloud (cloud.ts, acrLoginServerSuffix),
+ * and its resource id when the preflight read it through Resource Manager, so the AcrPull fix names
+ * its scope instead of an `az acr show` to find it.
+ */
+export function pullContextOf(
+  facts: ClusterFacts,
+  registryName: string | undefined,
+  registry: { environment?: string; resourceId?: string } = {},
+): PullContext {
+  const suffix = acrLoginServerSuffix(registry.environment ?? 'AzureCloud');
   return {
-    registries: registryName ? [{ loginServer: `${registryName.toLowerCase()}.${acrSuffix}` }] : [],
+    registries: registryName ? [{ loginServer: `${registryName.toLowerCase()}.${suffix}`, resourceId: registry.resourceId }] : [],
     kubeletObjectId: facts.kubeletObjectId,
     clusterName: facts.name,
   };

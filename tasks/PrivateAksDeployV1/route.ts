@@ -59,6 +59,8 @@ export interface RouteContext {
   broker?: TokenBroker;
   kubectl: () => string;
   timings: PhaseTimings;
+  /** The registryName registry's resource id, when the preflight read it through Resource Manager. */
+  registryResourceId?: string;
 }
 
 /**

@@ -59,9 +59,17 @@ export function previewScript(plan: DeployPlan): string {
 }
 
 /** Which step of the command failed, from its log: the dry run when it never printed that it passed. */
-function failedStage(plan: DeployPlan, logs: string): KubectlStage {
-  return plan.serverDryRunFirst && !logs.includes(DRY_RUN_PASSED) ? 'dryRun' : 'apply';
+export function failedStage(plan: DeployPlan, logs: string): KubectlStage {
+  if (!plan.serverDryRunFirst || logs.includes(DRY_RUN_PASSED)) return 'apply';
+  // The namespace created before the dry run (createNamespace) is a real apply: announced but not
+  // reported applied by kubectl, that apply is what failed, not the check.
+  if (NAMESPACE_FIRST.test(logs) && !NAMESPACE_APPLIED.test(logs)) return 'apply';
+  return 'dryRun';
 }
+
+/** What the run command script prints before it creates the namespace ahead of the dry run (runCommandScript.ts), and kubectl's line once it did. */
+const NAMESPACE_FIRST = /^serverDryRunFirst: creating the namespace /m;
+const NAMESPACE_APPLIED = /^namespace\/\S+ (created|configured|unchanged|serverside-applied)/m;
 
 /**
  * The run command's `context`: the files as one zip archive, base64, unpacked into the command's
@@ -173,7 +181,10 @@ async function deployInParts(ctx: RouteContext, plan: DeployPlan): Promise<Apply
         failure,
         stillRollingOut(plan, outcome.logs),
         outcome.evidence,
-        pullContextOf(ctx.facts, ctx.options.registryName),
+        pullContextOf(ctx.facts, ctx.options.registryName, {
+          environment: ctx.cc.connection.cloud.environment,
+          resourceId: ctx.registryResourceId,
+        }),
         reportRolloutFindings,
       );
     // The rollback, once the last part went on to it: what it undid, and what every part created.

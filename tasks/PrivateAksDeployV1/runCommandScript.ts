@@ -1,4 +1,13 @@
-import { applyArgs, dryRunArgs, rolloutTargets, shellQuote, shellWord as word, type DeployPlan, type RolloutTarget } from './deployPlan';
+import {
+  applyArgs,
+  dryRunArgs,
+  namespaceObject,
+  rolloutTargets,
+  shellQuote,
+  shellWord as word,
+  type DeployPlan,
+  type RolloutTarget,
+} from './deployPlan';
 import { MARK } from './rollback';
 import { evidenceCollection, unfinishedWorkloads, type UnfinishedWorkload } from './rolloutFailure';
 
@@ -48,8 +57,18 @@ export function runCommandScript(plan: DeployPlan, part: ScriptPart = wholePlan(
   const waits = part.last && plan.waitForRollout ? part.waits : [];
   // serverDryRunFirst: the part's batch through a server-side dry run first; a refusal applies nothing
   // (a batch split in parts is checked part by part: a later part's namespaces exist only once applied).
+  // A dry run stores nothing: with createNamespace the Namespace is applied for real first (the one
+  // object created before the check), or every object in a new namespace would fail NotFound. It goes
+  // as one line of JSON on stdin (kubectl apply -f - reads JSON as well as YAML).
+  const namespace = plan.serverDryRunFirst ? namespaceObject(plan) : undefined;
+  const createNamespace = namespace
+    ? [
+        `echo ${shellQuote(`serverDryRunFirst: creating the namespace '${namespace.metadata.name}' first (a dry run of objects in it needs it to exist).`)}`,
+        `${kubectl(applyArgs({ ...plan, objects: [namespace], createNamespace: false, pruneSelector: undefined }, '-'))} <<< ${shellQuote(JSON.stringify(namespace))} || exit $?`,
+      ]
+    : [];
   const dryRun = plan.serverDryRunFirst
-    ? [`${kubectl(dryRunArgs(plan, 'manifests.yaml'))} || exit $?`, `echo ${shellQuote(DRY_RUN_PASSED)}`]
+    ? [...createNamespace, `${kubectl(dryRunArgs(plan, 'manifests.yaml'))} || exit $?`, `echo ${shellQuote(DRY_RUN_PASSED)}`]
     : [];
   if (!rollback && waits.length === 0) return [...dryRun, kubectl(applyArgs(plan, 'manifests.yaml'))].join('\n');
   const lines = [...dryRun, `deadline=$((SECONDS + ${plan.rolloutTimeoutSeconds}))`, 'rc=0', 'changed=()'];

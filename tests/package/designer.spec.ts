@@ -105,6 +105,23 @@ describe('Classic designer: pickers and step names', () => {
     });
   }
 
+  it('PrivateAksDeploy: each action shows the inputs it uses and hides the ones it ignores', () => {
+    const rules = new Map(readTask('PrivateAksDeployV1').inputs.map((i) => [i.name, i.visibleRule]));
+    const shown = (name: string, values: Record<string, string>) => ruleHolds(rules.get(name), values);
+    const deploy = { action: 'deploy', waitForRollout: 'true', prune: 'true' };
+    for (const name of ['waitForRollout', 'rollbackOnFailure', 'rolloutTimeoutSeconds', 'prune', 'pruneSelector'])
+      assert.ok(shown(name, deploy), `${name} hidden for deploy`);
+    // Only deploy waits for rollouts and rolls back (deploy.ts: preview and delete return before the rollout).
+    for (const action of ['preview', 'delete'])
+      for (const name of ['waitForRollout', 'rollbackOnFailure'])
+        assert.ok(!shown(name, { ...deploy, action }), `${name} shown for ${action}`);
+    // delete passes rolloutTimeoutSeconds as kubectl delete --timeout (deleteManifests.ts deleteArgs), whatever waitForRollout says.
+    assert.ok(shown('rolloutTimeoutSeconds', { action: 'delete', waitForRollout: 'false' }));
+    assert.ok(!shown('rolloutTimeoutSeconds', { action: 'deploy', waitForRollout: 'false' }));
+    // delete ignores prune (deleteArgs passes no --prune).
+    for (const name of ['prune', 'pruneSelector']) assert.ok(!shown(name, { ...deploy, action: 'delete' }), `${name} shown for delete`);
+  });
+
   it('the rule evaluator reads = and != with && and ||', () => {
     assert.strictEqual(ruleHolds('a = x && b != y || c = z', { a: 'x', b: 'q' }), true);
     assert.strictEqual(ruleHolds('a = x && b != y || c = z', { a: 'x', b: 'y' }), false);

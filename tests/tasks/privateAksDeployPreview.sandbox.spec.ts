@@ -113,9 +113,15 @@ for (const route of ['direct', 'runCommand'] as const) {
     before(async function () {
       sandbox = await startSandbox(
         {
-          principals: [{ name: 'deployer' }],
+          principals: [{ name: 'deployer' }, { name: 'admin' }],
           customRoles: [RUN_COMMAND_INVOKER],
-          roleAssignments: [...deployerAssignments('deployer'), ...deployerAssignments('deployer', 'aks-prod', 'quota').slice(1)],
+          roleAssignments: [
+            ...deployerAssignments('deployer'),
+            ...deployerAssignments('deployer', 'aks-prod', 'quota').slice(1),
+            // Creating a namespace takes a cluster-wide role (namespaces are cluster-scoped).
+            ...deployerAssignments('admin'),
+            { principal: 'admin', role: 'Azure Kubernetes Service RBAC Cluster Admin', scope: 'cluster:aks-prod' },
+          ],
           clusters: [
             {
               ...DEPLOY_CLUSTER,
@@ -139,12 +145,12 @@ for (const route of ['direct', 'runCommand'] as const) {
 
     after(async () => sandbox?.stop());
 
-    function run(manifest: string, inputs: Record<string, string> = {}): Promise<TaskRun> {
+    function run(manifest: string, inputs: Record<string, string> = {}, principal = 'deployer'): Promise<TaskRun> {
       writeDemoManifests(sandbox, manifest);
       const env = sandboxJobEnv(sandbox, {
         connectionId: 'sc-secret',
         scheme: 'ServicePrincipalSecret',
-        principal: 'deployer',
+        principal,
         inputs: { ...DEPLOY_INPUTS, route, waitForRollout: 'false', ...inputs },
       });
       const network = sandbox.network;
@@ -234,6 +240,19 @@ for (const route of ['direct', 'runCommand'] as const) {
       assert.match(page, /password: '?\*\*\* \(after\)'?/);
       for (const value of ['hunter2-first', 'hunter2-second'])
         for (const text of [r.stdout, page]) assert.ok(!text.includes(Buffer.from(value).toString('base64')), `${value} in the output`);
+    });
+
+    it('serverDryRunFirst with createNamespace: a first deploy into a new namespace creates it first, then checks and applies the rest', async () => {
+      // A dry run stores nothing: without the Namespace created first, every object in it is NotFound and the deploy can never pass.
+      const ns = `fresh-${route.toLowerCase()}`;
+      assert.strictEqual(cluster.store.get('Namespace', undefined, ns), undefined);
+      const r = await run(DEMO_MANIFEST, { namespace: ns, createNamespace: 'true', serverDryRunFirst: 'true' }, 'admin');
+      succeeded(r);
+      assert.match(r.stdout, new RegExp(`serverDryRunFirst: creating the namespace '${ns}' first`));
+      assert.ok(cluster.store.get('Namespace', undefined, ns), 'the namespace was not created');
+      assert.ok(cluster.store.get('Deployment', ns, 'shop'), 'the manifests were not applied');
+      assert.ok(r.lines.includes('3 object(s) to apply.'), r.stdout);
+      assert.strictEqual(r.outputs.route, route);
     });
 
     for (const refusal of REFUSALS) {

@@ -191,6 +191,8 @@ describe('PrivateAksDeploy: rollback, delete, run command at scale, one rollout 
           r.stdout,
         );
         assert.ok(!('appliedObjects' in r.outputs));
+        assert.strictEqual(r.outputs.route, route);
+        assert.ok(r.lines.includes('3 object(s) to delete.'), r.stdout);
       });
     });
   }

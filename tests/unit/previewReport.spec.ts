@@ -6,6 +6,7 @@ import { diffArgs, dryRunArgs } from '../../tasks/PrivateAksDeployV1/deployPlan'
 import { explainKubectlOutput, stageWhat } from '../../tasks/PrivateAksDeployV1/kubectlFailure';
 import { MAX_OBJECT_DIFF, previewObjects, previewSummaryMarkdown } from '../../tasks/PrivateAksDeployV1/previewReport';
 import { previewScript } from '../../tasks/PrivateAksDeployV1/runCommandRoute';
+import { reportPlan } from '../../tasks/PrivateAksDeployV1/report';
 import { DRY_RUN_PASSED, runCommandScript } from '../../tasks/PrivateAksDeployV1/runCommandScript';
 
 const plan: DeployPlan = {
@@ -34,13 +35,22 @@ describe('PrivateAksDeploy preview and server-side dry run', () => {
   });
 
   it('run command: the dry run comes first, its failure ending the script before the apply; without the input, no dry run', () => {
-    const script = runCommandScript({ ...plan, serverDryRunFirst: true });
+    const script = runCommandScript({ ...plan, createNamespace: false, serverDryRunFirst: true });
     const lines = script.split('\n');
     assert.match(lines[0], /^kubectl apply -f manifests\.yaml .*--dry-run=server \|\| exit \$\?$/);
     assert.strictEqual(lines[1], `echo '${DRY_RUN_PASSED}'`);
     const apply = lines.findIndex((l) => /^kubectl apply -f manifests\.yaml .*--force-conflicts \|\| exit \$\?$/.test(l));
     const wait = lines.findIndex((l) => /wait_for deployment\/shop/.test(l));
     assert.ok(apply > 1 && wait > apply, script);
+    // createNamespace: the Namespace alone is applied for real before the dry run (a dry run stores nothing), without prune.
+    const withNamespace = runCommandScript({ ...plan, serverDryRunFirst: true, pruneSelector: 'app=shop' }).split('\n');
+    assert.match(withNamespace[0], /^echo 'serverDryRunFirst: creating the namespace '\\''web'\\'' first/);
+    assert.match(
+      withNamespace[1],
+      /^kubectl apply -f - --namespace web --server-side .*<<< '\{"apiVersion":"v1","kind":"Namespace","metadata":\{"name":"web"\}\}' \|\| exit \$\?$/,
+    );
+    assert.doesNotMatch(withNamespace[1], /--prune/);
+    assert.match(withNamespace[2], /--dry-run=server \|\| exit \$\?$/);
     assert.ok(!runCommandScript(plan).includes('--dry-run'));
     assert.match(previewScript(plan), /^kubectl diff -f manifests\.yaml --namespace web --server-side/);
   });
@@ -60,15 +70,33 @@ describe('PrivateAksDeploy preview and server-side dry run', () => {
     assert.strictEqual(stageWhat('dryRun', 'runCommand'), 'Checking the manifests with a server-side dry run through AKS run command');
   });
 
-  it('a namespace the deployment would create is missing in a dry run or preview: said so, with what to do', () => {
+  it('a namespace missing in a preview or dry run: said so, with what to do', () => {
     const missing = 'Error from server (NotFound): error when creating "manifests.yaml": namespaces "shop" not found';
-    for (const stage of ['dryRun', 'diff'] as const) {
-      const e = explainKubectlOutput(missing, context, stage)!;
-      assert.strictEqual(e.code, 'KUBECTL_NAMESPACE_MISSING');
-      assert.match(e.reason, /stores nothing, so a namespace the deployment would create does not exist yet/);
-      assert.match(e.fix, /Create the namespace once before/);
-    }
+    const diff = explainKubectlOutput(missing, context, 'diff')!;
+    assert.strictEqual(diff.code, 'KUBECTL_NAMESPACE_MISSING');
+    assert.match(diff.reason, /stores nothing, so a namespace the deployment would create does not exist yet/);
+    assert.match(diff.fix, /Create the namespace once before/);
+    // Before a dry run createNamespace's namespace is created for real: a missing one is one the manifests use without creating.
+    const dry = explainKubectlOutput(missing, context, 'dryRun')!;
+    assert.strictEqual(dry.code, 'KUBECTL_NAMESPACE_MISSING');
+    assert.match(
+      dry.reason,
+      /every namespace the manifests use must exist before it; only the namespace input with createNamespace: true is created first\. Nothing was applied\.$/,
+    );
+    assert.match(dry.fix, /Create the namespace before this deploy/);
     assert.doesNotMatch(explainKubectlOutput(missing, context, 'apply')!.reason, /stores nothing/);
+  });
+
+  it('the plan line says what the action does with the objects', () => {
+    const log = console.log;
+    const lines: string[] = [];
+    console.log = (line: string) => lines.push(line);
+    try {
+      for (const action of ['deploy', 'preview', 'delete'] as const) reportPlan(plan, action);
+    } finally {
+      console.log = log;
+    }
+    assert.deepStrictEqual(lines, ['2 object(s) to apply.', '2 object(s) to preview.', '2 object(s) to delete.']);
   });
 
   it('kubectl diff without a diff program is PREVIEW_NO_DIFF, not a missing credential plugin', () => {

@@ -4,15 +4,18 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import {
+  evidenceCollection,
   evidenceCommands,
-  evidenceScript,
   explainRolloutFailure,
   parseEvidence,
+  pullContextOf,
   splitRunCommandLog,
   unfinishedWorkloads,
 } from '../../tasks/PrivateAksDeployV1/rolloutFailure';
 import type { DeployPlan } from '../../tasks/PrivateAksDeployV1/deployPlan';
 import { ExplainedError } from '../../shared/pipeline/explainedError';
+import { explainImagePull } from '../../shared/azure/acr/imagePullDiagnosis';
+import type { ClusterFacts } from '../../shared/azure/aks/clusterFacts';
 
 const plan: DeployPlan = {
   objects: [
@@ -60,7 +63,8 @@ describe('rolloutFailure: collecting and reading a failed rollout’s evidence',
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rollout-evidence-'));
     try {
       fs.writeFileSync(path.join(dir, 'kubectl'), `#!/bin/bash\n${kubectl}\n`, { mode: 0o755 });
-      const script = `false || ${evidenceScript(unfinishedWorkloads(plan))}`;
+      // As runCommandScript.ts runs it: after a failed wait, keeping the wait's exit code.
+      const script = `rc=0; false || rc=$?; if [ "$rc" -ne 0 ]; then ${evidenceCollection(unfinishedWorkloads(plan))}; fi; exit $rc`;
       const r = spawnSync('bash', ['-c', script], { env: { PATH: `${dir}:/usr/bin:/bin` }, encoding: 'utf8' });
       return { stdout: r.stdout, status: r.status };
     } finally {
@@ -98,6 +102,19 @@ describe('rolloutFailure: collecting and reading a failed rollout’s evidence',
     const { stdout } = runScript(`echo '{"kind":"List","items":[]}'`);
     const cut = stdout.slice(0, stdout.indexOf('logs====='));
     assert.strictEqual(splitRunCommandLog(cut).evidence?.unreadable, 'the run command log was cut short');
+  });
+
+  it('registryName: the login server in the connection’s cloud, and the registry’s resource id (from the preflight) as the AcrPull scope', () => {
+    const facts = { name: 'aks', kubeletObjectId: '00000000-0000-0000-0000-00000000000k' } as ClusterFacts;
+    const id = '/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/contoso';
+    // cloud.ts: AzureUSGovernment's registries are *.azurecr.us (cloud.py acr_login_server_endpoint).
+    const pull = pullContextOf(facts, 'Contoso', { environment: 'AzureUSGovernment', resourceId: id });
+    assert.deepStrictEqual(pull.registries, [{ loginServer: 'contoso.azurecr.us', resourceId: id }]);
+    const why = explainImagePull('contoso.azurecr.us/shop/web:1', 'failed to authorize: 401 Unauthorized', pull);
+    assert.strictEqual(why.code, 'ACR_PULL_UNAUTHORIZED');
+    assert.ok(why.fix.includes(`--scope ${id}`), why.fix);
+    // Without the preflight's read: the public cloud's suffix, and the fix finds the scope with az acr show.
+    assert.deepStrictEqual(pullContextOf(facts, 'contoso').registries, [{ loginServer: 'contoso.azurecr.io', resourceId: undefined }]);
   });
 
   it('no evidence, unparsable evidence or no findings: the original failure stands; findings replace it with the top one', () => {

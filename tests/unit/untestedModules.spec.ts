@@ -70,10 +70,6 @@ const COVERED_THROUGH_TASKS: Record<string, { why: string; specs: string[] }> = 
     why: "reads the secret inputs and the Docker registry connection through task-lib (the agent's ENDPOINT_* variables); the decisions are pullSecretCredential, secretObjects and runAnnotations (unit)",
     specs: ['tests/tasks/privateAksDeploySecrets.sandbox.spec.ts'],
   },
-  'tasks/PrivateAksDeployV1/report': {
-    why: 'prints, uploads the summary and sets the outputs; the rendering is deploySummary (unit: buildSummaries)',
-    specs: ['tests/tasks/privateAksDeploy.sandbox.spec.ts', 'tests/tasks/docsExamples.sandbox.spec.ts'],
-  },
   'tasks/ServiceConnectionRoleCheckV1/inputs': {
     why: "reads the task's inputs from the agent (task-lib); its validation helpers are unit-tested (resourceId, intents)",
     specs: ['tests/tasks/roleCheck.sandbox.spec.ts', 'tests/reliability/badInput.sandbox.spec.ts'],
