@@ -165,7 +165,12 @@ async function deployInParts(ctx: RouteContext, plan: DeployPlan): Promise<Apply
   let applied = '';
   for (const [i, objects] of parts.entries()) {
     const last = i === parts.length - 1;
-    const partPlan: DeployPlan = { ...plan, objects: objects.filter((o) => plan.objects.includes(o)), createNamespace: false };
+    // The namespace to create travels in the first part (partsOf); its script creates it ahead of a dry run.
+    const partPlan: DeployPlan = {
+      ...plan,
+      objects: objects.filter((o) => plan.objects.includes(o)),
+      createNamespace: i === 0 && plan.createNamespace,
+    };
     const command = runCommandScript(partPlan, { targets: rolloutTargets(partPlan), last, changedBefore, waits, workloads });
     const label = parts.length > 1 ? `Run command part ${i + 1} of ${parts.length}: ${objects.length} object(s).` : '';
     const outcome = await invoke(ctx, command, objects, deadlineMs, label);
