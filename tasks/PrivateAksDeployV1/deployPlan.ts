@@ -24,11 +24,21 @@ export type RolloutTarget = { ref: string; namespace: string };
 
 const ROLLOUT_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet']);
 
+/** The workloads whose rollout the task waits for (and diagnoses, and can undo). */
+export function isRolloutKind(kind: string): boolean {
+  return ROLLOUT_KINDS.has(kind);
+}
+
+/** The namespace an object lands in: its own, else the task's, else kubectl's default. */
+export function namespaceOf(plan: Pick<DeployPlan, 'namespace'>, o: ManifestObject): string {
+  return o.metadata.namespace ?? plan.namespace ?? 'default';
+}
+
 /** The objects whose rollout the task waits for, as kubectl resource references. */
 export function rolloutTargets(plan: DeployPlan): RolloutTarget[] {
   return plan.objects
-    .filter((o) => ROLLOUT_KINDS.has(o.kind))
-    .map((o) => ({ ref: `${o.kind.toLowerCase()}/${o.metadata.name}`, namespace: o.metadata.namespace ?? plan.namespace ?? 'default' }));
+    .filter((o) => isRolloutKind(o.kind))
+    .map((o) => ({ ref: `${o.kind.toLowerCase()}/${o.metadata.name}`, namespace: namespaceOf(plan, o) }));
 }
 
 /** kubectl apply's arguments for the plan (the manifest file comes last). */
@@ -78,7 +88,7 @@ export function namespaceObject(plan: DeployPlan): ManifestObject | undefined {
 export function appliedObjects(plan: DeployPlan): { kind: string; namespace?: string; name: string }[] {
   return plan.objects.map((o) => ({
     kind: o.kind,
-    namespace: isClusterScoped(o.kind) ? undefined : (o.metadata.namespace ?? plan.namespace ?? 'default'),
+    namespace: isClusterScoped(o.kind) ? undefined : namespaceOf(plan, o),
     name: o.metadata.name,
   }));
 }

@@ -198,20 +198,32 @@ function manifestStream(plan: DeployPlan): string {
   return toYamlStream(namespace ? [namespace, ...plan.objects] : plan.objects);
 }
 
-function writeManifestFile(plan: DeployPlan, o: DirectRouteOptions): string {
+/**
+ * Where kubectl reads the manifests: its standard input when they carry a Secret the task built
+ * (never a file), else a 0600 file beside the kubeconfig. `shown` is the argument the log names
+ * (the file as run command names it, never the agent's temp path).
+ */
+async function manifestSource(
+  stream: string,
+  plan: DeployPlan,
+  o: DirectRouteOptions,
+): Promise<{ source: string; stdin?: string; shown: string }> {
+  if (plan.carriesSecrets) return { source: '-', stdin: stream, shown: '-' };
   const manifestFile = path.join(path.dirname(o.kubeconfigPath), 'manifests.yaml');
-  fs.writeFileSync(manifestFile, manifestStream(plan), { mode: 0o600 });
-  return manifestFile;
+  await timed(o, 'manifest file', () => fs.writeFileSync(manifestFile, stream, { mode: 0o600 }));
+  return { source: manifestFile, shown: 'manifests.yaml' };
+}
+
+/** Runs a phase, timed when the route has timings. */
+function timed<T>(o: DirectRouteOptions, phase: string, work: () => Promise<T> | T): Promise<T> | T {
+  return o.timings ? o.timings.time(phase, work) : work();
 }
 
 /** kubectl diff of the plan from the agent: its output (the unified diff, Secret values masked by kubectl). */
 export async function previewDirect(plan: DeployPlan, o: DirectRouteOptions): Promise<string> {
-  const time = <T>(phase: string, work: () => Promise<T> | T) => (o.timings ? o.timings.time(phase, work) : work());
-  // A plan carrying a Secret the task built goes on stdin, as for the apply: never to a file.
-  const stdin = plan.carriesSecrets ? manifestStream(plan) : undefined;
-  const source = stdin !== undefined ? '-' : await time('manifest file', () => writeManifestFile(plan, o));
-  console.log(`kubectl ${diffArgs(plan, stdin !== undefined ? '-' : 'manifests.yaml').join(' ')}`);
-  return time('diff', () =>
+  const { source, stdin, shown } = await manifestSource(manifestStream(plan), plan, o);
+  console.log(`kubectl ${diffArgs(plan, shown).join(' ')}`);
+  return timed(o, 'diff', () =>
     kubectlStep(stageWhat('diff', 'direct'), diffArgs(plan, source), o, o.applyDeadlineMs, 'read', undefined, 'diff', stdin),
   );
 }
@@ -222,12 +234,10 @@ export async function previewDirect(plan: DeployPlan, o: DirectRouteOptions): Pr
  * (`apply -f -`): its values are never written to a file.
  */
 export async function deployDirect(plan: DeployPlan, o: DirectRouteOptions): Promise<ApplyChange[]> {
-  const time = <T>(phase: string, work: () => Promise<T> | T) => (o.timings ? o.timings.time(phase, work) : work());
-  const stdin = plan.carriesSecrets ? manifestStream(plan) : undefined;
-  const source = stdin !== undefined ? '-' : await time('manifest file', () => writeManifestFile(plan, o));
-  // The line shown names the file as the run command does (or '-' for stdin), never the agent's temp path.
+  const time = <T>(phase: string, work: () => Promise<T> | T) => timed(o, phase, work);
+  const { source, stdin, shown: file } = await manifestSource(manifestStream(plan), plan, o);
   const shown = (argsOf: (file: string) => string[]) =>
-    `kubectl ${argsOf(stdin !== undefined ? '-' : 'manifests.yaml').join(' ')}${stdin !== undefined ? ' (the manifests and the secret on stdin)' : ''}`;
+    `kubectl ${argsOf(file).join(' ')}${stdin !== undefined ? ' (the manifests and the secret on stdin)' : ''}`;
   const namespace = namespaceObject(plan);
   if (plan.serverDryRunFirst && namespace) {
     // A dry run stores nothing: the objects in a namespace this deploy creates would all fail NotFound.
@@ -339,14 +349,11 @@ async function undoRollouts(
 
 /** action: delete from the agent: kubectl delete -f of the manifests, then which were deleted and which were not there. */
 export async function deleteDirect(plan: DeployPlan, o: DirectRouteOptions): Promise<DeleteOutcome> {
-  // A plan carrying a Secret the task built goes on stdin: its values never reach a file.
-  const stdin = plan.carriesSecrets ? toYamlStream(plan.objects) : undefined;
-  const manifestFile = path.join(path.dirname(o.kubeconfigPath), 'manifests.yaml');
-  if (stdin === undefined) fs.writeFileSync(manifestFile, toYamlStream(plan.objects), { mode: 0o600 });
-  console.log(`kubectl ${deleteArgs(plan, stdin !== undefined ? '-' : 'manifests.yaml').join(' ')}`);
+  const { source, stdin, shown } = await manifestSource(toYamlStream(plan.objects), plan, o);
+  console.log(`kubectl ${deleteArgs(plan, shown).join(' ')}`);
   const stdout = await kubectlStep(
     'Deleting the manifests',
-    deleteArgs(plan, stdin !== undefined ? '-' : manifestFile),
+    deleteArgs(plan, source),
     o,
     (plan.rolloutTimeoutSeconds + 30) * 1000,
     'write',

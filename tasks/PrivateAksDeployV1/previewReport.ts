@@ -9,7 +9,7 @@ import { isClusterScoped } from '../../shared/kube/manifests';
 import { STATUS_ICON, code, factTable, table, uploadSummaryPage } from '../../shared/pipeline/buildSummary';
 import { neutralizeLoggingCommands } from '../../shared/pipeline/loggingCommands';
 import type { PhaseTimings } from '../../shared/pipeline/phaseTimings';
-import { namespaceObject, type DeployPlan } from './deployPlan';
+import { namespaceObject, namespaceOf, type DeployPlan } from './deployPlan';
 import type { RouteName } from './route';
 
 /** Each object's diff on the page is cut to this many characters, and all of them to MAX_PAGE_DIFF. */
@@ -29,7 +29,7 @@ export function previewObjects(plan: DeployPlan): ObjectDiff[] {
   return (ns ? [ns, ...plan.objects] : plan.objects).map((o) => ({
     apiVersion: o.apiVersion,
     kind: o.kind,
-    namespace: isClusterScoped(o.kind) ? '' : (o.metadata.namespace ?? plan.namespace ?? 'default'),
+    namespace: isClusterScoped(o.kind) ? '' : namespaceOf(plan, o),
     name: o.metadata.name,
     verdict: 'unchanged',
     diff: '',

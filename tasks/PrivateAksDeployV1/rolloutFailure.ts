@@ -6,7 +6,7 @@ import { diagnoseRollout, evidenceItems, type KubeJson, type RolloutFinding, typ
 import { cell, table } from '../../shared/pipeline/buildSummary';
 import { ExplainedError } from '../../shared/pipeline/explainedError';
 import { neutralizeLoggingCommands } from '../../shared/pipeline/loggingCommands';
-import { shellWord, type DeployPlan } from './deployPlan';
+import { isRolloutKind, namespaceOf, shellWord, type DeployPlan } from './deployPlan';
 
 /**
  * Why a rollout failed, from the cluster's own evidence, on both routes: which kubectl reads collect
@@ -35,7 +35,7 @@ const LOG_TAIL = 20;
 /** The workloads of the plan whose rollout the task waits for, with their pods' selector. */
 export function unfinishedWorkloads(plan: DeployPlan, refs?: string[]): UnfinishedWorkload[] {
   return plan.objects
-    .filter((o) => ['Deployment', 'StatefulSet', 'DaemonSet'].includes(o.kind))
+    .filter((o) => isRolloutKind(o.kind))
     .filter((o) => !refs || refs.includes(`${o.kind.toLowerCase()}/${o.metadata.name}`))
     .map((o) => {
       const spec = (o as unknown as { spec?: { selector?: { matchLabels?: Record<string, string> } } }).spec;
@@ -43,7 +43,7 @@ export function unfinishedWorkloads(plan: DeployPlan, refs?: string[]): Unfinish
       return {
         kind: o.kind,
         name: o.metadata.name,
-        namespace: o.metadata.namespace ?? plan.namespace ?? 'default',
+        namespace: namespaceOf(plan, o),
         selector: labels.length ? labels.map(([k, v]) => `${k}=${v}`).join(',') : undefined,
       };
     });
